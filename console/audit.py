@@ -1,0 +1,66 @@
+"""The operations journal: an append-only JSON-lines file, one fsync'd line per intent and outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+class Journal:
+    """Append-only record of every mutating action: an *intent* line before, an *outcome* line after."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, phase: str, action: str, target: str, **details: Any) -> dict[str, Any]:
+        """Append one entry and fsync it before returning."""
+        entry = {
+            "at": datetime.now(UTC).isoformat(),
+            "phase": phase,
+            "action": action,
+            "target": target,
+            **details,
+        }
+        line = json.dumps(entry, default=str, sort_keys=True) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return entry
+
+    @contextmanager
+    def operation(self, action: str, target: str, **details: Any) -> Iterator[dict[str, Any]]:
+        """Journal an intent, run the body, journal its outcome (succeeded, or failed with the error)."""
+        operation_id = str(uuid.uuid4())
+        self.record("intent", action, target, operation_id=operation_id, **details)
+        outcome: dict[str, Any] = {}
+        try:
+            yield outcome
+        except BaseException as error:
+            self.record("outcome", action, target, operation_id=operation_id, result="failed", error=str(error))
+            raise
+        self.record("outcome", action, target, operation_id=operation_id, result="succeeded", **outcome)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, oldest first; a torn last line (crash mid-write) is skipped."""
+        if not self.path.exists():
+            return []
+        result = []
+        for line in self.path.read_text().splitlines():
+            try:
+                result.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return result

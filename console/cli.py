@@ -1,0 +1,249 @@
+"""The `opsconsole` command: the console (default), headless commands, and the local Azure."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from console.errors import ErrorKind, OpsError
+from console.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+class Session:
+    """What a command needs: settings and, with --demo, the local Azure it runs against."""
+
+    def __init__(self, settings: Settings, demo: bool, reset: bool = False) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.reset = reset
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"opsconsole: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(config: str | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(Path(config) if config else None, **overrides)
+    except OpsError as error:
+        _fail(str(error), 2)
+        raise AssertionError("unreachable") from None
+
+
+@contextmanager
+def services_for(session: Session) -> Iterator[Any]:
+    """Build the services for a command, starting or reusing the local Azure under --demo."""
+    from console.services import make_services
+
+    local = None
+    profile = None
+    try:
+        if session.demo:
+            from console.local import start_local_azure
+
+            local = start_local_azure(session.settings.data_dir / "local-azure", reset=session.reset)
+            local.apply_environment()
+            profile = local.profile
+        yield make_services(session.settings, profile=profile)
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def run_async(factory: Callable[[], Awaitable[T]], services: Any) -> T:
+    """Run one coroutine with the services, closing their clients afterwards."""
+
+    async def main() -> T:
+        try:
+            return await factory()
+        finally:
+            await services.close()
+
+    return asyncio.run(main())
+
+
+def print_rows(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[str]) -> None:
+    """Print rows as an aligned table, JSON, or CSV."""
+    if output == "json":
+        click.echo(json.dumps(list(rows), indent=2, default=str))
+        return
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in columns})
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--demo", is_flag=True, help="Run against the embedded local Azure (no account needed).")
+@click.option("--reset", is_flag=True, help="With --demo: re-seed the local Azure before starting.")
+@click.option("--read-only", is_flag=True, default=None, help="Refuse every mutating action.")
+@click.option("--subscription", help="Subscription id or name to start in.")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: the user config dir).")
+@click.pass_context
+def main(
+    ctx: click.Context, demo: bool, reset: bool, read_only: bool | None, subscription: str | None, config: str | None
+) -> None:
+    """A keyboard-driven console for operating Azure. With no command, opens the console."""
+    settings = _load(config, read_only=read_only, subscription=subscription)
+    ctx.obj = Session(settings, demo, reset)
+    if ctx.invoked_subcommand is None:
+        from console.tui import run_console
+
+        code = run_console(settings, demo=demo, reset=reset)
+        sys.exit(code)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
+@click.option("--port", default=0, show_default=True, help="Port for ARM and Log Analytics (0: any free port).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where state, certificates and the record live.")
+@click.option("--reset", "reset_state", is_flag=True, help="Re-seed the demo estate.")
+@click.option("--faults", default="", help="Fault rules, e.g. 'path=/resources,status=503,rate=0.2'.")
+@click.option("--page-size", default=100, show_default=True, help="Items per page in ARM lists.")
+@click.option("--telemetry-scale", default=1.0, show_default=True, help="Telemetry volume (1.0: ~3M rows).")
+@click.option("--no-traffic", is_flag=True, help="Do not generate live telemetry.")
+@click.pass_obj
+def emulator(
+    session: Session,
+    host: str,
+    port: int,
+    data_dir: str | None,
+    reset_state: bool,
+    faults: str,
+    page_size: int,
+    telemetry_scale: float,
+    no_traffic: bool,
+) -> None:
+    """Run the local Azure: prints one JSON line when ready, serves until interrupted."""
+    from console.emulator.faults import FaultSpecError, parse_fault_spec
+    from console.emulator.server import EmulatorConfig, NotLoopbackError, require_loopback, serve
+
+    try:
+        require_loopback(host)
+        rules = parse_fault_spec(faults)
+    except (NotLoopbackError, FaultSpecError) as error:
+        _fail(str(error), 2)
+    config = EmulatorConfig(
+        data_dir=Path(data_dir) if data_dir else session.settings.data_dir / "local-azure",
+        host=host,
+        port=port,
+        reset=reset_state or session.reset,
+        faults=rules,
+        page_size=page_size,
+        telemetry_scale=telemetry_scale,
+        live_traffic=not no_traffic,
+    )
+
+    def announce(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve(config, announce))
+    except OSError as error:
+        _fail(f"the local Azure could not start: {error}", 1)
+
+
+@main.group()
+def resources() -> None:
+    """Subscriptions, resource groups and resources."""
+
+
+@resources.command("list")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--subscription", "subscriptions", multiple=True, help="Subscription id or name (default: all).")
+@click.option("--type", "resource_type", help="Only this resource type, e.g. Microsoft.Web/sites.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def resources_list(
+    session: Session, demo: bool, subscriptions: tuple[str, ...], resource_type: str | None, output: str
+) -> None:
+    """List resources across subscriptions (fetched concurrently)."""
+    session = Session(session.settings, session.demo or demo, session.reset)
+    with services_for(session) as services:
+
+        async def fetch() -> list[Any]:
+            known = await services.resources.list_subscriptions()
+            chosen = resolve_subscriptions(known, list(subscriptions))
+            return list(
+                await services.resources.list_all_resources(
+                    [s.subscription_id for s in chosen], resource_type=resource_type
+                )
+            )
+
+        try:
+            found = run_async(fetch, services)
+        except OpsError as error:
+            _fail(str(error), 1)
+    rows = [
+        {
+            "name": r.name,
+            "type": r.type,
+            "resource_group": r.resource_group,
+            "location": r.location,
+            "subscription_id": r.subscription_id,
+            "tags": r.tags,
+            "id": r.resource_id,
+        }
+        for r in sorted(found, key=lambda r: r.resource_id.lower())
+    ]
+    columns = ["name", "type", "resource_group", "location", "tags"]
+    print_rows(rows, output, columns if output == "table" else [*columns, "subscription_id", "id"])
+
+
+def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[Any]:
+    """The subscriptions named by id or display name (all when none are named)."""
+    if not wanted:
+        return list(known)
+    chosen = []
+    for name in wanted:
+        matches = [s for s in known if name.lower() in {s.subscription_id.lower(), s.display_name.lower()}]
+        if not matches:
+            names = ", ".join(f"{s.display_name} ({s.subscription_id})" for s in known)
+            raise OpsError(ErrorKind.NOT_FOUND, f"No subscription is called {name!r}; known: {names}.")
+        chosen.extend(matches)
+    return chosen
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script, e.g. `eval "$(opsconsole completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    completion_class = get_completion_class(shell)
+    assert completion_class is not None
+    click.echo(completion_class(main, {}, "opsconsole", "_OPSCONSOLE_COMPLETE").source())

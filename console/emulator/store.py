@@ -1,0 +1,114 @@
+"""The local Azure's ARM state: one DuckDB file in the data dir, read into memory, written through."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from console.emulator import estate, seed
+
+SCHEMA_VERSION = "1"
+
+
+def _key(resource_id: str) -> str:
+    return resource_id.rstrip("/").lower()
+
+
+class Store:
+    """ARM subscriptions, resource groups and resources, plus a small key/value table for later areas.
+
+    Reads are served from memory; every write goes to the DuckDB file before it is visible, so a
+    swap stays swapped across restarts.
+    """
+
+    def __init__(self, path: Path, *, reset: bool = False, now: datetime | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = duckdb.connect(str(path))
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS documents (kind VARCHAR, key VARCHAR, body VARCHAR, PRIMARY KEY (kind, key))"
+        )
+        seeded = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if reset or seeded is None or seeded[0] != SCHEMA_VERSION:
+            self._seed(now or datetime.now(UTC))
+        self._documents: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind, key, body in self._db.execute("SELECT kind, key, body FROM documents").fetchall():
+            self._documents.setdefault(kind, {})[key] = json.loads(body)
+
+    def _seed(self, now: datetime) -> None:
+        rows: list[tuple[str, str, str]] = []
+        for subscription in seed.subscriptions():
+            rows.append(("subscription", _key(subscription["subscriptionId"]), json.dumps(subscription)))
+        for group in seed.resource_groups():
+            rows.append(("resourceGroup", _key(group["id"]), json.dumps(group)))
+        for resource in seed.seed_resources(now):
+            rows.append(("resource", _key(resource["id"]), json.dumps(resource)))
+        self._db.execute("BEGIN")
+        self._db.execute("DELETE FROM documents")
+        self._db.execute("DELETE FROM meta")
+        self._db.executemany("INSERT INTO documents VALUES (?, ?, ?)", rows)
+        self._db.execute("INSERT INTO meta VALUES ('schema', ?), ('seeded_at', ?)", [SCHEMA_VERSION, now.isoformat()])
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _all(self, kind: str) -> list[dict[str, Any]]:
+        return list(self._documents.get(kind, {}).values())
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._documents.get(kind, {}).get(_key(key))
+
+    def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        """Write a document through to the file, then make it visible."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", [kind, _key(key), json.dumps(body)]
+            )
+            self._documents.setdefault(kind, {})[_key(key)] = body
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return sorted(self._all("subscription"), key=lambda s: str(s["displayName"]))
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        return self.get("subscription", subscription_id)
+
+    def resource_groups(self, subscription_id: str) -> list[dict[str, Any]]:
+        prefix = f"/subscriptions/{subscription_id}/".lower()
+        groups = [g for g in self._all("resourceGroup") if str(g["id"]).lower().startswith(prefix)]
+        return sorted(groups, key=lambda g: str(g["name"]).lower())
+
+    def resource_group(self, subscription_id: str, name: str) -> dict[str, Any] | None:
+        return self.get("resourceGroup", f"/subscriptions/{subscription_id}/resourceGroups/{name}")
+
+    def resources(self, subscription_id: str, resource_group: str | None = None) -> list[dict[str, Any]]:
+        prefix = f"/subscriptions/{subscription_id}/"
+        if resource_group is not None:
+            prefix += f"resourceGroups/{resource_group}/"
+        prefix = prefix.lower()
+        found = [r for r in self._all("resource") if str(r["id"]).lower().startswith(prefix)]
+        return sorted(found, key=lambda r: str(r["id"]).lower())
+
+    def resource(self, resource_id: str) -> dict[str, Any] | None:
+        return self.get("resource", resource_id)
+
+    def put_resource(self, body: dict[str, Any]) -> None:
+        self.put("resource", str(body["id"]), body)
+
+    def builds_by_slot(self) -> dict[tuple[str, str], str]:
+        """Which build runs in which slot of each web app, as (app name, slot) -> build."""
+        builds: dict[tuple[str, str], str] = {}
+        for app in estate.WEB_APPS:
+            for slot, default in app.builds_by_slot.items():
+                slot_id = app.resource_id if slot == "production" else f"{app.resource_id}/slots/{slot}"
+                document = self.resource(slot_id) or {}
+                builds[(app.name, slot)] = str((document.get("tags") or {}).get("build", default))
+        return builds

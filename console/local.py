@@ -1,0 +1,117 @@
+"""Starting or reusing the local Azure as a child process, and pointing the SDK at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from console.cloud import CloudProfile, local_profile, parse_readiness_line
+from console.errors import ErrorKind, OpsError
+
+RECORD_FILE = "emulator.json"
+START_TIMEOUT_S = 30.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _accepts(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 443), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def running_emulator(data_dir: Path) -> dict[str, Any] | None:
+    """The readiness data of a local Azure already serving this data dir, if there is one."""
+    try:
+        readiness = json.loads((data_dir / RECORD_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    pid = readiness.get("pid")
+    if isinstance(pid, int) and _alive(pid) and _accepts(str(readiness.get("arm_endpoint", ""))):
+        return dict(readiness)
+    return None
+
+
+class LocalAzure:
+    """A local Azure this process started (and will stop) or found already running (and leaves alone)."""
+
+    def __init__(self, readiness: dict[str, Any], process: subprocess.Popen[str] | None) -> None:
+        self.readiness = readiness
+        self.process = process
+
+    @property
+    def profile(self) -> CloudProfile:
+        return local_profile(self.readiness)
+
+    def environment(self) -> dict[str, str]:
+        """The variables that make DefaultAzureCredential use the local managed-identity endpoint."""
+        return {
+            "IDENTITY_ENDPOINT": str(self.readiness["identity_endpoint"]),
+            "IDENTITY_HEADER": str(self.readiness["identity_header"]),
+            "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
+        }
+
+    def apply_environment(self) -> None:
+        os.environ.update(self.environment())
+        for stale in ("MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"):
+            os.environ.pop(stale, None)
+
+    def stop(self) -> None:
+        """Stop the child we started (SIGTERM, then wait); a reused emulator keeps running."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_local_azure(
+    data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None, reuse: bool = True
+) -> LocalAzure:
+    """Reuse the local Azure serving `data_dir`, or start one as a child and wait for its readiness line."""
+    if reuse and not reset:
+        readiness = running_emulator(data_dir)
+        if readiness is not None:
+            return LocalAzure(readiness, None)
+    command = [sys.executable, "-m", "console", "emulator", "--data-dir", str(data_dir), *(extra_args or [])]
+    if reset:
+        command.append("--reset")
+    log_path = data_dir / "emulator.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, start_new_session=True
+        )
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    line = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.strip() or process.poll() is not None:
+            break
+    if not line.strip():
+        process.kill()
+        tail = log_path.read_text(errors="replace")[-600:] if log_path.exists() else ""
+        raise OpsError(ErrorKind.CONFIG, f"The local Azure did not start; its log ends with: {tail.strip()}")
+    return LocalAzure(parse_readiness_line(line), process)

@@ -1,0 +1,105 @@
+"""Frozen data the services return and the screens show. Imports neither textual nor azure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An Azure subscription the signed-in identity can see."""
+
+    subscription_id: str
+    display_name: str
+    state: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class ResourceGroup:
+    """A resource group in one subscription."""
+
+    subscription_id: str
+    name: str
+    location: str
+    tags: dict[str, str] = field(default_factory=dict)
+    provisioning_state: str = ""
+
+    @property
+    def resource_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.name}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One ARM resource; `properties` is filled only when the resource was read on its own."""
+
+    resource_id: str
+    name: str
+    type: str
+    location: str
+    resource_group: str
+    subscription_id: str
+    kind: str = ""
+    sku: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A result column with its Log Analytics type (string, long, real, datetime, ...)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The primary table of a Log Analytics query, as Arrow, with what the service said about it."""
+
+    columns: tuple[Column, ...]
+    table: pa.Table
+    duration_ms: float
+    partial_error: str | None = None
+    truncated: bool = False
+    render: str | None = None
+    render_options: dict[str, Any] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+
+@dataclass(frozen=True)
+class WorkspaceSchema:
+    """Tables of a Log Analytics workspace and their columns, for the sidebar and completion."""
+
+    tables: dict[str, tuple[Column, ...]]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A Log Analytics workspace: ARM identity plus the customer id the query API takes."""
+
+    resource_id: str
+    name: str
+    customer_id: str
+    location: str
+    subscription_id: str
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One line of the operations journal."""
+
+    at: datetime
+    phase: str
+    action: str
+    target: str
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""Subscriptions, resource groups and resources, through the Azure Resource Manager SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from console.errors import ErrorKind, OpsError
+from console.models import Resource, ResourceGroup, Subscription
+from console.services.base import Service, ServiceContext
+
+# api-versions for reading one resource by id; anything else is looked up from its provider.
+KNOWN_API_VERSIONS = {
+    "microsoft.web/sites": "2024-11-01",
+    "microsoft.web/sites/slots": "2024-11-01",
+    "microsoft.web/serverfarms": "2024-11-01",
+    "microsoft.keyvault/vaults": "2023-07-01",
+    "microsoft.dbforpostgresql/flexibleservers": "2024-08-01",
+    "microsoft.storage/storageaccounts": "2023-05-01",
+    "microsoft.insights/components": "2020-02-02",
+    "microsoft.operationalinsights/workspaces": "2023-09-01",
+    "microsoft.recoveryservices/vaults": "2024-04-01",
+    "microsoft.compute/virtualmachines": "2024-07-01",
+    "microsoft.network/virtualnetworks": "2024-05-01",
+}
+
+
+def _resource_group_of(resource_id: str) -> str:
+    parts = resource_id.split("/")
+    lowered = [p.lower() for p in parts]
+    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else ""
+
+
+def _subscription_of(resource_id: str) -> str:
+    parts = resource_id.split("/")
+    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+
+
+def resource_from_sdk(item: Any, *, with_properties: bool = False) -> Resource:
+    """A Resource model from an SDK GenericResource(Expanded)."""
+    sku = getattr(item, "sku", None)
+    resource_id = str(item.id)
+    return Resource(
+        resource_id=resource_id,
+        name=str(item.name),
+        type=str(item.type),
+        location=str(item.location or ""),
+        resource_group=_resource_group_of(resource_id),
+        subscription_id=_subscription_of(resource_id),
+        kind=str(item.kind or ""),
+        sku=str(getattr(sku, "name", "") or "") if sku else "",
+        tags=dict(item.tags or {}),
+        properties=dict(item.properties or {}) if with_properties else None,
+    )
+
+
+class ResourcesService(Service):
+    """Read access to subscriptions, resource groups and resources."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self._subscription_client: Any = None
+        self._clients: dict[str, Any] = {}
+        self._api_versions: dict[str, str] = dict(KNOWN_API_VERSIONS)
+
+    def _subscriptions(self) -> Any:
+        if self._subscription_client is None:
+            from azure.mgmt.resource.subscriptions.aio import SubscriptionClient
+
+            self._subscription_client = SubscriptionClient(self.context.credential, **self.context.arm_options())
+        return self._subscription_client
+
+    def _client(self, subscription_id: str) -> Any:
+        client = self._clients.get(subscription_id)
+        if client is None:
+            from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+            client = ResourceManagementClient(self.context.credential, subscription_id, **self.context.arm_options())
+            self._clients[subscription_id] = client
+        return client
+
+    async def close(self) -> None:
+        clients = list(self._clients.values())
+        if self._subscription_client is not None:
+            clients.append(self._subscription_client)
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+        self._clients.clear()
+        self._subscription_client = None
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        """Every subscription the identity can see, by display name."""
+
+        async def collect() -> list[Subscription]:
+            return [
+                Subscription(
+                    subscription_id=str(s.subscription_id),
+                    display_name=str(s.display_name),
+                    state=str(s.state),
+                    tenant_id=str(s.tenant_id or ""),
+                )
+                async for s in self._subscriptions().subscriptions.list()
+            ]
+
+        found = await self.call("listing subscriptions", collect())
+        return sorted(found, key=lambda s: s.display_name.lower())
+
+    async def list_resource_groups(self, subscription_id: str) -> list[ResourceGroup]:
+        """The resource groups of one subscription, by name."""
+
+        async def collect() -> list[ResourceGroup]:
+            return [
+                ResourceGroup(
+                    subscription_id=subscription_id,
+                    name=str(g.name),
+                    location=str(g.location),
+                    tags=dict(g.tags or {}),
+                    provisioning_state=str(getattr(g.properties, "provisioning_state", "") or ""),
+                )
+                async for g in self._client(subscription_id).resource_groups.list()
+            ]
+
+        found = await self.call(f"listing resource groups of {subscription_id}", collect())
+        return sorted(found, key=lambda g: g.name.lower())
+
+    async def list_resources(
+        self,
+        subscription_id: str,
+        resource_group: str | None = None,
+        *,
+        resource_type: str | None = None,
+    ) -> list[Resource]:
+        """Resources of a subscription (or one of its groups), optionally of one type, all pages."""
+        filter_text = f"resourceType eq '{resource_type.replace(chr(39), chr(39) * 2)}'" if resource_type else None
+        operations = self._client(subscription_id).resources
+
+        async def collect() -> list[Resource]:
+            pages = (
+                operations.list_by_resource_group(resource_group, filter=filter_text)
+                if resource_group
+                else operations.list(filter=filter_text)
+            )
+            return [resource_from_sdk(item) async for item in pages]
+
+        where = f"{subscription_id}/{resource_group}" if resource_group else subscription_id
+        return await self.call(f"listing resources of {where}", collect())
+
+    async def list_all_resources(
+        self, subscription_ids: list[str], *, resource_type: str | None = None
+    ) -> list[Resource]:
+        """Resources across several subscriptions, fetched concurrently."""
+        results = await asyncio.gather(
+            *(self.list_resources(s, resource_type=resource_type) for s in subscription_ids)
+        )
+        return [resource for batch in results for resource in batch]
+
+    async def get_resource(self, resource_id: str) -> Resource:
+        """One resource with its properties."""
+        subscription_id = _subscription_of(resource_id)
+        if not subscription_id:
+            raise OpsError(ErrorKind.BAD_REQUEST, f"{resource_id!r} is not a resource id.")
+        api_version = await self._api_version_for(resource_id)
+        item = await self.call(
+            f"reading {resource_id}",
+            self._client(subscription_id).resources.get_by_id(resource_id, api_version=api_version),
+        )
+        return resource_from_sdk(item, with_properties=True)
+
+    async def _api_version_for(self, resource_id: str) -> str:
+        parts = resource_id.strip("/").split("/")
+        lowered = [p.lower() for p in parts]
+        if "providers" not in lowered:
+            raise OpsError(ErrorKind.BAD_REQUEST, f"{resource_id!r} is not a provider resource id.")
+        start = len(lowered) - 1 - lowered[::-1].index("providers")
+        namespace = parts[start + 1]
+        type_names = parts[start + 2 :: 2]
+        full_type = "/".join([namespace, *type_names]).lower()
+        known = self._api_versions.get(full_type)
+        if known:
+            return known
+        provider = await self.call(
+            f"looking up the API versions of {namespace}",
+            self._client(_subscription_of(resource_id)).providers.get(namespace),
+        )
+        wanted = "/".join(type_names).lower()
+        for resource_type in provider.resource_types or []:
+            if str(resource_type.resource_type).lower() == wanted and resource_type.api_versions:
+                stable = [v for v in resource_type.api_versions if "preview" not in v]
+                version = str((stable or resource_type.api_versions)[0])
+                self._api_versions[full_type] = version
+                return version
+        raise OpsError(ErrorKind.NOT_FOUND, f"Azure does not know the resource type {full_type}.")
