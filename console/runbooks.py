@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
 from console.models import QueryResult
@@ -492,7 +491,10 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
 }
-_CHECK_FORMS = "rows OP N, max(col) OP N, min(col) OP N, value(col) OP literal or any(col OP literal)"
+_CHECK_FORMS = (
+    "rows OP N, max(col) OP N, min(col) OP N, value(col) OP literal or any(col OP literal), "
+    "where N or literal may be a parameter name"
+)
 
 
 @dataclass(frozen=True)
@@ -506,26 +508,54 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class Check:
-    """A parsed check: `kind` is rows, max, min, value or any."""
+    """A parsed check: `kind` is rows, max, min, value or any.
+
+    The right-hand side is a literal (`expected`) or the name of a runbook parameter (`parameter`),
+    whose bound value is passed to `evaluate`.
+    """
 
     source: str
     kind: str
     operator: str
-    expected: float | int | str | bool
+    expected: float | int | str | bool | None = None
     column: str | None = None
+    parameter: str | None = None
 
-    def evaluate(self, result: QueryResult | pa.Table) -> CheckOutcome:
-        """Evaluate against a query result (or its Arrow table)."""
+    def evaluate(
+        self, result: QueryResult | pa.Table, parameters: Mapping[str, Any] | None = None
+    ) -> CheckOutcome:
+        """Evaluate against a query result (or its Arrow table) and the runbook's bound parameters."""
         table = result.table if isinstance(result, QueryResult) else result
+        expected = self.expected
+        if self.parameter is not None:
+            if parameters is None or self.parameter not in parameters:
+                missing = f"parameter '{self.parameter}' has no value"
+                return CheckOutcome(False, None, f"{self.source} cannot be checked: {missing}.")
+            expected = _python(parameters[self.parameter])
         if self.kind == "rows":
             rows = int(table.num_rows)
-            return self._outcome(self._holds(rows), rows, f"the query returned {rows} row{'s' * (rows != 1)}")
+            seen = f"the query returned {rows} row{'s' * (rows != 1)}"
+            return self._outcome(self._holds(rows, expected), rows, seen, expected)
         assert self.column is not None
         if self.column not in table.column_names:
             return CheckOutcome(False, None, f"{self.source} cannot be checked: {self._missing(table)}")
         column = table.column(self.column)
         if self.kind in ("max", "min"):
-            return self._extreme(column)
+            if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+                    or pa.types.is_decimal(column.type)):
+                return CheckOutcome(
+                    False, None,
+                    f"{self.source} cannot be checked: {self.column} holds {column.type}, not numbers.",
+                )
+            values = [v for v in (_python(item) for item in column.to_pylist()) if v is not None]
+            label = f"{self.kind}({self.column})"
+            if not values:
+                return CheckOutcome(
+                    False, None, f"{self.source} failed: {label} has no value (no rows, or all empty)."
+                )
+            observed = max(values) if self.kind == "max" else min(values)
+            seen = f"{label} is {_show(observed)}"
+            return self._outcome(self._holds(observed, expected), observed, seen, expected)
         if self.kind == "value":
             if table.num_rows != 1:
                 return CheckOutcome(
@@ -534,45 +564,34 @@ class Check:
                     f"and the query returned {table.num_rows} rows.",
                 )
             observed = _python(column[0].as_py())
-            return self._outcome(self._holds(observed), observed, f"{self.column} is {_show(observed)}")
+            if observed is None:
+                return CheckOutcome(False, None, f"{self.source} failed: {self.column} has no value.")
+            return self._outcome(
+                self._holds(observed, expected), observed, f"{self.column} is {_show(observed)}", expected
+            )
         matches = 0
         for item in column.to_pylist():
-            verdict = self._holds(_python(item))
+            verdict = self._holds(_python(item), expected)
             if isinstance(verdict, str):
                 return CheckOutcome(False, None, f"{self.source} cannot be checked: {verdict}.")
             matches += bool(verdict)
-        return self._outcome(matches > 0, matches, f"{matches} of {table.num_rows} rows match")
+        seen = f"{matches} of {table.num_rows} rows match"
+        return self._outcome(matches > 0, matches, seen, expected)
 
-    def _extreme(self, column: pa.ChunkedArray) -> CheckOutcome:
-        assert self.column is not None
-        label = f"{self.kind}({self.column})"
-        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-                or pa.types.is_decimal(column.type)):
-            return CheckOutcome(
-                False, None,
-                f"{self.source} cannot be checked: {self.column} holds {column.type}, not numbers.",
-            )
-        extremes = pc.min_max(column)
-        observed = _python(extremes["max" if self.kind == "max" else "min"].as_py())
-        if observed is None:
-            return CheckOutcome(
-                False, None, f"{self.source} failed: {label} has no value (no rows or all null)."
-            )
-        return self._outcome(self._holds(observed), observed, f"{label} is {_show(observed)}")
-
-    def _holds(self, observed: Any) -> bool | str:
+    def _holds(self, observed: Any, expected: Any) -> bool | str:
         """True/False, or a sentence when the two sides cannot be compared."""
-        expected = self.expected
         if observed is None:
             return False
         if _kind_of(observed) != _kind_of(expected):
             return f"{self.column} is {_show(observed)}, which cannot be compared with {_show(expected)}"
         return bool(_OPERATORS[self.operator](observed, expected))
 
-    def _outcome(self, verdict: bool | str, observed: Any, seen: str) -> CheckOutcome:
+    def _outcome(self, verdict: bool | str, observed: Any, seen: str, expected: Any) -> CheckOutcome:
         if isinstance(verdict, str):
             return CheckOutcome(False, observed, f"{self.source} cannot be checked: {verdict}.")
         word = "held" if verdict else "failed"
+        if self.parameter is not None:
+            seen = f"{seen} ({self.parameter} is {_show(expected)})"
         return CheckOutcome(verdict, observed, f"{self.source} {word}: {seen}.")
 
     def _missing(self, table: pa.Table) -> str:
@@ -592,7 +611,12 @@ def _kind_of(value: Any) -> str:
 
 
 def _python(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
+    """A plain Python value; NaN counts as no value, as it does in a Log Analytics result."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def _show(value: Any) -> str:
@@ -605,8 +629,11 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def parse_check(text: str) -> Check:
-    """Parse a check such as `rows == 0` or `max(p95_ms) < 800`; raise `RunbookError` if it is not one."""
+def parse_check(text: str, parameters: Sequence[Parameter] | None = None) -> Check:
+    """Parse a check such as `rows == 0` or `max(p95_ms) < 800`; raise `RunbookError` if it is not one.
+
+    When `parameters` is given, a bare name on the right-hand side must be one of them.
+    """
     tokens: list[tuple[str, str]] = []
     position = 0
     source = text.strip()
@@ -624,15 +651,21 @@ def parse_check(text: str) -> Check:
     def fail(why: str) -> RunbookError:
         return RunbookError(f"check {text!r}: {why}; write {_CHECK_FORMS}")
 
-    def literal(token: tuple[str, str]) -> float | int | str | bool:
+    def right_side(token: tuple[str, str], numeric: bool) -> dict[str, Any]:
         kind, raw = token
         if kind == "number":
-            return int(raw) if _INTEGER.match(raw) else float(raw)
-        if kind == "string":
-            return re.sub(r"\\(.)", r"\1", raw[1:-1])
+            return {"expected": int(raw) if _INTEGER.match(raw) else float(raw)}
         if kind == "name" and raw in ("true", "false"):
-            return raw == "true"
-        raise fail(f"{raw!r} is not a number, a quoted string, true or false")
+            if numeric:
+                raise fail(f"{head} is compared with a number")
+            return {"expected": raw == "true"}
+        if kind == "string":
+            if numeric:
+                raise fail(f"{head} is compared with a number")
+            return {"expected": re.sub(r"\\(.)", r"\1", raw[1:-1])}
+        if kind == "name":
+            return {"parameter": _check_parameter(raw, numeric, parameters, fail)}
+        raise fail(f"{raw!r} is not a number, a quoted string, true, false or a parameter name")
 
     shape = [kind for kind, _ in tokens]
     values = [raw for _, raw in tokens]
@@ -640,22 +673,35 @@ def parse_check(text: str) -> Check:
         raise fail("it must start with rows, max, min, value or any")
     head = values[0]
     if head == "rows":
-        if shape[1:] != ["op", "number"]:
+        if shape[1:2] != ["op"] or len(tokens) != 3:
             raise fail("rows is compared with a number")
-        return Check(source, "rows", values[1], literal(tokens[2]))
+        return Check(source, "rows", values[1], **right_side(tokens[2], numeric=True))
     if head in ("max", "min", "value"):
         well_formed = shape[1:5] == ["paren", "name", "paren", "op"] and len(tokens) == 6
         if not well_formed or values[1] != "(" or values[3] != ")":
             raise fail(f"{head} takes one column name in parentheses, then a comparison")
-        expected = literal(tokens[5])
-        if head != "value" and (isinstance(expected, (str, bool))):
-            raise fail(f"{head}({values[2]}) is compared with a number")
-        return Check(source, head, values[4], expected, values[2])
+        side = right_side(tokens[5], numeric=head != "value")
+        return Check(source, head, values[4], column=values[2], **side)
     if head == "any":
-        if shape[1:4] != ["paren", "name", "op"] or values[1] != "(" or len(tokens) != 7 or values[6] != ")":
+        well_formed = shape[1:4] == ["paren", "name", "op"] and len(tokens) == 7
+        if not well_formed or values[1] != "(" or values[6] != ")":
             raise fail("any takes a comparison in parentheses, such as any(ResultCode == \"500\")")
-        return Check(source, "any", values[3], literal(tokens[4]), values[2])
+        return Check(source, "any", values[3], column=values[2], **right_side(tokens[4], numeric=False))
     raise fail(f"{head!r} is not a check")
+
+
+def _check_parameter(
+    name: str, numeric: bool, parameters: Sequence[Parameter] | None, fail: Callable[[str], RunbookError]
+) -> str:
+    if parameters is None:
+        return name
+    parameter = next((p for p in parameters if p.name == name), None)
+    if parameter is None:
+        raise fail(f"{name!r} is neither a literal nor a parameter of this runbook")
+    comparable = ("int", "long", "real") if numeric else ("int", "long", "real", "string", "bool")
+    if parameter.type not in comparable:
+        raise fail(f"parameter '{name}' is a {parameter.type}, which this check cannot compare with")
+    return name
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -833,7 +879,7 @@ def _parse_parameters(raw: Any, lines: _Lines) -> tuple[Parameter, ...]:
     return tuple(parameters)
 
 
-def _parse_steps(body: str, first_line: int) -> tuple[Step, ...]:
+def _parse_steps(body: str, first_line: int, parameters: Sequence[Parameter]) -> tuple[Step, ...]:
     steps: list[Step] = []
     lines = body.splitlines()
     prose: list[str] = []
@@ -874,7 +920,7 @@ def _parse_steps(body: str, first_line: int) -> tuple[Step, ...]:
         check = None
         if "check" in options:
             try:
-                check = parse_check(options["check"])
+                check = parse_check(options["check"], parameters)
             except RunbookError as error:
                 raise RunbookError(error.message, line) from None
         steps.append(Step(name=name, kql=kql, check=check, line=line, prose="\n".join(prose).strip()))
@@ -925,7 +971,7 @@ def parse_runbook(text: str, name: str, path: Path | None = None) -> Runbook:
         if not isinstance(tags_raw, list) or any(isinstance(tag, (dict, list)) for tag in tags_raw):
             raise RunbookError("'tags' must be a list of words", lines.at("tags"))
         parameters = _parse_parameters(data.get("parameters"), lines)
-        steps = _parse_steps(body, body_line)
+        steps = _parse_steps(body, body_line, parameters)
         if not steps:
             raise RunbookError("the runbook has no ```kql steps", body_line)
     except RunbookError as error:

@@ -57,7 +57,9 @@ def test_id_ends_with_the_type_and_name_shape(resources: list[dict[str, Any]]) -
         assert len(type_segments) == len(names), resource["id"]
         tail = "/".join(f"{kind}/{name}" for kind, name in zip(type_segments, names, strict=True))
         assert resource["id"].endswith(f"/providers/{namespace}/{tail}"), resource["id"]
-        assert resource["id"] == arm_resource_id(*_split_id(resource["id"])[:2], resource["type"], resource["name"])
+        assert resource["id"] == arm_resource_id(
+            *_split_id(resource["id"])[:2], resource["type"], resource["name"]
+        )
 
 
 def test_every_resource_has_location_tags_and_properties(resources: list[dict[str, Any]]) -> None:
@@ -127,7 +129,7 @@ def test_postgres_servers_carry_a_secret_looking_property(resources: list[dict[s
 
 
 def test_required_resource_kinds_are_present(resources: list[dict[str, Any]]) -> None:
-    names_by_type = {r["type"]: set() for r in resources}
+    names_by_type: dict[str, set[str]] = {r["type"]: set() for r in resources}
     for r in resources:
         names_by_type[r["type"]].add(r["name"])
     assert "kv-prod-shared" in names_by_type["Microsoft.KeyVault/vaults"]

@@ -1,0 +1,168 @@
+"""OpsConsole: the Textual application. Areas are modes; services are injected, never created here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from console.models import Resource
+
+from screens.palette import AreaCommands, ResourceCommands, SubscriptionCommands
+from screens.shell import AREAS, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
+from screens.starting import StartingScreen
+
+if TYPE_CHECKING:
+    from console.services import Services
+    from console.settings import Settings
+
+AreaFactory = Callable[["Services", ShellContext], Screen[Any]]
+
+
+def _resources_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    from screens.resources import ResourcesScreen
+
+    return ResourcesScreen(context, services.resources, services.settings.refresh_seconds)
+
+
+def _logs_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    from screens.logs import LogsScreen
+
+    return LogsScreen(context, services)
+
+
+AREA_SCREENS: dict[str, AreaFactory] = {"resources": _resources_screen, "logs": _logs_screen}
+
+
+class OpsConsole(App[int]):
+    """The console. Give it services (or a `connect` that builds them off the UI thread) and settings."""
+
+    TITLE = "opsconsole"
+    COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands, ResourceCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
+        Binding("ctrl+s", "switch_subscription", "Subscription", id="app.subscription"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services | None = None,
+        *,
+        connect: Callable[[], Services] | None = None,
+        demo: bool = False,
+        start_area: str = "resources",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.services = services
+        self._connect = connect
+        self.start_area = start_area
+        self.shell = ShellContext(
+            read_only=settings.is_read_only,
+            protected=settings.is_protected,
+            demo=demo,
+        )
+        self._installed: set[str] = set()
+        self._index: tuple[float, list[Resource]] | None = None
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+
+    def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
+        if self.services is not None:
+            self._services_ready(self.services)
+            return
+        starting = "Starting the local Azure…" if self.shell.demo else "Connecting to Azure…"
+        self.push_screen(StartingScreen(starting))
+        self.run_worker(self._connect_services, thread=True, exclusive=True, group="connect", name="connect")
+
+    def _connect_services(self) -> Services:
+        assert self._connect is not None
+        return self._connect()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "connect":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._services_ready(cast("Services", event.worker.result))
+        elif event.state == WorkerState.ERROR:
+            screen = self.screen
+            if isinstance(screen, StartingScreen):
+                screen.show_error(str(event.worker.error))
+
+    def _services_ready(self, services: Services) -> None:
+        """Services exist: fill the shell context and open the first area."""
+        self.services = services
+        profile = services.profile
+        self.shell.cloud = profile.name
+        self.shell.tenant_id = profile.tenant_id or ""
+        self.shell.portal_link = profile.portal_link
+        self.shell.preferred = self.settings.subscription
+        self.jump(self.start_area)
+
+    async def on_unmount(self) -> None:
+        if self.services is not None:
+            await self.services.close()
+
+    def jump(self, area: str) -> None:
+        """Go to an area, creating its screen the first time."""
+        if self.services is None:
+            return
+        if area not in self._installed:
+            factory = AREA_SCREENS.get(area)
+            services, shell = self.services, self.shell
+            if factory is None:
+                self.add_mode(area, lambda: PlaceholderScreen(shell, area))
+            else:
+                self.add_mode(area, lambda: factory(services, shell))
+            self._installed.add(area)
+        self.switch_mode(area)
+
+    def on_jump_requested(self, message: JumpRequested) -> None:
+        self.jump(message.area)
+
+    def select_subscription(self, subscription_id: str) -> None:
+        """Make a subscription current and tell every open area."""
+        match = next((s for s in self.shell.subscriptions if s.subscription_id == subscription_id), None)
+        if match is None:
+            self.notify(f"Unknown subscription {subscription_id}.", severity="error")
+            return
+        self.shell.current = match
+        for area in self._installed:
+            for screen in self._screen_stacks.get(area, []):
+                screen.post_message(SubscriptionChanged(match))
+        self.notify(f"Subscription: {match.display_name}")
+
+    def action_switch_subscription(self) -> None:
+        self.action_command_palette()
+
+    async def resource_index(self) -> list[Resource]:
+        """Every resource across the known subscriptions, for the palette; cached for a minute."""
+        if self.services is None:
+            return []
+        now = time.monotonic()
+        if self._index is None or now - self._index[0] > 60:
+            ids = [s.subscription_id for s in self.shell.subscriptions]
+            if not ids:
+                self.shell.subscriptions = await self.services.resources.list_subscriptions()
+                ids = [s.subscription_id for s in self.shell.subscriptions]
+            self._index = (now, await self.services.resources.list_all_resources(ids))
+        return self._index[1]
+
+    def show_resource(self, resource: Resource) -> None:
+        """Open Resources at the resource's group with its name as the filter."""
+        self.jump("resources")
+        screen = self.screen
+        if hasattr(screen, "reveal_resource"):
+            screen.reveal_resource(resource)
+
+    def known_areas(self) -> dict[str, str]:
+        return dict(AREAS)

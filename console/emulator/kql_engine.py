@@ -1,0 +1,889 @@
+"""The one adapter over the KQL engine: KQL text in, Log Analytics shaped tables out.
+
+Every KQL query the local Azure answers goes through `KqlEngine.execute`. It translates KQL to
+DuckDB SQL once per distinct query text (translations are cached), applies the request's
+timespan as a filter on `TimeGenerated` of every table the query reads, pins `now()`, runs the
+SQL on its own cursor with a timeout that really interrupts DuckDB, and shapes the result the way
+the Log Analytics query API does, with row and size caps that report a partial error instead of
+truncating silently.
+
+Two constructs the engine lacks and operations queries need are added here by rewriting:
+`make-series` (to SQL around a translated `summarize`) and multi-value `percentiles()` (to
+several `percentile()` aggregations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import duckdb_kql
+from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
+
+__all__ = [
+    "KqlEngine",
+    "KqlQueryError",
+    "QueryOutcome",
+    "RenderInfo",
+    "format_timespan",
+    "la_type",
+    "strip_render",
+]
+
+# Unqualified table names are translated as if they lived in this database, so the table sources
+# in the SQL can be told apart from everything else and rewritten (timespan filter, make-series).
+_SOURCE_DB = "__la_source"
+_CLOCK_SLOT = "kqlnow"
+_TIMESPAN_FROM = "__la_from"
+_TIMESPAN_TO = "__la_to"
+_TIME_COLUMN = "TimeGenerated"
+_SERIES_SOURCE = "__la_series"
+# Any instant will do: the clock is a bound parameter, replaced on every execution.
+_PLACEHOLDER_NOW = dt.datetime(2000, 1, 1)
+_FETCH_CHUNK = 20_000
+_CACHE_SIZE = 512
+
+
+class KqlQueryError(Exception):
+    """A query the service refuses, with the HTTP status and Log Analytics error code to answer."""
+
+    def __init__(
+        self, status: int, code: str, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class RenderInfo:
+    """What a trailing `render` operator asked for: the visualization kind and its options."""
+
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def as_la(self) -> dict[str, Any]:
+        """The `render` object of a Log Analytics response (`prefer: include-render=true`)."""
+        return {"visualization": self.kind, **self.options}
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """A query's answer in Log Analytics shape: `tables`, an optional partial `error`, `render`."""
+
+    tables: list[dict[str, Any]]
+    error: dict[str, Any] | None = None
+    render: RenderInfo | None = None
+    truncated: bool = False
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(table["rows"]) for table in self.tables)
+
+    def as_la(self, include_render: bool = False) -> dict[str, Any]:
+        """The JSON body the query API answers with."""
+        body: dict[str, Any] = {"tables": self.tables}
+        if self.error is not None:
+            body["error"] = self.error
+        if include_render and self.render is not None:
+            body["render"] = self.render.as_la()
+        return body
+
+
+# --------------------------------------------------------------------------------------------------
+# A small KQL lexer: enough to find top-level pipes, statements and keywords without being fooled
+# by string literals, comments or parentheses.
+# --------------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>//[^\n]*)
+  | (?P<string>```.*?```|~~~.*?~~~
+      |[@hH]?'(?:[^'\\\n]|\\.|'')*'|[@hH]?"(?:[^"\\\n]|\\.|"")*")
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[A-Za-z]*)
+  | (?P<punct>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    start: int
+    depth: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Significant tokens of *text* (no whitespace, no comments), each with its bracket depth."""
+    out: list[_Token] = []
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "punct"
+        if kind in ("ws", "comment"):
+            continue
+        value = match.group()
+        if kind == "punct" and value in ")]}":
+            depth = max(depth - 1, 0)
+        out.append(_Token(kind, value, match.start(), depth))
+        if kind == "punct" and value in "([{":
+            depth += 1
+    return out
+
+
+def _split_top(tokens: list[_Token], separator: str) -> list[list[_Token]]:
+    """Split *tokens* at depth-0 punctuation *separator*."""
+    parts: list[list[_Token]] = [[]]
+    base = tokens[0].depth if tokens else 0
+    for token in tokens:
+        if token.kind == "punct" and token.text == separator and token.depth == base:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return parts
+
+
+def _span_text(text: str, tokens: list[_Token]) -> str:
+    return text[tokens[0].start : tokens[-1].end] if tokens else ""
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """A query split into its `let`/`set` prelude and its last (tabular) statement."""
+
+    prelude: str
+    body: list[_Token]
+
+
+def _last_statement(text: str, tokens: list[_Token]) -> _Statements:
+    statements = [part for part in _split_top(tokens, ";") if part]
+    if not statements:
+        return _Statements("", [])
+    body = statements[-1]
+    prelude = text[: body[0].start]
+    return _Statements(prelude, body)
+
+
+def strip_render(query: str) -> tuple[str, str | None, dict[str, Any]]:
+    """Remove a trailing `render` operator: returns (query without it, kind or None, options)."""
+    tokens = _tokens(query)
+    statement = _last_statement(query, tokens)
+    segments = _split_top(statement.body, "|")
+    last = segments[-1] if segments else []
+    if len(segments) < 2 or not last or last[0].text.lower() != "render" or len(last) < 2:
+        return query, None, {}
+    kind = last[1].text
+    options = _render_options(query, last[2:])
+    pipe_start = segments[-2][-1].end
+    return query[:pipe_start].rstrip(), kind, options
+
+
+def _render_options(text: str, tokens: list[_Token]) -> dict[str, Any]:
+    if tokens and tokens[0].text.lower() == "with" and len(tokens) > 1 and tokens[1].text == "(":
+        tokens = tokens[2:-1] if tokens[-1].text == ")" else tokens[2:]
+    options: dict[str, Any] = {}
+    current: str | None = None
+    values: list[str] = []
+
+    def flush() -> None:
+        if current is not None:
+            options[current] = values[0] if len(values) == 1 else list(values)
+
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if token.kind == "word" and following is not None and following.text == "=":
+            flush()
+            current, values = token.text, []
+            index += 2
+            continue
+        if token.text != ",":
+            values.append(_literal_text(token.text))
+        index += 1
+    flush()
+    return options
+
+
+def _literal_text(value: str) -> str:
+    if value[:1] in "@hH" and len(value) > 1 and value[1] in "'\"":
+        value = value[1:]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Rewrites for what the engine lacks
+# --------------------------------------------------------------------------------------------------
+
+
+def _rewrite_percentiles(text: str) -> str:
+    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them."""
+    tokens = _tokens(text)
+    replacements: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens):
+        if token.kind != "word" or token.text != "percentiles":
+            continue
+        if index + 1 >= len(tokens) or tokens[index + 1].text != "(":
+            continue
+        close = _matching_close(tokens, index + 1)
+        args = [_span_text(text, part) for part in _split_top(tokens[index + 2 : close], ",")]
+        if len(args) < 2:
+            continue
+        start = token.start
+        names: list[str] = []
+        # `(p50, p95) = percentiles(...)` names the columns explicitly.
+        if index >= 2 and tokens[index - 1].text == "=" and tokens[index - 2].text == ")":
+            open_index = _matching_open(tokens, index - 2)
+            names = [part[0].text for part in _split_top(tokens[open_index + 1 : index - 2], ",") if part]
+            start = tokens[open_index].start
+        subject = args[0].strip()
+        pieces = []
+        for position, level in enumerate(args[1:]):
+            level = level.strip()
+            if names and position < len(names):
+                name = names[position]
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", subject):
+                name = f"percentile_{subject}_{level.replace('.', '_')}"
+            else:
+                name = f"percentile_{level.replace('.', '_')}"
+            pieces.append(f"{name} = percentile({subject}, {level})")
+        replacements.append((start, tokens[close].end, ", ".join(pieces)))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _matching_close(tokens: list[_Token], open_index: int) -> int:
+    depth = tokens[open_index].depth
+    for index in range(open_index + 1, len(tokens)):
+        if tokens[index].text in ")]}" and tokens[index].depth == depth:
+            return index
+    raise KqlQueryError(400, "SyntaxError", "Unbalanced parentheses.")
+
+
+def _matching_open(tokens: list[_Token], close_index: int) -> int:
+    depth = tokens[close_index].depth
+    for index in range(close_index - 1, -1, -1):
+        if tokens[index].text in "([{" and tokens[index].depth == depth:
+            return index
+    raise KqlQueryError(400, "SyntaxError", "Unbalanced parentheses.")
+
+
+@dataclass(frozen=True)
+class _MakeSeries:
+    prefix: str  # the prelude plus the pipeline before make-series
+    prelude: str
+    aggregates: list[tuple[str, str | None]]  # (aggregate text, default expression)
+    axis: str
+    start: str | None
+    end: str | None
+    step: str
+    by: list[str]
+    suffix: str  # the pipeline after make-series, without the leading pipe
+
+
+_SERIES_KEYWORDS = ("on", "from", "to", "step", "by", "in")
+
+
+def _find_make_series(text: str) -> _MakeSeries | None:
+    tokens = _tokens(text)
+    if not any(token.text == "make-series" for token in tokens):
+        return None
+    statement = _last_statement(text, tokens)
+    segments = _split_top(statement.body, "|")
+    for index, segment in enumerate(segments):
+        if segment and segment[0].text == "make-series":
+            break
+    else:
+        raise KqlQueryError(
+            400, "UnsupportedError", "make-series is supported only in the main pipeline of the query, "
+            "not inside a subquery or let."
+        )
+    segment = segments[index]
+    prefix = text[: segments[index - 1][-1].end] if index > 0 else ""
+    if index == 0 or not prefix.strip():
+        raise KqlQueryError(400, "BadArgumentError", "make-series needs a table to read from.")
+    suffix = " | ".join(_span_text(text, part) for part in segments[index + 1 :])
+    clauses: dict[str, list[_Token]] = {"aggregates": []}
+    current = "aggregates"
+    depth = segment[0].depth
+    body = segment[1:]
+    # Operator properties such as `kind=nonempty` precede the aggregates.
+    while len(body) >= 3 and body[1].text == "=" and body[0].text.lower() == "kind":
+        body = body[3:]
+    for token in body:
+        if token.kind == "word" and token.depth == depth and token.text in _SERIES_KEYWORDS:
+            current = token.text
+            clauses[current] = []
+            continue
+        clauses.setdefault(current, []).append(token)
+    if "on" not in clauses:
+        raise KqlQueryError(400, "SyntaxError", "make-series needs an 'on' axis column.")
+    start = end = step = None
+    if "in" in clauses:
+        range_tokens = clauses["in"]
+        if not range_tokens or range_tokens[0].text != "range":
+            raise KqlQueryError(400, "SyntaxError", "make-series 'in' expects range(start, stop, step).")
+        args = _split_top(range_tokens[2:-1], ",")
+        if len(args) != 3:
+            raise KqlQueryError(400, "SyntaxError", "make-series range() takes start, stop and step.")
+        start, end, step = (_span_text(text, part) for part in args)
+    else:
+        start = _span_text(text, clauses["from"]) if "from" in clauses else None
+        end = _span_text(text, clauses["to"]) if "to" in clauses else None
+        step = _span_text(text, clauses["step"]) if "step" in clauses else None
+    if not step:
+        raise KqlQueryError(400, "SyntaxError", "make-series needs a 'step'.")
+    aggregates: list[tuple[str, str | None]] = []
+    for part in _split_top(clauses["aggregates"], ","):
+        default: str | None = None
+        for position, token in enumerate(part):
+            if token.text == "default" and position + 1 < len(part) and part[position + 1].text == "=":
+                default = _span_text(text, part[position + 2 :])
+                part = part[:position]
+                break
+        if not part:
+            raise KqlQueryError(400, "SyntaxError", "make-series needs at least one aggregation.")
+        aggregates.append((_span_text(text, part), default))
+    by = [_span_text(text, part) for part in _split_top(clauses.get("by", []), ",") if part]
+    return _MakeSeries(
+        prefix=prefix,
+        prelude=statement.prelude,
+        aggregates=aggregates,
+        axis=_span_text(text, clauses["on"]),
+        start=start,
+        end=end,
+        step=step,
+        by=by,
+        suffix=suffix,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Result shaping
+# --------------------------------------------------------------------------------------------------
+
+
+def la_type(duckdb_type: str) -> str:
+    """The Log Analytics column type for a DuckDB type name."""
+    name = duckdb_type.upper()
+    if name.endswith("]") or name.startswith(("STRUCT", "MAP", "UNION", "JSON", "LIST")):
+        return "dynamic"
+    if name.startswith("TIMESTAMP") or name == "DATE":
+        return "datetime"
+    if name == "BOOLEAN":
+        return "bool"
+    if name in ("INTEGER", "SMALLINT", "TINYINT", "UTINYINT", "USMALLINT"):
+        return "int"
+    if name in ("BIGINT", "HUGEINT", "UINTEGER", "UBIGINT", "UHUGEINT"):
+        return "long"
+    if name in ("DOUBLE", "FLOAT", "REAL"):
+        return "real"
+    if name.startswith("DECIMAL"):
+        return "decimal"
+    if name == "UUID":
+        return "guid"
+    if name == "INTERVAL" or name.startswith("TIME"):
+        return "timespan"
+    return "string"
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with a Z, as Log Analytics writes datetimes."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def format_timespan(value: dt.timedelta) -> str:
+    """A timespan as Kusto writes it: `[-][d.]hh:mm:ss[.fffffff]`."""
+    ticks = (value.days * 86_400 + value.seconds) * 10_000_000 + value.microseconds * 10
+    sign = "-" if ticks < 0 else ""
+    ticks = abs(ticks)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    text = f"{sign}{f'{days}.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return text + (f".{fraction:07d}" if fraction else "")
+
+
+def _dynamic_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return format_timespan(value)
+    if isinstance(value, (Decimal, uuid.UUID, dt.date)):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _converter(la: str, duckdb_type: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if la == "datetime":
+            if isinstance(value, dt.datetime):
+                return format_datetime(value)
+            return f"{value.isoformat()}T00:00:00Z"
+        if la == "timespan":
+            if isinstance(value, dt.timedelta):
+                return format_timespan(value)
+            return format_timespan(dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second))
+        if la == "real":
+            if math.isnan(value):
+                return "NaN"
+            if math.isinf(value):
+                return "Infinity" if value > 0 else "-Infinity"
+            return value
+        if la == "dynamic":
+            # Log Analytics sends dynamic values as JSON text.
+            if duckdb_type.upper() == "JSON":
+                return value
+            return json.dumps(value, default=_dynamic_default, separators=(",", ":"))
+        if la in ("guid", "decimal"):
+            return str(value)
+        return value
+
+    return convert
+
+
+# --------------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Translation:
+    """A cached translation: SQL whose table sources are still marked, and its fixed parameters."""
+
+    sql: str
+    parameters: dict[str, Any]
+    uses_clock: bool
+    tables: frozenset[str]
+    render: RenderInfo | None
+
+
+_SOURCE_PATTERN = re.compile(r"'(?:[^']|'')*'|\"" + _SOURCE_DB + r"\"\.\"((?:[^\"]|\"\")*)\"")
+
+
+def _camel_to_kql(name: str) -> str:
+    words = re.findall(r"[A-Z][a-z0-9]*", name)
+    return "-".join(word.lower() for word in words)
+
+
+class KqlEngine:
+    """An in-memory DuckDB database of telemetry tables, queried in KQL."""
+
+    def __init__(self) -> None:
+        self.connection: duckdb.DuckDBPyConnection = duckdb_kql.connect()
+        self.seeding = False
+        self.seed_progress = 1.0
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, _Translation] = OrderedDict()
+        self._schema_types: dict[str, list[tuple[str, str]]] | None = None
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def refresh_schema(self) -> None:
+        """Forget the table list and cached translations, after tables were created or altered."""
+        with self._lock:
+            self._schema_types = None
+            self._cache.clear()
+
+    def _duckdb_schema(self) -> dict[str, list[tuple[str, str]]]:
+        with self._lock:
+            if self._schema_types is not None:
+                return self._schema_types
+        cursor = self._cursor()
+        try:
+            rows = cursor.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = current_database() AND table_schema = 'main' "
+                "ORDER BY table_name, ordinal_position"
+            ).fetchall()
+        finally:
+            cursor.close()
+        schema: dict[str, list[tuple[str, str]]] = {}
+        for table, column, data_type in rows:
+            schema.setdefault(str(table), []).append((str(column), str(data_type)))
+        with self._lock:
+            self._schema_types = schema
+        return schema
+
+    def schema(self) -> dict[str, list[tuple[str, str]]]:
+        """Table name -> [(column, Log Analytics type)] for every telemetry table."""
+        return {
+            table: [(column, la_type(kind)) for column, kind in columns]
+            for table, columns in self._duckdb_schema().items()
+        }
+
+    def _translation_schema(self) -> dict[str, list[str]]:
+        names = {table: [column for column, _ in cols] for table, cols in self._duckdb_schema().items()}
+        return {**names, **{f"{_SOURCE_DB}.{table}": cols for table, cols in names.items()}}
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self.connection.cursor()
+
+    # -- translation --------------------------------------------------------------------------
+
+    def _to_sql(self, text: str, schema: dict[str, list[str]]) -> tuple[str, dict[str, Any]]:
+        result = duckdb_kql.to_sql(text, schema=schema, database=_SOURCE_DB, query_now=_PLACEHOLDER_NOW)
+        return str(result), dict(result.parameters)
+
+    def _translate(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
+        with self._lock:
+            cached = self._cache.get(query)
+            if cached is not None:
+                self._cache.move_to_end(query)
+                return cached
+        translation = self._translate_uncached(query, cursor)
+        with self._lock:
+            self._cache[query] = translation
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return translation
+
+    def _translate_uncached(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
+        if not query.strip():
+            raise KqlQueryError(400, "SyntaxError", "The query is empty.", 1, 0)
+        diagnostics = duckdb_kql.validate(query)
+        if diagnostics:
+            first = diagnostics[0]
+            raise KqlQueryError(
+                400, "SyntaxError",
+                f"Syntax error at line {first.span.line}, position {first.span.column}: {first.message}",
+                first.span.line, first.span.column,
+            )
+        body, kind, options = strip_render(query)
+        render = RenderInfo(kind, options) if kind else None
+        rewritten = _rewrite_percentiles(body)
+        schema = self._translation_schema()
+        try:
+            series = _find_make_series(rewritten)
+            if series is None:
+                sql, parameters = self._to_sql(rewritten, schema)
+            else:
+                sql, parameters = self._make_series_sql(series, schema, cursor)
+        except KqlSyntaxError as error:
+            span = error.diagnostics[0].span if error.diagnostics else None
+            raise KqlQueryError(
+                400, "SyntaxError", str(error), span.line if span else None, span.column if span else None
+            ) from None
+        except KqlUnsupportedError as error:
+            raise self._unsupported(query, error) from None
+        except KqlSchemaError as error:
+            raise KqlQueryError(400, "BadArgumentError", _schema_message(error)) from None
+        tables = frozenset(match.group(1) for match in _SOURCE_PATTERN.finditer(sql) if match.group(1))
+        known = self._duckdb_schema()
+        for table in sorted(tables):
+            if table not in known:
+                raise KqlQueryError(
+                    400, "BadArgumentError", f"Failed to resolve table expression named '{table}'."
+                )
+        uses_clock = _CLOCK_SLOT in parameters
+        parameters.pop(_CLOCK_SLOT, None)
+        return _Translation(sql, parameters, uses_clock, tables, render)
+
+    def _unsupported(self, query: str, error: KqlUnsupportedError) -> KqlQueryError:
+        construct = error.construct
+        line = column = None
+        if error.span is not None:
+            line, column = error.span.line, error.span.column
+            lines = query.splitlines()
+            if 0 < line <= len(lines):
+                words = re.match(r"evaluate\s+[A-Za-z_]+|[A-Za-z][A-Za-z0-9_-]*", lines[line - 1][column:])
+                if words:
+                    construct = words.group()
+        elif ":" in construct:
+            family, name = construct.split(":", 1)
+            construct = f"{name}()" if family in ("function", "aggregate") else name
+        elif construct.endswith(("Operator", "OperatorPart")):
+            construct = _camel_to_kql(construct.removesuffix("Part").removesuffix("Operator"))
+        where = f" (line {line}, position {column})" if line is not None else ""
+        return KqlQueryError(
+            400, "UnsupportedError",
+            f"'{construct}' is not supported by this local Log Analytics{where}.", line, column,
+        )
+
+    def _make_series_sql(
+        self, series: _MakeSeries, schema: dict[str, list[str]], cursor: duckdb.DuckDBPyConnection
+    ) -> tuple[str, dict[str, Any]]:
+        axis = series.axis
+        bounds = [f"let __ms_step = {series.step};"]
+        if series.start is not None:
+            bounds.append(f"let __ms_start = {series.start};")
+        else:
+            bounds.append(
+                f"let __ms_start = toscalar({_strip_prelude(series)} | summarize __m = min({axis}) | project bin(__m, __ms_step));"
+            )
+        if series.end is not None:
+            bounds.append(f"let __ms_end = {series.end};")
+        else:
+            bounds.append(
+                f"let __ms_end = toscalar({_strip_prelude(series)} "
+                f"| summarize __m = max({axis}) | project bin(__m, __ms_step) + __ms_step);"
+            )
+        aggregates = ", ".join(text for text, _ in series.aggregates)
+        by = "".join(f", {expr}" for expr in series.by)
+        summarize = (
+            f"{series.prelude}{' '.join(bounds)}\n{_strip_prelude(series)}\n"
+            f"| where {axis} >= __ms_start and {axis} < __ms_end\n"
+            f"| summarize {aggregates} by __ms_idx = tolong(({axis} - __ms_start) / __ms_step){by}"
+            f", __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end"
+        )
+        aggregate_sql, parameters = self._to_sql(summarize, schema)
+        plain = _SOURCE_PATTERN.sub(lambda m: m.group() if m.group(1) is None else _quote(m.group(1)), aggregate_sql)
+        try:
+            described = cursor.execute(f"DESCRIBE {plain}", _bind(plain, parameters)).fetchall()
+        except duckdb.Error as error:
+            raise _database_error(error) from None
+        columns = [str(row[0]) for row in described]
+        by_columns = columns[1 : 1 + len(series.by)]
+        aggregate_columns = columns[4 + len(series.by) :]
+        if len(aggregate_columns) != len(series.aggregates):
+            raise KqlQueryError(400, "BadArgumentError", "make-series aggregations could not be resolved.")
+        defaults: list[str] = []
+        for _, default in series.aggregates:
+            if default is None:
+                defaults.append("0")
+                continue
+            default_sql, default_parameters = self._to_sql(f"print __d = {default}", schema)
+            parameters.update(default_parameters)
+            defaults.append(f'(SELECT "__d" FROM ({default_sql}))')
+        quoted_by = [_quote(name) for name in by_columns]
+        grid_keys = ", ".join([*quoted_by, '"__ms_s"', '"__ms_t"', '"__ms_e"'])
+        join_on = " AND ".join(
+            ['a."__ms_idx" = c."__ms_i"', *(f"a.{name} IS NOT DISTINCT FROM c.{name}" for name in quoted_by)]
+        )
+        filled = ", ".join(
+            f"coalesce(a.{_quote(name)}, {default}) AS {_quote(name)}"
+            for name, default in zip(aggregate_columns, defaults, strict=True)
+        )
+        lists = ", ".join(
+            f'to_json(list({_quote(name)} ORDER BY "__ms_i")) AS {_quote(name)}' for name in aggregate_columns
+        )
+        axis_name = axis.strip() if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", axis.strip()) else "Axis"
+        group = f"GROUP BY {', '.join(quoted_by)}" if quoted_by else ""
+        select_by = "".join(f"{name}, " for name in quoted_by)
+        series_sql = (
+            f"WITH __ms_agg AS ({aggregate_sql}),\n"
+            f"__ms_grid AS (SELECT DISTINCT {grid_keys} FROM __ms_agg),\n"
+            f"__ms_cells AS (SELECT g.*, r.\"__ms_i\" FROM __ms_grid g, "
+            f"range(CAST(ceil(epoch(g.\"__ms_e\" - g.\"__ms_s\") / epoch(g.\"__ms_t\")) AS BIGINT)) "
+            f"AS r(\"__ms_i\")),\n"
+            f"__ms_filled AS (SELECT c.*, {filled} FROM __ms_cells c LEFT JOIN __ms_agg a ON {join_on})\n"
+            f"SELECT {select_by}{lists}, to_json(list(strftime(\"__ms_s\" + \"__ms_t\" * \"__ms_i\", "
+            f"'%Y-%m-%dT%H:%M:%S.0000000Z') ORDER BY \"__ms_i\")) AS {_quote(axis_name)} "
+            f"FROM __ms_filled {group}"
+        )
+        if not series.suffix.strip():
+            return series_sql, parameters
+        output = [*by_columns, *aggregate_columns, axis_name]
+        suffix_sql, suffix_parameters = self._to_sql(
+            f"{series.prelude}{_SERIES_SOURCE} | {series.suffix}",
+            {**schema, _SERIES_SOURCE: output, f"{_SOURCE_DB}.{_SERIES_SOURCE}": output},
+        )
+        parameters.update(suffix_parameters)
+        marker = f'"{_SOURCE_DB}"."{_SERIES_SOURCE}"'
+        return suffix_sql.replace(marker, f"({series_sql})"), parameters
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def translate(self, query: str) -> str:
+        """The DuckDB SQL a query runs as (no timespan filter), for diagnostics and benchmarks."""
+        cursor = self._cursor()
+        try:
+            return _resolve_sources(self._translate(query, cursor), None, self._duckdb_schema())
+        finally:
+            cursor.close()
+
+    def execute(
+        self,
+        query: str,
+        *,
+        timespan: tuple[dt.datetime, dt.datetime] | None,
+        now: dt.datetime,
+        row_cap: int = 500_000,
+        size_cap_bytes: int = 64 * 1024 * 1024,
+        timeout_s: float = 60.0,
+    ) -> QueryOutcome:
+        """Run a KQL query and shape its result as the Log Analytics query API does.
+
+        Raises `KqlQueryError` for a query the service refuses or one that runs past `timeout_s`.
+        """
+        cursor = self._cursor()
+        timer = threading.Timer(timeout_s, cursor.interrupt)
+        timer.daemon = True
+        try:
+            translation = self._translate(query, cursor)
+            sql = _resolve_sources(translation, timespan, self._duckdb_schema())
+            parameters = dict(translation.parameters)
+            if translation.uses_clock:
+                parameters[_CLOCK_SLOT] = _naive_utc(now)
+            if timespan is not None:
+                parameters[_TIMESPAN_FROM] = _naive_utc(timespan[0])
+                parameters[_TIMESPAN_TO] = _naive_utc(timespan[1])
+            timer.start()
+            try:
+                result = cursor.execute(sql, _bind(sql, parameters))
+                return self._collect(result, translation.render, row_cap, size_cap_bytes)
+            except duckdb.InterruptException:
+                raise KqlQueryError(
+                    504, "GatewayTimeout", f"The query ran longer than its {timeout_s:g} s limit and was cancelled."
+                ) from None
+            except duckdb.Error as error:
+                raise _database_error(error) from None
+        finally:
+            timer.cancel()
+            cursor.close()
+
+    def _collect(
+        self,
+        result: duckdb.DuckDBPyConnection,
+        render: RenderInfo | None,
+        row_cap: int,
+        size_cap_bytes: int,
+    ) -> QueryOutcome:
+        description = result.description or []
+        columns = [{"name": str(item[0]), "type": la_type(str(item[1]))} for item in description]
+        converters = [
+            _converter(column["type"], str(item[1])) for column, item in zip(columns, description, strict=True)
+        ]
+        plain = all(column["type"] in ("string", "long", "int", "bool") for column in columns)
+        rows: list[list[Any]] = []
+        size = 0
+        cut: str | None = None
+        while True:
+            chunk = result.fetchmany(_FETCH_CHUNK)
+            if not chunk:
+                break
+            if plain:
+                shaped = [list(row) for row in chunk]
+            else:
+                shaped = [[convert(value) for convert, value in zip(converters, row)] for row in chunk]
+            room = row_cap - len(rows)
+            if len(shaped) > room:
+                shaped = shaped[:room]
+                cut = f"the result has more than {row_cap:,} rows"
+            chunk_size = len(json.dumps(shaped, separators=(",", ":")))
+            if size + chunk_size > size_cap_bytes:
+                keep = _rows_within(shaped, size_cap_bytes - size)
+                shaped = shaped[:keep]
+                cut = f"the result is larger than {size_cap_bytes:,} bytes"
+            rows.extend(shaped)
+            size += chunk_size
+            if cut:
+                break
+        if cut is None and len(rows) >= row_cap and result.fetchone() is not None:
+            cut = f"the result has more than {row_cap:,} rows"
+        tables = [{"name": "PrimaryResult", "columns": columns, "rows": rows}]
+        error = None
+        if cut:
+            message = f"Query result was truncated to {len(rows):,} rows because {cut}."
+            error = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [{"code": "EngineError", "message": message,
+                             "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE", "message": message}}],
+            }
+        return QueryOutcome(tables=tables, error=error, render=render, truncated=cut is not None)
+
+
+def _rows_within(rows: list[list[Any]], budget: int) -> int:
+    used = 2
+    for index, row in enumerate(rows):
+        used += len(json.dumps(row, separators=(",", ":"))) + 1
+        if used > budget:
+            return index
+    return len(rows)
+
+
+def _strip_prelude(series: _MakeSeries) -> str:
+    return series.prefix[len(series.prelude) :]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _bind(sql: str, parameters: dict[str, Any]) -> dict[str, Any] | None:
+    """Only the parameters the SQL mentions: DuckDB refuses values bound to no placeholder."""
+    bound = {name: value for name, value in parameters.items() if f"${name}" in sql}
+    return bound or None
+
+
+def _resolve_sources(
+    translation: _Translation,
+    timespan: tuple[dt.datetime, dt.datetime] | None,
+    schema: dict[str, list[tuple[str, str]]],
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        table = match.group(1)
+        if table is None:
+            return match.group()
+        quoted = _quote(table.replace('""', '"'))
+        has_time = any(column == _TIME_COLUMN for column, _ in schema.get(table, []))
+        if timespan is None or not has_time:
+            return quoted
+        return (
+            f"(SELECT * FROM {quoted} WHERE \"{_TIME_COLUMN}\" >= ${_TIMESPAN_FROM} "
+            f"AND \"{_TIME_COLUMN}\" < ${_TIMESPAN_TO})"
+        )
+
+    return _SOURCE_PATTERN.sub(replace, translation.sql)
+
+
+def _schema_message(error: KqlSchemaError) -> str:
+    hint = (error.hint or "").split(";")[0]
+    return f"'{error.name}': {hint}." if hint else f"'{error.name}' could not be resolved."
+
+
+def _database_error(error: duckdb.Error) -> KqlQueryError:
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    message = re.sub(r"^[A-Za-z ]+Error: ", "", message)
+    if isinstance(error, (duckdb.BinderException, duckdb.CatalogException)):
+        found = re.search(r'column "([^"]+)" not found', message)
+        if found:
+            message = f"Failed to resolve scalar expression named '{found.group(1)}'."
+        return KqlQueryError(400, "BadArgumentError", message)
+    if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)):
+        return KqlQueryError(400, "BadArgumentError", message)
+    return KqlQueryError(500, "InternalServerError", f"The query failed while running: {message}")
+
+
+def iter_la_rows(outcome: QueryOutcome) -> Iterator[list[Any]]:
+    """Rows of the primary table (a small convenience for tests and callers)."""
+    yield from outcome.tables[0]["rows"]

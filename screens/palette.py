@@ -1,0 +1,90 @@
+"""Command palette providers: jump to an area, switch subscription, find a resource by name."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Protocol, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from console.errors import OpsError
+from console.models import Resource
+from screens.shell import AREAS, ShellContext
+
+
+class ConsoleHost(Protocol):
+    """What the providers need from the application."""
+
+    shell: ShellContext
+
+    def jump(self, area: str) -> None: ...
+
+    def select_subscription(self, subscription_id: str) -> None: ...
+
+    def show_resource(self, resource: Resource) -> None: ...
+
+    async def resource_index(self) -> list[Resource]: ...
+
+
+def _host(provider: Provider) -> ConsoleHost:
+    return cast(ConsoleHost, provider.app)
+
+
+class AreaCommands(Provider):
+    """`Go to <area>` for every area."""
+
+    async def discover(self) -> Hits:
+        for name, title in AREAS.items():
+            yield DiscoveryHit(f"Go to {title}", partial(_host(self).jump, name), help=f":{name}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, title in AREAS.items():
+            text = f"Go to {title}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(_host(self).jump, name), help=f":{name}")
+
+
+class SubscriptionCommands(Provider):
+    """`Subscription: <name>` for every subscription but the current one."""
+
+    async def search(self, query: str) -> Hits:
+        host = _host(self)
+        matcher = self.matcher(query)
+        for subscription in host.shell.subscriptions:
+            if subscription == host.shell.current:
+                continue
+            text = f"Subscription: {subscription.display_name}"
+            score = max(matcher.match(text), matcher.match(subscription.subscription_id))
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(host.select_subscription, subscription.subscription_id),
+                    help=subscription.subscription_id,
+                )
+
+
+class ResourceCommands(Provider):
+    """Find a resource by name across subscriptions and open it in Resources."""
+
+    async def startup(self) -> None:
+        self._resources: list[Resource] = []
+        try:
+            self._resources = await _host(self).resource_index()
+        except OpsError as error:
+            self.app.notify(f"Resources are not searchable right now: {error}", severity="warning")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for resource in getattr(self, "_resources", []):
+            score = matcher.match(resource.name)
+            if score > 0:
+                short_type = resource.type.split("/", 1)[-1]
+                yield Hit(
+                    score,
+                    matcher.highlight(resource.name),
+                    partial(_host(self).show_resource, resource),
+                    help=f"{short_type} in {resource.resource_group}",
+                )

@@ -1,0 +1,384 @@
+"""Resources: subscription > resource group > resource, with filter, details, copy and portal links."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, DataTable, Input, LoadingIndicator, Static, Tree
+from textual.widgets.tree import TreeNode
+from textual.worker import Worker, WorkerState
+
+from console.errors import OpsError
+from console.models import Resource, ResourceGroup, Subscription
+from console.services.resources import ResourcesService
+from screens.shell import AreaScreen, ShellContext, ShellHeader, SubscriptionChanged
+
+SECRET_KEY = re.compile(r"(password|secret|connectionstring|token|sas|credential|(?<!public)key$|apikey)", re.I)
+MASK = "••••••••"
+
+
+def mask_secrets(value: Any, *, reveal: bool = False) -> Any:
+    """A copy of `value` in which the values of secret-looking keys are masked (unless `reveal`)."""
+    if reveal:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: (MASK if SECRET_KEY.search(str(k)) and isinstance(v, str | int) and v != "" else mask_secrets(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
+    """A case-insensitive pattern from `/` text (regex if valid, else literal) and whether `!` inverts it."""
+    inverse = text.startswith("!")
+    body = text[1:] if inverse else text
+    if not body:
+        return None, inverse
+    try:
+        return re.compile(body, re.IGNORECASE), inverse
+    except re.error:
+        return re.compile(re.escape(body), re.IGNORECASE), inverse
+
+
+def resource_matches(resource: Resource, pattern: re.Pattern[str] | None, inverse: bool) -> bool:
+    """Whether a resource passes the filter: any of name, type, group, location, tags matches."""
+    if pattern is None:
+        return True
+    tags = " ".join(f"{k}={v}" for k, v in resource.tags.items())
+    haystack = " ".join([resource.name, resource.type, resource.resource_group, resource.location, tags])
+    return (pattern.search(haystack) is not None) != inverse
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the table is: every subscription, one subscription, or one resource group."""
+
+    subscription: Subscription | None = None
+    group: str | None = None
+
+    def crumbs(self) -> str:
+        parts = ["All subscriptions"]
+        if self.subscription:
+            parts.append(self.subscription.display_name)
+        if self.group:
+            parts.append(self.group)
+        return "  ›  ".join(parts)
+
+
+def _visible_tags(tags: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in tags.items() if not k.startswith("hidden-"))
+
+
+class ResourcesScreen(AreaScreen):
+    """Browse resources by subscription and resource group; `/` filters, enter shows properties."""
+
+    AREA = "resources"
+    DEFAULT_CSS = """
+    ResourcesScreen #scope-tree { width: 36; border-right: vkey $panel; }
+    ResourcesScreen #crumbs { height: 1; padding: 0 1; color: $text-muted; }
+    ResourcesScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
+    ResourcesScreen #filter.-open { display: block; }
+    ResourcesScreen #table-area { height: 1fr; }
+    ResourcesScreen #detail { height: 40%; border-top: hkey $panel; padding: 0 1; }
+    ResourcesScreen #detail.-hidden { display: none; }
+    ResourcesScreen .state { padding: 1 2; }
+    ResourcesScreen #error-state { color: $error; }
+    """
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="resources.refresh"),
+        Binding("c", "copy_id", "Copy id", id="resources.copy_id"),
+        Binding("o", "portal_link", "Portal link", id="resources.portal"),
+        Binding("x", "toggle_secrets", "Reveal secrets", id="resources.reveal"),
+        Binding("d", "toggle_detail", "Details", id="resources.detail"),
+        Binding("backspace", "up_scope", "Up", id="resources.up"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="resources.clear_filter"),
+    ]
+
+    def __init__(self, context: ShellContext, service: ResourcesService, refresh_seconds: float = 30.0) -> None:
+        super().__init__(context)
+        self.service = service
+        self.refresh_seconds = refresh_seconds
+        self.scope = Scope(context.current)
+        self.resources: list[Resource] = []
+        self.shown: list[Resource] = []
+        self.filter_text = ""
+        self.reveal = False
+        self.detail: Resource | None = None
+        self._refresh_timer: Any = None
+
+    def compose_body(self) -> ComposeResult:
+        tree: Tree[Any] = Tree("All subscriptions", id="scope-tree")
+        tree.root.data = ("all",)
+        tree.show_root = True
+        with Horizontal():
+            yield tree
+            with Vertical():
+                yield Static(self.scope.crumbs(), id="crumbs")
+                yield Input(placeholder="filter: text or regex, ! to invert, esc clears", id="filter")
+                with ContentSwitcher(initial="loading-state", id="table-area"):
+                    yield LoadingIndicator(id="loading-state")
+                    yield DataTable(id="resource-table", cursor_type="row", zebra_stripes=True)
+                    yield Static("No resources here.", id="empty-state", classes="state")
+                    yield Static("", id="error-state", classes="state")
+                with VerticalScroll(id="detail", classes="-hidden"):
+                    yield Static("", id="detail-body")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Name", key="name")
+        table.add_column("Type", key="type")
+        table.add_column("Group", key="group")
+        table.add_column("Location", key="location")
+        table.add_column("Tags", key="tags")
+        self.load_subscriptions()
+
+    # loading -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="resources-subscriptions", name="load subscriptions")
+    async def load_subscriptions(self) -> None:
+        if not self.context.subscriptions:
+            self.context.subscriptions = await self.service.list_subscriptions()
+            self.context.choose_initial()
+            self.query_one(ShellHeader).update_from_context()
+        self._fill_tree()
+        self.scope = Scope(self.context.current)
+        self.load_scope()
+
+    def _fill_tree(self) -> None:
+        tree: Tree[Any] = self.query_one("#scope-tree", Tree)
+        tree.root.remove_children()
+        for subscription in self.context.subscriptions:
+            node = tree.root.add(subscription.display_name, data=("sub", subscription), allow_expand=True)
+            node.add_leaf("…", data=("placeholder",))
+        tree.root.expand()
+
+    @work(exclusive=True, group="resources-scope", name="load resources")
+    async def load_scope(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        if not self.resources:
+            switcher.current = "loading-state"
+        scope = self.scope
+        if scope.subscription is None:
+            ids = [s.subscription_id for s in self.context.subscriptions]
+            found = await self.service.list_all_resources(ids)
+        else:
+            found = await self.service.list_resources(scope.subscription.subscription_id, scope.group)
+        if scope != self.scope:
+            return
+        self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
+        self._show()
+        self._arm_refresh()
+
+    def _arm_refresh(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        if self.refresh_seconds > 0:
+            self._refresh_timer = self.set_timer(self.refresh_seconds, self.load_scope)
+
+    @work(exclusive=True, group="resources-groups", name="load resource groups")
+    async def load_groups(self, node: TreeNode[Any]) -> None:
+        subscription: Subscription = node.data[1]
+        groups = await self.service.list_resource_groups(subscription.subscription_id)
+        node.remove_children()
+        for group in groups:
+            node.add_leaf(group.name, data=("group", subscription, group))
+        if not groups:
+            node.add_leaf("(no resource groups)", data=("placeholder",))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place decides how failed loads look: the error state, or a notice for small loads."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = str(error) if isinstance(error, OpsError) else f"Unexpected failure: {error!r}"
+        if event.worker.group == "resources-scope" or event.worker.group == "resources-subscriptions":
+            self.query_one("#error-state", Static).update(
+                Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
+            )
+            self.query_one(ContentSwitcher).current = "error-state"
+        else:
+            self.notify(message, severity="error", timeout=8)
+
+    # showing -------------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        pattern, inverse = compile_filter(self.filter_text)
+        self.shown = [r for r in self.resources if resource_matches(r, pattern, inverse)]
+        table = self.query_one(DataTable)
+        table.clear()
+        for resource in self.shown:
+            table.add_row(
+                resource.name,
+                resource.type,
+                resource.resource_group,
+                resource.location,
+                _visible_tags(resource.tags),
+                key=resource.resource_id,
+            )
+        crumbs = self.scope.crumbs()
+        count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
+        filter_note = f"   filter: {self.filter_text}" if self.filter_text else ""
+        self.query_one("#crumbs", Static).update(f"{crumbs}   ({count} resources){filter_note}")
+        switcher = self.query_one(ContentSwitcher)
+        if self.shown:
+            switcher.current = "resource-table"
+        else:
+            empty = "No resources match the filter." if self.resources else "No resources here."
+            self.query_one("#empty-state", Static).update(empty)
+            switcher.current = "empty-state"
+
+    def _selected(self) -> Resource | None:
+        table = self.query_one(DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    @on(Tree.NodeExpanded, "#scope-tree")
+    def _expanded(self, event: Tree.NodeExpanded[Any]) -> None:
+        if event.node.data and event.node.data[0] == "sub":
+            self.load_groups(event.node)
+
+    @on(Tree.NodeSelected, "#scope-tree")
+    def _scope_selected(self, event: Tree.NodeSelected[Any]) -> None:
+        data = event.node.data or ("placeholder",)
+        if data[0] == "all":
+            self._set_scope(Scope())
+        elif data[0] == "sub":
+            self._set_scope(Scope(data[1]))
+        elif data[0] == "group":
+            group: ResourceGroup = data[2]
+            self._set_scope(Scope(data[1], group.name))
+
+    def _set_scope(self, scope: Scope) -> None:
+        if scope == self.scope:
+            return
+        self.scope = scope
+        if scope.subscription is not None and scope.subscription != self.context.current:
+            self.context.current = scope.subscription
+            self.on_subscription_changed(SubscriptionChanged(scope.subscription))
+        self.resources = []
+        self.load_scope()
+
+    @on(DataTable.RowSelected, "#resource-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        resource = self._selected()
+        if resource is not None:
+            self.query_one("#detail").remove_class("-hidden")
+            self.query_one("#detail-body", Static).update(Text(f"Loading {resource.name}…", style="italic"))
+            self.load_detail(resource.resource_id)
+
+    @work(exclusive=True, group="resources-detail", name="load resource detail")
+    async def load_detail(self, resource_id: str) -> None:
+        self.detail = await self.service.get_resource(resource_id)
+        self._render_detail()
+
+    def _render_detail(self) -> None:
+        resource = self.detail
+        if resource is None:
+            return
+        text = Text()
+        text.append(f"{resource.name}\n", style="bold")
+        text.append(f"{resource.resource_id}\n", style="dim")
+        for label, value in (
+            ("type", resource.type),
+            ("kind", resource.kind),
+            ("sku", resource.sku),
+            ("location", resource.location),
+            ("tags", _visible_tags(resource.tags)),
+        ):
+            if value:
+                text.append(f"{label:>9}  ", style="bold")
+                text.append(f"{value}\n")
+        properties = mask_secrets(resource.properties or {}, reveal=self.reveal)
+        text.append("\nproperties", style="bold")
+        text.append("  (x reveals secret-looking values)\n" if not self.reveal else "  (secrets shown; x hides)\n", style="dim")
+        text.append(json.dumps(properties, indent=2, default=str))
+        self.query_one("#detail-body", Static).update(text)
+
+    # actions -------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.load_scope()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-open")
+        box.value = self.filter_text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._show()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("-open")
+        self.filter_text = ""
+        self._show()
+        self.query_one(DataTable).focus()
+
+    def action_copy_id(self) -> None:
+        resource = self._selected()
+        if resource is None:
+            self.notify("No resource selected.", severity="warning")
+            return
+        self.app.copy_to_clipboard(resource.resource_id)
+        self.notify(f"Copied {resource.resource_id}", title="Resource id")
+
+    def action_portal_link(self) -> None:
+        resource = self._selected()
+        if resource is None:
+            self.notify("No resource selected.", severity="warning")
+            return
+        link = self.context.portal_link(resource.resource_id)
+        self.app.copy_to_clipboard(link)
+        self.notify(link, title="Portal link (copied)", timeout=10)
+
+    def action_toggle_secrets(self) -> None:
+        self.reveal = not self.reveal
+        self._render_detail()
+
+    def action_toggle_detail(self) -> None:
+        self.query_one("#detail").toggle_class("-hidden")
+
+    def action_up_scope(self) -> None:
+        if self.scope.group:
+            self._set_scope(Scope(self.scope.subscription))
+        elif self.scope.subscription:
+            self._set_scope(Scope())
+
+    def on_subscription_changed(self, message: SubscriptionChanged) -> None:
+        super().on_subscription_changed(message)
+        if self.scope.subscription != message.subscription:
+            self.scope = Scope(message.subscription)
+            self.resources = []
+            self.load_scope()
+
+    def reveal_resource(self, resource: Resource) -> None:
+        """Show one resource: its group as scope, its name as the filter, its details loaded."""
+        subscription = next(
+            (s for s in self.context.subscriptions if s.subscription_id.lower() == resource.subscription_id.lower()),
+            self.context.current,
+        )
+        self.filter_text = f"^{re.escape(resource.name)}$"
+        self.query_one("#filter", Input).value = self.filter_text
+        self._set_scope(Scope(subscription, resource.resource_group))
+        self.query_one("#detail").remove_class("-hidden")
+        self.load_detail(resource.resource_id)

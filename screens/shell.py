@@ -1,0 +1,264 @@
+"""The shell every area screen shares: header, `:` command bar, key help, and the area registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static
+
+from console.models import Subscription
+
+AREAS: dict[str, str] = {
+    "resources": "Resources",
+    "logs": "Logs",
+    "runbooks": "Runbooks",
+    "alerts": "Alerts",
+    "cost": "Cost",
+    "slots": "Slots",
+    "backup": "Backup",
+}
+"""Every area of the console, by the name `:` jumps to."""
+
+ALIASES = {"res": "resources", "r": "resources", "log": "logs", "kql": "logs", "rb": "runbooks", "budget": "cost"}
+
+
+def resolve_area(text: str) -> str | None:
+    """The area a `:` command names (prefixes and aliases allowed), or None."""
+    word = text.strip().lstrip(":").strip().lower()
+    if not word:
+        return None
+    if word in AREAS:
+        return word
+    if word in ALIASES:
+        return ALIASES[word]
+    matches = [name for name in AREAS if name.startswith(word)]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass
+class ShellContext:
+    """What the header shows and every screen may need: tenant, subscriptions, modes, cloud links."""
+
+    tenant_id: str = ""
+    cloud: str = ""
+    subscriptions: list[Subscription] = field(default_factory=list)
+    current: Subscription | None = None
+    read_only: Callable[[str | None], bool] = lambda _s: False
+    protected: Callable[[str | None], bool] = lambda _s: False
+    portal_link: Callable[[str], str] = lambda resource_id: resource_id
+    demo: bool = False
+    preferred: str | None = None
+
+    def choose_initial(self) -> None:
+        """Make the preferred subscription (id or name) current, else the first one."""
+        wanted = (self.preferred or "").lower()
+        match = [s for s in self.subscriptions if wanted in {s.subscription_id.lower(), s.display_name.lower()}]
+        if match:
+            self.current = match[0]
+        elif self.current is None and self.subscriptions:
+            self.current = self.subscriptions[0]
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.read_only(self.current.subscription_id if self.current else None)
+
+    @property
+    def is_protected(self) -> bool:
+        return self.protected(self.current.subscription_id if self.current else None)
+
+
+class SubscriptionChanged(Message):
+    """The user switched the current subscription."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        super().__init__()
+        self.subscription = subscription
+
+
+class JumpRequested(Message):
+    """The user asked, with `:` or the palette, to go to an area."""
+
+    def __init__(self, area: str) -> None:
+        super().__init__()
+        self.area = area
+
+
+class ShellHeader(Static):
+    """One line: product, cloud, tenant, subscription, and the read-only / protected cues."""
+
+    DEFAULT_CSS = """
+    ShellHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+    }
+    ShellHeader.-protected {
+        background: $error 40%;
+    }
+    """
+
+    def __init__(self, context: ShellContext, area: str) -> None:
+        super().__init__()
+        self.context = context
+        self.area = area
+
+    def on_mount(self) -> None:
+        self.update_from_context()
+
+    def update_from_context(self) -> None:
+        context = self.context
+        line = Text()
+        line.append(" opsconsole ", style="bold reverse")
+        line.append(f" {AREAS.get(self.area, self.area)} ", style="bold")
+        if context.demo:
+            line.append(" local Azure ", style="italic")
+        if context.cloud and not context.demo:
+            line.append(f" {context.cloud} ")
+        if context.tenant_id:
+            line.append(f" tenant {context.tenant_id[:8]}… ", style="dim")
+        current = context.current
+        line.append(f" {current.display_name} " if current else " no subscription ", style="bold")
+        if context.is_protected:
+            line.append(" PROTECTED ", style="bold reverse")
+        line.append(" READ-ONLY " if context.is_read_only else " read-write ", style="bold" if context.is_read_only else "dim")
+        self.set_class(context.is_protected, "-protected")
+        self.update(line)
+
+
+class CommandBar(Input):
+    """The `:` bar: type an area name and press enter; escape closes it."""
+
+    DEFAULT_CSS = """
+    CommandBar {
+        dock: bottom;
+        display: none;
+        border: none;
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+    }
+    CommandBar.-open {
+        display: block;
+    }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close", id="commandbar.close")]
+
+    def __init__(self) -> None:
+        super().__init__(placeholder=":" + "  ".join(AREAS), id="command-bar")
+
+    def open(self) -> None:
+        self.value = ""
+        self.add_class("-open")
+        self.focus()
+
+    def action_close(self) -> None:
+        self.remove_class("-open")
+        self.screen.focus_next()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        area = resolve_area(event.value)
+        self.remove_class("-open")
+        if area is None:
+            self.notify(f"No area called {event.value.strip()!r}; try one of: {', '.join(AREAS)}.", severity="warning")
+            return
+        self.post_message(JumpRequested(area))
+
+
+class AreaScreen(Screen[None]):
+    """Base for the area screens: shell header, body, command bar and footer."""
+
+    AREA = ""
+    BINDINGS = [
+        Binding("colon", "open_command_bar", "Jump", id="shell.jump"),
+        Binding("slash", "filter", "Filter", id="shell.filter"),
+        Binding("question_mark", "key_help", "Keys", id="shell.help"),
+    ]
+
+    def __init__(self, context: ShellContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def compose(self) -> ComposeResult:
+        yield ShellHeader(self.context, self.AREA)
+        yield from self.compose_body()
+        yield CommandBar()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def action_open_command_bar(self) -> None:
+        self.query_one(CommandBar).open()
+
+    def action_filter(self) -> None:
+        self.notify("This screen has nothing to filter.", severity="information")
+
+    def action_key_help(self) -> None:
+        self.app.push_screen(KeyHelpScreen(self))
+
+    def on_subscription_changed(self, message: SubscriptionChanged) -> None:
+        self.query_one(ShellHeader).update_from_context()
+
+
+class PlaceholderScreen(AreaScreen):
+    """An area that is not built yet: says so, and keeps the shell working."""
+
+    def __init__(self, context: ShellContext, area: str) -> None:
+        super().__init__(context)
+        self.AREA = area
+
+    def compose_body(self) -> ComposeResult:
+        title = AREAS.get(self.AREA, self.AREA)
+        yield Static(
+            f"\n  {title} is not built yet.\n\n  Press : and type resources or logs to go to an area that is.",
+            id="placeholder",
+        )
+
+
+class KeyHelpScreen(ModalScreen[None]):
+    """Every key active on the screen below, with the binding id to remap it in the config file."""
+
+    DEFAULT_CSS = """
+    KeyHelpScreen { align: center middle; }
+    KeyHelpScreen > Vertical {
+        width: 90; height: auto; max-height: 80%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="help.close"),
+        Binding("question_mark", "dismiss", "Close", show=False, id="help.close_alt"),
+        Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
+    ]
+
+    def __init__(self, below: Screen[None]) -> None:
+        super().__init__()
+        self.below = below
+
+    def compose(self) -> ComposeResult:
+        lines = Text()
+        lines.append("Keys (remap with [keys] in the config file: id = \"key\")\n\n", style="bold")
+        for key, active in self.below.active_bindings.items():
+            binding = active.binding
+            if not binding.description or key == "escape":
+                continue
+            lines.append(f"{self.app.get_key_display(binding):>12}  ", style="bold")
+            lines.append(f"{binding.description:<28}")
+            lines.append(f"{binding.id or ''}\n", style="dim")
+        with Vertical():
+            with VerticalScroll():
+                yield Static(lines)
+            yield Static("esc closes", classes="dim")
