@@ -38,6 +38,7 @@ LOGS_AUDIENCE = "https://api.loganalytics.io"
 
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 ROUTER_KEY = web.AppKey("router", ArmRouter)
+LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
 
 
 @dataclass
@@ -166,7 +167,7 @@ async def _azure_middleware(
     elif decision.malformed:
         response = web.Response(status=200, body=b'{"value": [{"id": "/subscr', content_type="application/json")
     else:
-        request["lro_fail"] = decision.lro_fail
+        request[LRO_FAIL_KEY] = decision.lro_fail
         response = await handler(request)
     response.headers.update(ids)
     return response

@@ -1,0 +1,786 @@
+"""Seven days of demo telemetry and the live traffic generator, written into the KQL engine.
+
+Everything is generated inside DuckDB from `range()` grids and hash-based pseudo-random numbers,
+so a seed is deterministic for a given `now` and scale and millions of rows take seconds. The
+same SQL serves the seed (one-minute buckets, one day per statement) and the live generator
+(one-second buckets over the few seconds since the last tick), so live rows look like seeded rows
+except that their failure rate and latency follow whichever build sits in each slot now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from . import estate
+from .kql_engine import KqlEngine
+
+__all__ = [
+    "INCIDENT_APP",
+    "INCIDENT_MINUTES",
+    "SILENT_COMPUTER",
+    "TABLES",
+    "TrafficGenerator",
+    "create_tables",
+    "incident_start",
+    "seed_telemetry",
+    "start_seeding",
+]
+
+DAYS = 7
+INCIDENT_APP = "app-checkout-prod"
+INCIDENT_MINUTES = 40
+INCIDENT_FAILURE_RATE = 0.38
+INCIDENT_LATENCY_FACTOR = 6.0
+#: The computer that stopped sending heartbeats two hours before the seed's `now`.
+SILENT_COMPUTER = "vm-build-agent-02"
+SILENT_FOR = dt.timedelta(hours=2)
+PRODUCTION_SHARE = 0.94
+UNKNOWN_BUILD = estate.BuildProfile("unknown", failure_rate=0.01, latency_ms=150.0)
+
+_DATA_RESOURCES = (
+    # (name, resource group, provider, type, category, operations, per-minute rate)
+    ("kv-prod-shared", "rg-prod-data", "MICROSOFT.KEYVAULT", "VAULTS", "AuditEvent",
+     ("SecretGet", "SecretGet", "SecretGet", "SecretList", "VaultGet", "KeyGet"), 6.0),
+    ("psql-orders-prod", "rg-prod-data", "MICROSOFT.DBFORPOSTGRESQL", "FLEXIBLESERVERS", "PostgreSQLLogs",
+     ("LogEvent",), 8.0),
+    ("stcatalogprod", "rg-prod-data", "MICROSOFT.STORAGE", "STORAGEACCOUNTS", "StorageRead",
+     ("GetBlob", "GetBlob", "GetBlob", "GetBlobProperties", "ListBlobs"), 10.0),
+)
+
+_APP_COLUMNS = [
+    ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Name", "VARCHAR"),
+]
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "AppRequests": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Source", "VARCHAR"),
+        ("Name", "VARCHAR"), ("Url", "VARCHAR"), ("Success", "BOOLEAN"), ("ResultCode", "VARCHAR"),
+        ("DurationMs", "DOUBLE"), ("PerformanceBucket", "VARCHAR"), ("Properties", "JSON"),
+        ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"), ("ParentId", "VARCHAR"),
+        ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"), ("AppRoleInstance", "VARCHAR"),
+        ("ClientType", "VARCHAR"), ("ResourceGUID", "VARCHAR"), ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "AppDependencies": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Target", "VARCHAR"),
+        ("DependencyType", "VARCHAR"), ("Name", "VARCHAR"), ("Data", "VARCHAR"), ("Success", "BOOLEAN"),
+        ("ResultCode", "VARCHAR"), ("DurationMs", "DOUBLE"), ("PerformanceBucket", "VARCHAR"),
+        ("Properties", "JSON"), ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"), ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "AppExceptions": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("ProblemId", "VARCHAR"),
+        ("HandledAt", "VARCHAR"), ("ExceptionType", "VARCHAR"), ("Assembly", "VARCHAR"), ("Method", "VARCHAR"),
+        ("OuterType", "VARCHAR"), ("OuterMessage", "VARCHAR"), ("InnermostType", "VARCHAR"),
+        ("InnermostMessage", "VARCHAR"), ("SeverityLevel", "INTEGER"), ("Details", "JSON"),
+        ("Properties", "JSON"), ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"), ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "AppTraces": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Message", "VARCHAR"),
+        ("SeverityLevel", "INTEGER"), ("Properties", "JSON"), ("OperationName", "VARCHAR"),
+        ("OperationId", "VARCHAR"), ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"),
+        ("AppRoleName", "VARCHAR"), ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"),
+        ("SDKVersion", "VARCHAR"), ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "Heartbeat": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Computer", "VARCHAR"),
+        ("SourceComputerId", "VARCHAR"), ("Category", "VARCHAR"), ("OSType", "VARCHAR"),
+        ("OSName", "VARCHAR"), ("OSMajorVersion", "VARCHAR"), ("OSMinorVersion", "VARCHAR"),
+        ("Version", "VARCHAR"), ("ComputerEnvironment", "VARCHAR"), ("Solutions", "VARCHAR"),
+        ("ResourceGroup", "VARCHAR"), ("SubscriptionId", "VARCHAR"), ("ResourceProvider", "VARCHAR"),
+        ("Resource", "VARCHAR"), ("ResourceType", "VARCHAR"), ("ResourceId", "VARCHAR"),
+        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "AzureActivity": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("OperationNameValue", "VARCHAR"),
+        ("OperationName", "VARCHAR"), ("Level", "VARCHAR"), ("ActivityStatusValue", "VARCHAR"),
+        ("ActivitySubstatusValue", "VARCHAR"), ("Caller", "VARCHAR"), ("CategoryValue", "VARCHAR"),
+        ("CorrelationId", "VARCHAR"), ("ResourceGroup", "VARCHAR"), ("ResourceProviderValue", "VARCHAR"),
+        ("SubscriptionId", "VARCHAR"), ("Properties_d", "JSON"), ("Authorization_d", "JSON"),
+        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+    "AzureDiagnostics": [
+        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("ResourceId", "VARCHAR"),
+        ("Category", "VARCHAR"), ("OperationName", "VARCHAR"), ("ResultType", "VARCHAR"),
+        ("ResultSignature", "VARCHAR"), ("ResultDescription", "VARCHAR"), ("DurationMs", "BIGINT"),
+        ("CorrelationId", "VARCHAR"), ("Message", "VARCHAR"), ("errorLevel_s", "VARCHAR"),
+        ("identity_claim_upn_s", "VARCHAR"), ("Resource", "VARCHAR"), ("ResourceGroup", "VARCHAR"),
+        ("ResourceProvider", "VARCHAR"), ("ResourceType", "VARCHAR"), ("SubscriptionId", "VARCHAR"),
+        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+    ],
+}
+
+
+def incident_start(now: dt.datetime) -> dt.datetime:
+    """When the seeded incident on app-checkout-prod began: 14:10 UTC three days before `now`."""
+    day = _naive_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - dt.timedelta(days=3) + dt.timedelta(hours=14, minutes=10)
+
+
+def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create the telemetry tables (empty) and the helper macros the generators use."""
+    for table, columns in TABLES.items():
+        body = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+    # A uniform number in [0, 1) from a hash: deterministic pseudo-randomness inside SQL.
+    connection.execute(
+        "CREATE OR REPLACE MACRO _tg_u(x, i) AS CAST(hash(x, i) >> 11 AS DOUBLE) / 9007199254740992.0"
+    )
+    # A roughly normal number (Box-Muller) for log-normal latencies.
+    connection.execute(
+        "CREATE OR REPLACE MACRO _tg_z(x, i) AS "
+        "sqrt(-2 * ln(greatest(_tg_u(x, i), 1e-12))) * cos(2 * pi() * _tg_u(x, i + 1))"
+    )
+    # Daily and weekly rhythm, averaging about 1: quiet at 03:00 UTC, busy at 15:00, calmer weekends.
+    connection.execute(
+        "CREATE OR REPLACE MACRO _tg_rhythm(ts) AS "
+        "(0.4 + 1.2 * (0.5 - 0.5 * cos(2 * pi() * ((hour(ts) + minute(ts) / 60.0) - 3) / 24))) "
+        "* CASE WHEN dayofweek(ts) IN (0, 6) THEN 0.75 ELSE 1.1 END"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# SQL builders
+# --------------------------------------------------------------------------------------------------
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(_literal(value) for value in values) + "]::VARCHAR[]"
+
+
+def _apps_values() -> str:
+    rows = []
+    for index, app in enumerate(estate.WEB_APPS):
+        nonprod = [slot for slot in app.builds_by_slot if slot != "production"]
+        rows.append(
+            f"({index}, {_literal(app.name)}, {_literal(app.resource_id.lower())}, {app.requests_per_minute}, "
+            f"{_list(app.operations)}, {_list(app.dependencies)}, {_list(nonprod)}, "
+            f"{_literal(str(_resource_guid(app.name)))})"
+        )
+    return "apps(app_idx, app, rid, rpm, ops, deps, nonprod, guid) AS (VALUES " + ", ".join(rows) + ")"
+
+
+def _builds_values(builds_by_slot: Mapping[tuple[str, str], str]) -> str:
+    rows = []
+    for index, app in enumerate(estate.WEB_APPS):
+        for slot, default_build in app.builds_by_slot.items():
+            build = builds_by_slot.get((app.name, slot), default_build)
+            profile = estate.BUILDS.get(build, UNKNOWN_BUILD)
+            rows.append(
+                f"({index}, {_literal(slot)}, {_literal(build)}, {profile.failure_rate}, {profile.latency_ms})"
+            )
+    return "builds(app_idx, slot, build, fail, lat) AS (VALUES " + ", ".join(rows) + ")"
+
+
+def _resource_guid(name: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"opsconsole/{name}"))
+
+
+def _default_builds() -> dict[tuple[str, str], str]:
+    return {(app.name, slot): build for app in estate.WEB_APPS for slot, build in app.builds_by_slot.items()}
+
+
+_PERFORMANCE_BUCKET = (
+    "CASE WHEN {d} < 250 THEN '<250ms' WHEN {d} < 500 THEN '250ms-500ms' WHEN {d} < 1000 THEN '500ms-1sec' "
+    "WHEN {d} < 3000 THEN '1sec-3sec' WHEN {d} < 7000 THEN '3sec-7sec' WHEN {d} < 15000 THEN '7sec-15sec' "
+    "WHEN {d} < 30000 THEN '15sec-30sec' ELSE '30sec-1min' END"
+)
+
+
+def _requests_sql(bucket_s: int, builds: Mapping[tuple[str, str], str]) -> str:
+    """Requests for [$t0, $t1) in buckets of `bucket_s` seconds."""
+    incident = (
+        f"(s.app = {_literal(INCIDENT_APP)} AND s.t >= $inc0 AND s.t < $inc1 AND s.slot = 'production')"
+    )
+    return f"""
+INSERT INTO AppRequests BY NAME
+WITH {_apps_values()}, {_builds_values(builds)},
+buckets AS (
+    SELECT a.*, g.range AS bucket FROM apps a, range($t0, $t1, INTERVAL {bucket_s} SECOND) g
+),
+counted AS (
+    SELECT *, CAST(floor(rpm * $scale * {bucket_s} / 60.0 * _tg_rhythm(bucket)
+        + _tg_u(epoch_us(bucket), app_idx)) AS INTEGER) AS n
+    FROM buckets
+),
+expanded AS (
+    SELECT *, hash(epoch_us(bucket), app_idx, k) AS rk
+    FROM (SELECT *, unnest(range(n)) AS k FROM counted WHERE n > 0)
+),
+shaped AS (
+    SELECT e.*, bucket + to_microseconds(CAST(_tg_u(rk, 1) * {bucket_s} * 1e6 AS BIGINT)) AS t,
+        CASE WHEN _tg_u(rk, 2) < {PRODUCTION_SHARE} OR len(nonprod) = 0 THEN 'production'
+             ELSE nonprod[1 + CAST(floor(_tg_u(rk, 3) * len(nonprod)) AS INTEGER)] END AS slot,
+        ops[1 + CAST(floor(_tg_u(rk, 4) * len(ops)) AS INTEGER)] AS op
+    FROM expanded e
+),
+joined AS (
+    SELECT s.*, b.build, b.fail, b.lat, {incident} AS incident
+    FROM shaped s JOIN builds b ON b.app_idx = s.app_idx AND b.slot = s.slot
+),
+judged AS (
+    SELECT *, _tg_u(rk, 5) >= CASE WHEN incident THEN {INCIDENT_FAILURE_RATE} ELSE fail END AS ok
+    FROM joined
+),
+timed AS (
+    SELECT *, round(lat * exp(0.55 * _tg_z(rk, 6))
+        * CASE WHEN op LIKE '%/health' THEN 0.1 ELSE 1 END
+        * CASE WHEN incident THEN {INCIDENT_LATENCY_FACTOR} ELSE 1 END
+        * CASE WHEN ok THEN 1 ELSE 1.8 END, 3) AS duration
+    FROM judged
+)
+SELECT
+    {_literal(estate.WORKSPACE_CUSTOMER_ID)} AS TenantId,
+    t AS TimeGenerated,
+    printf('%016x', hash(rk, 100)) AS Id,
+    NULL AS Source,
+    op AS Name,
+    'https://' || app || CASE WHEN slot = 'production' THEN '' ELSE '-' || slot END || '.azurewebsites.net'
+        || replace(split_part(op, ' ', 2), '{{id}}', CAST(hash(rk, 7) % 100000 AS VARCHAR)) AS Url,
+    ok AS Success,
+    CASE WHEN ok THEN CASE WHEN op LIKE 'POST%' THEN '201' ELSE '200' END
+         WHEN incident THEN CASE WHEN _tg_u(rk, 8) < 0.7 THEN '504' ELSE '500' END
+         WHEN _tg_u(rk, 8) < 0.6 THEN '500' WHEN _tg_u(rk, 8) < 0.8 THEN '503'
+         WHEN _tg_u(rk, 8) < 0.9 THEN '502' ELSE '404' END AS ResultCode,
+    duration AS DurationMs,
+    {_PERFORMANCE_BUCKET.format(d="duration")} AS PerformanceBucket,
+    json_object('slot', slot, 'build', build, '_MS.ProcessedByMetricExtractors', 'True') AS Properties,
+    op AS OperationName,
+    printf('%016x%016x', rk, hash(rk, 101)) AS OperationId,
+    printf('%016x', hash(rk, 102)) AS ParentId,
+    build AS AppVersion,
+    app AS AppRoleName,
+    app || '-' || slot || '-' || CAST(hash(rk, 9) % 3 AS VARCHAR) AS AppRoleInstance,
+    'PC' AS ClientType,
+    guid AS ResourceGUID,
+    'azurewebsites:2.15.0' AS SDKVersion,
+    1 AS ItemCount,
+    rid AS _ResourceId,
+    'AppRequests' AS Type
+FROM timed
+"""
+
+
+_DEPENDENCY_KIND = (
+    "CASE WHEN target LIKE '%.postgres.database.azure.com' THEN 'PostgreSQL' "
+    "WHEN target LIKE '%.vault.azure.net' THEN 'Azure Key Vault' "
+    "WHEN target LIKE '%.blob.core.windows.net' THEN 'Azure blob' ELSE 'HTTP' END"
+)
+
+
+def _incident_flag(alias: str) -> str:
+    return (
+        f"({alias}.AppRoleName = {_literal(INCIDENT_APP)} AND {alias}.TimeGenerated >= $inc0 "
+        f"AND {alias}.TimeGenerated < $inc1 AND json_extract_string({alias}.Properties, '$.slot') = 'production')"
+    )
+
+
+def _window_requests() -> str:
+    apps = ", ".join(
+        f"({_literal(app.name)}, {_list(app.dependencies)})" for app in estate.WEB_APPS
+    )
+    return (
+        f"deps_by_app(app, deps) AS (VALUES {apps}),\n"
+        "req AS (SELECT q.*, hash(q.OperationId) AS rk, d.deps, "
+        f"{_incident_flag('q')} AS incident "
+        "FROM AppRequests q JOIN deps_by_app d ON d.app = q.AppRoleName "
+        "WHERE q.TimeGenerated >= $t0 AND q.TimeGenerated < $t1)"
+    )
+
+
+def _dependencies_sql() -> str:
+    return f"""
+INSERT INTO AppDependencies BY NAME
+WITH {_window_requests()},
+expanded AS (
+    SELECT *, unnest(range(CAST(floor(_tg_u(rk, 20) * 2.2) AS INTEGER))) AS k FROM req
+),
+targeted AS (
+    SELECT *, deps[1 + CAST(hash(rk, k) % len(deps) AS INTEGER)] AS target, hash(rk, k, 21) AS dk
+    FROM expanded
+),
+typed AS (
+    SELECT *, {_DEPENDENCY_KIND} AS kind,
+        incident AND target LIKE 'psql-%' AS timed_out
+    FROM targeted
+),
+judged AS (
+    SELECT *, NOT timed_out AND _tg_u(dk, 1) >= 0.002 AS ok,
+        CASE WHEN timed_out THEN round(15000 + 15000 * _tg_u(dk, 2), 3)
+             ELSE round(CASE kind WHEN 'PostgreSQL' THEN 8 WHEN 'Azure Key Vault' THEN 12
+                          WHEN 'Azure blob' THEN 20 ELSE 90 END * exp(0.6 * _tg_z(dk, 3)), 3) END AS duration
+    FROM typed
+)
+SELECT
+    TenantId,
+    TimeGenerated + to_microseconds(CAST(_tg_u(dk, 5) * DurationMs * 300 AS BIGINT)) AS TimeGenerated,
+    printf('%016x', dk) AS Id,
+    target AS Target,
+    kind AS DependencyType,
+    CASE kind WHEN 'PostgreSQL' THEN split_part(target, '.', 1) || ' | orders'
+              WHEN 'Azure Key Vault' THEN 'GET /secrets/payments-api-key'
+              WHEN 'Azure blob' THEN 'GET /images/' || CAST(dk % 5000 AS VARCHAR) || '.webp'
+              ELSE 'POST /v1/charges' END AS Name,
+    CASE kind WHEN 'PostgreSQL' THEN 'SELECT id, status, total FROM orders WHERE customer_id = @p0'
+              ELSE 'https://' || target || '/' END AS Data,
+    ok AS Success,
+    CASE WHEN timed_out THEN '57014' WHEN kind = 'PostgreSQL' THEN '0'
+         WHEN ok THEN '200' ELSE '503' END AS ResultCode,
+    duration AS DurationMs,
+    {_PERFORMANCE_BUCKET.format(d="duration")} AS PerformanceBucket,
+    Properties,
+    OperationName,
+    OperationId,
+    Id AS ParentId,
+    AppVersion, AppRoleName, AppRoleInstance, ClientType, SDKVersion,
+    1 AS ItemCount,
+    _ResourceId,
+    'AppDependencies' AS Type
+FROM judged
+"""
+
+
+def _exceptions_sql() -> str:
+    return f"""
+INSERT INTO AppExceptions BY NAME
+WITH {_window_requests()},
+failed AS (
+    SELECT *,
+        CASE WHEN incident THEN 'Npgsql.NpgsqlException'
+             WHEN AppVersion = '2026.11.5-rc1' AND _tg_u(rk, 30) < 0.8 THEN 'System.NullReferenceException'
+             WHEN _tg_u(rk, 30) < 0.5 THEN 'System.Net.Http.HttpRequestException'
+             ELSE 'System.TimeoutException' END AS etype
+    FROM req WHERE NOT Success AND ResultCode <> '404'
+),
+described AS (
+    SELECT *,
+        CASE etype
+            WHEN 'Npgsql.NpgsqlException' THEN 'Exception while reading from stream'
+            WHEN 'System.NullReferenceException' THEN 'Object reference not set to an instance of an object.'
+            WHEN 'System.Net.Http.HttpRequestException'
+                THEN 'Response status code does not indicate success: 503 (Service Unavailable).'
+            ELSE 'The operation has timed out.' END AS outer_message,
+        CASE etype
+            WHEN 'Npgsql.NpgsqlException' THEN 'Contoso.Orders.OrderRepository.GetOpenOrdersAsync'
+            WHEN 'System.NullReferenceException' THEN 'Contoso.Checkout.CartService.ApplyPromotions'
+            WHEN 'System.Net.Http.HttpRequestException' THEN 'Contoso.Payments.PaymentClient.ChargeAsync'
+            ELSE 'Contoso.Shared.Http.ResilientClient.SendAsync' END AS method
+    FROM failed
+)
+SELECT
+    TenantId,
+    TimeGenerated + to_microseconds(CAST(DurationMs * 900 AS BIGINT)) AS TimeGenerated,
+    etype || ' at ' || method AS ProblemId,
+    'UserCode' AS HandledAt,
+    etype AS ExceptionType,
+    split_part(method, '.', 1) || '.' || split_part(method, '.', 2)
+        || ', Version=' || AppVersion || ', Culture=neutral, PublicKeyToken=null' AS Assembly,
+    method AS Method,
+    etype AS OuterType,
+    outer_message AS OuterMessage,
+    CASE WHEN etype = 'Npgsql.NpgsqlException' THEN 'System.TimeoutException' ELSE etype END AS InnermostType,
+    CASE WHEN etype = 'Npgsql.NpgsqlException' THEN 'Timeout during reading attempt'
+         ELSE outer_message END AS InnermostMessage,
+    3 AS SeverityLevel,
+    json_array(json_object('type', etype, 'message', outer_message, 'method', method,
+        'parsedStack', json_array(json_object('level', 0, 'method', method, 'line', 42)))) AS Details,
+    Properties, OperationName, OperationId, Id AS ParentId,
+    AppVersion, AppRoleName, AppRoleInstance, ClientType, SDKVersion,
+    1 AS ItemCount, _ResourceId, 'AppExceptions' AS Type
+FROM described
+"""
+
+
+def _traces_sql() -> str:
+    return f"""
+INSERT INTO AppTraces BY NAME
+WITH {_window_requests()}
+SELECT
+    TenantId,
+    TimeGenerated + to_microseconds(CAST(DurationMs * 500 AS BIGINT)) AS TimeGenerated,
+    CASE WHEN Success THEN 'Request ' || Name || ' completed with ' || ResultCode || ' in '
+              || CAST(CAST(DurationMs AS BIGINT) AS VARCHAR) || ' ms'
+         WHEN incident THEN 'Database call to psql-orders-prod timed out after 15000 ms; request '
+              || OperationId || ' failed'
+         ELSE 'Request ' || Name || ' failed with ' || ResultCode END AS Message,
+    CASE WHEN Success THEN 1 WHEN ResultCode = '404' THEN 2 ELSE 3 END AS SeverityLevel,
+    Properties, OperationName, OperationId, Id AS ParentId,
+    AppVersion, AppRoleName, AppRoleInstance, ClientType, SDKVersion,
+    1 AS ItemCount, _ResourceId, 'AppTraces' AS Type
+FROM req
+WHERE NOT Success OR _tg_u(rk, 40) < 0.45
+"""
+
+
+def _heartbeat_sql() -> str:
+    rows = []
+    for index, (computer, subscription, group) in enumerate(estate.HEARTBEAT_COMPUTERS):
+        windows = "sandbox" in computer
+        resource_id = (
+            f"/subscriptions/{subscription}/resourceGroups/{group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{computer}"
+        )
+        rows.append(
+            f"({index}, {_literal(computer)}, {_literal(subscription)}, {_literal(group)}, "
+            f"{_literal(resource_id)}, {_literal('Windows' if windows else 'Linux')}, "
+            f"{_literal('Windows Server 2022 Datacenter' if windows else 'Ubuntu')}, "
+            f"{_literal('10' if windows else '22')}, {_literal('0' if windows else '04')}, "
+            f"{_literal(str(_resource_guid(computer)))})"
+        )
+    return f"""
+INSERT INTO Heartbeat BY NAME
+WITH computers(idx, computer, sub, rg, rid, os, osname, major, minor, guid) AS (VALUES {", ".join(rows)})
+SELECT
+    {_literal(estate.WORKSPACE_CUSTOMER_ID)} AS TenantId,
+    g.range + to_microseconds(CAST(_tg_u(epoch_us(g.range), idx) * 2e6 AS BIGINT)) AS TimeGenerated,
+    computer AS Computer, guid AS SourceComputerId, 'Azure Monitor Agent' AS Category,
+    os AS OSType, osname AS OSName, major AS OSMajorVersion, minor AS OSMinorVersion,
+    '1.33.1' AS Version, 'Azure' AS ComputerEnvironment, '"heartbeat"' AS Solutions,
+    rg AS ResourceGroup, sub AS SubscriptionId, 'Microsoft.Compute' AS ResourceProvider,
+    computer AS Resource, 'virtualMachines' AS ResourceType, rid AS ResourceId,
+    lower(rid) AS _ResourceId, 'Heartbeat' AS Type
+FROM computers, range(date_trunc('minute', $t0 + INTERVAL 59 SECOND), $t1, INTERVAL 1 MINUTE) g
+WHERE computer <> {_literal(SILENT_COMPUTER)} OR g.range < $silent
+"""
+
+
+def _diagnostics_sql() -> str:
+    rows = []
+    for index, (name, group, provider, kind, category, operations, rate) in enumerate(_DATA_RESOURCES):
+        resource_id = (
+            f"/SUBSCRIPTIONS/{estate.PROD_SUBSCRIPTION.upper()}/RESOURCEGROUPS/{group.upper()}"
+            f"/PROVIDERS/{provider}/{kind}/{name.upper()}"
+        )
+        rows.append(
+            f"({index}, {_literal(name)}, {_literal(group)}, {_literal(provider)}, {_literal(kind)}, "
+            f"{_literal(category)}, {_list(operations)}, {rate}, {_literal(resource_id)})"
+        )
+    return f"""
+INSERT INTO AzureDiagnostics BY NAME
+WITH resources(idx, name, rg, provider, kind, category, ops, rate, rid) AS (VALUES {", ".join(rows)}),
+buckets AS (
+    SELECT r.*, g.range AS bucket,
+        g.range >= $inc0 AND g.range < $inc1 AND r.name LIKE 'psql-%' AS incident
+    FROM resources r, range($t0, $t1, INTERVAL 60 SECOND) g
+),
+expanded AS (
+    SELECT *, hash(epoch_us(bucket), idx, k, 7) AS rk
+    FROM (SELECT *, unnest(range(CAST(floor(rate * $scale * _tg_rhythm(bucket)
+            * CASE WHEN incident THEN 4 ELSE 1 END + _tg_u(epoch_us(bucket), idx + 50)) AS INTEGER))) AS k
+          FROM buckets)
+),
+shaped AS (
+    SELECT *, ops[1 + CAST(floor(_tg_u(rk, 1) * len(ops)) AS INTEGER)] AS op,
+        CASE WHEN incident AND _tg_u(rk, 2) < 0.7 THEN 'timeout'
+             WHEN name LIKE 'kv-%' AND _tg_u(rk, 2) < 0.01 THEN 'forbidden'
+             WHEN _tg_u(rk, 2) < 0.004 THEN 'error' ELSE 'ok' END AS outcome
+    FROM expanded
+)
+SELECT
+    {_literal(estate.WORKSPACE_CUSTOMER_ID)} AS TenantId,
+    bucket + to_microseconds(CAST(_tg_u(rk, 3) * 60e6 AS BIGINT)) AS TimeGenerated,
+    rid AS ResourceId, category AS Category, op AS OperationName,
+    CASE outcome WHEN 'ok' THEN 'Success' WHEN 'forbidden' THEN 'Forbidden' WHEN 'timeout' THEN 'Failure'
+                 ELSE 'Failure' END AS ResultType,
+    CASE outcome WHEN 'ok' THEN 'OK' WHEN 'forbidden' THEN 'Forbidden' WHEN 'timeout' THEN 'Timeout'
+                 ELSE 'InternalServerError' END AS ResultSignature,
+    CASE outcome WHEN 'forbidden' THEN 'Caller is not authorized to perform action on resource.'
+                 ELSE NULL END AS ResultDescription,
+    CAST(CASE WHEN outcome = 'timeout' THEN 15000 + 15000 * _tg_u(rk, 4)
+              ELSE 3 + 40 * _tg_u(rk, 4) END AS BIGINT) AS DurationMs,
+    printf('%08x-%04x-4%03x-a%03x-%012x', hash(rk, 5) % 4294967296, hash(rk, 6) % 65536,
+        hash(rk, 7) % 4096, hash(rk, 8) % 4096, hash(rk, 9) % 281474976710656) AS CorrelationId,
+    CASE WHEN category <> 'PostgreSQLLogs' THEN NULL
+         WHEN outcome = 'timeout' THEN 'ERROR:  canceling statement due to statement timeout'
+         WHEN outcome = 'error' THEN 'ERROR:  deadlock detected'
+         WHEN _tg_u(rk, 10) < 0.5 THEN 'LOG:  checkpoint complete: wrote 412 buffers (0.3%)'
+         ELSE 'LOG:  connection authorized: user=orders_app database=orders' END AS Message,
+    CASE WHEN category <> 'PostgreSQLLogs' THEN NULL WHEN outcome = 'ok' THEN 'LOG'
+         ELSE 'ERROR' END AS errorLevel_s,
+    CASE WHEN category <> 'AuditEvent' THEN NULL WHEN outcome = 'forbidden' THEN 'contractor@contoso.com'
+         ELSE NULL END AS identity_claim_upn_s,
+    upper(name) AS Resource, upper(rg) AS ResourceGroup, provider AS ResourceProvider,
+    kind AS ResourceType, {_literal(estate.PROD_SUBSCRIPTION)} AS SubscriptionId,
+    lower(rid) AS _ResourceId, 'AzureDiagnostics' AS Type
+FROM shaped
+"""
+
+
+_ACTIVITY_CATALOG = (
+    # (operation, category, resource kind, caller, weight)
+    ("MICROSOFT.WEB/SITES/CONFIG/WRITE", "Administrative", "site", "deploy-pipeline@contoso.com", 3),
+    ("MICROSOFT.WEB/SITES/SLOTS/WRITE", "Administrative", "site", "deploy-pipeline@contoso.com", 2),
+    ("MICROSOFT.RESOURCES/DEPLOYMENTS/WRITE", "Administrative", "group", "deploy-pipeline@contoso.com", 3),
+    ("MICROSOFT.KEYVAULT/VAULTS/SECRETS/WRITE", "Administrative", "vault", "alice@contoso.com", 1),
+    ("MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION", "Administrative", "storage", "bob@contoso.com", 2),
+    ("MICROSOFT.AUTHORIZATION/POLICIES/AUDIT/ACTION", "Policy", "site", "Azure Policy", 4),
+    ("MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION", "Alert", "site", "Microsoft.Insights/alertRules", 1),
+    ("MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/CONFIGURATIONS/WRITE", "Administrative", "postgres",
+     "dba@contoso.com", 1),
+)
+
+
+def _activity_sql() -> str:
+    catalog_rows = []
+    cumulative = 0
+    total = sum(item[4] for item in _ACTIVITY_CATALOG)
+    for operation, category, kind, caller, weight in _ACTIVITY_CATALOG:
+        low = cumulative / total
+        cumulative += weight
+        catalog_rows.append(
+            f"({low}, {cumulative / total}, {_literal(operation)}, {_literal(category)}, {_literal(kind)}, "
+            f"{_literal(caller)})"
+        )
+    sites = [app.resource_id for app in estate.WEB_APPS]
+    vault = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
+    storage = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data/providers/Microsoft.Storage/storageAccounts/stcatalogprod"
+    postgres = (
+        f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
+        "/providers/Microsoft.DBforPostgreSQL/flexibleServers/psql-orders-prod"
+    )
+    groups = [f"/subscriptions/{group.subscription_id}/resourceGroups/{group.name}" for group in estate.RESOURCE_GROUPS]
+    return f"""
+INSERT INTO AzureActivity BY NAME
+WITH catalog(lo, hi, op, category, kind, caller) AS (VALUES {", ".join(catalog_rows)}),
+events AS (
+    SELECT g.range + to_microseconds(CAST(_tg_u(epoch_us(g.range), 61) * 180e6 AS BIGINT)) AS t,
+        hash(epoch_us(g.range), 60) AS rk
+    FROM range($t0, $t1, INTERVAL 180 SECOND) g
+),
+picked AS (
+    SELECT e.*, c.*,
+        CASE c.kind WHEN 'site' THEN ({_list(sites)})[1 + CAST(rk % {len(sites)} AS INTEGER)]
+                    WHEN 'vault' THEN {_literal(vault)} WHEN 'storage' THEN {_literal(storage)}
+                    WHEN 'postgres' THEN {_literal(postgres)}
+                    ELSE ({_list(groups)})[1 + CAST(rk % {len(groups)} AS INTEGER)] END AS resource,
+        CASE WHEN _tg_u(rk, 2) < 0.03 AND c.category = 'Administrative' THEN 'Failure' ELSE 'Success' END
+            AS status
+    FROM events e JOIN catalog c ON _tg_u(e.rk, 1) >= c.lo AND _tg_u(e.rk, 1) < c.hi
+)
+SELECT
+    {_literal(estate.TENANT_ID)} AS TenantId, t AS TimeGenerated, op AS OperationNameValue,
+    op AS OperationName,
+    CASE WHEN status = 'Failure' THEN 'Error' WHEN category = 'Policy' THEN 'Warning' ELSE 'Informational' END
+        AS Level,
+    status AS ActivityStatusValue,
+    CASE WHEN status = 'Failure' THEN 'Conflict' WHEN category = 'Administrative' THEN 'OK' ELSE '' END
+        AS ActivitySubstatusValue,
+    caller AS Caller, category AS CategoryValue,
+    printf('%08x-%04x-4%03x-b%03x-%012x', hash(rk, 5) % 4294967296, hash(rk, 6) % 65536, hash(rk, 7) % 4096,
+        hash(rk, 8) % 4096, hash(rk, 9) % 281474976710656) AS CorrelationId,
+    split_part(resource, '/', 5) AS ResourceGroup,
+    upper(split_part(resource, '/', 7)) AS ResourceProviderValue,
+    split_part(resource, '/', 3) AS SubscriptionId,
+    json_object('statusCode', CASE WHEN status = 'Failure' THEN 'Conflict' ELSE 'OK' END,
+                'entity', resource) AS Properties_d,
+    json_object('action', op, 'scope', resource) AS Authorization_d,
+    lower(resource) AS _ResourceId, 'AzureActivity' AS Type
+FROM picked
+"""
+
+
+def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
+    """Hand-placed activity: slot swaps, a restart during the incident, authorization failures."""
+    rows: list[tuple[object, ...]] = []
+    start = _naive_utc(now) - dt.timedelta(days=DAYS)
+    incident = incident_start(now)
+    checkout = estate.WEB_APPS[0]
+
+    def add(at: dt.datetime, operation: str, status: str, caller: str, resource: str, category: str = "Administrative",
+            substatus: str = "", level: str = "Informational", status_code: str = "OK") -> None:
+        if not start <= at < _naive_utc(now):
+            return
+        parts = resource.split("/")
+        correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
+        rows.append((
+            estate.TENANT_ID, at, operation, operation, level, status, substatus, caller, category, correlation,
+            parts[4], parts[6].upper(), parts[2],
+            f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
+            f'{{"action":"{operation}","scope":"{resource}"}}', resource.lower(), "AzureActivity",
+        ))
+
+    for day in range(DAYS + 1):
+        date = start.replace(hour=9, minute=30, second=0, microsecond=0) + dt.timedelta(days=day)
+        if date.weekday() >= 5:
+            continue
+        for app in estate.WEB_APPS[:2]:
+            slot = f"{app.resource_id}/slots/staging"
+            add(date, "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION", "Started", "deploy-pipeline@contoso.com", slot)
+            add(date + dt.timedelta(seconds=48), "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION", "Succeeded",
+                "deploy-pipeline@contoso.com", slot)
+    add(incident + dt.timedelta(minutes=22), "MICROSOFT.WEB/SITES/RESTART/ACTION", "Started", "oncall@contoso.com",
+        checkout.resource_id)
+    add(incident + dt.timedelta(minutes=23), "MICROSOFT.WEB/SITES/RESTART/ACTION", "Succeeded",
+        "oncall@contoso.com", checkout.resource_id)
+    vault = (
+        f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
+        "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
+    )
+    burst = _naive_utc(now) - dt.timedelta(hours=26)
+    for minute in range(0, 30, 2):
+        operation = "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE" if minute % 4 else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
+        add(burst + dt.timedelta(minutes=minute), operation, "Failed", "contractor@contoso.com", vault,
+            substatus="Forbidden", level="Error", status_code="Forbidden")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Seeding and live generation
+# --------------------------------------------------------------------------------------------------
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _window_parameters(
+    t0: dt.datetime, t1: dt.datetime, seed_now: dt.datetime, scale: float
+) -> dict[str, object]:
+    incident = incident_start(seed_now)
+    return {
+        "t0": t0, "t1": t1, "scale": scale, "inc0": incident,
+        "inc1": incident + dt.timedelta(minutes=INCIDENT_MINUTES),
+        "silent": _naive_utc(seed_now) - SILENT_FOR,
+    }
+
+
+def _run(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, object]) -> None:
+    used = {name: value for name, value in parameters.items() if f"${name}" in sql}
+    cursor.execute(sql, used)
+
+
+def _insert_window(
+    cursor: duckdb.DuckDBPyConnection,
+    parameters: dict[str, object],
+    bucket_s: int,
+    builds: Mapping[tuple[str, str], str],
+) -> None:
+    for sql in (
+        _requests_sql(bucket_s, builds), _dependencies_sql(), _exceptions_sql(), _traces_sql(),
+        _heartbeat_sql(), _diagnostics_sql(),
+    ):
+        _run(cursor, sql, parameters)
+
+
+def seed_telemetry(
+    engine: KqlEngine,
+    now: dt.datetime,
+    *,
+    scale: float = 1.0,
+    progress: Callable[[float], None] | None = None,
+) -> dt.datetime:
+    """Write seven days of telemetry ending at `now` (floored to the minute); return where it ends.
+
+    Rows become visible a day at a time, newest day first, so a query during seeding sees the
+    recent past. Sets `engine.seeding` while it runs and `engine.seed_progress` in [0, 1].
+    """
+    end = _naive_utc(now).replace(second=0, microsecond=0)
+    start = end - dt.timedelta(days=DAYS)
+    engine.seeding = True
+    engine.seed_progress = 0.0
+    cursor = engine.connection.cursor()
+    try:
+        create_tables(cursor)
+        engine.refresh_schema()
+        builds = _default_builds()
+        for day in range(DAYS):
+            t1 = end - dt.timedelta(days=day)
+            t0 = t1 - dt.timedelta(days=1)
+            _insert_window(cursor, _window_parameters(t0, t1, now, scale), 60, builds)
+            engine.seed_progress = (day + 1) / (DAYS + 1)
+            if progress is not None:
+                progress(engine.seed_progress)
+        _run(cursor, _activity_sql(), _window_parameters(start, end, now, scale))
+        story = _activity_story_rows(now)
+        if story:
+            columns = [name for name, _ in TABLES["AzureActivity"]]
+            placeholders = ", ".join("?" for _ in columns)
+            quoted = ", ".join(f'"{name}"' for name in columns)
+            cursor.executemany(f"INSERT INTO AzureActivity ({quoted}) VALUES ({placeholders})", story)
+        engine.seed_progress = 1.0
+        if progress is not None:
+            progress(1.0)
+    finally:
+        cursor.close()
+        engine.seeding = False
+    return end
+
+
+def start_seeding(engine: KqlEngine, now: dt.datetime, *, scale: float = 1.0) -> threading.Thread:
+    """Seed in a background thread; `engine.seeding` stays true until it is done."""
+    create_tables(engine.connection)
+    engine.refresh_schema()
+    engine.seeding = True
+    engine.seed_progress = 0.0
+    thread = threading.Thread(
+        target=seed_telemetry, args=(engine, now), kwargs={"scale": scale}, name="telemetry-seed", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+@dataclass
+class TrafficGenerator:
+    """Appends live telemetry for the seconds since the last tick, shaped by the builds in each slot.
+
+    `start` is where seeded data ends (what `seed_telemetry` returns); `seed_now` is the `now`
+    the seed used, which fixes the incident window and the silent computer.
+    """
+
+    engine: KqlEngine
+    start: dt.datetime
+    scale: float = 1.0
+    seed_now: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        self._last = _naive_utc(self.start).replace(microsecond=0)
+        self._lock = threading.Lock()
+
+    def tick(self, now: dt.datetime, builds_by_slot: Mapping[tuple[str, str], str]) -> int:
+        """Append rows for [last tick, now) in whole seconds; return how many rows were added."""
+        with self._lock:
+            t1 = _naive_utc(now).replace(microsecond=0)
+            if t1 <= self._last:
+                return 0
+            t0 = self._last
+            seed_now = self.seed_now or self.start
+            parameters = _window_parameters(t0, t1, seed_now, self.scale)
+            cursor = self.engine.connection.cursor()
+            try:
+                before = _total_rows(cursor)
+                cursor.execute("BEGIN TRANSACTION")
+                try:
+                    _insert_window(cursor, parameters, 1, {**_default_builds(), **builds_by_slot})
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                added = _total_rows(cursor) - before
+            finally:
+                cursor.close()
+            self._last = t1
+            return added
+
+
+def _total_rows(cursor: duckdb.DuckDBPyConnection) -> int:
+    counts = " + ".join(f'(SELECT count(*) FROM "{table}")' for table in TABLES)
+    row = cursor.execute(f"SELECT {counts}").fetchone()
+    return int(row[0]) if row else 0
