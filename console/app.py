@@ -12,7 +12,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.models import Resource
-
 from screens.palette import AreaCommands, ResourceCommands, SubscriptionCommands
 from screens.shell import AREAS, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
 from screens.starting import StartingScreen
@@ -82,7 +81,10 @@ class OpsConsole(App[int]):
             return
         starting = "Starting the local Azure…" if self.shell.demo else "Connecting to Azure…"
         self.push_screen(StartingScreen(starting))
-        self.run_worker(self._connect_services, thread=True, exclusive=True, group="connect", name="connect")
+        # Connecting imports the SDK; doing it after the first paint keeps that paint fast.
+        self.call_after_refresh(
+            self.run_worker, self._connect_services, thread=True, exclusive=True, group="connect", name="connect"
+        )
 
     def _connect_services(self) -> Services:
         assert self._connect is not None

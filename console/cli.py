@@ -148,33 +148,18 @@ def emulator(
     no_traffic: bool,
 ) -> None:
     """Run the local Azure: prints one JSON line when ready, serves until interrupted."""
-    from console.emulator.faults import FaultSpecError, parse_fault_spec
-    from console.emulator.server import EmulatorConfig, NotLoopbackError, require_loopback, serve
+    from console.emulator.__main__ import main as emulator_main
 
-    try:
-        require_loopback(host)
-        rules = parse_fault_spec(faults)
-    except (NotLoopbackError, FaultSpecError) as error:
-        _fail(str(error), 2)
-    config = EmulatorConfig(
-        data_dir=Path(data_dir) if data_dir else session.settings.data_dir / "local-azure",
-        host=host,
-        port=port,
-        reset=reset_state or session.reset,
-        faults=rules,
-        page_size=page_size,
-        telemetry_scale=telemetry_scale,
-        live_traffic=not no_traffic,
-    )
-
-    def announce(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    try:
-        asyncio.run(serve(config, announce))
-    except OSError as error:
-        _fail(f"the local Azure could not start: {error}", 1)
+    argv = [
+        "--host", host,
+        "--port", str(port),
+        "--data-dir", data_dir or str(session.settings.data_dir / "local-azure"),
+        "--faults", faults,
+        "--page-size", str(page_size),
+        "--telemetry-scale", str(telemetry_scale),
+    ]
+    argv += ["--reset"] * (reset_state or session.reset) + ["--no-traffic"] * no_traffic
+    sys.exit(emulator_main(argv))
 
 
 @main.group()
@@ -236,6 +221,44 @@ def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[A
             raise OpsError(ErrorKind.NOT_FOUND, f"No subscription is called {name!r}; known: {names}.")
         chosen.extend(matches)
     return chosen
+
+
+@main.command()
+@click.argument("kql")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--workspace", help="Workspace customer id, name or resource id (default: config, then the first).")
+@click.option("--timespan", default="P1D", show_default=True, help="How far back: PT1H, P7D, 30m, 4h...")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def query(session: Session, kql: str, demo: bool, workspace: str | None, timespan: str, output: str) -> None:
+    """Run KQL against Log Analytics. Exit 0 on success, 1 on a query error, 2 on a usage error."""
+    from console.durations import parse_duration
+
+    try:
+        span = parse_duration(timespan)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--timespan") from None
+    session = Session(session.settings, session.demo or demo, session.reset)
+    with services_for(session) as services:
+
+        async def run() -> Any:
+            target = await services.logs.find_workspace(services.resources, workspace or session.settings.workspace)
+            return await services.logs.query(target.customer_id, kql, span)
+
+        try:
+            result = run_async(run, services)
+        except OpsError as error:
+            _fail(_with_position(error), 1)
+    if result.partial_error:
+        click.echo(f"opsconsole: warning: {result.partial_error}", err=True)
+    print_rows(result.table.to_pylist(), output, result.table.column_names)
+
+
+def _with_position(error: OpsError) -> str:
+    if error.position is None:
+        return str(error)
+    line, column = error.position
+    return f"{error} (line {line}, column {column})"
 
 
 @main.command()

@@ -83,8 +83,16 @@ def from_azure(error: BaseException, action: str) -> OpsError:
         return error
     if isinstance(error, az.ClientAuthenticationError) and getattr(error, "response", None) is None:
         return OpsError(ErrorKind.AUTH, f"Could not sign in while {action}: {_first_line(error)}")
+    # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
+    # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.
+    if isinstance(error, (az.DecodeError, az.DeserializationError)):
+        response = getattr(error, "response", None)
+        request_id = response.headers.get("x-ms-request-id") if response is not None else None
+        return OpsError(
+            ErrorKind.TRANSIENT, f"Azure sent a response that could not be read while {action}.", request_id=request_id
+        )
     if isinstance(error, az.HttpResponseError) and error.response is not None:
-        response = error.response
+        response: Any = error.response
         status = int(error.status_code or 0)
         request_id = response.headers.get("x-ms-request-id")
         code, message = _azure_message(error)
@@ -100,8 +108,6 @@ def from_azure(error: BaseException, action: str) -> OpsError:
             ErrorKind.BAD_REQUEST: f"Azure rejected the request while {action}: {detail}",
         }[kind]
         return OpsError(kind, sentence, request_id=request_id, retry_after=_retry_after(response.headers), code=code)
-    if isinstance(error, az.DecodeError):
-        return OpsError(ErrorKind.TRANSIENT, f"Azure sent a response that could not be read while {action}.")
     if isinstance(error, (az.ServiceRequestError, az.ServiceResponseError)):
         return OpsError(
             ErrorKind.TRANSIENT,

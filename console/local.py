@@ -86,32 +86,47 @@ class LocalAzure:
             self.process.wait()
 
 
-def start_local_azure(
-    data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None, reuse: bool = True
-) -> LocalAzure:
-    """Reuse the local Azure serving `data_dir`, or start one as a child and wait for its readiness line."""
-    if reuse and not reset:
-        readiness = running_emulator(data_dir)
-        if readiness is not None:
-            return LocalAzure(readiness, None)
-    command = [sys.executable, "-m", "console", "emulator", "--data-dir", str(data_dir), *(extra_args or [])]
+class PendingLocalAzure:
+    """A local Azure being started as a child process; `wait()` returns it once it is ready."""
+
+    def __init__(self, process: subprocess.Popen[str], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def wait(self, timeout: float = START_TIMEOUT_S) -> LocalAzure:
+        """Read the readiness line; a child that dies or stays silent becomes an OpsError with its log."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if line.strip() or self.process.poll() is not None:
+                break
+        if not line.strip():
+            self.process.kill()
+            tail = self.log_path.read_text(errors="replace")[-600:] if self.log_path.exists() else ""
+            raise OpsError(ErrorKind.CONFIG, f"The local Azure did not start; its log ends with: {tail.strip()}")
+        return LocalAzure(parse_readiness_line(line), self.process)
+
+
+def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> PendingLocalAzure:
+    """Start a local Azure child for `data_dir` without waiting for it."""
+    command = [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), *(extra_args or [])]
     if reset:
         command.append("--reset")
-    log_path = data_dir / "emulator.log"
     data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "emulator.log"
     with open(log_path, "a", encoding="utf-8") as log:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, start_new_session=True
         )
-    assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT_S
-    line = ""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.strip() or process.poll() is not None:
-            break
-    if not line.strip():
-        process.kill()
-        tail = log_path.read_text(errors="replace")[-600:] if log_path.exists() else ""
-        raise OpsError(ErrorKind.CONFIG, f"The local Azure did not start; its log ends with: {tail.strip()}")
-    return LocalAzure(parse_readiness_line(line), process)
+    return PendingLocalAzure(process, log_path)
+
+
+def start_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> LocalAzure:
+    """Reuse the local Azure serving `data_dir`, or start one as a child and wait until it is ready."""
+    if not reset:
+        readiness = running_emulator(data_dir)
+        if readiness is not None:
+            return LocalAzure(readiness, None)
+    return spawn_local_azure(data_dir, reset=reset, extra_args=extra_args).wait()

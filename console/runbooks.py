@@ -93,17 +93,15 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Names a parameter may not take: they are KQL keywords, so `let <name> = ...` would not parse
 # or would read as something else.
 _RESERVED_NAMES = frozenset(
-    {
-        "and", "or", "not", "let", "set", "declare", "print", "where", "project", "extend", "summarize",
-        "by", "on", "join", "union", "take", "limit", "top", "sort", "order", "asc", "desc", "in", "has",
-        "contains", "between", "true", "false", "null", "datatable", "range", "from", "to", "step",
-        "with", "kind", "count", "distinct", "as", "of", "materialize", "toscalar", "dynamic", "bool",
-        "int", "long", "real", "double", "string", "datetime", "timespan", "time", "date", "guid",
-        "decimal", "evaluate", "invoke", "parse", "render", "search", "find", "lookup", "mv-expand",
-        "typeof", "database", "cluster", "table", "view", "alias", "pattern", "restrict", "access",
-        "facet", "fork", "partition", "sample", "scan", "serialize", "getschema", "project-away",
-        "project-rename", "project-reorder", "nulls", "first", "last", "contains_cs", "has_cs",
-    }
+    (
+        "and or not let set declare print where project extend summarize by on join union take limit top "
+        "sort order asc desc in has contains between true false null datatable range from to step with "
+        "kind count distinct as of materialize toscalar dynamic bool int long real double string datetime "
+        "timespan time date guid decimal evaluate invoke parse render search find lookup mv-expand typeof "
+        "database cluster table view alias pattern restrict access facet fork partition sample scan "
+        "serialize getschema project-away project-rename project-reorder nulls first last contains_cs "
+        "has_cs"
+    ).split()
 )
 
 
@@ -180,11 +178,11 @@ def _describe_type(type_: str) -> str:
 
 
 _UNIT_SECONDS = {
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
-    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
-    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
-    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), 0.001),
 }
 _TIMESPAN_UNIT = re.compile(r"^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$")
 _TIMESPAN_CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$")
@@ -210,7 +208,10 @@ def _parse_timespan(text: str) -> timedelta | None:
         if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
             return None
         value = timedelta(
-            days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0),
+            days=int(days or 0),
+            hours=int(hours),
+            minutes=int(minutes),
+            seconds=int(seconds or 0),
             microseconds=int((fraction or "0").ljust(7, "0")[:7]) // 10,
         )
         return -value if negative else value
@@ -218,7 +219,9 @@ def _parse_timespan(text: str) -> timedelta | None:
     if iso is not None and any(iso.groups()[1:]):
         negative, days, hours, minutes, seconds = iso.groups()
         value = timedelta(
-            days=float(days or 0), hours=float(hours or 0), minutes=float(minutes or 0),
+            days=float(days or 0),
+            hours=float(hours or 0),
+            minutes=float(minutes or 0),
             seconds=float(seconds or 0),
         )
         return -value if negative else value
@@ -361,7 +364,8 @@ def _value_from_yaml(name: str, type_: str, value: Any) -> BoundValue:
         if not isinstance(value, list):
             raise RunbookError(f"parameter '{name}' must be {_describe_type(type_)}, not {value!r}")
         return tuple(
-            _scalar_from_text(name, element, item) if isinstance(item, str) and element != "string"
+            _scalar_from_text(name, element, item)
+            if isinstance(item, str) and element != "string"
             else _list_element(name, element, item)
             for item in value
         )
@@ -541,10 +545,14 @@ class Check:
             return CheckOutcome(False, None, f"{self.source} cannot be checked: {self._missing(table)}")
         column = table.column(self.column)
         if self.kind in ("max", "min"):
-            if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-                    or pa.types.is_decimal(column.type)):
+            if not (
+                pa.types.is_integer(column.type)
+                or pa.types.is_floating(column.type)
+                or pa.types.is_decimal(column.type)
+            ):
                 return CheckOutcome(
-                    False, None,
+                    False,
+                    None,
                     f"{self.source} cannot be checked: {self.column} holds {column.type}, not numbers.",
                 )
             values = [v for v in (_python(item) for item in column.to_pylist()) if v is not None]
@@ -559,7 +567,8 @@ class Check:
         if self.kind == "value":
             if table.num_rows != 1:
                 return CheckOutcome(
-                    False, None,
+                    False,
+                    None,
                     f"{self.source} failed: value({self.column}) needs a one-row result, "
                     f"and the query returned {table.num_rows} rows.",
                 )
@@ -683,9 +692,9 @@ def parse_check(text: str, parameters: Sequence[Parameter] | None = None) -> Che
         side = right_side(tokens[5], numeric=head != "value")
         return Check(source, head, values[4], column=values[2], **side)
     if head == "any":
-        well_formed = shape[1:4] == ["paren", "name", "op"] and len(tokens) == 7
-        if not well_formed or values[1] != "(" or values[6] != ")":
-            raise fail("any takes a comparison in parentheses, such as any(ResultCode == \"500\")")
+        well_formed = shape[1:4] == ["paren", "name", "op"] and len(tokens) == 6
+        if not well_formed or values[1] != "(" or values[5] != ")":
+            raise fail('any takes a comparison in parentheses, such as any(ResultCode == "500")')
         return Check(source, "any", values[3], column=values[2], **right_side(tokens[4], numeric=False))
     raise fail(f"{head!r} is not a check")
 
@@ -784,7 +793,7 @@ def _split_front_matter(text: str) -> tuple[str, str, int]:
         raise RunbookError("a runbook starts with a front-matter block: a '---' line, YAML, then '---'", 1)
     for index in range(1, len(lines)):
         if lines[index].rstrip() in ("---", "..."):
-            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
     raise RunbookError("the front matter opened on line 1 is never closed with a '---' line", 1)
 
 
@@ -818,8 +827,9 @@ def _parse_parameters(raw: Any, lines: _Lines) -> tuple[Parameter, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise RunbookError("'parameters' must be a list of parameters, each with a name and a type",
-                           lines.at("parameters"))
+        raise RunbookError(
+            "'parameters' must be a list of parameters, each with a name and a type", lines.at("parameters")
+        )
     parameters: list[Parameter] = []
     for index, entry in enumerate(raw):
         line = lines.at("parameters", index)
@@ -833,11 +843,15 @@ def _parse_parameters(raw: Any, lines: _Lines) -> tuple[Parameter, ...]:
                 )
         name = entry.get("name")
         if not isinstance(name, str) or not _IDENTIFIER.match(name):
-            raise RunbookError(f"parameter name {name!r} must be a KQL identifier such as 'window'",
-                               lines.at("parameters", index, "name"))
+            raise RunbookError(
+                f"parameter name {name!r} must be a KQL identifier such as 'window'",
+                lines.at("parameters", index, "name"),
+            )
         if name.lower() in _RESERVED_NAMES:
-            raise RunbookError(f"parameter name '{name}' is a KQL keyword; choose another",
-                               lines.at("parameters", index, "name"))
+            raise RunbookError(
+                f"parameter name '{name}' is a KQL keyword; choose another",
+                lines.at("parameters", index, "name"),
+            )
         if any(p.name == name for p in parameters):
             raise RunbookError(f"parameter '{name}' is declared twice", lines.at("parameters", index, "name"))
         spelled = entry.get("type")
@@ -857,19 +871,25 @@ def _parse_parameters(raw: Any, lines: _Lines) -> tuple[Parameter, ...]:
                 raise RunbookError(f"default: {error.message}", line_of_default) from None
         allowed_raw = entry.get("allowed") or []
         if not isinstance(allowed_raw, list):
-            raise RunbookError(f"'allowed' of parameter '{name}' must be a list",
-                               lines.at("parameters", index, "allowed"))
+            raise RunbookError(
+                f"'allowed' of parameter '{name}' must be a list", lines.at("parameters", index, "allowed")
+            )
         allowed: list[BoundValue] = []
         element_type = type_[5:-1] if type_.startswith("list[") else type_
         for position, item in enumerate(allowed_raw):
             try:
                 allowed.append(_value_from_yaml(name, element_type, item))
             except RunbookError as error:
-                raise RunbookError(f"allowed: {error.message}",
-                                   lines.at("parameters", index, "allowed", position)) from None
+                raise RunbookError(
+                    f"allowed: {error.message}", lines.at("parameters", index, "allowed", position)
+                ) from None
         parameter = Parameter(
-            name=name, type=type_, default=default, description=str(entry.get("description") or ""),
-            allowed=tuple(allowed), line=line,
+            name=name,
+            type=type_,
+            default=default,
+            description=str(entry.get("description") or ""),
+            allowed=tuple(allowed),
+            line=line,
         )
         if default is not None:
             problem = _not_allowed(parameter, default)
@@ -935,8 +955,7 @@ def _parse_attributes(text: str, line: int) -> dict[str, str]:
         found = _ATTRIBUTE.match(text, position)
         if found is None:
             raise RunbookError(
-                f"cannot read {text[position:].strip()!r} after ```kql; "
-                "write name=\"...\" and check=\"...\"",
+                f'cannot read {text[position:].strip()!r} after ```kql; write name="..." and check="..."',
                 line,
             )
         key = found.group("key")
@@ -960,8 +979,9 @@ def parse_runbook(text: str, name: str, path: Path | None = None) -> Runbook:
             raise RunbookError("the front matter must be a YAML mapping with at least a title", 2)
         for key in data:
             if key not in _FRONT_KEYS:
-                raise RunbookError(f"unknown front-matter key '{key}' (allowed: {', '.join(_FRONT_KEYS)})",
-                                   lines.at(key))
+                raise RunbookError(
+                    f"unknown front-matter key '{key}' (allowed: {', '.join(_FRONT_KEYS)})", lines.at(key)
+                )
         title = _text_field(data, "title", lines)
         if not title or not title.strip():
             raise RunbookError("the front matter has no title", 1)

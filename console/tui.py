@@ -4,38 +4,58 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.errors import OpsError
 from console.settings import Settings
 
 if TYPE_CHECKING:
     from console.services import Services
 
 
-def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) -> int:
-    """Run the TUI until the user quits; returns the exit code."""
-    from console.app import OpsConsole
+def preload_sdk() -> None:
+    """Import the SDK modules the first screen needs while the user looks at the first paint."""
+    import azure.identity.aio  # noqa: F401
+    import azure.mgmt.resource.resources.aio  # noqa: F401
+    import azure.mgmt.resource.subscriptions.aio  # noqa: F401
 
-    local = None
+
+def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) -> int:
+    """Run the TUI until the user quits; returns the exit code.
+
+    With --demo the local Azure is spawned before the UI is imported, so it starts while the first
+    screen paints; a local Azure already serving the data dir is reused.
+    """
+    from console.local import LocalAzure, PendingLocalAzure, running_emulator, spawn_local_azure
+
+    local: LocalAzure | None = None
+    pending: PendingLocalAzure | None = None
+    emulator_dir = settings.data_dir / "local-azure"
+    if demo:
+        readiness = None if reset else running_emulator(emulator_dir)
+        if readiness is not None:
+            local = LocalAzure(readiness, None)
+        else:
+            pending = spawn_local_azure(emulator_dir, reset=reset)
 
     def connect() -> Services:
         nonlocal local
         from console.services import make_services
 
+        preload_sdk()
         if not demo:
             return make_services(settings)
-        from console.local import start_local_azure
-
-        local = start_local_azure(settings.data_dir / "local-azure", reset=reset)
+        if local is None:
+            assert pending is not None
+            local = pending.wait()
         local.apply_environment()
         return make_services(settings, profile=local.profile)
+
+    from console.app import OpsConsole
 
     app = OpsConsole(settings, connect=connect, demo=demo)
     try:
         result = app.run()
-    except OpsError as error:
-        print(f"opsconsole: {error}")
-        return 1
     finally:
         if local is not None:
             local.stop()
+        elif pending is not None:
+            pending.process.terminate()
     return int(result or 0)

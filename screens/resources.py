@@ -188,6 +188,7 @@ class ResourcesScreen(AreaScreen):
 
     @work(exclusive=True, group="resources-groups", name="load resource groups")
     async def load_groups(self, node: TreeNode[Any]) -> None:
+        assert node.data is not None
         subscription: Subscription = node.data[1]
         groups = await self.service.list_resource_groups(subscription.subscription_id)
         node.remove_children()
@@ -251,7 +252,7 @@ class ResourcesScreen(AreaScreen):
 
     @on(Tree.NodeSelected, "#scope-tree")
     def _scope_selected(self, event: Tree.NodeSelected[Any]) -> None:
-        data = event.node.data or ("placeholder",)
+        data: tuple[Any, ...] = event.node.data or ("placeholder",)
         if data[0] == "all":
             self._set_scope(Scope())
         elif data[0] == "sub":
@@ -302,7 +303,8 @@ class ResourcesScreen(AreaScreen):
                 text.append(f"{value}\n")
         properties = mask_secrets(resource.properties or {}, reveal=self.reveal)
         text.append("\nproperties", style="bold")
-        text.append("  (x reveals secret-looking values)\n" if not self.reveal else "  (secrets shown; x hides)\n", style="dim")
+        hint = "  (secrets shown; x hides)\n" if self.reveal else "  (x reveals secret-looking values)\n"
+        text.append(hint, style="dim")
         text.append(json.dumps(properties, indent=2, default=str))
         self.query_one("#detail-body", Static).update(text)
 

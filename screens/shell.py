@@ -130,7 +130,10 @@ class ShellHeader(Static):
         line.append(f" {current.display_name} " if current else " no subscription ", style="bold")
         if context.is_protected:
             line.append(" PROTECTED ", style="bold reverse")
-        line.append(" READ-ONLY " if context.is_read_only else " read-write ", style="bold" if context.is_read_only else "dim")
+        if context.is_read_only:
+            line.append(" READ-ONLY ", style="bold")
+        else:
+            line.append(" read-write ", style="dim")
         self.set_class(context.is_protected, "-protected")
         self.update(line)
 

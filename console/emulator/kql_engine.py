@@ -47,6 +47,7 @@ _CLOCK_SLOT = "kqlnow"
 _TIMESPAN_FROM = "__la_from"
 _TIMESPAN_TO = "__la_to"
 _TIME_COLUMN = "TimeGenerated"
+_SCOPE = "__la_scope"
 _SERIES_SOURCE = "__la_series"
 # Any instant will do: the clock is a bound parameter, replaced on every execution.
 _PLACEHOLDER_NOW = dt.datetime(2000, 1, 1)
@@ -720,7 +721,7 @@ class KqlEngine:
         """The DuckDB SQL a query runs as (no timespan filter), for diagnostics and benchmarks."""
         cursor = self._cursor()
         try:
-            return _resolve_sources(self._translate(query, cursor), None, self._duckdb_schema())
+            return _resolve_sources(self._translate(query, cursor), None, self._duckdb_schema(), False)
         finally:
             cursor.close()
 
@@ -733,18 +734,24 @@ class KqlEngine:
         row_cap: int = 500_000,
         size_cap_bytes: int = 64 * 1024 * 1024,
         timeout_s: float = 60.0,
+        resource_scope: str | None = None,
     ) -> QueryOutcome:
         """Run a KQL query and shape its result as the Log Analytics query API does.
 
-        Raises `KqlQueryError` for a query the service refuses or one that runs past `timeout_s`.
+        `timespan` filters `TimeGenerated` of every table the query reads; `resource_scope` (an
+        ARM resource id) keeps only rows whose `_ResourceId` is that resource or below it, as a
+        resource-centric query does. Raises `KqlQueryError` for a query the service refuses or one
+        that runs past `timeout_s`.
         """
         cursor = self._cursor()
         timer = threading.Timer(timeout_s, cursor.interrupt)
         timer.daemon = True
         try:
             translation = self._translate(query, cursor)
-            sql = _resolve_sources(translation, timespan, self._duckdb_schema())
+            sql = _resolve_sources(translation, timespan, self._duckdb_schema(), resource_scope is not None)
             parameters = dict(translation.parameters)
+            if resource_scope is not None:
+                parameters[_SCOPE] = resource_scope.lower().rstrip("/")
             if translation.uses_clock:
                 parameters[_CLOCK_SLOT] = _naive_utc(now)
             if timespan is not None:
@@ -849,19 +856,30 @@ def _resolve_sources(
     translation: _Translation,
     timespan: tuple[dt.datetime, dt.datetime] | None,
     schema: dict[str, list[tuple[str, str]]],
+    scoped: bool,
 ) -> str:
+    """Replace each marked table source with the table, filtered by timespan and resource scope."""
+
     def replace(match: re.Match[str]) -> str:
         table = match.group(1)
         if table is None:
             return match.group()
         quoted = _quote(table.replace('""', '"'))
-        has_time = any(column == _TIME_COLUMN for column, _ in schema.get(table, []))
-        if timespan is None or not has_time:
+        columns = {column for column, _ in schema.get(table, [])}
+        conditions = []
+        if timespan is not None and _TIME_COLUMN in columns:
+            conditions.append(
+                f'"{_TIME_COLUMN}" >= ${_TIMESPAN_FROM} AND "{_TIME_COLUMN}" < ${_TIMESPAN_TO}'
+            )
+        if scoped:
+            # A table with no resource column holds nothing a resource-centric query may see.
+            conditions.append(
+                f'("_ResourceId" = ${_SCOPE} OR starts_with("_ResourceId", ${_SCOPE} || \'/\'))'
+                if "_ResourceId" in columns else "false"
+            )
+        if not conditions:
             return quoted
-        return (
-            f"(SELECT * FROM {quoted} WHERE \"{_TIME_COLUMN}\" >= ${_TIMESPAN_FROM} "
-            f"AND \"{_TIME_COLUMN}\" < ${_TIMESPAN_TO})"
-        )
+        return f"(SELECT * FROM {quoted} WHERE {' AND '.join(conditions)})"
 
     return _SOURCE_PATTERN.sub(replace, translation.sql)
 

@@ -139,9 +139,9 @@ async def _azure_middleware(
     """Request ids, faults and bearer-token checks for every ARM and Log Analytics request."""
     ids = _request_ids(request)
     if request.path.startswith("/_emulator/"):
-        response = await handler(request)
-        response.headers.update(ids)
-        return response
+        control = await handler(request)
+        control.headers.update(ids)
+        return control
     decision = request.app[FAULTS_KEY].decide(request.method, request.path)
     if decision.latency_ms:
         await asyncio.sleep(decision.latency_ms / 1000)
@@ -152,8 +152,9 @@ async def _azure_middleware(
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     audience = issuer.audience_of(token.strip()) if scheme.lower() == "bearer" else None
     wanted = LOGS_AUDIENCE if request.path.startswith("/v1/") else ARM_AUDIENCE
+    response: web.StreamResponse
     if audience is None or audience != wanted:
-        response: web.StreamResponse = arm_error(
+        response = arm_error(
             401, "InvalidAuthenticationToken",
             "The access token is missing, invalid or expired." if audience is None
             else f"The access token is for {audience}, not {wanted}.",
@@ -307,9 +308,9 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
 
 
 def _bound_port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp exposes the bound port only through the server's sockets
-    assert server is not None and server.sockets  # type: ignore[union-attr]
-    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    server: Any = site._server  # aiohttp exposes the bound port only through the server's sockets
+    assert server is not None and server.sockets
+    return int(server.sockets[0].getsockname()[1])
 
 
 def write_record(data_dir: Path, readiness: dict[str, Any]) -> Path:

@@ -80,6 +80,7 @@ def _unique(names: list[str]) -> list[str]:
     return result
 
 
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _POSITION = re.compile(r"line[:\s]+(\d+)[^\d]+(?:pos|position|column)[:\s]+(\d+)", re.IGNORECASE)
 
 
@@ -132,8 +133,8 @@ class LogsService(Service):
         partial_error = None
         if isinstance(response, LogsQueryPartialResult):
             tables = response.partial_data
-            error = response.partial_error
-            partial_error = str(getattr(error, "message", None) or error)
+            cause = response.partial_error
+            partial_error = str(getattr(cause, "message", None) or cause)
         else:
             tables = response.tables
         if not tables:
@@ -193,6 +194,22 @@ class LogsService(Service):
             columns = tuple(Column(str(c["name"]), str(c["type"])) for c in table.get("columns", []))
             tables[str(table["name"])] = columns
         return WorkspaceSchema(tables)
+
+    async def find_workspace(self, resources: Any, wanted: str | None) -> Workspace:
+        """The workspace named by customer id, name or resource id; with none named, the first one found."""
+        if wanted and _GUID.match(wanted):
+            return Workspace("", wanted, wanted, "", "")
+        subscriptions = await resources.list_subscriptions()
+        found = await self.list_workspaces(resources, [s.subscription_id for s in subscriptions])
+        if not found:
+            raise OpsError(ErrorKind.NOT_FOUND, "No Log Analytics workspace is visible in any subscription.")
+        if not wanted:
+            return found[0]
+        for workspace in found:
+            if wanted.lower() in {workspace.name.lower(), workspace.resource_id.lower(), workspace.customer_id.lower()}:
+                return workspace
+        names = ", ".join(w.name for w in found)
+        raise OpsError(ErrorKind.NOT_FOUND, f"No workspace is called {wanted!r}; visible workspaces: {names}.")
 
     async def list_workspaces(self, resources: Any, subscription_ids: list[str]) -> list[Workspace]:
         """Log Analytics workspaces across subscriptions, with the customer id queries need."""

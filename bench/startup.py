@@ -1,0 +1,169 @@
+"""Start-up and listing figures, printed (never asserted).
+
+1. Launch to first interactive screen in a real terminal (tmux 200x50), polled from capture-pane:
+   - a minimal Textual app (baseline, same run),
+   - `opsconsole --demo` reusing a running local Azure (no start cost): first paint, and resources shown,
+   - `opsconsole --demo` starting the local Azure itself: first paint, and resources shown.
+2. `resources list` over both demo subscriptions with 100 ms injected latency per page, against the slowest
+   single subscription.
+
+Run: python bench/startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OPSCONSOLE = str(Path(sys.executable).with_name("opsconsole"))
+
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Static
+class Minimal(App):
+    def compose(self):
+        yield Static("minimal app ready")
+Minimal().run()
+"""
+
+
+def _pane() -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", "bench"], capture_output=True, text=True).stdout
+
+
+def time_to_screen(command: str, markers: list[str], env: dict[str, str], timeout: float = 30.0) -> list[float]:
+    """Seconds from launch until each marker is on screen (in order)."""
+    subprocess.run(["tmux", "kill-session", "-t", "bench"], capture_output=True)
+    started = time.perf_counter()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", command],
+        check=True,
+        env={**os.environ, **env},
+    )
+    found: list[float] = []
+    while len(found) < len(markers) and time.perf_counter() - started < timeout:
+        if markers[len(found)] in _pane():
+            found.append(time.perf_counter() - started)
+            continue
+        time.sleep(0.005)
+    subprocess.run(["tmux", "send-keys", "-t", "bench", "C-q"], capture_output=True)
+    time.sleep(0.5)
+    subprocess.run(["tmux", "kill-session", "-t", "bench"], capture_output=True)
+    return found
+
+
+def bench_startup(runs: int) -> None:
+    data = Path(tempfile.mkdtemp(prefix="opsconsole-bench-"))
+    env = {"OPSCONSOLE_DATA_DIR": str(data), "OPSCONSOLE_CONFIG_DIR": str(data / "config")}
+    minimal = Path(data / "minimal.py")
+    minimal.write_text(MINIMAL_APP)
+    rows: dict[str, list[list[float]]] = {"minimal": [], "reuse": [], "cold": []}
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "console", "emulator", "--data-dir", str(data / "shared" / "local-azure")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert emulator.stdout is not None
+    emulator.stdout.readline()
+    try:
+        for _ in range(runs):
+            rows["minimal"].append(time_to_screen(f"{sys.executable} {minimal}", ["minimal app ready"], env))
+            shared_env = {**env, "OPSCONSOLE_DATA_DIR": str(data / "shared")}
+            rows["reuse"].append(
+                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], shared_env)
+            )
+            cold_dir = data / f"cold-{time.monotonic_ns()}"
+            cold_env = {**env, "OPSCONSOLE_DATA_DIR": str(cold_dir)}
+            # Seed once so the cold run measures start-up, not the first seed of the DuckDB file.
+            if not rows["cold"]:
+                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], cold_env)
+            rows["cold"].append(time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], cold_env))
+    finally:
+        emulator.terminate()
+        emulator.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+    def median(name: str, index: int) -> float:
+        values = [r[index] for r in rows[name] if len(r) > index]
+        return statistics.median(values) * 1000 if values else float("nan")
+
+    base = median("minimal", 0)
+    print(f"runs: {runs} (median ms, tmux 200x50, polled every 5 ms)")
+    print(f"  minimal Textual app first paint           {base:7.0f}")
+    print(f"  --demo, local Azure running: first paint  {median('reuse', 0):7.0f}  ({median('reuse', 0) / base:.2f}x minimal)")
+    print(f"  --demo, local Azure running: resources    {median('reuse', 1):7.0f}")
+    print(f"  --demo, starting local Azure: first paint {median('cold', 0):7.0f}")
+    print(f"  --demo, starting local Azure: resources   {median('cold', 1):7.0f}   target <= 800")
+
+
+async def bench_listing() -> None:
+    sys.path.insert(0, str(ROOT))
+    from console.cloud import local_profile
+    from console.emulator.faults import FaultRule
+    from console.emulator.server import EmulatorConfig, start_emulator
+    from console.services import make_services
+    from console.settings import Settings
+
+    data = Path(tempfile.mkdtemp(prefix="opsconsole-list-"))
+    running = await start_emulator(
+        EmulatorConfig(
+            data_dir=data,
+            page_size=5,
+            telemetry_scale=0.001,
+            live_traffic=False,
+            faults=[FaultRule(path="/resources", latency_ms=100.0)],
+        )
+    )
+    os.environ.update(
+        {
+            "IDENTITY_ENDPOINT": running.readiness["identity_endpoint"],
+            "IDENTITY_HEADER": running.readiness["identity_header"],
+            "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
+        }
+    )
+    services = make_services(Settings(data_dir=data), profile=local_profile(running.readiness))
+    try:
+        subscriptions = [s.subscription_id for s in await services.resources.list_subscriptions()]
+        await services.resources.list_all_resources(subscriptions)  # warm the token and connections
+        singles = {}
+        for subscription in subscriptions:
+            started = time.perf_counter()
+            found = await services.resources.list_resources(subscription)
+            singles[subscription] = (time.perf_counter() - started, len(found))
+        started = time.perf_counter()
+        everything = await services.resources.list_all_resources(subscriptions)
+        both = time.perf_counter() - started
+    finally:
+        await services.close()
+        await running.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    slowest = max(seconds for seconds, _ in singles.values())
+    print("resources list, 100 ms injected latency per page, 5 items per page:")
+    for subscription, (seconds, count) in singles.items():
+        print(f"  {subscription}: {count:3d} resources in {seconds * 1000:6.0f} ms")
+    print(f"  both subscriptions: {len(everything)} resources in {both * 1000:6.0f} ms")
+    print(f"  ratio to slowest single subscription: {both / slowest:.2f}   target <= 1.5")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-tui", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_tui:
+        bench_startup(args.runs)
+    asyncio.run(bench_listing())
+
+
+if __name__ == "__main__":
+    main()
