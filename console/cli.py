@@ -261,6 +261,149 @@ def _with_position(error: OpsError) -> str:
     return f"{error} (line {line}, column {column})"
 
 
+@main.group()
+def runbook() -> None:
+    """KQL runbooks: list them, run them headless (exit 0 pass, 1 check failed, 2 bad input, 3 query error)."""
+
+
+def _runbook_parameters(runbook: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "type": p.type,
+            "default": _show_default(p.default),
+            "description": p.description,
+        }
+        for p in runbook.parameters
+    ]
+
+
+def _show_default(value: Any) -> Any:
+    from datetime import datetime, timedelta
+
+    from console.durations import format_duration
+
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_show_default(v) for v in value]
+    return value
+
+
+@runbook.command("list")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def runbook_list(session: Session, output: str) -> None:
+    """Every runbook with its title, tags and parameters."""
+    from console.runbooks import RunbookError
+    from console.services import make_services
+
+    services = make_services(session.settings)
+    try:
+        found = services.runbooks.list()
+    except RunbookError as error:
+        _fail(str(error), 2)
+    rows = [
+        {
+            "name": r.name,
+            "title": r.title,
+            "tags": list(r.tags),
+            "parameters": _runbook_parameters(r),
+        }
+        for r in found
+    ]
+    if output == "json":
+        print_rows(rows, "json", [])
+        return
+    for row in rows:
+        row["tags"] = ", ".join(row["tags"])
+        row["parameters"] = ", ".join(
+            f"{p['name']}:{p['type']}" + (f"={p['default']}" if p["default"] is not None else "")
+            for p in row["parameters"]
+        )
+    print_rows(rows, "table", ["name", "title", "tags", "parameters"])
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not name=value", param_hint="--param")
+        values[name.strip()] = value
+    return values
+
+
+@runbook.command("run")
+@click.argument("name")
+@click.option("--param", "params", multiple=True, help="A parameter as name=value (repeatable).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--workspace", help="Workspace customer id, name or resource id.")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def runbook_run(
+    session: Session, name: str, params: tuple[str, ...], demo: bool, workspace: str | None, output: str
+) -> None:
+    """Run every step of a runbook (by name or path) and judge its checks."""
+    from console.runbooks import RunbookError
+
+    raw = _parse_params(params)
+    session = Session(session.settings, session.demo or demo, session.reset)
+    with services_for(session) as services:
+        try:
+            chosen = services.runbooks.find(name)
+            services.runbooks.bind(chosen, raw)
+        except RunbookError as error:
+            _fail(str(error), 2)
+
+        async def run() -> Any:
+            target = await services.logs.find_workspace(
+                services.resources, workspace or chosen.workspace or session.settings.workspace
+            )
+            return await services.runbooks.run(chosen, raw, target.customer_id)
+
+        try:
+            result = run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), 3)
+    _print_run(result, output)
+    sys.exit({"pass": 0, "fail": 1, "error": 3}[result.status])
+
+
+def _print_run(run: Any, output: str) -> None:
+    if output == "json":
+        body = {
+            "runbook": run.runbook,
+            "title": run.title,
+            "status": run.status,
+            "workspace": run.workspace,
+            "started_at": run.started_at.isoformat(),
+            "parameters": run.parameters,
+            "steps": [
+                {
+                    "name": step.name,
+                    "status": step.status,
+                    "query": step.query,
+                    "rows": step.row_count,
+                    "check": step.check,
+                    "observed": step.observed,
+                    "sentence": step.sentence,
+                    "error": step.error,
+                }
+                for step in run.steps
+            ],
+        }
+        click.echo(json.dumps(body, indent=2, default=str))
+        return
+    marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "info": "    "}
+    click.echo(f"{run.title} ({run.runbook}): {run.status.upper()}  [{run.summary()}]")
+    for step in run.steps:
+        detail = step.error or step.sentence or f"{step.row_count} rows"
+        click.echo(f"  {marks[step.status]:5} {step.name}: {detail}")
+
+
 @main.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:

@@ -103,3 +103,54 @@ class JournalEntry:
     action: str
     target: str
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One runbook step as run: the query as sent, what came back, and its check's verdict."""
+
+    name: str
+    query: str
+    check: str | None = None
+    passed: bool | None = None
+    observed: Any = None
+    sentence: str = ""
+    error: str | None = None
+    result: QueryResult | None = None
+
+    @property
+    def row_count(self) -> int | None:
+        return self.result.row_count if self.result is not None else None
+
+    @property
+    def status(self) -> str:
+        """pass, fail, error, or info (a step without a check)."""
+        if self.error is not None:
+            return "error"
+        if self.passed is None:
+            return "info"
+        return "pass" if self.passed else "fail"
+
+
+@dataclass(frozen=True)
+class RunbookRun:
+    """A whole runbook run: when, with which parameters, on which workspace, and each step's outcome."""
+
+    runbook: str
+    title: str
+    started_at: datetime
+    workspace: str
+    parameters: dict[str, Any]
+    steps: tuple[StepRun, ...]
+
+    @property
+    def status(self) -> str:
+        """error if any query failed, else fail if any check failed, else pass."""
+        statuses = {step.status for step in self.steps}
+        if "error" in statuses:
+            return "error"
+        return "fail" if "fail" in statuses else "pass"
+
+    def summary(self) -> str:
+        counts = {s: sum(1 for step in self.steps if step.status == s) for s in ("pass", "fail", "error", "info")}
+        return ", ".join(f"{n} {s}" for s, n in counts.items() if n)

@@ -92,17 +92,16 @@ _MAX_TIMESPAN = timedelta(days=100_000)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Names a parameter may not take: they are KQL keywords, so `let <name> = ...` would not parse
 # or would read as something else.
-_RESERVED_NAMES = frozenset(
-    (
-        "and or not let set declare print where project extend summarize by on join union take limit top "
-        "sort order asc desc in has contains between true false null datatable range from to step with "
-        "kind count distinct as of materialize toscalar dynamic bool int long real double string datetime "
-        "timespan time date guid decimal evaluate invoke parse render search find lookup mv-expand typeof "
-        "database cluster table view alias pattern restrict access facet fork partition sample scan "
-        "serialize getschema project-away project-rename project-reorder nulls first last contains_cs "
-        "has_cs"
-    ).split()
+_KQL_KEYWORDS = (
+    "and or not let set declare print where project extend summarize by on join union take limit top "
+    "sort order asc desc in has contains between true false null datatable range from to step with "
+    "kind count distinct as of materialize toscalar dynamic bool int long real double string datetime "
+    "timespan time date guid decimal evaluate invoke parse render search find lookup mv-expand typeof "
+    "database cluster table view alias pattern restrict access facet fork partition sample scan "
+    "serialize getschema project-away project-rename project-reorder nulls first last contains_cs "
+    "has_cs"
 )
+_RESERVED_NAMES = frozenset(_KQL_KEYWORDS.split())
 
 
 class RunbookError(Exception):

@@ -49,6 +49,11 @@ class Settings:
         return self.data_dir / "journal.jsonl"
 
     @property
+    def runbooks_dir(self) -> Path:
+        """Where the user's own runbooks live, beside the config file."""
+        return (self.config_path.parent if self.config_path else config_dir()) / "runbooks"
+
+    @property
     def history_path(self) -> Path:
         return self.data_dir / "query-history.jsonl"
 
@@ -107,14 +112,21 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             raise ValueError
         return wanted(value)
     except (TypeError, ValueError):
-        article = {"bool": "true or false", "tuple": "a list of strings", "dict": "a table of strings"}
+        article = {
+            "bool": "true or false",
+            "tuple": "a list of strings",
+            "dict": "a table of strings",
+            "int": "an integer",
+            "float": "a number",
+        }
         expected = article.get(wanted.__name__, f"a {wanted.__name__}")
         raise OpsError(ErrorKind.CONFIG, f"{origin}: {name} must be {expected}, not {value!r}.") from None
 
 
 def _line_of(text: str, key: str) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        # `key = value`, or the header of a table such as `[keys]`
+        if re.match(rf"\s*(?:{re.escape(key)}\s*=|\[\s*{re.escape(key)}\s*\])", line):
             return number
     return None
 

@@ -10,6 +10,7 @@ from console.cloud import CloudProfile, cloud_named
 from console.services.base import ServiceContext
 from console.services.logs import LogsService
 from console.services.resources import ResourcesService
+from console.services.runbooks import RunbookService
 from console.settings import Settings
 
 
@@ -20,6 +21,7 @@ class Services:
         self.context = context
         self.resources = ResourcesService(context)
         self.logs = LogsService(context)
+        self.runbooks = RunbookService(context, self.logs, context.settings.runbooks_dir)
 
     @property
     def settings(self) -> Settings:

@@ -1,0 +1,144 @@
+"""Running runbooks: bind parameters, run each step through the logs service, judge checks, keep history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from console.errors import OpsError
+from console.models import RunbookRun, StepRun
+from console.runbooks import (
+    Runbook,
+    RunbookError,
+    Step,
+    bind_parameters,
+    bound_query,
+    load_runbooks,
+    render_prelude,
+    shipped_runbooks_dir,
+)
+from console.services.base import Service, ServiceContext
+from console.services.logs import LogsService
+
+HISTORY_LIMIT = 2000
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of a bound parameter value."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float | bool | str) or value is None:
+        return value
+    return str(value)
+
+
+class RunbookService(Service):
+    """Runbooks shipped with the product plus the user's own (`runbooks/` in the config dir)."""
+
+    def __init__(self, context: ServiceContext, logs: LogsService, user_dir: Path | None = None) -> None:
+        super().__init__(context)
+        self.logs = logs
+        self.user_dir = user_dir
+
+    @property
+    def history_path(self) -> Path:
+        return self.context.settings.data_dir / "runbook-runs.jsonl"
+
+    def list(self) -> list[Runbook]:
+        """Every runbook by name; a user runbook replaces a shipped one of the same name."""
+        found = {r.name: r for r in load_runbooks(shipped_runbooks_dir())}
+        if self.user_dir is not None and self.user_dir.is_dir():
+            found.update({r.name: r for r in load_runbooks(self.user_dir)})
+        return sorted(found.values(), key=lambda r: r.title.lower())
+
+    def find(self, name_or_path: str) -> Runbook:
+        """A runbook by name, or parsed from a file path."""
+        path = Path(name_or_path)
+        if path.suffix == ".md" and path.exists():
+            from console.runbooks import parse_runbook
+
+            return parse_runbook(path.read_text(encoding="utf-8"), path.stem, path)
+        for runbook in self.list():
+            if runbook.name == name_or_path:
+                return runbook
+        names = ", ".join(r.name for r in self.list())
+        raise RunbookError(f"No runbook is called {name_or_path!r}; known runbooks: {names}.")
+
+    def bind(self, runbook: Runbook, raw: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+        """Typed parameter values and the `let` prelude that carries them (RunbookError when invalid)."""
+        values = bind_parameters(runbook, raw)
+        return values, render_prelude(runbook.parameters, values)
+
+    async def run_step(self, step: Step, values: Mapping[str, Any], prelude: str, workspace_id: str) -> StepRun:
+        """Run one step; a query failure is recorded on the step, not raised."""
+        query = bound_query(step, prelude)
+        check = step.check.source if step.check else None
+        try:
+            result = await self.logs.query(workspace_id, query, None)
+        except OpsError as error:
+            return StepRun(step.name, query, check, error=str(error))
+        if step.check is None:
+            return StepRun(step.name, query, None, result=result)
+        outcome = step.check.evaluate(result, values)
+        return StepRun(step.name, query, check, outcome.passed, outcome.observed, outcome.sentence, result=result)
+
+    async def run(self, runbook: Runbook, raw: Mapping[str, str], workspace_id: str) -> RunbookRun:
+        """Run every step in order and record the run in the history."""
+        values, prelude = self.bind(runbook, raw)
+        started = datetime.now(UTC)
+        steps = [await self.run_step(step, values, prelude, workspace_id) for step in runbook.steps]
+        run = RunbookRun(
+            runbook.name,
+            runbook.title,
+            started,
+            workspace_id,
+            {k: _plain(v) for k, v in values.items()},
+            tuple(steps),
+        )
+        self.record(run)
+        return run
+
+    def record(self, run: RunbookRun) -> None:
+        """Append a run summary (never results themselves) to the local run history."""
+        entry = {
+            "runbook": run.runbook,
+            "title": run.title,
+            "at": run.started_at.isoformat(),
+            "workspace": run.workspace,
+            "parameters": run.parameters,
+            "status": run.status,
+            "summary": run.summary(),
+            "steps": [
+                {"name": s.name, "status": s.status, "rows": s.row_count, "observed": _plain(s.observed)}
+                for s in run.steps
+            ],
+        }
+        self.history_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.history_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+
+    def history(self, runbook: str | None = None) -> list[dict[str, Any]]:
+        """Recorded runs, newest first, optionally of one runbook."""
+        if not self.history_path.exists():
+            return []
+        entries = []
+        for line in self.history_path.read_text(encoding="utf-8").splitlines()[-HISTORY_LIMIT:]:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if runbook is None or entry.get("runbook") == runbook:
+                entries.append(entry)
+        return entries[::-1]
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The newest recorded run of each runbook."""
+        latest: dict[str, dict[str, Any]] = {}
+        for entry in self.history():
+            latest.setdefault(str(entry.get("runbook")), entry)
+        return latest

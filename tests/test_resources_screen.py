@@ -1,0 +1,263 @@
+"""The shell and the Resources screen, driven with Pilot against real services and the local Azure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from conftest import EmulatorThread, control
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static, Tree
+
+from console.app import OpsConsole
+from console.emulator import estate
+from console.services import Services
+from console.settings import Settings
+from screens.resources import MASK, ResourcesScreen
+from screens.shell import KeyHelpScreen, PlaceholderScreen
+
+SIZE = (200, 50)
+Faults = Callable[[list[dict[str, Any]]], Any]
+
+
+def text_of(widget: Static) -> str:
+    """The plain text a Static shows."""
+    return str(widget.render())
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str, attempts: int = 400) -> None:
+    """Let the app run until `condition` holds (bounded by a number of pauses, never by wall time)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def resources_screen(app: OpsConsole) -> ResourcesScreen:
+    screen = app.screen
+    assert isinstance(screen, ResourcesScreen), screen
+    return screen
+
+
+def table_rows(app: OpsConsole) -> int:
+    screen = app.screen
+    if not isinstance(screen, ResourcesScreen):
+        return 0
+    return screen.query_one(DataTable).row_count
+
+
+async def wait_for_rows(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, OpsConsole)
+    await until(pilot, lambda: table_rows(app) > 0, "the resource table to fill")
+
+
+def names_shown(app: OpsConsole) -> list[str]:
+    return [r.name for r in resources_screen(app).shown]
+
+
+@pytest.fixture
+def build_app(make_local_services: Callable[..., Services], settings: Settings) -> Callable[..., OpsConsole]:
+    def build(**changes: Any) -> OpsConsole:
+        chosen = replace(settings, **changes)
+        return OpsConsole(chosen, make_local_services(**changes))
+
+    return build
+
+
+@pytest.mark.asyncio
+async def test_opens_on_the_first_subscription_with_its_resources(
+    build_app: Callable[..., OpsConsole], local_azure: EmulatorThread
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        assert app.shell.current is not None
+        assert app.shell.current.display_name == "Contoso Non-Production"
+        expected = local_azure.running.store.resources(estate.NONPROD_SUBSCRIPTION)  # type: ignore[union-attr]
+        assert table_rows(app) == len(expected)
+        assert f"({len(expected)} resources)" in text_of(screen.query_one("#crumbs", Static))
+
+
+@pytest.mark.asyncio
+async def test_tree_drills_down_to_one_resource_group(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        tree: Tree[Any] = screen.query_one("#scope-tree", Tree)
+        production = next(n for n in tree.root.children if str(n.label) == "Contoso Production")
+        tree.focus()
+        tree.cursor_line = production.line
+        await pilot.press("enter")  # selects the subscription and expands it
+        await until(pilot, lambda: any(c.data and c.data[0] == "group" for c in production.children), "groups")
+        await until(pilot, lambda: screen.scope.group is None and table_rows(app) > 20, "production resources")
+        assert app.shell.current is not None and app.shell.current.subscription_id == estate.PROD_SUBSCRIPTION
+
+        group = next(c for c in production.children if str(c.label) == "rg-prod-data")
+        tree.cursor_line = group.line
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.scope.group == "rg-prod-data" and table_rows(app) > 0, "group resources")
+        assert {r.resource_group for r in screen.shown} == {"rg-prod-data"}
+        assert "psql-orders-prod" in names_shown(app)
+        assert "rg-prod-data" in text_of(screen.query_one("#crumbs", Static))
+
+        screen.query_one(DataTable).focus()
+        await pilot.press("backspace")  # up to the whole subscription
+        await until(pilot, lambda: screen.scope.group is None and table_rows(app) > 20, "subscription again")
+
+
+@pytest.mark.asyncio
+async def test_slash_filters_by_substring_regex_and_inverse(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        total = len(screen.resources)
+
+        await pilot.press("slash", *"psql")
+        assert names_shown(app) == ["psql-orders-stg"]
+        assert table_rows(app) == 1
+        assert "1 of" in text_of(screen.query_one("#crumbs", Static))
+
+        await pilot.press("escape")
+        assert len(screen.shown) == total
+
+        await pilot.press("slash", *"^app-.*stg$")
+        assert names_shown(app) == ["app-checkout-stg"]
+
+        await pilot.press("escape", "slash", "!", *"rg-staging")
+        assert screen.shown and all(r.resource_group != "rg-staging-web" for r in screen.shown)
+        assert all("rg-staging" not in r.resource_group for r in screen.shown)
+        assert len(screen.shown) < total
+
+        await pilot.press("escape", "slash", *"zzz-nothing")
+        assert text_of(screen.query_one("#empty-state", Static)) == "No resources match the filter."
+
+
+@pytest.mark.asyncio
+async def test_enter_shows_properties_with_secrets_masked_until_x(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        await pilot.press("slash", *"psql-orders", "enter")  # enter in the filter moves to the table
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("enter")
+        body = screen.query_one("#detail-body", Static)
+        await until(pilot, lambda: "administratorLoginPassword" in text_of(body), "the detail to load")
+        shown = text_of(body)
+        assert screen.detail is not None and screen.detail.properties is not None
+        password = str(screen.detail.properties["administratorLoginPassword"])
+        assert f'"administratorLoginPassword": "{MASK}"' in shown
+        assert password not in shown
+        assert '"administratorLogin": "ordersadmin"' in shown
+        assert "Microsoft.DBforPostgreSQL/flexibleServers" in shown
+
+        await pilot.press("x")
+        assert password in text_of(body)
+        await pilot.press("x")
+        assert password not in text_of(body)
+
+
+@pytest.mark.asyncio
+async def test_command_bar_jumps_between_areas(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("colon", *"alerts", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+        placeholder = app.screen.query_one("#placeholder", Static)
+        assert "Alerts is not built yet." in text_of(placeholder)
+
+        await pilot.press("colon", *"res", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources again")
+        assert table_rows(app) > 0  # the screen kept its state
+
+        await pilot.press("colon", *"nowhere", "enter")
+        assert isinstance(app.screen, ResourcesScreen)
+        assert any("No area called 'nowhere'" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.asyncio
+async def test_command_bar_jumps_to_logs(build_app: Callable[..., OpsConsole]) -> None:
+    pytest.importorskip("screens.logs")
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("colon", *"logs", "enter")
+        await until(pilot, lambda: app.current_mode == "logs", "the logs area")
+        assert getattr(app.screen, "AREA", None) == "logs"
+
+
+@pytest.mark.asyncio
+async def test_question_mark_lists_keys_with_binding_ids(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen), "key help")
+        listed = " ".join(text_of(s) for s in app.screen.query(Static))
+        for binding_id in ("resources.refresh", "resources.reveal", "shell.jump", "shell.filter", "app.quit"):
+            assert binding_id in listed
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "key help to close")
+
+
+@pytest.mark.asyncio
+async def test_failed_listing_shows_the_error_and_r_recovers(
+    build_app: Callable[..., OpsConsole], faults: Faults, local_azure: EmulatorThread
+) -> None:
+    faults([{"path": "/resources$", "status": 500}])
+    app = build_app(retry_total=0)
+    async with app.run_test(size=SIZE) as pilot:
+        error_state = lambda: app.screen.query_one("#error-state", Static)  # noqa: E731
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ResourcesScreen) and "Could not load" in text_of(error_state()),
+            "the error state",
+        )
+        shown = text_of(error_state())
+        assert "Azure answered 500 while listing resources" in shown
+        assert "request id" in shown
+        assert "Press r to retry." in shown
+        assert app.is_running
+
+        control(local_azure.readiness, "DELETE")
+        await pilot.press("r")
+        await wait_for_rows(pilot)
+        assert resources_screen(app).query_one("#table-area").current == "resource-table"  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_keys_from_settings_remap_bindings(
+    build_app: Callable[..., OpsConsole], faults: Faults, local_azure: EmulatorThread
+) -> None:
+    faults([{"path": "/resources$", "status": 500}])
+    app = build_app(retry_total=0, keys={"resources.refresh": "f5"})
+    async with app.run_test(size=SIZE) as pilot:
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ResourcesScreen)
+            and "Could not load" in text_of(app.screen.query_one("#error-state", Static)),
+            "the error state",
+        )
+        control(local_azure.readiness, "DELETE")
+        await pilot.press("r")  # no longer bound to refresh
+        for _ in range(20):
+            await pilot.pause(0.01)
+        assert table_rows(app) == 0
+        await pilot.press("f5")
+        await wait_for_rows(pilot)
+
+
+def test_resources_screen_snapshot(
+    snap_compare: Any, make_local_services: Callable[..., Services], settings: Settings
+) -> None:
+    """The Resources screen of the demo estate, first subscription, table filled."""
+    app = OpsConsole(settings, make_local_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=wait_for_rows)
