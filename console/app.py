@@ -82,8 +82,15 @@ class OpsConsole(App[int]):
         starting = "Starting the local Azure…" if self.shell.demo else "Connecting to Azure…"
         self.push_screen(StartingScreen(starting))
         # Connecting imports the SDK; doing it after the first paint keeps that paint fast.
+        # Failures are shown on the starting screen (on_worker_state_changed), not raised out of the app.
         self.call_after_refresh(
-            self.run_worker, self._connect_services, thread=True, exclusive=True, group="connect", name="connect"
+            self.run_worker,
+            self._connect_services,
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="connect",
+            name="connect",
         )
 
     def _connect_services(self) -> Services:

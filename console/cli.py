@@ -302,7 +302,7 @@ def runbook_list(session: Session, output: str) -> None:
 
     services = make_services(session.settings)
     try:
-        found = services.runbooks.list()
+        found = services.runbooks.available()
     except RunbookError as error:
         _fail(str(error), 2)
     rows = [

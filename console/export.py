@@ -14,7 +14,13 @@ import pyarrow as pa
 
 from console.errors import ErrorKind, OpsError
 
-FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+}
 """File extensions the exporter understands, and the format each one means."""
 
 DEFAULT_CHUNK_ROWS = 65_536
@@ -23,7 +29,7 @@ Progress = Callable[[int, int], None]
 """Called with (rows written, total rows) after every chunk."""
 
 
-class ExportCancelled(Exception):
+class ExportCancelledError(Exception):
     """The caller's `should_stop` said stop; the partial file was removed."""
 
 
@@ -49,7 +55,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _batches(table: pa.Table, chunk_rows: int) -> list[pa.RecordBatch]:
-    return table.to_batches(max_chunksize=max(1, chunk_rows))
+    batches: list[pa.RecordBatch] = table.to_batches(max_chunksize=max(1, chunk_rows))
+    return batches
 
 
 def export_table(
@@ -84,7 +91,7 @@ def export_table(
         if progress is not None:
             progress(written, total)
         if should_stop is not None and should_stop():
-            raise ExportCancelled(f"Export stopped after {written:,} of {total:,} rows.")
+            raise ExportCancelledError(f"Export stopped after {written:,} of {total:,} rows.")
 
     try:
         if fmt == "csv":
@@ -94,7 +101,7 @@ def export_table(
         else:
             _write_parquet(table, temporary, chunk_rows, advance)
         os.replace(temporary, path)
-    except ExportCancelled:
+    except ExportCancelledError:
         temporary.unlink(missing_ok=True)
         raise
     except OSError as error:

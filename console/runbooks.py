@@ -35,7 +35,13 @@ style; use single quotes around a check that holds double quotes). Checks are on
     value(col) OP LIT    the column of a one-row result
     any(col OP LIT)      at least one row satisfies the comparison
 
-with OP one of ``< <= > >= == !=`` and LIT a number, a quoted string, ``true`` or ``false``.
+with OP one of ``< <= > >= == !=`` and N / LIT a number, a quoted string, ``true``, ``false`` or the name
+of a runbook parameter (``value(failure_pct) <= threshold``). An empty cell or NaN counts as no value,
+and a check on no value fails. A step without a check only gathers evidence.
+
+Values typed by a user: ``timespan`` takes ``30m``, ``1h``, ``2d``, ``250ms``, ``00:15:00``,
+``1.02:03:04`` or ISO ``PT1H``; ``datetime`` takes ISO 8601, read as UTC when it carries no offset;
+lists take a JSON array or comma-separated values.
 
 Parameters are never pasted into step text: they become a prelude of ``let name = <typed literal>;``
 statements in front of the unchanged step, so no value can change what a query does.
@@ -249,9 +255,7 @@ def _check_scalar(name: str, type_: str, value: Any) -> BoundValue:
             raise wrong
         low, high = _INT_RANGE if type_ == "int" else _LONG_RANGE
         if not low <= value <= high:
-            raise RunbookError(
-                f"parameter '{name}' is out of range for {type_}: {value} (from {low} to {high})"
-            )
+            raise RunbookError(f"parameter '{name}' is out of range for {type_}: {value} (from {low} to {high})")
         return value
     if type_ == "real":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -524,9 +528,7 @@ class Check:
     column: str | None = None
     parameter: str | None = None
 
-    def evaluate(
-        self, result: QueryResult | pa.Table, parameters: Mapping[str, Any] | None = None
-    ) -> CheckOutcome:
+    def evaluate(self, result: QueryResult | pa.Table, parameters: Mapping[str, Any] | None = None) -> CheckOutcome:
         """Evaluate against a query result (or its Arrow table) and the runbook's bound parameters."""
         table = result.table if isinstance(result, QueryResult) else result
         expected = self.expected
@@ -557,9 +559,7 @@ class Check:
             values = [v for v in (_python(item) for item in column.to_pylist()) if v is not None]
             label = f"{self.kind}({self.column})"
             if not values:
-                return CheckOutcome(
-                    False, None, f"{self.source} failed: {label} has no value (no rows, or all empty)."
-                )
+                return CheckOutcome(False, None, f"{self.source} failed: {label} has no value (no rows, or all empty).")
             observed = max(values) if self.kind == "max" else min(values)
             seen = f"{label} is {_show(observed)}"
             return self._outcome(self._holds(observed, expected), observed, seen, expected)
@@ -1063,9 +1063,7 @@ def bind_parameters(runbook: Runbook, raw: Mapping[str, str]) -> dict[str, Bound
             elif parameter.default is not None:
                 value = parameter.default
             else:
-                raise RunbookError(
-                    f"parameter '{parameter.name}' is required: give {_describe_type(parameter.type)}"
-                )
+                raise RunbookError(f"parameter '{parameter.name}' is required: give {_describe_type(parameter.type)}")
             problem = _not_allowed(parameter, value)
             if problem:
                 raise RunbookError(problem)

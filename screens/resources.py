@@ -52,12 +52,15 @@ def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
 
 
 def resource_matches(resource: Resource, pattern: re.Pattern[str] | None, inverse: bool) -> bool:
-    """Whether a resource passes the filter: any of name, type, group, location, tags matches."""
+    """Whether a resource passes the filter: any of name, type, group, location or a visible tag matches.
+
+    Each field is matched on its own so that anchors mean what they say (`^name$` finds one resource).
+    """
     if pattern is None:
         return True
-    tags = " ".join(f"{k}={v}" for k, v in resource.tags.items())
-    haystack = " ".join([resource.name, resource.type, resource.resource_group, resource.location, tags])
-    return (pattern.search(haystack) is not None) != inverse
+    tags = [f"{k}={v}" for k, v in resource.tags.items() if not k.startswith("hidden-")]
+    fields = [resource.name, resource.type, resource.resource_group, resource.location, *tags]
+    return any(pattern.search(field) is not None for field in fields) != inverse
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ class ResourcesScreen(AreaScreen):
 
     # loading -------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="resources-subscriptions", name="load subscriptions")
+    @work(exclusive=True, exit_on_error=False, group="resources-subscriptions", name="load subscriptions")
     async def load_subscriptions(self) -> None:
         if not self.context.subscriptions:
             self.context.subscriptions = await self.service.list_subscriptions()
@@ -163,7 +166,7 @@ class ResourcesScreen(AreaScreen):
             node.add_leaf("…", data=("placeholder",))
         tree.root.expand()
 
-    @work(exclusive=True, group="resources-scope", name="load resources")
+    @work(exclusive=True, exit_on_error=False, group="resources-scope", name="load resources")
     async def load_scope(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         if not self.resources:
@@ -186,7 +189,7 @@ class ResourcesScreen(AreaScreen):
         if self.refresh_seconds > 0:
             self._refresh_timer = self.set_timer(self.refresh_seconds, self.load_scope)
 
-    @work(exclusive=True, group="resources-groups", name="load resource groups")
+    @work(exclusive=True, exit_on_error=False, group="resources-groups", name="load resource groups")
     async def load_groups(self, node: TreeNode[Any]) -> None:
         assert node.data is not None
         subscription: Subscription = node.data[1]
@@ -279,7 +282,7 @@ class ResourcesScreen(AreaScreen):
             self.query_one("#detail-body", Static).update(Text(f"Loading {resource.name}…", style="italic"))
             self.load_detail(resource.resource_id)
 
-    @work(exclusive=True, group="resources-detail", name="load resource detail")
+    @work(exclusive=True, exit_on_error=False, group="resources-detail", name="load resource detail")
     async def load_detail(self, resource_id: str) -> None:
         self.detail = await self.service.get_resource(resource_id)
         self._render_detail()
@@ -305,7 +308,7 @@ class ResourcesScreen(AreaScreen):
         text.append("\nproperties", style="bold")
         hint = "  (secrets shown; x hides)\n" if self.reveal else "  (x reveals secret-looking values)\n"
         text.append(hint, style="dim")
-        text.append(json.dumps(properties, indent=2, default=str))
+        text.append(json.dumps(properties, indent=2, default=str, ensure_ascii=False))
         self.query_one("#detail-body", Static).update(text)
 
     # actions -------------------------------------------------------------------------------

@@ -138,8 +138,7 @@ def test_good_runbook_parses_every_part() -> None:
             "unknown type 'float'",
         ),
         (
-            "---\ntitle: x\nparameters:\n  - name: n\n    type: int\n    default: lots\n---\n"
-            "```kql\nT\n```\n",
+            "---\ntitle: x\nparameters:\n  - name: n\n    type: int\n    default: lots\n---\n```kql\nT\n```\n",
             6,
             "parameter 'n' must be a whole number",
         ),
@@ -149,8 +148,7 @@ def test_good_runbook_parses_every_part() -> None:
             "KQL keyword",
         ),
         (
-            "---\ntitle: x\nparameters:\n  - name: w\n    type: timespan\n    default: 1:30:00\n---\n"
-            "```kql\nT\n```\n",
+            "---\ntitle: x\nparameters:\n  - name: w\n    type: timespan\n    default: 1:30:00\n---\n```kql\nT\n```\n",
             6,
             "quoted string",
         ),
@@ -372,9 +370,7 @@ def test_scalar_inputs(type_: str, text: str, expected: Any) -> None:
     assert parse_value(Parameter("p", type_), text) == expected
 
 
-@pytest.mark.parametrize(
-    ("type_", "text"), [("int", "2147483648"), ("int", "1.0"), ("long", "1e3"), ("bool", "maybe")]
-)
+@pytest.mark.parametrize(("type_", "text"), [("int", "2147483648"), ("int", "1.0"), ("long", "1e3"), ("bool", "maybe")])
 def test_scalar_inputs_refused(type_: str, text: str) -> None:
     with pytest.raises(RunbookError, match="parameter 'p'"):
         parse_value(Parameter("p", type_), text)
@@ -409,8 +405,8 @@ TABLES: dict[str, str] = {
     "Heartbeat": "TimeGenerated TIMESTAMP, Computer VARCHAR, Category VARCHAR, OSType VARCHAR,"
     " _ResourceId VARCHAR, ResourceGroup VARCHAR, SubscriptionId VARCHAR",
     "AzureActivity": "TimeGenerated TIMESTAMP, OperationNameValue VARCHAR, ActivityStatusValue VARCHAR,"
-    " Caller VARCHAR, CategoryValue VARCHAR, Level VARCHAR, _ResourceId VARCHAR, ResourceGroup VARCHAR,"
-    " SubscriptionId VARCHAR, ResourceProviderValue VARCHAR",
+    " ActivitySubstatusValue VARCHAR, Caller VARCHAR, CategoryValue VARCHAR, Level VARCHAR,"
+    " _ResourceId VARCHAR, ResourceGroup VARCHAR, SubscriptionId VARCHAR, ResourceProviderValue VARCHAR",
     "AzureDiagnostics": "TimeGenerated TIMESTAMP, ResourceId VARCHAR, Category VARCHAR,"
     " OperationName VARCHAR, ResultType VARCHAR, DurationMs DOUBLE, ResourceProvider VARCHAR,"
     " Resource VARCHAR",

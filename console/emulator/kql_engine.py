@@ -19,6 +19,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -383,6 +384,136 @@ def _find_make_series(text: str) -> _MakeSeries | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# SQL peephole rewrites: the same answers, in forms DuckDB optimises better.
+# --------------------------------------------------------------------------------------------------
+
+# `bin(datetime, span)` as the engine writes it, for a plain column: epoch floor arithmetic that
+# defeats DuckDB's optimiser, where time_bucket with the Unix epoch as origin is the same floor.
+_BIN_DATETIME = re.compile(
+    r"""to_timestamp\(floor\(epoch\(("(?:[^"]|"")+")\) / epoch\((INTERVAL '[0-9a-z ]+')\)\) """
+    r"""\* epoch\(\2\)\) AT TIME ZONE 'UTC'"""
+)
+# A LIKE pattern escaped at run time: with a literal free of wildcards and backslashes the escaping
+# is a no-op, and dropping ESCAPE lets DuckDB use its fast prefix/contains matching.
+_ESCAPED_LIKE = re.compile(
+    r"""(I?LIKE) (?:'%' \|\| )?replace\(replace\(replace\('((?:[^'\\%_]|'')*)', '\\', '\\\\'\), """
+    r"""'%', '\\%'\), '_', '\\_'\)(?: \|\| '%')? ESCAPE '\\'"""
+)
+
+
+def _like_replacement(match: re.Match[str]) -> str:
+    text = match.group()
+    leading = "%" if text.startswith(f"{match.group(1)} '%' || ") else ""
+    trailing = "%" if text.endswith("|| '%' ESCAPE '\\'") else ""
+    return f"{match.group(1)} '{leading}{match.group(2)}{trailing}'"
+
+
+def _scan(text: str) -> list[int]:
+    """Bracket depth before each character, or -1 inside string literals and quoted identifiers."""
+    depths = [0] * len(text)
+    depth = 0
+    quote = ""
+    for index, char in enumerate(text):
+        if quote:
+            depths[index] = -1
+            if char == quote:
+                quote = ""  # a doubled quote re-opens on the next character, which is equivalent
+            continue
+        if char in "'\"":
+            quote = char
+            depths[index] = -1
+            continue
+        if char == ")":
+            depth -= 1
+        depths[index] = depth
+        if char == "(":
+            depth += 1
+    return depths
+
+
+def _top_level(text: str, needle: str) -> list[int]:
+    depths = _scan(text)
+    found = []
+    start = text.find(needle)
+    while start != -1:
+        if depths[start] == 0:
+            found.append(start)
+        start = text.find(needle, start + len(needle))
+    return found
+
+
+def _closing(text: str, open_index: int) -> int:
+    depths = _scan(text)
+    target = depths[open_index]
+    for index in range(open_index + 1, len(text)):
+        if text[index] == ")" and depths[index] == target:
+            return index
+    return -1
+
+
+def _strip_false_coalesce(predicate: str) -> str:
+    """In a WHERE, `coalesce(p, FALSE)` filters exactly as `p` does (NULL and FALSE both drop the row).
+
+    Only applied through AND, OR, parentheses and the engine's dynamic-or-not CASE: all keep a
+    NULL and a FALSE equivalent. Under NOT they would not be, so nothing else is touched.
+    """
+    text = predicate.strip()
+    if not text:
+        return predicate
+    if text[0] == "(" and _closing(text, 0) == len(text) - 1:
+        return "(" + _strip_false_coalesce(text[1:-1]) + ")"
+    for operator in (" OR ", " AND "):
+        cuts = _top_level(text, operator)
+        if cuts:
+            pieces, start = [], 0
+            for cut in cuts:
+                pieces.append(text[start:cut])
+                start = cut + len(operator)
+            pieces.append(text[start:])
+            return operator.join(_strip_false_coalesce(piece) for piece in pieces)
+    if text.startswith("coalesce(") and text.endswith(", FALSE)") and _closing(text, 8) == len(text) - 1:
+        inner = text[9 : -len(", FALSE)")]
+        if not _top_level(inner, ","):
+            return "(" + _strip_false_coalesce(inner) + ")"
+    if text.startswith("CASE WHEN typeof(") and text.endswith(" END"):
+        then, otherwise = _top_level(text, " THEN "), _top_level(text, " ELSE ")
+        if len(then) == 1 and len(otherwise) == 1 and then[0] < otherwise[0]:
+            condition = text[len("CASE WHEN ") : then[0]]
+            first = text[then[0] + len(" THEN ") : otherwise[0]]
+            second = text[otherwise[0] + len(" ELSE ") : -len(" END")]
+            if not _top_level(condition, " WHEN ") and not _top_level(second, " WHEN "):
+                return (
+                    f"CASE WHEN {condition} THEN {_strip_false_coalesce(first)} "
+                    f"ELSE {_strip_false_coalesce(second)} END"
+                )
+    return text
+
+
+_WHERE_CLAUSE = re.compile(r"\(SELECT \* FROM _s\d+ WHERE ")
+
+
+def _optimize_sql(sql: str) -> str:
+    sql = _BIN_DATETIME.sub(r"time_bucket(\2, \1, TIMESTAMP '1970-01-01')", sql)
+    sql = _ESCAPED_LIKE.sub(_like_replacement, sql)
+    pieces: list[str] = []
+    position = 0
+    for match in _WHERE_CLAUSE.finditer(sql):
+        if match.start() < position:
+            continue
+        close = _closing(sql, match.start())
+        if close == -1:
+            continue
+        predicate = sql[match.end() : close]
+        if any(_top_level(predicate, word) for word in (" GROUP BY ", " ORDER BY ", " LIMIT ", " UNION ")):
+            continue
+        pieces.append(sql[position : match.end()])
+        pieces.append(_strip_false_coalesce(predicate))
+        position = close
+    pieces.append(sql[position:])
+    return "".join(pieces)
+
+
+# --------------------------------------------------------------------------------------------------
 # Result shaping
 # --------------------------------------------------------------------------------------------------
 
@@ -493,6 +624,42 @@ class _Translation:
 _SOURCE_PATTERN = re.compile(r"'(?:[^']|'')*'|\"" + _SOURCE_DB + r"\"\.\"((?:[^\"]|\"\")*)\"")
 
 
+class _Watchdog:
+    """One thread that interrupts cursors whose deadline passed (a timer thread per query costs ~1 ms)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._deadlines: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
+        self._next_token = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> int:
+        with self._condition:
+            self._next_token += 1
+            token = self._next_token
+            self._deadlines[token] = (time.monotonic() + timeout_s, cursor)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kql-watchdog", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+            return token
+
+    def release(self, token: int) -> None:
+        with self._condition:
+            self._deadlines.pop(token, None)
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, cursor) in list(self._deadlines.items()):
+                    if deadline <= now:
+                        del self._deadlines[token]
+                        cursor.interrupt()
+                earliest = min((deadline for deadline, _ in self._deadlines.values()), default=None)
+                self._condition.wait(None if earliest is None else max(earliest - now, 0.001))
+
+
 def _camel_to_kql(name: str) -> str:
     words = re.findall(r"[A-Z][a-z0-9]*", name)
     return "-".join(word.lower() for word in words)
@@ -508,6 +675,7 @@ class KqlEngine:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, _Translation] = OrderedDict()
         self._schema_types: dict[str, list[tuple[str, str]]] | None = None
+        self._watchdog = _Watchdog()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -610,7 +778,7 @@ class KqlEngine:
                 )
         uses_clock = _CLOCK_SLOT in parameters
         parameters.pop(_CLOCK_SLOT, None)
-        return _Translation(sql, parameters, uses_clock, tables, render)
+        return _Translation(_optimize_sql(sql), parameters, uses_clock, tables, render)
 
     def _unsupported(self, query: str, error: KqlUnsupportedError) -> KqlQueryError:
         construct = error.construct
@@ -744,8 +912,7 @@ class KqlEngine:
         that runs past `timeout_s`.
         """
         cursor = self._cursor()
-        timer = threading.Timer(timeout_s, cursor.interrupt)
-        timer.daemon = True
+        token: int | None = None
         try:
             translation = self._translate(query, cursor)
             sql = _resolve_sources(translation, timespan, self._duckdb_schema(), resource_scope is not None)
@@ -757,7 +924,7 @@ class KqlEngine:
             if timespan is not None:
                 parameters[_TIMESPAN_FROM] = _naive_utc(timespan[0])
                 parameters[_TIMESPAN_TO] = _naive_utc(timespan[1])
-            timer.start()
+            token = self._watchdog.watch(cursor, timeout_s)
             try:
                 result = cursor.execute(sql, _bind(sql, parameters))
                 return self._collect(result, translation.render, row_cap, size_cap_bytes)
@@ -768,7 +935,8 @@ class KqlEngine:
             except duckdb.Error as error:
                 raise _database_error(error) from None
         finally:
-            timer.cancel()
+            if token is not None:
+                self._watchdog.release(token)
             cursor.close()
 
     def _collect(

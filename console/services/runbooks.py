@@ -49,7 +49,7 @@ class RunbookService(Service):
     def history_path(self) -> Path:
         return self.context.settings.data_dir / "runbook-runs.jsonl"
 
-    def list(self) -> list[Runbook]:
+    def available(self) -> list[Runbook]:
         """Every runbook by name; a user runbook replaces a shipped one of the same name."""
         found = {r.name: r for r in load_runbooks(shipped_runbooks_dir())}
         if self.user_dir is not None and self.user_dir.is_dir():
@@ -63,10 +63,10 @@ class RunbookService(Service):
             from console.runbooks import parse_runbook
 
             return parse_runbook(path.read_text(encoding="utf-8"), path.stem, path)
-        for runbook in self.list():
+        for runbook in self.available():
             if runbook.name == name_or_path:
                 return runbook
-        names = ", ".join(r.name for r in self.list())
+        names = ", ".join(r.name for r in self.available())
         raise RunbookError(f"No runbook is called {name_or_path!r}; known runbooks: {names}.")
 
     def bind(self, runbook: Runbook, raw: Mapping[str, str]) -> tuple[dict[str, Any], str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +23,7 @@ _COLUMN_BITS = tuple(
     tuple(tuple(sum(_BRAILLE_BITS[r][side] for r in range(first, last + 1)) for last in range(4)) for first in range(4))
     for side in range(2)
 )
+_BRAILLE = " " + "".join(chr(0x2800 + bits) for bits in range(1, 256))
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 _RISING = " ▁▂▃▄▅▆▇█"
 AXIS_WIDTH = 9
@@ -101,7 +103,9 @@ def chart_data(table: pa.Table, kind: str) -> ChartData:
             )
     else:
         for name in y_names[:MAX_SERIES]:
-            series.append(Series(name, x_numbers.combine_chunks(), pc.cast(table.column(name), pa.float64()).combine_chunks()))
+            series.append(
+                Series(name, x_numbers.combine_chunks(), pc.cast(table.column(name), pa.float64()).combine_chunks())
+            )
     return ChartData(kind, series=series, x_is_time=x_is_time)
 
 
@@ -120,7 +124,12 @@ def downsample(x: pa.Array, y: pa.Array, lo: float, hi: float, buckets: int) -> 
         index = pc.cast(scaled, pa.int64())
     grouped = pa.table({"b": index, "y": y}).group_by("b").aggregate([("y", "min"), ("y", "max")]).sort_by("b")
     return list(
-        zip(grouped.column("b").to_pylist(), grouped.column("y_min").to_pylist(), grouped.column("y_max").to_pylist(), strict=True)
+        zip(
+            grouped.column("b").to_pylist(),
+            grouped.column("y_min").to_pylist(),
+            grouped.column("y_max").to_pylist(),
+            strict=True,
+        )
     )
 
 
@@ -224,31 +233,40 @@ class ResultChart(Widget):
         y_hi = max((hi for _, hi in ys if hi is not None), default=1.0)
         y_lo = min(y_lo, 0.0) if y_lo >= 0 and y_hi > 0 else y_lo
         y_span = (y_hi - y_lo) or 1.0
-        cells = [[0] * plot_width for _ in range(plot_height)]
-        owner = [[-1] * plot_width for _ in range(plot_height)]
-
-        def to_dot(value: float) -> int:
-            return max(0, min(dots_y - 1, dots_y - 1 - int((value - y_lo) / y_span * (dots_y - 1))))
+        # Column-major so a vertical run of dots is a slice assignment, not a loop over rows.
+        columns = [[0] * plot_height for _ in range(plot_width)]
+        owners = [[0] * plot_height for _ in range(plot_width)]
+        scale = (dots_y - 1) / y_span
 
         for index, series in enumerate(data.series):
             previous: int | None = None
             for bucket, low, high in downsample(series.x, series.y, x_lo, x_hi, dots_x):
-                top, bottom = to_dot(high), to_dot(low)
+                top = max(0, min(dots_y - 1, dots_y - 1 - int((high - y_lo) * scale)))
+                bottom = max(0, min(dots_y - 1, dots_y - 1 - int((low - y_lo) * scale)))
+                middle = (top + bottom) // 2
                 if previous is not None:
                     top, bottom = min(top, previous), max(bottom, previous)
-                column, bit_column = divmod(bucket, 2)
-                for row in range(top // 4, bottom // 4 + 1):
-                    first = max(top - row * 4, 0)
-                    last = min(bottom - row * 4, 3)
-                    cells[row][column] |= _COLUMN_BITS[bit_column][first][last]
-                    owner[row][column] = index
-                previous = to_dot((low + high) / 2) if low != high else to_dot(low)
+                previous = middle
+                column, side = divmod(bucket, 2)
+                cells, owner = columns[column], owners[column]
+                first_row, last_row = top // 4, bottom // 4
+                if first_row == last_row:
+                    cells[first_row] |= _COLUMN_BITS[side][top - first_row * 4][bottom - first_row * 4]
+                else:
+                    cells[first_row] |= _COLUMN_BITS[side][top - first_row * 4][3]
+                    cells[last_row] |= _COLUMN_BITS[side][0][bottom - last_row * 4]
+                    if last_row - first_row > 1:
+                        full = _COLUMN_BITS[side][0][3]
+                        cells[first_row + 1 : last_row] = [v | full for v in cells[first_row + 1 : last_row]]
+                owner[first_row : last_row + 1] = [index] * (last_row - first_row + 1)
         lines: list[Strip] = []
         legend: list[Segment] = [Segment(" " * AXIS_WIDTH, axis)]
         for index, series in enumerate(data.series):
             legend.append(Segment("━━ ", palette[index % len(palette)]))
             legend.append(Segment(f"{series.name}   ", base))
         lines.append(Strip(legend))
+        rows = list(zip(*columns, strict=True))
+        owner_rows = list(zip(*owners, strict=True))
         for row in range(plot_height):
             label = ""
             if row == 0:
@@ -258,18 +276,15 @@ class ResultChart(Widget):
             elif row == plot_height // 2:
                 label = _label((y_hi + y_lo) / 2)
             segments = [Segment(f"{label:>{AXIS_WIDTH - 2}} ┤", axis)]
-            run_style: Style | None = None
-            run: list[str] = []
-            for column in range(plot_width):
-                bits = cells[row][column]
-                style = palette[owner[row][column] % len(palette)] if bits else base
-                if style is not run_style and run:
-                    segments.append(Segment("".join(run), run_style))
-                    run = []
-                run_style = style
-                run.append(chr(0x2800 + bits) if bits else " ")
-            if run:
-                segments.append(Segment("".join(run), run_style))
+            text = "".join([_BRAILLE[bits] for bits in rows[row]])
+            if len(data.series) == 1:
+                segments.append(Segment(text, palette[0]))
+            else:
+                position = 0
+                for owner_index, run in groupby(owner_rows[row]):
+                    length = sum(1 for _ in run)
+                    segments.append(Segment(text[position : position + length], palette[owner_index % len(palette)]))
+                    position += length
             lines.append(Strip(segments))
         left = _x_label(x_lo, data.x_is_time)
         right = _x_label(x_hi, data.x_is_time)
@@ -277,9 +292,7 @@ class ResultChart(Widget):
         lines.append(Strip([Segment(" " * (AXIS_WIDTH - 1) + "└" + left + " " * gap + right, axis)]))
         return lines
 
-    def _draw_bars(
-        self, data: ChartData, width: int, height: int, palette: list[Style], axis: Style
-    ) -> list[Strip]:
+    def _draw_bars(self, data: ChartData, width: int, height: int, palette: list[Style], axis: Style) -> list[Strip]:
         pairs = list(zip(data.labels, data.values, strict=True))
         if data.kind == "piechart":
             pairs.sort(key=lambda pair: -pair[1])
@@ -292,7 +305,7 @@ class ResultChart(Widget):
         lines = []
         for index, (label, value) in enumerate(pairs):
             share = max(value, 0.0) / total if data.kind == "piechart" else abs(value) / peak
-            eighths = int(round(share * bar_width * 8))
+            eighths = round(share * bar_width * 8)
             full, rest = divmod(eighths, 8)
             bar = "█" * full + (_EIGHTHS[rest] if rest else "")
             shown = f"{share * 100:5.1f}%" if data.kind == "piechart" else _label(value)
@@ -308,9 +321,7 @@ class ResultChart(Widget):
             )
         return lines
 
-    def _draw_columns(
-        self, data: ChartData, width: int, height: int, palette: list[Style], axis: Style
-    ) -> list[Strip]:
+    def _draw_columns(self, data: ChartData, width: int, height: int, palette: list[Style], axis: Style) -> list[Strip]:
         plot_height = height - 2
         plot_width = width - AXIS_WIDTH
         count = len(data.values)
@@ -319,7 +330,7 @@ class ResultChart(Widget):
         labels = data.labels[: len(shown)]
         peak = max((v for v in shown), default=1.0)
         peak = peak if peak > 0 else 1.0
-        levels = [max(0, int(round(max(v, 0.0) / peak * plot_height * 8))) for v in shown]
+        levels = [max(0, round(max(v, 0.0) / peak * plot_height * 8)) for v in shown]
         bar_width = max(1, column_width - 1) if column_width > 2 else column_width
         lines = []
         for row in range(plot_height):
@@ -332,6 +343,6 @@ class ResultChart(Widget):
                 segments.append(Segment(block * bar_width, palette[0]))
                 segments.append(Segment(" " * (column_width - bar_width)))
             lines.append(Strip(segments))
-        names = "".join(f"{label[:column_width - 1]:<{column_width}}" for label in labels)
+        names = "".join(f"{label[: column_width - 1]:<{column_width}}" for label in labels)
         lines.append(Strip([Segment(" " * (AXIS_WIDTH - 1) + "└" + names, axis)]))
         return lines

@@ -205,7 +205,9 @@ class ResultGrid(ScrollView, can_focus=True):
         self.sort_column = None
         self.sort_descending = False
         kinds = [column_kind(field.type, declared.get(field.name)) for field in table.schema]
-        self.columns = [GridColumn(f.name, k, cell_len(f.name), k == "number") for f, k in zip(table.schema, kinds)]
+        self.columns = [
+            GridColumn(f.name, k, cell_len(f.name), k == "number") for f, k in zip(table.schema, kinds, strict=True)
+        ]
         self._measure()
         self._clear_caches()
         self.set_reactive(ResultGrid.cursor_row, 0)
@@ -299,8 +301,10 @@ class ResultGrid(ScrollView, can_focus=True):
 
     def _build_row(self, row: int, cursor_column: int | None) -> Strip:
         texts = self.row_texts(row)
-        base = self._style("cursor-row") if cursor_column is not None else (
-            self._style("odd") if row % 2 else self.rich_style
+        base = (
+            self._style("cursor-row")
+            if cursor_column is not None
+            else (self._style("odd") if row % 2 else self.rich_style)
         )
         null_style = base + self._style("null")
         segments = []
