@@ -35,7 +35,17 @@ def _logs_screen(services: Services, context: ShellContext) -> Screen[Any]:
     return LogsScreen(context, services)
 
 
-AREA_SCREENS: dict[str, AreaFactory] = {"resources": _resources_screen, "logs": _logs_screen}
+def _runbooks_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    from screens.runbooks import RunbooksScreen
+
+    return RunbooksScreen(context, services)
+
+
+AREA_SCREENS: dict[str, AreaFactory] = {
+    "resources": _resources_screen,
+    "logs": _logs_screen,
+    "runbooks": _runbooks_screen,
+}
 
 
 class OpsConsole(App[int]):
@@ -172,6 +182,26 @@ class OpsConsole(App[int]):
         screen = self.screen
         if hasattr(screen, "reveal_resource"):
             screen.reveal_resource(resource)
+
+    def open_in_logs(self, query: str) -> None:
+        """Go to Logs with `query` in the editor (a new Logs screen starts with it; an open one loads it)."""
+        if self.services is None:
+            return
+        if "logs" not in self._installed:
+            from screens.logs import LogsScreen
+
+            services, shell = self.services, self.shell
+            self.add_mode("logs", lambda: LogsScreen(shell, services, initial_query=query))
+            self._installed.add("logs")
+            self.switch_mode("logs")
+            return
+        self.jump("logs")
+        loader = getattr(self.screen, "load_query", None)
+        if callable(loader):
+            loader(query)
+        else:
+            self.copy_to_clipboard(query)
+            self.notify("The query is on the clipboard: paste it into the editor.", title="Logs")
 
     def known_areas(self) -> dict[str, str]:
         return dict(AREAS)

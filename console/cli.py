@@ -305,25 +305,26 @@ def runbook_list(session: Session, output: str) -> None:
         found = services.runbooks.available()
     except RunbookError as error:
         _fail(str(error), 2)
-    rows = [
+    if output == "json":
+        rows = [
+            {"name": r.name, "title": r.title, "tags": list(r.tags), "parameters": _runbook_parameters(r)}
+            for r in found
+        ]
+        print_rows(rows, "json", [])
+        return
+    table = [
         {
             "name": r.name,
             "title": r.title,
-            "tags": list(r.tags),
-            "parameters": _runbook_parameters(r),
+            "tags": ", ".join(r.tags),
+            "parameters": ", ".join(
+                f"{p['name']}:{p['type']}" + (f"={p['default']}" if p["default"] is not None else "")
+                for p in _runbook_parameters(r)
+            ),
         }
         for r in found
     ]
-    if output == "json":
-        print_rows(rows, "json", [])
-        return
-    for row in rows:
-        row["tags"] = ", ".join(row["tags"])
-        row["parameters"] = ", ".join(
-            f"{p['name']}:{p['type']}" + (f"={p['default']}" if p["default"] is not None else "")
-            for p in row["parameters"]
-        )
-    print_rows(rows, "table", ["name", "title", "tags", "parameters"])
+    print_rows(table, "table", ["name", "title", "tags", "parameters"])
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -86,8 +86,8 @@ def from_azure(error: BaseException, action: str) -> OpsError:
     # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
     # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.
     if isinstance(error, (az.DecodeError, az.DeserializationError)):
-        response = getattr(error, "response", None)
-        request_id = response.headers.get("x-ms-request-id") if response is not None else None
+        unreadable: Any = getattr(error, "response", None)
+        request_id = unreadable.headers.get("x-ms-request-id") if unreadable is not None else None
         return OpsError(
             ErrorKind.TRANSIENT, f"Azure sent a response that could not be read while {action}.", request_id=request_id
         )

@@ -192,11 +192,11 @@ class LogsScreen(AreaScreen):
         Binding("escape", "cancel", "Cancel", id="logs.cancel", priority=True),
         Binding("ctrl+c", "cancel", "Cancel", show=False, id="logs.cancel_alt", priority=True),
         Binding("ctrl+r", "history", "History", id="logs.history"),
-        Binding("ctrl+e", "export", "Export", id="logs.export"),
+        Binding("ctrl+o", "export", "Export", id="logs.export"),
         Binding("ctrl+t", "toggle_view", "Chart/table", id="logs.toggle_view"),
         Binding("ctrl+b", "toggle_schema", "Schema", id="logs.toggle_schema"),
-        Binding("ctrl+o", "focus_results", "Results", show=False, id="logs.focus_results"),
-        Binding("ctrl+k", "focus_editor", "Editor", show=False, id="logs.focus_editor"),
+        Binding("f3", "focus_results", "Results", show=False, id="logs.focus_results"),
+        Binding("f2", "focus_editor", "Editor", show=False, id="logs.focus_editor"),
     ]
 
     def __init__(self, context: ShellContext, services: Services, *, initial_query: str = STARTER_QUERY) -> None:
@@ -241,7 +241,7 @@ class LogsScreen(AreaScreen):
 
     # loading -------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="logs-workspace", name="find workspace")
+    @work(exclusive=True, group="logs-workspace", name="find workspace", exit_on_error=False)
     async def load_workspace(self) -> None:
         wanted = (self.settings.workspace or "").strip()
         if wanted and _GUID.match(wanted):
@@ -279,7 +279,7 @@ class LogsScreen(AreaScreen):
             Text.assemble(("workspace ", "dim"), (workspace.name, "bold"), (where, "dim"))
         )
 
-    @work(exclusive=True, group="logs-schema", name="load schema")
+    @work(exclusive=True, group="logs-schema", name="load schema", exit_on_error=False)
     async def load_schema(self) -> None:
         assert self.workspace is not None
         schema = await self.services.logs.schema(self.workspace.customer_id)
@@ -294,7 +294,7 @@ class LogsScreen(AreaScreen):
         if not schema.tables:
             tree.root.add_leaf("(no tables)")
 
-    @work(thread=True, exclusive=True, group="logs-history", name="read history")
+    @work(thread=True, exclusive=True, group="logs-history", name="read history", exit_on_error=False)
     def load_history(self) -> None:
         self.history.entries()
 
@@ -330,7 +330,7 @@ class LogsScreen(AreaScreen):
         )
         self.run_query(statement, timespan)
 
-    @work(exclusive=True, group="logs-query", name="run query")
+    @work(exclusive=True, group="logs-query", name="run query", exit_on_error=False)
     async def run_query(self, statement: Statement, timespan: Timespan) -> None:
         assert self.workspace is not None
         workspace = self.workspace
@@ -521,7 +521,7 @@ class LogsScreen(AreaScreen):
         self._export_stop = False
         self.export_result(self.result, path)
 
-    @work(thread=True, exclusive=True, group="logs-export", name="export result")
+    @work(thread=True, exclusive=True, group="logs-export", name="export result", exit_on_error=False)
     def export_result(self, result: QueryResult, path: Path) -> Path:
         dynamic = [c.name for c in result.columns if c.type == "dynamic"]
         rows = export_table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -102,7 +103,11 @@ def test_broken_config_is_a_sentence_and_exit_2(isolated: Path) -> None:
 
 @pytest.mark.parametrize(
     ("shell", "marker"),
-    [("bash", "complete -o nosort -F"), ("zsh", "#compdef opsconsole"), ("fish", "complete --no-files --command opsconsole")],
+    [
+        ("bash", "complete -o nosort -F"),
+        ("zsh", "#compdef opsconsole"),
+        ("fish", "complete --no-files --command opsconsole"),
+    ],
 )
 def test_completion_script_prints(isolated: Path, shell: str, marker: str) -> None:
     result = invoke("completion", shell)
@@ -146,10 +151,8 @@ class Terminal:
     def read(self, seconds: float) -> None:
         ready, _, _ = select.select([self.master], [], [], seconds)
         if ready:
-            try:
+            with contextlib.suppress(OSError):  # the other side closed
                 self.output += os.read(self.master, 65536)
-            except OSError:  # the other side closed
-                pass
 
     def text(self) -> str:
         return ANSI.sub(b"", self.output).decode("utf-8", errors="replace")

@@ -21,12 +21,12 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from click.testing import CliRunner
+from conftest import EmulatorThread
 
 from console.cli import main
 from console.emulator import estate
 from console.emulator.server import EmulatorConfig, NotLoopbackError, require_loopback, start_emulator
 from console.services import Services
-from conftest import EmulatorThread
 
 PROD = estate.PROD_SUBSCRIPTION
 NONPROD = estate.NONPROD_SUBSCRIPTION
@@ -153,7 +153,8 @@ async def test_top_limits_the_listing_across_pages(raw_client: ResourceManagemen
 @pytest.mark.asyncio
 async def test_missing_resource_and_group_are_404s(raw_client: ResourceManagementClient) -> None:
     with pytest.raises(ResourceNotFoundError) as missing_resource:
-        await raw_client.resources.get_by_id(CHECKOUT_ID.replace("app-checkout-prod", "app-nope"), api_version="2024-11-01")
+        missing_id = CHECKOUT_ID.replace("app-checkout-prod", "app-nope")
+        await raw_client.resources.get_by_id(missing_id, api_version="2024-11-01")
     assert missing_resource.value.error is not None
     assert missing_resource.value.error.code == "ResourceNotFound"
     with pytest.raises(ResourceNotFoundError) as missing_group:

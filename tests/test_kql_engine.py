@@ -19,7 +19,7 @@ from console.emulator.kql_engine import (
 )
 from console.emulator.telemetry import INCIDENT_APP, incident_start, seed_telemetry
 
-NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 NAIVE_NOW = NOW.replace(tzinfo=None)
 
 
@@ -62,14 +62,16 @@ def _kql(engine: KqlEngine, query: str, **kwargs: Any) -> list[Any]:
 BATTERY: list[tuple[str, str, bool]] = [
     (
         "AppRequests | where TimeGenerated > ago(1h) | summarize count() by AppRoleName",
-        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR GROUP BY 1",
+        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR "
+        "GROUP BY 1",
         False,
     ),
     (
         "AppRequests | summarize total = count(), failed = countif(Success == false) by AppRoleName"
         " | extend rate = round(100.0 * failed / total, 3) | order by AppRoleName asc",
         "SELECT AppRoleName, count(*), count(*) FILTER (WHERE NOT Success), "
-        "round(100.0 * count(*) FILTER (WHERE NOT Success) / count(*), 3) FROM AppRequests GROUP BY 1 ORDER BY 1",
+        "round(100.0 * count(*) FILTER (WHERE NOT Success) / count(*), 3) FROM AppRequests GROUP BY 1 "
+        "ORDER BY 1",
         True,
     ),
     (
@@ -78,8 +80,10 @@ BATTERY: list[tuple[str, str, bool]] = [
         False,
     ),
     (
-        "AppRequests | where not(Success) | summarize n = count() by Name | order by n desc, Name asc | take 5",
-        "SELECT Name, count(*) AS n FROM AppRequests WHERE NOT Success GROUP BY 1 ORDER BY n DESC, Name LIMIT 5",
+        "AppRequests | where not(Success) | summarize n = count() by Name | order by n desc, Name asc | "
+        "take 5",
+        "SELECT Name, count(*) AS n FROM AppRequests WHERE NOT Success GROUP BY 1 ORDER BY n DESC, Name "
+        "LIMIT 5",
         True,
     ),
     (
@@ -89,9 +93,11 @@ BATTERY: list[tuple[str, str, bool]] = [
         False,
     ),
     (
-        "AppRequests | where not(Success) | join kind=inner (AppDependencies | where not(Success)) on OperationId"
+        "AppRequests | where not(Success) | join kind=inner (AppDependencies | where not(Success)) on "
+        "OperationId"
         " | summarize count() by Target",
-        "SELECT d.Target, count(*) FROM AppRequests r JOIN AppDependencies d ON r.OperationId = d.OperationId "
+        "SELECT d.Target, count(*) FROM AppRequests r JOIN AppDependencies d ON r.OperationId = "
+        "d.OperationId "
         "WHERE NOT r.Success AND NOT d.Success GROUP BY 1",
         False,
     ),
@@ -110,7 +116,8 @@ BATTERY: list[tuple[str, str, bool]] = [
     ),
     (
         "AppRequests | extend slot = tostring(Properties.slot) | summarize count() by AppRoleName, slot",
-        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP BY 1, 2",
+        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP "
+        "BY 1, 2",
         False,
     ),
     (
@@ -140,7 +147,8 @@ BATTERY: list[tuple[str, str, bool]] = [
         True,
     ),
     (
-        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by bin(TimeGenerated, 1d)",
+        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by "
+        "bin(TimeGenerated, 1d)",
         "SELECT date_trunc('day', TimeGenerated), avg(DurationMs) FROM AppDependencies "
         "WHERE DependencyType = 'PostgreSQL' GROUP BY 1",
         False,
@@ -183,7 +191,8 @@ def test_columns_carry_log_analytics_types(engine: KqlEngine) -> None:
     outcome = engine.execute(
         "AppRequests | take 1 | project TimeGenerated, Success, DurationMs, ItemCount, Properties, Name,"
         " n = 1, d = 90m, g = toguid('6f1b2c3d-0000-4000-8000-000000000001')",
-        timespan=None, now=NOW,
+        timespan=None,
+        now=NOW,
     )
     types = {column["name"]: column["type"] for column in outcome.tables[0]["columns"]}
     assert types["TimeGenerated"] == "datetime"
@@ -208,7 +217,9 @@ def test_timespan_formatting_follows_kusto() -> None:
 def test_timespan_filters_every_table_read(engine: KqlEngine) -> None:
     start, end = NOW - dt.timedelta(hours=6), NOW - dt.timedelta(hours=3)
     got = _kql(
-        engine, "union AppRequests, Heartbeat | summarize count() by Type", timespan=(start, end),
+        engine,
+        "union AppRequests, Heartbeat | summarize count() by Type",
+        timespan=(start, end),
     )
     expected = _hand(
         engine,
@@ -237,11 +248,13 @@ def test_make_series_fills_missing_bins(engine: KqlEngine) -> None:
     rows = _kql(
         engine,
         "AppRequests | where not(Success) | make-series failures = count() default = 0"
-        " on TimeGenerated from datetime(2026-11-26 00:00) to datetime(2026-11-26 12:00) step 1h by AppRoleName",
+        " on TimeGenerated from datetime(2026-11-26 00:00) to datetime(2026-11-26 12:00) step 1h by "
+        "AppRoleName",
     )
     counts = _hand(
         engine,
-        "SELECT AppRoleName, CAST(floor(epoch(TimeGenerated - TIMESTAMP '2026-11-26') / 3600) AS INTEGER), count(*) "
+        "SELECT AppRoleName, CAST(floor(epoch(TimeGenerated - TIMESTAMP '2026-11-26') / 3600) AS "
+        "INTEGER), count(*) "
         "FROM AppRequests WHERE NOT Success AND TimeGenerated >= TIMESTAMP '2026-11-26' "
         "AND TimeGenerated < TIMESTAMP '2026-11-26 12:00' GROUP BY 1, 2",
     )
@@ -251,7 +264,11 @@ def test_make_series_fills_missing_bins(engine: KqlEngine) -> None:
     got = {row[0]: json.loads(row[1]) for row in rows}
     assert got == expected
     axis = json.loads(rows[0][2])
-    assert len(axis) == 12 and axis[0].startswith("2026-11-26T00:00:00") and axis[-1].startswith("2026-11-26T11:00")
+    assert (
+        len(axis) == 12
+        and axis[0].startswith("2026-11-26T00:00:00")
+        and axis[-1].startswith("2026-11-26T11:00")
+    )
 
 
 def test_make_series_then_mv_expand(engine: KqlEngine) -> None:
@@ -274,7 +291,12 @@ def test_multi_value_percentiles(engine: KqlEngine) -> None:
         "AppRequests | summarize percentiles(DurationMs, 50, 95, 99) by AppRoleName", timespan=None, now=NOW
     )
     names = [column["name"] for column in outcome.tables[0]["columns"]]
-    assert names == ["AppRoleName", "percentile_DurationMs_50", "percentile_DurationMs_95", "percentile_DurationMs_99"]
+    assert names == [
+        "AppRoleName",
+        "percentile_DurationMs_50",
+        "percentile_DurationMs_95",
+        "percentile_DurationMs_99",
+    ]
     expected = _hand(
         engine,
         "SELECT AppRoleName, quantile_disc(DurationMs, 0.5), quantile_disc(DurationMs, 0.95), "
@@ -350,13 +372,17 @@ def test_timeout_cancels_the_query(engine: KqlEngine) -> None:
 
 def test_render_is_reported_and_stripped(engine: KqlEngine) -> None:
     outcome = engine.execute(
-        "AppRequests | summarize count() by bin(TimeGenerated, 1h) | render timechart with (title='Requests')",
-        timespan=None, now=NOW,
+        "AppRequests | summarize count() by bin(TimeGenerated, 1h) | render timechart with "
+        "(title='Requests')",
+        timespan=None,
+        now=NOW,
     )
     assert outcome.render is not None and outcome.render.kind == "timechart"
     assert outcome.as_la(include_render=True)["render"] == {"visualization": "timechart", "title": "Requests"}
     assert "render" not in outcome.as_la()
-    query, kind, options = strip_render("T | where x == '| render piechart' | render barchart with (ytitle=n)")
+    query, kind, options = strip_render(
+        "T | where x == '| render piechart' | render barchart with (ytitle=n)"
+    )
     assert query == "T | where x == '| render piechart'"
     assert kind == "barchart" and options == {"ytitle": "n"}
     assert strip_render("T | take 1") == ("T | take 1", None, {})

@@ -260,3 +260,80 @@ def test_resources_screen_snapshot(
     """The Resources screen of the demo estate, first subscription, table filled."""
     app = OpsConsole(settings, make_local_services())
     assert snap_compare(app, terminal_size=SIZE, run_before=wait_for_rows)
+
+
+@pytest.mark.asyncio
+async def test_palette_finds_a_resource_and_opens_it(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("ctrl+p", *"psql-orders-prod")
+        await until(pilot, lambda: "psql-orders-prod" in _palette_options(app), "the palette to offer the resource")
+        await pilot.press("enter")
+        screen = resources_screen(app)
+        await until(pilot, lambda: names_shown(app) == ["psql-orders-prod"], "the resource to be revealed")
+        assert screen.scope.group == "rg-prod-data"
+        assert app.shell.current is not None and app.shell.current.subscription_id == estate.PROD_SUBSCRIPTION
+        body = screen.query_one("#detail-body", Static)
+        await until(pilot, lambda: "administratorLoginPassword" in text_of(body), "the detail to load")
+
+
+def _palette_options(app: OpsConsole) -> str:
+    from textual.command import CommandList
+
+    try:
+        options = app.screen.query_one(CommandList)
+    except Exception:
+        return ""
+    return " ".join(str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
+
+
+@pytest.mark.asyncio
+async def test_switching_subscription_reloads_the_table(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        app.select_subscription(estate.PROD_SUBSCRIPTION)
+        screen = resources_screen(app)
+        await until(
+            pilot,
+            lambda: bool(screen.shown) and {r.subscription_id for r in screen.shown} == {estate.PROD_SUBSCRIPTION},
+            "the production resources",
+        )
+        assert "Contoso Production" in str(screen.query_one("#crumbs", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_connect_failure_is_shown_on_the_starting_screen(settings: Settings) -> None:
+    from console.errors import ErrorKind, OpsError
+    from screens.starting import StartingScreen
+
+    def connect() -> Services:
+        raise OpsError(ErrorKind.CONFIG, "The local Azure did not start; its log ends with: port in use")
+
+    app = OpsConsole(settings, connect=connect, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        message = lambda: text_of(app.screen.query_one("#starting-message", Static))  # noqa: E731
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, StartingScreen) and "did not start" in message(),
+            "the failure to show",
+        )
+        assert "Press q to quit." in message()
+        assert app.is_running
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@pytest.mark.asyncio
+async def test_portal_link_and_copy_id_name_the_selected_resource(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        screen.query_one(DataTable).focus()
+        selected = screen.shown[0]
+        await pilot.press("o", "c")
+        messages = [str(n.message) for n in app._notifications]
+        assert f"https://portal.azure.com/#@{estate.TENANT_ID}/resource{selected.resource_id}" in messages
+        assert f"Copied {selected.resource_id}" in messages

@@ -24,7 +24,7 @@ from console.emulator.telemetry import (
     seed_telemetry,
 )
 
-NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 
 
 def _seeded(scale: float) -> KqlEngine:
@@ -51,14 +51,29 @@ def test_schema_has_azure_monitor_tables(engine: KqlEngine) -> None:
     assert set(TABLES) <= set(schema)
     requests = schema["AppRequests"]
     for column, kind in [
-        ("TimeGenerated", "datetime"), ("_ResourceId", "string"), ("AppRoleName", "string"),
-        ("OperationId", "string"), ("Properties", "dynamic"), ("ResultCode", "string"),
-        ("Success", "bool"), ("DurationMs", "real"), ("Name", "string"), ("Url", "string"),
+        ("TimeGenerated", "datetime"),
+        ("_ResourceId", "string"),
+        ("AppRoleName", "string"),
+        ("OperationId", "string"),
+        ("Properties", "dynamic"),
+        ("ResultCode", "string"),
+        ("Success", "bool"),
+        ("DurationMs", "real"),
+        ("Name", "string"),
+        ("Url", "string"),
     ]:
         assert requests[column] == kind
     assert "ClientIP" not in requests
-    for column in ("OperationNameValue", "ActivityStatusValue", "Caller", "CategoryValue", "Level",
-                   "_ResourceId", "ResourceGroup", "SubscriptionId"):
+    for column in (
+        "OperationNameValue",
+        "ActivityStatusValue",
+        "Caller",
+        "CategoryValue",
+        "Level",
+        "_ResourceId",
+        "ResourceGroup",
+        "SubscriptionId",
+    ):
         assert column in schema["AzureActivity"]
     for column in ("Computer", "Category", "OSType", "_ResourceId"):
         assert column in schema["Heartbeat"]
@@ -67,7 +82,12 @@ def test_schema_has_azure_monitor_tables(engine: KqlEngine) -> None:
 
 
 def test_resource_ids_are_lowercase_web_apps(engine: KqlEngine) -> None:
-    ids = {row[0] for row in engine.connection.cursor().execute("SELECT DISTINCT _ResourceId FROM AppRequests").fetchall()}
+    ids = {
+        row[0]
+        for row in engine.connection.cursor()
+        .execute("SELECT DISTINCT _ResourceId FROM AppRequests")
+        .fetchall()
+    }
     assert ids == {app.resource_id.lower() for app in estate.WEB_APPS}
 
 
@@ -77,7 +97,9 @@ def test_operation_ids_correlate_across_tables(engine: KqlEngine) -> None:
         "SELECT count(*) FROM AppDependencies d ANTI JOIN AppRequests r ON r.OperationId = d.OperationId",
     )
     assert orphans == 0
-    assert _one(engine, "SELECT count(*) FROM AppExceptions e SEMI JOIN AppRequests r USING (OperationId)") > 0
+    assert (
+        _one(engine, "SELECT count(*) FROM AppExceptions e SEMI JOIN AppRequests r USING (OperationId)") > 0
+    )
 
 
 def test_row_counts_scale() -> None:
@@ -99,35 +121,52 @@ def test_seed_covers_seven_days_with_a_daily_rhythm(engine: KqlEngine) -> None:
 def test_incident_shows_failures_latency_and_database_timeouts(engine: KqlEngine) -> None:
     start = incident_start(NOW)
     window = {"a": start, "b": start + dt.timedelta(minutes=INCIDENT_MINUTES), "app": INCIDENT_APP}
-    inside = engine.connection.cursor().execute(
-        "SELECT avg(CASE WHEN Success THEN 0 ELSE 1 END), median(DurationMs) FROM AppRequests "
-        "WHERE AppRoleName = $app AND TimeGenerated >= $a AND TimeGenerated < $b "
-        "AND json_extract_string(Properties, '$.slot') = 'production'", window,
-    ).fetchone()
-    outside = engine.connection.cursor().execute(
-        "SELECT avg(CASE WHEN Success THEN 0 ELSE 1 END), median(DurationMs) FROM AppRequests "
-        "WHERE AppRoleName = $app AND (TimeGenerated < $a OR TimeGenerated >= $b) "
-        "AND json_extract_string(Properties, '$.slot') = 'production'", window,
-    ).fetchone()
+    inside = (
+        engine.connection.cursor()
+        .execute(
+            "SELECT avg(CASE WHEN Success THEN 0 ELSE 1 END), median(DurationMs) FROM AppRequests "
+            "WHERE AppRoleName = $app AND TimeGenerated >= $a AND TimeGenerated < $b "
+            "AND json_extract_string(Properties, '$.slot') = 'production'",
+            window,
+        )
+        .fetchone()
+    )
+    outside = (
+        engine.connection.cursor()
+        .execute(
+            "SELECT avg(CASE WHEN Success THEN 0 ELSE 1 END), median(DurationMs) FROM AppRequests "
+            "WHERE AppRoleName = $app AND (TimeGenerated < $a OR TimeGenerated >= $b) "
+            "AND json_extract_string(Properties, '$.slot') = 'production'",
+            window,
+        )
+        .fetchone()
+    )
     assert inside is not None and outside is not None
     assert inside[0] > 10 * outside[0]
     assert inside[1] > 3 * outside[1]
     timeouts = _one(
         engine,
         "SELECT count(*) FROM AppDependencies WHERE AppRoleName = $app AND Target LIKE 'psql-%' "
-        "AND NOT Success AND TimeGenerated >= $a AND TimeGenerated < $b + INTERVAL 1 MINUTE", window,
+        "AND NOT Success AND TimeGenerated >= $a AND TimeGenerated < $b + INTERVAL 1 MINUTE",
+        window,
     )
     assert timeouts > 0
-    assert _one(engine, "SELECT count(*) FROM AppExceptions WHERE ExceptionType = 'Npgsql.NpgsqlException'") > 0
+    assert (
+        _one(engine, "SELECT count(*) FROM AppExceptions WHERE ExceptionType = 'Npgsql.NpgsqlException'") > 0
+    )
 
 
 def test_one_computer_went_silent_two_hours_ago(engine: KqlEngine) -> None:
-    last = dict(engine.connection.cursor().execute(
-        "SELECT Computer, max(TimeGenerated) FROM Heartbeat GROUP BY 1"
-    ).fetchall())
+    last = dict(
+        engine.connection.cursor()
+        .execute("SELECT Computer, max(TimeGenerated) FROM Heartbeat GROUP BY 1")
+        .fetchall()
+    )
     naive_now = NOW.replace(tzinfo=None)
     assert naive_now - last[SILENT_COMPUTER] >= dt.timedelta(hours=2)
-    assert all(naive_now - seen < dt.timedelta(minutes=3) for name, seen in last.items() if name != SILENT_COMPUTER)
+    assert all(
+        naive_now - seen < dt.timedelta(minutes=3) for name, seen in last.items() if name != SILENT_COMPUTER
+    )
 
 
 def test_activity_has_authorization_failures_and_swaps(engine: KqlEngine) -> None:
@@ -166,16 +205,25 @@ def test_generator_follows_the_build_in_production() -> None:
             "SELECT avg(CASE WHEN Success THEN 0 ELSE 1 END) FROM AppRequests WHERE AppRoleName = $app "
             "AND json_extract_string(Properties, '$.slot') = 'production' "
             "AND TimeGenerated >= $a AND TimeGenerated < $b",
-            {"app": INCIDENT_APP, "a": start + dt.timedelta(seconds=first), "b": start + dt.timedelta(seconds=last)},
+            {
+                "app": INCIDENT_APP,
+                "a": start + dt.timedelta(seconds=first),
+                "b": start + dt.timedelta(seconds=last),
+            },
         )
         return float(rate)
 
     assert failure_rate(600, 1200) > 0.08
     assert failure_rate(600, 1200) > 5 * failure_rate(0, 600)
-    builds = {row[0] for row in engine.connection.cursor().execute(
-        "SELECT DISTINCT AppVersion FROM AppRequests WHERE AppRoleName = $app AND TimeGenerated >= $a",
-        {"app": INCIDENT_APP, "a": start + dt.timedelta(seconds=600)},
-    ).fetchall()}
+    builds = {
+        row[0]
+        for row in engine.connection.cursor()
+        .execute(
+            "SELECT DISTINCT AppVersion FROM AppRequests WHERE AppRoleName = $app AND TimeGenerated >= $a",
+            {"app": INCIDENT_APP, "a": start + dt.timedelta(seconds=600)},
+        )
+        .fetchall()
+    }
     assert "2026.11.5-rc1" in builds
 
 
@@ -195,16 +243,23 @@ async def test_workspace_query_over_http(engine: KqlEngine) -> None:
     async with TestClient(TestServer(_app(engine))) as client:
         response = await client.post(
             f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query",
-            json={"query": "AppRequests | summarize count() by AppRoleName | render piechart", "timespan": "PT1H"},
+            json={
+                "query": "AppRequests | summarize count() by AppRoleName | render piechart",
+                "timespan": "PT1H",
+            },
             headers={"Prefer": "wait=30, include-render=true, include-statistics=true"},
         )
         assert response.status == 200
         body = await response.json()
         table = body["tables"][0]
         assert table["name"] == "PrimaryResult"
-        assert table["columns"] == [{"name": "AppRoleName", "type": "string"}, {"name": "count_", "type": "long"}]
+        assert table["columns"] == [
+            {"name": "AppRoleName", "type": "string"},
+            {"name": "count_", "type": "long"},
+        ]
         expected = _one(
-            engine, "SELECT count(*) FROM AppRequests WHERE TimeGenerated >= $a AND TimeGenerated < $b",
+            engine,
+            "SELECT count(*) FROM AppRequests WHERE TimeGenerated >= $a AND TimeGenerated < $b",
             {"a": NOW - dt.timedelta(hours=1), "b": NOW},
         )
         assert sum(row[1] for row in table["rows"]) == expected
@@ -231,12 +286,14 @@ async def test_resource_centric_query_over_http(engine: KqlEngine) -> None:
 @pytest.mark.asyncio
 async def test_http_errors(engine: KqlEngine) -> None:
     async with TestClient(TestServer(_app(engine))) as client:
-        missing = await client.post("/v1/workspaces/00000000-0000-0000-0000-000000000000/query",
-                                    json={"query": "Heartbeat"})
+        missing = await client.post(
+            "/v1/workspaces/00000000-0000-0000-0000-000000000000/query", json={"query": "Heartbeat"}
+        )
         assert missing.status == 404
         assert (await missing.json())["error"]["code"] == "WorkspaceNotFoundError"
-        bad = await client.post(f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query",
-                                json={"query": "Heartbeat\n| wherex 1"})
+        bad = await client.post(
+            f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query", json={"query": "Heartbeat\n| wherex 1"}
+        )
         assert bad.status == 400
         error = (await bad.json())["error"]
         assert error["code"] == "BadArgumentError"
@@ -245,8 +302,10 @@ async def test_http_errors(engine: KqlEngine) -> None:
         assert "pos" in error["innererror"]
         no_query = await client.post(f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query", json={})
         assert no_query.status == 400
-        bad_span = await client.post(f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query",
-                                     json={"query": "Heartbeat | count", "timespan": "yesterday"})
+        bad_span = await client.post(
+            f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query",
+            json={"query": "Heartbeat | count", "timespan": "yesterday"},
+        )
         assert bad_span.status == 400
         assert "ISO 8601" in (await bad_span.json())["error"]["message"]
 
@@ -257,8 +316,9 @@ async def test_seeding_is_reported_as_partial(engine: KqlEngine) -> None:
     engine.seed_progress = 0.5
     try:
         async with TestClient(TestServer(_app(engine))) as client:
-            response = await client.post(f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query",
-                                         json={"query": "Heartbeat | count"})
+            response = await client.post(
+                f"/v1/workspaces/{estate.WORKSPACE_CUSTOMER_ID}/query", json={"query": "Heartbeat | count"}
+            )
             body = await response.json()
     finally:
         engine.seeding = False

@@ -33,18 +33,21 @@ _DURATION = re.compile(
 )
 
 
-class _BadRequest(Exception):
+class _BadRequestError(Exception):
     """A request the API refuses before running any query."""
 
 
 def _parse_duration(text: str) -> dt.timedelta:
     match = _DURATION.match(text.strip())
     if not match or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
-        raise _BadRequest(f"'{text}' is not an ISO 8601 duration such as PT1H or P7D.")
+        raise _BadRequestError(f"'{text}' is not an ISO 8601 duration such as PT1H or P7D.")
     parts = {name: float(value) for name, value in match.groupdict().items() if value}
     return dt.timedelta(
-        weeks=parts.get("weeks", 0.0), days=parts.get("days", 0.0), hours=parts.get("hours", 0.0),
-        minutes=parts.get("minutes", 0.0), seconds=parts.get("seconds", 0.0),
+        weeks=parts.get("weeks", 0.0),
+        days=parts.get("days", 0.0),
+        hours=parts.get("hours", 0.0),
+        minutes=parts.get("minutes", 0.0),
+        seconds=parts.get("seconds", 0.0),
     )
 
 
@@ -52,10 +55,10 @@ def _parse_instant(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _BadRequest(f"'{text}' is not an ISO 8601 date and time.") from None
+        raise _BadRequestError(f"'{text}' is not an ISO 8601 date and time.") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def parse_timespan(text: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
@@ -74,7 +77,7 @@ def parse_timespan(text: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.
         return start, start + _parse_duration(second)
     end = _parse_instant(second)
     if end < start:
-        raise _BadRequest(f"The timespan '{value}' ends before it starts.")
+        raise _BadRequestError(f"The timespan '{value}' ends before it starts.")
     return start, end
 
 
@@ -123,10 +126,10 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
             body = await _request_body(request)
             query = body.get("query")
             if not isinstance(query, str) or not query.strip():
-                raise _BadRequest("The request must carry a non-empty 'query'.")
+                raise _BadRequestError("The request must carry a non-empty 'query'.")
             moment = now()
             timespan = parse_timespan(body.get("timespan"), moment)
-        except _BadRequest as bad:
+        except _BadRequestError as bad:
             return _error(400, "BadArgumentError", str(bad))
         preferences = parse_prefer(request.headers.get("Prefer"))
         try:
@@ -137,24 +140,33 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         started = time.perf_counter()
         try:
             outcome = await asyncio.to_thread(
-                engine.execute, query, timespan=timespan, now=moment, row_cap=ROW_CAP,
-                size_cap_bytes=SIZE_CAP_BYTES, timeout_s=max(wait, 0.1), resource_scope=resource_scope,
+                engine.execute,
+                query,
+                timespan=timespan,
+                now=moment,
+                row_cap=ROW_CAP,
+                size_cap_bytes=SIZE_CAP_BYTES,
+                timeout_s=max(wait, 0.1),
+                resource_scope=resource_scope,
             )
         except KqlQueryError as error:
             return _query_error(error)
         answer = outcome.as_la(include_render=_is_true(preferences.get("include-render")))
         if seeding or engine.seeding:
-            error = answer.get("error") or {
-                "code": "PartialError", "message": "There were some errors when processing your query.",
+            partial = answer.get("error") or {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
                 "details": [],
             }
-            error["details"] = [*error.get("details", []), _seeding_notice(engine)]
-            answer["error"] = error
+            partial["details"] = [*partial.get("details", []), _seeding_notice(engine)]
+            answer["error"] = partial
         if _is_true(preferences.get("include-statistics")):
             answer["statistics"] = {
-                "query": {"executionTime": round(time.perf_counter() - started, 6),
-                          "resourceUsage": {"cpuTime": "00:00:00"},
-                          "rowCount": outcome.row_count}
+                "query": {
+                    "executionTime": round(time.perf_counter() - started, 6),
+                    "resourceUsage": {"cpuTime": "00:00:00"},
+                    "rowCount": outcome.row_count,
+                }
             }
         headers = {}
         applied = [f"wait={wait:g}"]
@@ -169,7 +181,8 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         workspace_id = request.match_info["workspace_id"].lower()
         if workspace_id not in workspace_ids:
             return _error(
-                404, "WorkspaceNotFoundError",
+                404,
+                "WorkspaceNotFoundError",
                 f"The workspace '{request.match_info['workspace_id']}' could not be found.",
             )
         return await run(request, None)
@@ -196,9 +209,9 @@ async def _request_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _BadRequest("The request body is not valid JSON.") from None
+        raise _BadRequestError("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise _BadRequest("The request body must be a JSON object with 'query' and 'timespan'.")
+        raise _BadRequestError("The request body must be a JSON object with 'query' and 'timespan'.")
     return body
 
 

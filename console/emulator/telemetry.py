@@ -44,79 +44,200 @@ UNKNOWN_BUILD = estate.BuildProfile("unknown", failure_rate=0.01, latency_ms=150
 
 _DATA_RESOURCES = (
     # (name, resource group, provider, type, category, operations, per-minute rate)
-    ("kv-prod-shared", "rg-prod-data", "MICROSOFT.KEYVAULT", "VAULTS", "AuditEvent",
-     ("SecretGet", "SecretGet", "SecretGet", "SecretList", "VaultGet", "KeyGet"), 6.0),
-    ("psql-orders-prod", "rg-prod-data", "MICROSOFT.DBFORPOSTGRESQL", "FLEXIBLESERVERS", "PostgreSQLLogs",
-     ("LogEvent",), 8.0),
-    ("stcatalogprod", "rg-prod-data", "MICROSOFT.STORAGE", "STORAGEACCOUNTS", "StorageRead",
-     ("GetBlob", "GetBlob", "GetBlob", "GetBlobProperties", "ListBlobs"), 10.0),
+    (
+        "kv-prod-shared",
+        "rg-prod-data",
+        "MICROSOFT.KEYVAULT",
+        "VAULTS",
+        "AuditEvent",
+        ("SecretGet", "SecretGet", "SecretGet", "SecretList", "VaultGet", "KeyGet"),
+        6.0,
+    ),
+    (
+        "psql-orders-prod",
+        "rg-prod-data",
+        "MICROSOFT.DBFORPOSTGRESQL",
+        "FLEXIBLESERVERS",
+        "PostgreSQLLogs",
+        ("LogEvent",),
+        8.0,
+    ),
+    (
+        "stcatalogprod",
+        "rg-prod-data",
+        "MICROSOFT.STORAGE",
+        "STORAGEACCOUNTS",
+        "StorageRead",
+        ("GetBlob", "GetBlob", "GetBlob", "GetBlobProperties", "ListBlobs"),
+        10.0,
+    ),
 )
 
 _APP_COLUMNS = [
-    ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Name", "VARCHAR"),
+    ("TenantId", "VARCHAR"),
+    ("TimeGenerated", "TIMESTAMP"),
+    ("Id", "VARCHAR"),
+    ("Name", "VARCHAR"),
 ]
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "AppRequests": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Source", "VARCHAR"),
-        ("Name", "VARCHAR"), ("Url", "VARCHAR"), ("Success", "BOOLEAN"), ("ResultCode", "VARCHAR"),
-        ("DurationMs", "DOUBLE"), ("PerformanceBucket", "VARCHAR"), ("Properties", "JSON"),
-        ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"), ("ParentId", "VARCHAR"),
-        ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"), ("AppRoleInstance", "VARCHAR"),
-        ("ClientType", "VARCHAR"), ("ResourceGUID", "VARCHAR"), ("SDKVersion", "VARCHAR"),
-        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("Id", "VARCHAR"),
+        ("Source", "VARCHAR"),
+        ("Name", "VARCHAR"),
+        ("Url", "VARCHAR"),
+        ("Success", "BOOLEAN"),
+        ("ResultCode", "VARCHAR"),
+        ("DurationMs", "DOUBLE"),
+        ("PerformanceBucket", "VARCHAR"),
+        ("Properties", "JSON"),
+        ("OperationName", "VARCHAR"),
+        ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"),
+        ("AppVersion", "VARCHAR"),
+        ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"),
+        ("ClientType", "VARCHAR"),
+        ("ResourceGUID", "VARCHAR"),
+        ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "AppDependencies": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Id", "VARCHAR"), ("Target", "VARCHAR"),
-        ("DependencyType", "VARCHAR"), ("Name", "VARCHAR"), ("Data", "VARCHAR"), ("Success", "BOOLEAN"),
-        ("ResultCode", "VARCHAR"), ("DurationMs", "DOUBLE"), ("PerformanceBucket", "VARCHAR"),
-        ("Properties", "JSON"), ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"),
-        ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"),
-        ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"), ("SDKVersion", "VARCHAR"),
-        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("Id", "VARCHAR"),
+        ("Target", "VARCHAR"),
+        ("DependencyType", "VARCHAR"),
+        ("Name", "VARCHAR"),
+        ("Data", "VARCHAR"),
+        ("Success", "BOOLEAN"),
+        ("ResultCode", "VARCHAR"),
+        ("DurationMs", "DOUBLE"),
+        ("PerformanceBucket", "VARCHAR"),
+        ("Properties", "JSON"),
+        ("OperationName", "VARCHAR"),
+        ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"),
+        ("AppVersion", "VARCHAR"),
+        ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"),
+        ("ClientType", "VARCHAR"),
+        ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "AppExceptions": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("ProblemId", "VARCHAR"),
-        ("HandledAt", "VARCHAR"), ("ExceptionType", "VARCHAR"), ("Assembly", "VARCHAR"), ("Method", "VARCHAR"),
-        ("OuterType", "VARCHAR"), ("OuterMessage", "VARCHAR"), ("InnermostType", "VARCHAR"),
-        ("InnermostMessage", "VARCHAR"), ("SeverityLevel", "INTEGER"), ("Details", "JSON"),
-        ("Properties", "JSON"), ("OperationName", "VARCHAR"), ("OperationId", "VARCHAR"),
-        ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"), ("AppRoleName", "VARCHAR"),
-        ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"), ("SDKVersion", "VARCHAR"),
-        ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("ProblemId", "VARCHAR"),
+        ("HandledAt", "VARCHAR"),
+        ("ExceptionType", "VARCHAR"),
+        ("Assembly", "VARCHAR"),
+        ("Method", "VARCHAR"),
+        ("OuterType", "VARCHAR"),
+        ("OuterMessage", "VARCHAR"),
+        ("InnermostType", "VARCHAR"),
+        ("InnermostMessage", "VARCHAR"),
+        ("SeverityLevel", "INTEGER"),
+        ("Details", "JSON"),
+        ("Properties", "JSON"),
+        ("OperationName", "VARCHAR"),
+        ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"),
+        ("AppVersion", "VARCHAR"),
+        ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"),
+        ("ClientType", "VARCHAR"),
+        ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "AppTraces": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Message", "VARCHAR"),
-        ("SeverityLevel", "INTEGER"), ("Properties", "JSON"), ("OperationName", "VARCHAR"),
-        ("OperationId", "VARCHAR"), ("ParentId", "VARCHAR"), ("AppVersion", "VARCHAR"),
-        ("AppRoleName", "VARCHAR"), ("AppRoleInstance", "VARCHAR"), ("ClientType", "VARCHAR"),
-        ("SDKVersion", "VARCHAR"), ("ItemCount", "INTEGER"), ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("Message", "VARCHAR"),
+        ("SeverityLevel", "INTEGER"),
+        ("Properties", "JSON"),
+        ("OperationName", "VARCHAR"),
+        ("OperationId", "VARCHAR"),
+        ("ParentId", "VARCHAR"),
+        ("AppVersion", "VARCHAR"),
+        ("AppRoleName", "VARCHAR"),
+        ("AppRoleInstance", "VARCHAR"),
+        ("ClientType", "VARCHAR"),
+        ("SDKVersion", "VARCHAR"),
+        ("ItemCount", "INTEGER"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "Heartbeat": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("Computer", "VARCHAR"),
-        ("SourceComputerId", "VARCHAR"), ("Category", "VARCHAR"), ("OSType", "VARCHAR"),
-        ("OSName", "VARCHAR"), ("OSMajorVersion", "VARCHAR"), ("OSMinorVersion", "VARCHAR"),
-        ("Version", "VARCHAR"), ("ComputerEnvironment", "VARCHAR"), ("Solutions", "VARCHAR"),
-        ("ResourceGroup", "VARCHAR"), ("SubscriptionId", "VARCHAR"), ("ResourceProvider", "VARCHAR"),
-        ("Resource", "VARCHAR"), ("ResourceType", "VARCHAR"), ("ResourceId", "VARCHAR"),
-        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("Computer", "VARCHAR"),
+        ("SourceComputerId", "VARCHAR"),
+        ("Category", "VARCHAR"),
+        ("OSType", "VARCHAR"),
+        ("OSName", "VARCHAR"),
+        ("OSMajorVersion", "VARCHAR"),
+        ("OSMinorVersion", "VARCHAR"),
+        ("Version", "VARCHAR"),
+        ("ComputerEnvironment", "VARCHAR"),
+        ("Solutions", "VARCHAR"),
+        ("ResourceGroup", "VARCHAR"),
+        ("SubscriptionId", "VARCHAR"),
+        ("ResourceProvider", "VARCHAR"),
+        ("Resource", "VARCHAR"),
+        ("ResourceType", "VARCHAR"),
+        ("ResourceId", "VARCHAR"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "AzureActivity": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("OperationNameValue", "VARCHAR"),
-        ("OperationName", "VARCHAR"), ("Level", "VARCHAR"), ("ActivityStatusValue", "VARCHAR"),
-        ("ActivitySubstatusValue", "VARCHAR"), ("Caller", "VARCHAR"), ("CategoryValue", "VARCHAR"),
-        ("CorrelationId", "VARCHAR"), ("ResourceGroup", "VARCHAR"), ("ResourceProviderValue", "VARCHAR"),
-        ("SubscriptionId", "VARCHAR"), ("Properties_d", "JSON"), ("Authorization_d", "JSON"),
-        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("OperationNameValue", "VARCHAR"),
+        ("OperationName", "VARCHAR"),
+        ("Level", "VARCHAR"),
+        ("ActivityStatusValue", "VARCHAR"),
+        ("ActivitySubstatusValue", "VARCHAR"),
+        ("Caller", "VARCHAR"),
+        ("CategoryValue", "VARCHAR"),
+        ("CorrelationId", "VARCHAR"),
+        ("ResourceGroup", "VARCHAR"),
+        ("ResourceProviderValue", "VARCHAR"),
+        ("SubscriptionId", "VARCHAR"),
+        ("Properties_d", "JSON"),
+        ("Authorization_d", "JSON"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
     "AzureDiagnostics": [
-        ("TenantId", "VARCHAR"), ("TimeGenerated", "TIMESTAMP"), ("ResourceId", "VARCHAR"),
-        ("Category", "VARCHAR"), ("OperationName", "VARCHAR"), ("ResultType", "VARCHAR"),
-        ("ResultSignature", "VARCHAR"), ("ResultDescription", "VARCHAR"), ("DurationMs", "BIGINT"),
-        ("CorrelationId", "VARCHAR"), ("Message", "VARCHAR"), ("errorLevel_s", "VARCHAR"),
-        ("identity_claim_upn_s", "VARCHAR"), ("Resource", "VARCHAR"), ("ResourceGroup", "VARCHAR"),
-        ("ResourceProvider", "VARCHAR"), ("ResourceType", "VARCHAR"), ("SubscriptionId", "VARCHAR"),
-        ("_ResourceId", "VARCHAR"), ("Type", "VARCHAR"),
+        ("TenantId", "VARCHAR"),
+        ("TimeGenerated", "TIMESTAMP"),
+        ("ResourceId", "VARCHAR"),
+        ("Category", "VARCHAR"),
+        ("OperationName", "VARCHAR"),
+        ("ResultType", "VARCHAR"),
+        ("ResultSignature", "VARCHAR"),
+        ("ResultDescription", "VARCHAR"),
+        ("DurationMs", "BIGINT"),
+        ("CorrelationId", "VARCHAR"),
+        ("Message", "VARCHAR"),
+        ("errorLevel_s", "VARCHAR"),
+        ("identity_claim_upn_s", "VARCHAR"),
+        ("Resource", "VARCHAR"),
+        ("ResourceGroup", "VARCHAR"),
+        ("ResourceProvider", "VARCHAR"),
+        ("ResourceType", "VARCHAR"),
+        ("SubscriptionId", "VARCHAR"),
+        ("_ResourceId", "VARCHAR"),
+        ("Type", "VARCHAR"),
     ],
 }
 
@@ -167,7 +288,8 @@ def _apps_values() -> str:
     for index, app in enumerate(estate.WEB_APPS):
         nonprod = [slot for slot in app.builds_by_slot if slot != "production"]
         rows.append(
-            f"({index}, {_literal(app.name)}, {_literal(app.resource_id.lower())}, {app.requests_per_minute}, "
+            f"({index}, {_literal(app.name)}, {_literal(app.resource_id.lower())}, "
+            f"{app.requests_per_minute}, "
             f"{_list(app.operations)}, {_list(app.dependencies)}, {_list(nonprod)}, "
             f"{_literal(str(_resource_guid(app.name)))})"
         )
@@ -181,7 +303,8 @@ def _builds_values(builds_by_slot: Mapping[tuple[str, str], str]) -> str:
             build = builds_by_slot.get((app.name, slot), default_build)
             profile = estate.BUILDS.get(build, UNKNOWN_BUILD)
             rows.append(
-                f"({index}, {_literal(slot)}, {_literal(build)}, {profile.failure_rate}, {profile.latency_ms})"
+                f"({index}, {_literal(slot)}, {_literal(build)}, {profile.failure_rate}, "
+                f"{profile.latency_ms})"
             )
     return "builds(app_idx, slot, build, fail, lat) AS (VALUES " + ", ".join(rows) + ")"
 
@@ -287,14 +410,13 @@ _DEPENDENCY_KIND = (
 def _incident_flag(alias: str) -> str:
     return (
         f"({alias}.AppRoleName = {_literal(INCIDENT_APP)} AND {alias}.TimeGenerated >= $inc0 "
-        f"AND {alias}.TimeGenerated < $inc1 AND json_extract_string({alias}.Properties, '$.slot') = 'production')"
+        f"AND {alias}.TimeGenerated < $inc1 AND json_extract_string({alias}.Properties, '$.slot') = "
+        f"'production')"
     )
 
 
 def _window_requests() -> str:
-    apps = ", ".join(
-        f"({_literal(app.name)}, {_list(app.dependencies)})" for app in estate.WEB_APPS
-    )
+    apps = ", ".join(f"({_literal(app.name)}, {_list(app.dependencies)})" for app in estate.WEB_APPS)
     return (
         f"deps_by_app(app, deps) AS (VALUES {apps}),\n"
         "req AS (SELECT q.*, hash(q.OperationId) AS rk, d.deps, "
@@ -531,8 +653,13 @@ _ACTIVITY_CATALOG = (
     ("MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION", "Administrative", "storage", "bob@contoso.com", 2),
     ("MICROSOFT.AUTHORIZATION/POLICIES/AUDIT/ACTION", "Policy", "site", "Azure Policy", 4),
     ("MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION", "Alert", "site", "Microsoft.Insights/alertRules", 1),
-    ("MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/CONFIGURATIONS/WRITE", "Administrative", "postgres",
-     "dba@contoso.com", 1),
+    (
+        "MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/CONFIGURATIONS/WRITE",
+        "Administrative",
+        "postgres",
+        "dba@contoso.com",
+        1,
+    ),
 )
 
 
@@ -548,13 +675,17 @@ def _activity_sql() -> str:
             f"{_literal(caller)})"
         )
     sites = [app.resource_id for app in estate.WEB_APPS]
-    vault = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
-    storage = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data/providers/Microsoft.Storage/storageAccounts/stcatalogprod"
+    data_group = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data/providers"
+    vault = f"{data_group}/Microsoft.KeyVault/vaults/kv-prod-shared"
+    storage = f"{data_group}/Microsoft.Storage/storageAccounts/stcatalogprod"
     postgres = (
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.DBforPostgreSQL/flexibleServers/psql-orders-prod"
     )
-    groups = [f"/subscriptions/{group.subscription_id}/resourceGroups/{group.name}" for group in estate.RESOURCE_GROUPS]
+    groups = [
+        f"/subscriptions/{group.subscription_id}/resourceGroups/{group.name}"
+        for group in estate.RESOURCE_GROUPS
+    ]
     return f"""
 INSERT INTO AzureActivity BY NAME
 WITH catalog(lo, hi, op, category, kind, caller) AS (VALUES {", ".join(catalog_rows)}),
@@ -602,18 +733,42 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     incident = incident_start(now)
     checkout = estate.WEB_APPS[0]
 
-    def add(at: dt.datetime, operation: str, status: str, caller: str, resource: str, category: str = "Administrative",
-            substatus: str = "", level: str = "Informational", status_code: str = "OK") -> None:
+    def add(
+        at: dt.datetime,
+        operation: str,
+        status: str,
+        caller: str,
+        resource: str,
+        category: str = "Administrative",
+        substatus: str = "",
+        level: str = "Informational",
+        status_code: str = "OK",
+    ) -> None:
         if not start <= at < _naive_utc(now):
             return
         parts = resource.split("/")
         correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
-        rows.append((
-            estate.TENANT_ID, at, operation, operation, level, status, substatus, caller, category, correlation,
-            parts[4], parts[6].upper(), parts[2],
-            f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
-            f'{{"action":"{operation}","scope":"{resource}"}}', resource.lower(), "AzureActivity",
-        ))
+        rows.append(
+            (
+                estate.TENANT_ID,
+                at,
+                operation,
+                operation,
+                level,
+                status,
+                substatus,
+                caller,
+                category,
+                correlation,
+                parts[4],
+                parts[6].upper(),
+                parts[2],
+                f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
+                f'{{"action":"{operation}","scope":"{resource}"}}',
+                resource.lower(),
+                "AzureActivity",
+            )
+        )
 
     for day in range(DAYS + 1):
         date = start.replace(hour=9, minute=30, second=0, microsecond=0) + dt.timedelta(days=day)
@@ -621,22 +776,55 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
             continue
         for app in estate.WEB_APPS[:2]:
             slot = f"{app.resource_id}/slots/staging"
-            add(date, "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION", "Started", "deploy-pipeline@contoso.com", slot)
-            add(date + dt.timedelta(seconds=48), "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION", "Succeeded",
-                "deploy-pipeline@contoso.com", slot)
-    add(incident + dt.timedelta(minutes=22), "MICROSOFT.WEB/SITES/RESTART/ACTION", "Started", "oncall@contoso.com",
-        checkout.resource_id)
-    add(incident + dt.timedelta(minutes=23), "MICROSOFT.WEB/SITES/RESTART/ACTION", "Succeeded",
-        "oncall@contoso.com", checkout.resource_id)
+            add(
+                date,
+                "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION",
+                "Started",
+                "deploy-pipeline@contoso.com",
+                slot,
+            )
+            add(
+                date + dt.timedelta(seconds=48),
+                "MICROSOFT.WEB/SITES/SLOTS/SLOTSSWAP/ACTION",
+                "Succeeded",
+                "deploy-pipeline@contoso.com",
+                slot,
+            )
+    add(
+        incident + dt.timedelta(minutes=22),
+        "MICROSOFT.WEB/SITES/RESTART/ACTION",
+        "Started",
+        "oncall@contoso.com",
+        checkout.resource_id,
+    )
+    add(
+        incident + dt.timedelta(minutes=23),
+        "MICROSOFT.WEB/SITES/RESTART/ACTION",
+        "Succeeded",
+        "oncall@contoso.com",
+        checkout.resource_id,
+    )
     vault = (
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
     )
     burst = _naive_utc(now) - dt.timedelta(hours=26)
     for minute in range(0, 30, 2):
-        operation = "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE" if minute % 4 else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
-        add(burst + dt.timedelta(minutes=minute), operation, "Failed", "contractor@contoso.com", vault,
-            substatus="Forbidden", level="Error", status_code="Forbidden")
+        operation = (
+            "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE"
+            if minute % 4
+            else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
+        )
+        add(
+            burst + dt.timedelta(minutes=minute),
+            operation,
+            "Failed",
+            "contractor@contoso.com",
+            vault,
+            substatus="Forbidden",
+            level="Error",
+            status_code="Forbidden",
+        )
     return rows
 
 
@@ -648,7 +836,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _window_parameters(
@@ -656,7 +844,10 @@ def _window_parameters(
 ) -> dict[str, object]:
     incident = incident_start(seed_now)
     return {
-        "t0": t0, "t1": t1, "scale": scale, "inc0": incident,
+        "t0": t0,
+        "t1": t1,
+        "scale": scale,
+        "inc0": incident,
         "inc1": incident + dt.timedelta(minutes=INCIDENT_MINUTES),
         "silent": _naive_utc(seed_now) - SILENT_FOR,
     }
@@ -674,8 +865,12 @@ def _insert_window(
     builds: Mapping[tuple[str, str], str],
 ) -> None:
     for sql in (
-        _requests_sql(bucket_s, builds), _dependencies_sql(), _exceptions_sql(), _traces_sql(),
-        _heartbeat_sql(), _diagnostics_sql(),
+        _requests_sql(bucket_s, builds),
+        _dependencies_sql(),
+        _exceptions_sql(),
+        _traces_sql(),
+        _heartbeat_sql(),
+        _diagnostics_sql(),
     ):
         _run(cursor, sql, parameters)
 

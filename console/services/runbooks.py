@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,16 +92,27 @@ class RunbookService(Service):
         values, prelude = self.bind(runbook, raw)
         started = datetime.now(UTC)
         steps = [await self.run_step(step, values, prelude, workspace_id) for step in runbook.steps]
-        run = RunbookRun(
+        run = self.make_run(runbook, values, steps, workspace_id, started)
+        self.record(run)
+        return run
+
+    @staticmethod
+    def make_run(
+        runbook: Runbook,
+        values: Mapping[str, Any],
+        steps: Sequence[StepRun],
+        workspace_id: str,
+        started_at: datetime,
+    ) -> RunbookRun:
+        """A run from steps run one at a time (the console's step-by-step runs), ready to `record`."""
+        return RunbookRun(
             runbook.name,
             runbook.title,
-            started,
+            started_at,
             workspace_id,
             {k: _plain(v) for k, v in values.items()},
             tuple(steps),
         )
-        self.record(run)
-        return run
 
     def record(self, run: RunbookRun) -> None:
         """Append a run summary (never results themselves) to the local run history."""

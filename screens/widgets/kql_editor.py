@@ -290,7 +290,9 @@ class KqlEditor(TextArea):
         options.add_options([Option(text, id=text) for text in found])
         options.highlighted = 0
         x, y = self.cursor_screen_offset
-        options.styles.offset = (max(0, x - len(typed)), y + 1)
+        # An absolutely positioned widget is offset from its container's content origin.
+        origin = options.parent.content_region.offset if isinstance(options.parent, Widget) else self.region.offset
+        options.styles.offset = (max(0, x - len(typed) - origin.x), y + 1 - origin.y)
         options.add_class("-open")
 
     @property

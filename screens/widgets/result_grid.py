@@ -88,9 +88,9 @@ def compact_json(text: str) -> str:
 
 def sorted_order(table: pa.Table, column: str, descending: bool) -> pa.Array:
     """Row indices that sort `table` by one column (nulls last)."""
-    return pc.sort_indices(
-        table, sort_keys=[(column, "descending" if descending else "ascending")], null_placement="at_end"
-    )
+    order = "descending" if descending else "ascending"
+    indices: pa.Array = pc.sort_indices(table, sort_keys=[(column, order, "at_end")])
+    return indices
 
 
 def _fit(text: str, width: int, right: bool) -> str:
