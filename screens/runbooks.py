@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 from console.errors import OpsError
 from console.models import StepRun, Workspace
 from console.runbooks import Parameter, Runbook, RunbookError, Step
+from console.services.runbooks import timespan_text
 from screens.resources import compile_filter
 from screens.shell import AreaScreen, ShellContext
 from screens.widgets.chart import ResultChart
@@ -60,7 +61,7 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, timedelta):
-        return _timespan_text(value)
+        return timespan_text(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, tuple):
@@ -70,17 +71,6 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
-
-
-def _timespan_text(value: timedelta) -> str:
-    micros = value // timedelta(microseconds=1)
-    sign, micros = ("-", -micros) if micros < 0 else ("", micros)
-    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
-        if micros % size == 0 and micros:
-            return f"{sign}{micros // size}{unit}"
-    if micros % 1000 == 0:
-        return f"{sign}{micros // 1000}ms"
-    return f"{sign}{micros / 1_000_000}s"
 
 
 def raw_parameters(runbook: Runbook, texts: dict[str, str]) -> dict[str, str]:
@@ -289,6 +279,7 @@ class RunbooksScreen(AreaScreen):
     """Runbooks by title and tags with their last result; enter opens one as a document to run."""
 
     AREA = "runbooks"
+    AUTO_FOCUS = "#runbook-table"
     DEFAULT_CSS = """
     RunbooksScreen #views { height: 1fr; }
     RunbooksScreen #list-view { height: 1fr; }

@@ -69,8 +69,12 @@ CASES: list[tuple[str, dict[str, str], str, set[str]]] = [
     ("app-failure-rate", {"window": "1d"}, "pass", set()),
     ("app-failure-rate", {"app": "app-catalog-prod", "window": "1d"}, "pass", set()),
     # app-checkout-stg serves the bad release candidate in production: about 20% of its requests fail.
-    ("app-failure-rate", {"app": "app-checkout-stg", "window": "1d"}, "fail",
-     {"failure rate", "failures by slot and build"}),
+    (
+        "app-failure-rate",
+        {"app": "app-checkout-stg", "window": "1d"},
+        "fail",
+        {"failure rate", "failures by slot and build"},
+    ),
     # No Recovery Services diagnostics reach the workspace: nothing failed.
     ("backup-failures", {}, "pass", set()),
     ("dependency-failures", {"window": "1d"}, "pass", set()),
@@ -139,7 +143,7 @@ async def test_run_is_recorded_with_parameters_and_summary(make_local_services: 
     run = await run_runbook(services, "missing-heartbeats", {"silence": "1h"})
     entry = services.runbooks.history("missing-heartbeats")[0]
     assert entry["status"] == "fail" and entry["summary"] == run.summary()
-    assert entry["parameters"]["silence"] == "1:00:00"
+    assert entry["parameters"]["silence"] == "1h"
     assert [s["name"] for s in entry["steps"]] == [s.name for s in run.steps]
     assert services.runbooks.last_runs()["missing-heartbeats"]["status"] == "fail"
 
@@ -204,7 +208,7 @@ def test_cli_failing_check_exits_1_with_json(demo_data_dir: Path, logs_ready: No
     assert result.exit_code == 1, result.output
     body = json.loads(result.stdout)
     assert body["status"] == "fail" and body["workspace"] == WORKSPACE
-    assert body["parameters"] == {"silence": "1:00:00", "lookback": "1 day, 0:00:00"}
+    assert body["parameters"] == {"silence": "1h", "lookback": "1d"}
     steps = {s["name"]: s for s in body["steps"]}
     silent = steps["silent machines"]
     assert silent["query"].startswith("let silence = timespan(01:00:00);\nlet lookback = timespan(1.00:00:00);\n")

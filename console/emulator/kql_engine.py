@@ -566,14 +566,77 @@ def _flatten_ctes(sql: str) -> str:
             final = _replace_reference(final, name, replacement)
             changed = True
             break
+    ctes, final = _merge_sort_and_limit(ctes, final)
     if ctes:
         last_name, last_body = ctes[-1]
         later_uses = sum(len(_references(body, last_name)) for _, body in ctes[:-1])
         if final == f"SELECT * FROM {last_name}" and later_uses == 0:
             ctes, final = ctes[:-1], last_body
+    ctes, final = _inline_single_use(ctes, final)
     if not ctes:
         return final
     return "WITH " + ",\n     ".join(f"{name} AS ({body})" for name, body in ctes) + "\n" + final
+
+
+_SORTED = re.compile(r'SELECT \* FROM ("[^"]+"\."[^"]+"|"[^"]+"|_s\d+) ORDER BY [^()\']*')
+_LIMITED = re.compile(r"SELECT \* FROM (_s\d+) LIMIT (\d+)")
+
+
+def _merge_sort_and_limit(ctes: list[tuple[str, str]], final: str) -> tuple[list[tuple[str, str]], str]:
+    """`a AS (... ORDER BY k)`, `b AS (SELECT * FROM a LIMIT n)` -> one top-N DuckDB recognises."""
+    bodies = dict(ctes)
+    for index, (name, body) in enumerate(ctes):
+        limited = _LIMITED.fullmatch(body) if index else None
+        if limited is None:
+            continue
+        source = limited.group(1)
+        sorted_body = bodies.get(source)
+        if sorted_body is None or _SORTED.fullmatch(sorted_body) is None or " LIMIT " in sorted_body:
+            continue
+        uses = sum(len(_references(other, source)) for other_name, other in ctes if other_name != source)
+        if uses + len(_references(final, source)) != 1:
+            continue
+        merged = [
+            (n, f"{sorted_body} LIMIT {limited.group(2)}" if n == name else b) for n, b in ctes if n != source
+        ]
+        return _merge_sort_and_limit(merged, final)
+    limited = _LIMITED.fullmatch(final)
+    if limited is not None:
+        source = limited.group(1)
+        sorted_body = bodies.get(source)
+        uses = sum(len(_references(other, source)) for other_name, other in ctes if other_name != source)
+        if (
+            sorted_body is not None
+            and _SORTED.fullmatch(sorted_body)
+            and " LIMIT " not in sorted_body
+            and not uses
+        ):
+            return [(n, b) for n, b in ctes if n != source], f"{sorted_body} LIMIT {limited.group(2)}"
+    return ctes, final
+
+
+def _inline_single_use(ctes: list[tuple[str, str]], final: str) -> tuple[list[tuple[str, str]], str]:
+    """A CTE read once, in a FROM, becomes a subquery there: DuckDB binds that a little faster."""
+    for name, body in ctes:
+        if not name.startswith("_s"):
+            continue
+        holders = [other for other, other_body in ctes if other != name and _references(other_body, name)]
+        in_final = _references(final, name)
+        if len(holders) + (1 if in_final else 0) != 1:
+            continue
+        pattern = re.compile(rf"FROM {re.escape(name)}(?=$|\s|\))(?! AS )")
+        target = final if in_final else dict(ctes)[holders[0]]
+        if len(_references(target, name)) != 1 or len(pattern.findall(target)) != 1:
+            continue
+        found = pattern.search(target)
+        assert found is not None
+        replaced = f"{target[: found.start()]}FROM ({body}) AS {name}{target[found.end() :]}"
+        if in_final:
+            return _inline_single_use([(n, b) for n, b in ctes if n != name], replaced)
+        return _inline_single_use(
+            [(n, replaced if n == holders[0] else b) for n, b in ctes if n != name], final
+        )
+    return ctes, final
 
 
 def _replace_reference(text: str, name: str, replacement: str) -> str:

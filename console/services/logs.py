@@ -84,6 +84,23 @@ _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _POSITION = re.compile(r"line[:\s]+(\d+)[^\d]+(?:pos|position|column)[:\s]+(\d+)", re.IGNORECASE)
 
 
+def _describe_partial(error: Any) -> tuple[str, bool]:
+    """The sentences inside a partial-result error, and whether it says the result was cut short."""
+    details = getattr(error, "details", None) or []
+    sentences: list[str] = []
+    truncated = False
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        inner = detail.get("innererror") or {}
+        code = str(inner.get("code") or detail.get("code") or "")
+        truncated = truncated or "TOO_LARGE" in code.upper() or "LIMIT" in code.upper()
+        sentences.append(str(inner.get("message") or detail.get("message") or code))
+    if not sentences:
+        sentences.append(str(getattr(error, "message", None) or error))
+    return " ".join(sentences), truncated
+
+
 class LogsService(Service):
     """Runs KQL against a Log Analytics workspace and reads workspace schemas."""
 
@@ -131,14 +148,14 @@ class LogsService(Service):
             raise from_azure(error, "running the query") from error
         duration_ms = (time.perf_counter() - started) * 1000
         partial_error = None
+        truncated = False
         if isinstance(response, LogsQueryPartialResult):
             tables = response.partial_data
-            cause = response.partial_error
-            partial_error = str(getattr(cause, "message", None) or cause)
+            partial_error, truncated = _describe_partial(response.partial_error)
         else:
             tables = response.tables
         if not tables:
-            return QueryResult((), pa.table({}), duration_ms, partial_error, partial_error is not None, render)
+            return QueryResult((), pa.table({}), duration_ms, partial_error, truncated, render)
         primary = tables[0]
         names = [str(c) for c in primary.columns]
         types = [str(t) for t in primary.columns_types]
@@ -149,7 +166,7 @@ class LogsService(Service):
             table=table,
             duration_ms=duration_ms,
             partial_error=partial_error,
-            truncated=partial_error is not None,
+            truncated=truncated,
             render=render,
             render_options=render_options,
             statistics=statistics,
@@ -183,7 +200,7 @@ class LogsService(Service):
         from azure.core.rest import HttpRequest
 
         async def fetch() -> Any:
-            request = HttpRequest("GET", f"/v1/workspaces/{workspace_id}/metadata")
+            request = HttpRequest("GET", f"/workspaces/{workspace_id}/metadata")
             response = await self._logs().send_request(request)
             response.raise_for_status()
             return response.json()
