@@ -467,6 +467,16 @@ class RunbooksScreen(AreaScreen):
         if self.session is not None and self.current is not None:
             await self._record(self.current, self.session)
 
+    def _record_in_background(self) -> None:
+        """Record the open runbook's unrecorded steps: the user is leaving it."""
+        if self.current is not None and self.session is not None and not self.session.recorded:
+            self.run_worker(
+                self._record(self.current, self.session),
+                group="runbooks-record",
+                name="record run",
+                exit_on_error=False,
+            )
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place decides how failures look: the list's error state, or a line in the document."""
         if event.state != WorkerState.ERROR:
@@ -552,8 +562,8 @@ class RunbooksScreen(AreaScreen):
                 return
             self.notify(f"No runbook is called {name!r}.", severity="warning")
             return
-        if self.current is not None and self.current is not runbook:
-            self.run_worker(self._flush_session(), group="runbooks-record", name="record run", exit_on_error=False)
+        if self.current is not runbook:
+            self._record_in_background()
         self.current = runbook
         self.session = None
         self.workspace = None
@@ -747,8 +757,8 @@ class RunbooksScreen(AreaScreen):
     def action_back(self) -> None:
         views = self.query_one("#views", ContentSwitcher)
         if views.current == "doc-view":
-            self.run_worker(self._flush_session(), group="runbooks-record", name="record run", exit_on_error=False)
             self.workers.cancel_group(self, "runbooks-run")
+            self._record_in_background()
             self.current = None
             self.session = None
             views.current = "list-view"
@@ -773,6 +783,10 @@ class RunbooksScreen(AreaScreen):
 
     def action_refresh(self) -> None:
         self.load_runbooks()
+
+    def on_screen_suspend(self) -> None:
+        # Another area took over: what was run so far goes into the history now.
+        self._record_in_background()
 
     def on_unmount(self) -> None:
         # Leaving the console: a partly run runbook is still worth a line in the history.

@@ -163,7 +163,8 @@ class CommandBar(Input):
     def open(self) -> None:
         self.value = ""
         self.add_class("-open")
-        self.focus()
+        # Focus now, not after a refresh: keys typed right after `:` must land in the bar.
+        self.screen.set_focus(self)
 
     def action_close(self) -> None:
         self.remove_class("-open")

@@ -241,10 +241,10 @@ async def test_run_one_step_then_the_rest_records_once_all_ran(
         assert [view.result for view in views if view is not views[1]] == [None, None, None]
         assert "1 pass / 0 fail / 0 error" in summary_text(screen) and "1 of 4 steps run" in summary_text(screen)
         assert services.runbooks.history() == []
-        for index in (0, 2, 3):
-            views[index].focus()
+        for view in (views[0], views[2], views[3]):
+            view.focus()
             await pilot.press("r")
-            await wait_for(pilot, lambda index=index: views[index].result is not None, f"step {index}")
+            await wait_for(pilot, lambda view=view: view.result is not None, view.step.name)  # type: ignore[misc]
         await wait_for(pilot, lambda: len(services.runbooks.history("slot-health")) == 1, "the record")
         entry = services.runbooks.history("slot-health")[0]
         assert entry["status"] == "pass" and entry["summary"] == "3 pass, 1 info"

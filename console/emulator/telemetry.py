@@ -255,7 +255,7 @@ def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
     # A uniform number in [0, 1) from a hash: deterministic pseudo-randomness inside SQL.
     connection.execute(
-        "CREATE OR REPLACE MACRO _tg_u(x, i) AS CAST(hash(x, i) >> 11 AS DOUBLE) / 9007199254740992.0"
+        "CREATE OR REPLACE MACRO _tg_u(x, i) AS CAST(hash(hash(x, i)) >> 11 AS DOUBLE) / 9007199254740992.0"
     )
     # A roughly normal number (Box-Muller) for log-normal latencies.
     connection.execute(
@@ -349,7 +349,9 @@ expanded AS (
 shaped AS (
     SELECT e.*, bucket + to_microseconds(CAST(_tg_u(rk, 1) * {bucket_s} * 1e6 AS BIGINT)) AS t,
         CASE WHEN _tg_u(rk, 2) < {PRODUCTION_SHARE} OR len(nonprod) = 0 THEN 'production'
-             ELSE nonprod[1 + CAST(floor(_tg_u(rk, 3) * len(nonprod)) AS INTEGER)] END AS slot,
+             ELSE nonprod[1 + LEAST(len(nonprod) - 1, CAST(floor(
+                 (_tg_u(rk, 2) - {PRODUCTION_SHARE}) / (1 - {PRODUCTION_SHARE}) * len(nonprod)) AS INTEGER))]
+             END AS slot,
         ops[1 + CAST(floor(_tg_u(rk, 4) * len(ops)) AS INTEGER)] AS op
     FROM expanded e
 ),
