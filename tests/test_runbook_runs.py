@@ -2,7 +2,7 @@
 
 Expectations follow the seeded estate (console/emulator/telemetry.py): a build agent that went silent two
 hours before the seed, failed and forbidden operations in the activity log, the bad 2026.11.5-rc1 build
-serving app-checkout-stg's production slot, healthy builds elsewhere. The session's local Azure has a
+in app-checkout-prod's staging slot and in app-checkout-stg's production slot, healthy builds elsewhere. The session's local Azure has a
 telemetry scale of 0.01 and no live traffic, so windows are set wide enough to hold a few dozen requests
 and thresholds far from the observed values: the outcomes do not hinge on a handful of random rows.
 """
@@ -66,9 +66,11 @@ CASES: list[tuple[str, dict[str, str], str, set[str]]] = [
     # 3% of administrative operations end in Conflict, and a contractor was refused on the key vault 26 h ago.
     ("activity-failures", {"window": "2d"}, "fail", {"failed operations", "authorization errors"}),
     ("activity-failures", {"resource_group": "rg-does-not-exist"}, "pass", set()),
-    ("app-failure-rate", {"window": "1d"}, "pass", set()),
+    # Overall app-checkout-prod is fine, but its staging slot runs the bad 2026.11.5-rc1 build (~18% failures).
+    ("app-failure-rate", {"window": "1d"}, "fail", {"failures by slot and build"}),
     ("app-failure-rate", {"app": "app-catalog-prod", "window": "1d"}, "pass", set()),
-    # app-checkout-stg serves the bad release candidate in production: about 20% of its requests fail.
+    ("app-failure-rate", {"app": "app-payments-prod", "window": "1d"}, "pass", set()),
+    # app-checkout-stg serves the same build in production.
     (
         "app-failure-rate",
         {"app": "app-checkout-stg", "window": "1d"},
@@ -87,6 +89,7 @@ CASES: list[tuple[str, dict[str, str], str, set[str]]] = [
     ("requests-per-app-per-day", {}, "pass", set()),
     ("requests-per-app-per-day", {"max_daily_requests": "10"}, "fail", {"daily volume above limit"}),
     ("slot-health", {"window": "3h"}, "pass", set()),
+    ("slot-health", {"slot": "staging", "window": "7d"}, "fail", {"failure rate", "p95 latency"}),
     ("slot-health", {"app": "app-checkout-stg", "window": "1d"}, "fail", {"failure rate", "p95 latency"}),
     ("slow-requests", {"window": "1d"}, "pass", set()),
     ("slow-requests", {"window": "1d", "p95_limit_ms": "50"}, "fail", {"p95 by operation"}),
@@ -130,11 +133,14 @@ async def test_missing_heartbeats_names_the_silent_machine(make_local_services: 
 
 
 @pytest.mark.asyncio
-async def test_bad_build_shows_in_the_failure_breakdown(make_local_services: Callable[..., Services]) -> None:
-    run = await run_runbook(make_local_services(), "app-failure-rate", {"app": "app-checkout-stg", "window": "1d"})
+@pytest.mark.parametrize(("app", "slot"), [("app-checkout-prod", "staging"), ("app-checkout-stg", "production")])
+async def test_bad_build_tops_the_failure_breakdown(
+    make_local_services: Callable[..., Services], app: str, slot: str
+) -> None:
+    run = await run_runbook(make_local_services(), "app-failure-rate", {"app": app, "window": "1d"})
     worst = step(run, "failures by slot and build").result.table.to_pylist()[0]
-    assert worst["build"] == "2026.11.5-rc1" and worst["slot"] == "production"
-    assert step(run, "failure rate").observed > 5.0
+    assert (worst["slot"], worst["build"]) == (slot, "2026.11.5-rc1")
+    assert step(run, "failures by slot and build").observed == worst["failure_pct"] > 5.0
 
 
 @pytest.mark.asyncio

@@ -61,6 +61,10 @@ def step_views(screen: RunbooksScreen) -> list[StepView]:
     return list(screen.query(StepView).results(StepView))
 
 
+def has_result(view: StepView) -> Callable[[], bool]:
+    return lambda: view.result is not None
+
+
 def summary_text(screen: RunbooksScreen) -> str:
     return str(screen.query_one("#summary", Static).render())
 
@@ -244,7 +248,7 @@ async def test_run_one_step_then_the_rest_records_once_all_ran(
         for view in (views[0], views[2], views[3]):
             view.focus()
             await pilot.press("r")
-            await wait_for(pilot, lambda view=view: view.result is not None, view.step.name)  # type: ignore[misc]
+            await wait_for(pilot, has_result(view), view.step.name)
         await wait_for(pilot, lambda: len(services.runbooks.history("slot-health")) == 1, "the record")
         entry = services.runbooks.history("slot-health")[0]
         assert entry["status"] == "pass" and entry["summary"] == "3 pass, 1 info"

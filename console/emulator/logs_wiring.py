@@ -50,8 +50,18 @@ async def setup_logs(
     app.router.add_routes([_metadata_route(engine)])
     setup_logs_routes(app, engine, now=lambda: datetime.now(UTC))
     seeder = telemetry.start_seeding(engine, now, scale=config.telemetry_scale)
+
+    async def seed_guard() -> None:
+        """Lives as long as the server; on stop, interrupts a seed still running so shutdown is clean."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.to_thread(telemetry.stop_seeding, engine, seeder)
+
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(seed_guard(), name="seed-guard")]
     if not config.live_traffic:
-        return []
+        return tasks
 
     async def live_traffic() -> None:
         await asyncio.to_thread(seeder.join)
@@ -64,4 +74,5 @@ async def setup_logs(
                 log.exception("live traffic tick failed")
             await asyncio.sleep(config.traffic_interval_s)
 
-    return [asyncio.get_running_loop().create_task(live_traffic(), name="live-traffic")]
+    tasks.append(loop.create_task(live_traffic(), name="live-traffic"))
+    return tasks

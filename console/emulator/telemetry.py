@@ -894,11 +894,15 @@ def seed_telemetry(
     engine.seeding = True
     engine.seed_progress = 0.0
     cursor = engine.connection.cursor()
+    with _SEED_CURSORS_LOCK:
+        _SEED_CURSORS[id(engine)] = cursor
     try:
         create_tables(cursor)
         engine.refresh_schema()
         builds = _default_builds()
         for day in range(DAYS):
+            if _stopping(engine):
+                return end
             t1 = end - dt.timedelta(days=day)
             t0 = t1 - dt.timedelta(days=1)
             _insert_window(cursor, _window_parameters(t0, t1, now, scale), 60, builds)
@@ -915,10 +919,34 @@ def seed_telemetry(
         engine.seed_progress = 1.0
         if progress is not None:
             progress(1.0)
+    except duckdb.InterruptException:
+        if not _stopping(engine):
+            raise
     finally:
+        with _SEED_CURSORS_LOCK:
+            _SEED_CURSORS.pop(id(engine), None)
         cursor.close()
         engine.seeding = False
     return end
+
+
+_SEED_CURSORS: dict[int, duckdb.DuckDBPyConnection] = {}
+_SEED_CURSORS_LOCK = threading.Lock()
+_STOPPED: set[int] = set()
+
+
+def _stopping(engine: KqlEngine) -> bool:
+    return id(engine) in _STOPPED
+
+
+def stop_seeding(engine: KqlEngine, thread: threading.Thread, timeout: float = 10.0) -> None:
+    """Interrupt a seed in progress and wait for its thread, so the process can exit cleanly."""
+    _STOPPED.add(id(engine))
+    with _SEED_CURSORS_LOCK:
+        cursor = _SEED_CURSORS.get(id(engine))
+    if cursor is not None:
+        cursor.interrupt()
+    thread.join(timeout)
 
 
 def start_seeding(engine: KqlEngine, now: dt.datetime, *, scale: float = 1.0) -> threading.Thread:
