@@ -2,9 +2,10 @@
 
 Expectations follow the seeded estate (console/emulator/telemetry.py): a build agent that went silent two
 hours before the seed, failed and forbidden operations in the activity log, the bad 2026.11.5-rc1 build
-in app-checkout-prod's staging slot and in app-checkout-stg's production slot, healthy builds elsewhere. The session's local Azure has a
-telemetry scale of 0.01 and no live traffic, so windows are set wide enough to hold a few dozen requests
-and thresholds far from the observed values: the outcomes do not hinge on a handful of random rows.
+in app-checkout-prod's staging slot and in app-checkout-stg's production slot, healthy builds elsewhere.
+The session's local Azure has a telemetry scale of 0.01 and no live traffic, so windows are set wide
+enough to hold a few dozen requests and thresholds far from the observed values: the outcomes do not
+hinge on a handful of random rows.
 """
 
 from __future__ import annotations
