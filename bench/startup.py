@@ -81,14 +81,14 @@ def bench_startup(runs: int) -> None:
             rows["minimal"].append(time_to_screen(f"{sys.executable} {minimal}", ["minimal app ready"], env))
             shared_env = {**env, "OPSCONSOLE_DATA_DIR": str(data / "shared")}
             rows["reuse"].append(
-                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], shared_env)
+                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], shared_env)
             )
             cold_dir = data / f"cold-{time.monotonic_ns()}"
             cold_env = {**env, "OPSCONSOLE_DATA_DIR": str(cold_dir)}
             # Seed once so the cold run measures start-up, not the first seed of the DuckDB file.
             if not rows["cold"]:
-                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], cold_env)
-            rows["cold"].append(time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", "Microsoft."], cold_env))
+                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], cold_env)
+            rows["cold"].append(time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], cold_env))
     finally:
         emulator.terminate()
         emulator.wait()
@@ -99,12 +99,14 @@ def bench_startup(runs: int) -> None:
         return statistics.median(values) * 1000 if values else float("nan")
 
     base = median("minimal", 0)
-    print(f"runs: {runs} (median ms, tmux 200x50, polled every 5 ms)")
-    print(f"  minimal Textual app first paint           {base:7.0f}")
-    print(f"  --demo, local Azure running: first paint  {median('reuse', 0):7.0f}  ({median('reuse', 0) / base:.2f}x minimal)")
-    print(f"  --demo, local Azure running: resources    {median('reuse', 1):7.0f}")
-    print(f"  --demo, starting local Azure: first paint {median('cold', 0):7.0f}")
-    print(f"  --demo, starting local Azure: resources   {median('cold', 1):7.0f}   target <= 800")
+    print(f"runs: {runs} (median ms from launch, tmux 200x50, screen polled every 5 ms)")
+    print(f"  minimal Textual app, first paint (baseline)          {base:7.0f}")
+    for name, label in (("reuse", "local Azure already running"), ("cold", "starting the local Azure")):
+        paint, shell, shown = (median(name, i) for i in range(3))
+        print(f"  --demo, {label:<28} first paint   {paint:7.0f}  ({paint / base:.2f}x baseline)")
+        print(f"  --demo, {label:<28} shell ready   {shell:7.0f}")
+        print(f"  --demo, {label:<28} resources     {shown:7.0f}")
+    print("  targets: first interactive screen <= 300 without the local Azure's start, <= 800 with it")
 
 
 async def bench_listing() -> None:

@@ -73,7 +73,7 @@ def local_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorTh
     """One local Azure for the session: small pages (to exercise paging) and a small telemetry scale."""
     data_dir = tmp_path_factory.mktemp("local-azure")
     emulator = EmulatorThread(
-        EmulatorConfig(data_dir=data_dir, page_size=7, telemetry_scale=0.01, live_traffic=False)
+        EmulatorConfig(data_dir=data_dir, page_size=7, telemetry_scale=0.01, live_traffic=False, seed_delay_s=0)
     )
     emulator.start()
     previous = {k: os.environ.get(k) for k in identity_environment(emulator.readiness)}

@@ -54,6 +54,8 @@ class EmulatorConfig:
     telemetry_scale: float = 1.0
     live_traffic: bool = True
     traffic_interval_s: float = 5.0
+    seed_delay_s: float = 2.0
+    """Seconds to wait before seeding telemetry, so a console starting beside the local Azure gets the CPU."""
 
 
 class NotLoopbackError(ValueError):
