@@ -30,8 +30,7 @@ NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 QUERIES: list[tuple[str, str]] = [
     (
         "AppRequests | where TimeGenerated > ago(1h) | summarize count() by AppRoleName",
-        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR "
-        "GROUP BY 1",
+        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR GROUP BY 1",
     ),
     (
         "AppRequests | summarize total = count(), failed = countif(not(Success)) by AppRoleName",
@@ -52,8 +51,7 @@ QUERIES: list[tuple[str, str]] = [
     ),
     (
         "AppRequests | summarize count() by bin(TimeGenerated, 5m), AppRoleName",
-        "SELECT time_bucket(INTERVAL 5 MINUTE, TimeGenerated), AppRoleName, count(*) FROM AppRequests "
-        "GROUP BY 1, 2",
+        "SELECT time_bucket(INTERVAL 5 MINUTE, TimeGenerated), AppRoleName, count(*) FROM AppRequests GROUP BY 1, 2",
     ),
     (
         "AppRequests | where not(Success) | join kind=inner (AppDependencies | where not(Success)) on "
@@ -70,13 +68,11 @@ QUERIES: list[tuple[str, str]] = [
     ),
     (
         "AzureActivity | where ActivityStatusValue in ('Failure', 'Failed') | summarize count() by Caller",
-        "SELECT Caller, count(*) FROM AzureActivity WHERE ActivityStatusValue IN ('Failure', 'Failed') "
-        "GROUP BY 1",
+        "SELECT Caller, count(*) FROM AzureActivity WHERE ActivityStatusValue IN ('Failure', 'Failed') GROUP BY 1",
     ),
     (
         "AppRequests | extend slot = tostring(Properties.slot) | summarize count() by AppRoleName, slot",
-        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP "
-        "BY 1, 2",
+        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP BY 1, 2",
     ),
     (
         "AppExceptions | summarize count() by ExceptionType, AppRoleName",
@@ -97,16 +93,14 @@ QUERIES: list[tuple[str, str]] = [
     ),
     (
         "AzureDiagnostics | where ResultType != 'Success' | summarize count() by Resource, ResultSignature",
-        "SELECT Resource, ResultSignature, count(*) FROM AzureDiagnostics WHERE ResultType <> 'Success' "
-        "GROUP BY 1, 2",
+        "SELECT Resource, ResultSignature, count(*) FROM AzureDiagnostics WHERE ResultType <> 'Success' GROUP BY 1, 2",
     ),
     (
         "AppTraces | where Message contains 'timed out' | count",
         "SELECT count(*) FROM AppTraces WHERE Message ILIKE '%timed out%'",
     ),
     (
-        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by "
-        "bin(TimeGenerated, 1h)",
+        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by bin(TimeGenerated, 1h)",
         "SELECT time_bucket(INTERVAL 1 HOUR, TimeGenerated), avg(DurationMs) FROM AppDependencies "
         "WHERE DependencyType = 'PostgreSQL' GROUP BY 1",
     ),
@@ -124,14 +118,12 @@ QUERIES: list[tuple[str, str]] = [
         "SELECT Type, Success FROM AppDependencies) WHERE NOT Success GROUP BY 1",
     ),
     (
-        "AppDependencies | summarize failures = countif(not(Success)), p95 = percentile(DurationMs, 95) "
-        "by Target",
+        "AppDependencies | summarize failures = countif(not(Success)), p95 = percentile(DurationMs, 95) by Target",
         "SELECT Target, count(*) FILTER (WHERE NOT Success), quantile_disc(DurationMs, 0.95) "
         "FROM AppDependencies GROUP BY 1",
     ),
     (
-        "AppRequests | where TimeGenerated > ago(6h) and not(Success) | summarize count() by "
-        "AppRoleName, ResultCode",
+        "AppRequests | where TimeGenerated > ago(6h) and not(Success) | summarize count() by AppRoleName, ResultCode",
         "SELECT AppRoleName, ResultCode, count(*) FROM AppRequests WHERE TimeGenerated > $now - "
         "INTERVAL 6 HOUR "
         "AND NOT Success GROUP BY 1, 2",
@@ -147,13 +139,11 @@ QUERIES: list[tuple[str, str]] = [
     ),
     (
         "AppRequests | where AppRoleName == 'app-checkout-prod' | summarize avg(DurationMs) by AppVersion",
-        "SELECT AppVersion, avg(DurationMs) FROM AppRequests WHERE AppRoleName = 'app-checkout-prod' "
-        "GROUP BY 1",
+        "SELECT AppVersion, avg(DurationMs) FROM AppRequests WHERE AppRoleName = 'app-checkout-prod' GROUP BY 1",
     ),
     (
         "AppRequests | where Url has 'checkout' | count",
-        "SELECT count(*) FROM AppRequests WHERE regexp_matches(Url, "
-        "'(?i)(^|[^a-z0-9])checkout($|[^a-z0-9])')",
+        "SELECT count(*) FROM AppRequests WHERE regexp_matches(Url, '(?i)(^|[^a-z0-9])checkout($|[^a-z0-9])')",
     ),
     (
         "AppRequests | where TimeGenerated between (ago(2d) .. ago(1d)) | summarize max(DurationMs)",
@@ -183,9 +173,7 @@ def _median_time(action: Callable[[], object], repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
@@ -223,13 +211,10 @@ def main() -> None:
         if plain_s:
             plain_ratios.append(plain_s / hand_s)
         print(
-            f"{index:2d} {ours_s * 1000:10.1f} {hand_s * 1000:8.1f} {ours_s / hand_s:6.2f} {plain_text}  "
-            f"{query[:70]}"
+            f"{index:2d} {ours_s * 1000:10.1f} {hand_s * 1000:8.1f} {ours_s / hand_s:6.2f} {plain_text}  {query[:70]}"
         )
     print(f"median ratio adapter/SQL: {statistics.median(ratios):.2f} over {len(ratios)} queries")
-    print(
-        f"median ratio duckdb-kql/SQL: {statistics.median(plain_ratios):.2f} over {len(plain_ratios)} queries"
-    )
+    print(f"median ratio duckdb-kql/SQL: {statistics.median(plain_ratios):.2f} over {len(plain_ratios)} queries")
 
 
 if __name__ == "__main__":

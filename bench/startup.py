@@ -88,7 +88,9 @@ def bench_startup(runs: int) -> None:
             # Seed once so the cold run measures start-up, not the first seed of the DuckDB file.
             if not rows["cold"]:
                 time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], cold_env)
-            rows["cold"].append(time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], cold_env))
+            rows["cold"].append(
+                time_to_screen(f"{OPSCONSOLE} --demo", ["local Azure", " opsconsole ", "Microsoft."], cold_env)
+            )
     finally:
         emulator.terminate()
         emulator.wait()

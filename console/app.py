@@ -12,7 +12,8 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.models import Resource
-from screens.palette import AreaCommands, ResourceCommands, SubscriptionCommands
+from console.runbooks import RunbookError
+from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
 from screens.shell import AREAS, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
 from screens.starting import StartingScreen
 
@@ -52,7 +53,7 @@ class OpsConsole(App[int]):
     """The console. Give it services (or a `connect` that builds them off the UI thread) and settings."""
 
     TITLE = "opsconsole"
-    COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands, ResourceCommands}
+    COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands, ResourceCommands, RunbookCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
@@ -175,6 +176,24 @@ class OpsConsole(App[int]):
                 ids = [s.subscription_id for s in self.shell.subscriptions]
             self._index = (now, await self.services.resources.list_all_resources(ids))
         return self._index[1]
+
+    def runbook_titles(self) -> list[tuple[str, str, str]]:
+        """(name, title, tags) of every runbook, for the palette; a broken runbook file hides none of the rest."""
+        if self.services is None:
+            return []
+        try:
+            runbooks = self.services.runbooks.available()
+        except RunbookError as error:
+            self.notify(str(error), severity="warning")
+            return []
+        return [(r.name, r.title, ", ".join(r.tags)) for r in runbooks]
+
+    def open_runbook(self, name: str) -> None:
+        """Open a runbook as a document in the Runbooks area."""
+        self.jump("runbooks")
+        opener = getattr(self.screen, "open_runbook", None)
+        if callable(opener):
+            opener(name)
 
     def show_resource(self, resource: Resource) -> None:
         """Open Resources at the resource's group with its name as the filter."""

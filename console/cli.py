@@ -151,12 +151,18 @@ def emulator(
     from console.emulator.__main__ import main as emulator_main
 
     argv = [
-        "--host", host,
-        "--port", str(port),
-        "--data-dir", data_dir or str(session.settings.data_dir / "local-azure"),
-        "--faults", faults,
-        "--page-size", str(page_size),
-        "--telemetry-scale", str(telemetry_scale),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--data-dir",
+        data_dir or str(session.settings.data_dir / "local-azure"),
+        "--faults",
+        faults,
+        "--page-size",
+        str(page_size),
+        "--telemetry-scale",
+        str(telemetry_scale),
     ]
     argv += ["--reset"] * (reset_state or session.reset) + ["--no-traffic"] * no_traffic
     sys.exit(emulator_main(argv))

@@ -92,7 +92,9 @@ def parse_readiness_line(line: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
-        raise OpsError(ErrorKind.CONFIG, f"The local Azure did not start properly; it printed: {line[:200]!r}") from None
+        raise OpsError(
+            ErrorKind.CONFIG, f"The local Azure did not start properly; it printed: {line[:200]!r}"
+        ) from None
     missing = {"arm_endpoint", "logs_endpoint", "identity_endpoint", "identity_header", "ca_file"} - set(data)
     if missing:
         raise OpsError(ErrorKind.CONFIG, f"The local Azure's readiness line lacks {', '.join(sorted(missing))}.")

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 def preload_sdk() -> None:
     """Import the SDK modules the first screen needs while the user looks at the first paint."""
-    import azure.identity.aio  # noqa: F401
-    import azure.mgmt.resource.resources.aio  # noqa: F401
+    import azure.identity.aio
+    import azure.mgmt.resource.resources.aio
     import azure.mgmt.resource.subscriptions.aio  # noqa: F401
 
 

@@ -487,8 +487,11 @@ class LogsScreen(AreaScreen):
         self.app.push_screen(HistoryScreen(self.history), self._history_picked)
 
     def _history_picked(self, kql: str | None) -> None:
-        if not kql:
-            return
+        if kql:
+            self.load_query(kql)
+
+    def load_query(self, kql: str) -> None:
+        """Put a query in the editor as a statement of its own (after any text there), cursor on it."""
         editor = self.query_one(KqlEditor)
         if not editor.text.strip():
             editor.load_text(kql)

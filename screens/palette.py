@@ -25,6 +25,10 @@ class ConsoleHost(Protocol):
 
     async def resource_index(self) -> list[Resource]: ...
 
+    def runbook_titles(self) -> list[tuple[str, str, str]]: ...
+
+    def open_runbook(self, name: str) -> None: ...
+
 
 def _host(provider: Provider) -> ConsoleHost:
     return cast(ConsoleHost, provider.app)
@@ -88,3 +92,16 @@ class ResourceCommands(Provider):
                     partial(_host(self).show_resource, resource),
                     help=f"{short_type} in {resource.resource_group}",
                 )
+
+
+class RunbookCommands(Provider):
+    """`Runbook: <title>` for every runbook; opens it in the Runbooks area."""
+
+    async def search(self, query: str) -> Hits:
+        host = _host(self)
+        matcher = self.matcher(query)
+        for name, title, tags in host.runbook_titles():
+            text = f"Runbook: {title}"
+            score = max(matcher.match(text), matcher.match(tags))
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(host.open_runbook, name), help=tags or name)

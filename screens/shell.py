@@ -254,7 +254,7 @@ class KeyHelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         lines = Text()
-        lines.append("Keys (remap with [keys] in the config file: id = \"key\")\n\n", style="bold")
+        lines.append('Keys (remap with [keys] in the config file: id = "key")\n\n', style="bold")
         for key, active in self.below.active_bindings.items():
             binding = active.binding
             if not binding.description or key == "escape":

@@ -63,8 +63,15 @@ def test_resources_list_json_covers_every_subscription(demo_data_dir: Path, loca
 
 def test_resources_list_filters_by_type_and_subscription_name(demo_data_dir: Path) -> None:
     result = invoke(
-        "--demo", "resources", "list", "--type", "Microsoft.Web/sites", "--subscription", "contoso production",
-        "--output", "csv",
+        "--demo",
+        "resources",
+        "list",
+        "--type",
+        "Microsoft.Web/sites",
+        "--subscription",
+        "contoso production",
+        "--output",
+        "csv",
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()

@@ -215,9 +215,7 @@ def test_unknown_route_is_404_with_arm_error(local_azure: EmulatorThread, token:
 
 
 def _start(data_dir: Path, *, reset: bool = False) -> EmulatorThread:
-    emulator = EmulatorThread(
-        EmulatorConfig(data_dir=data_dir, reset=reset, telemetry_scale=0.01, live_traffic=False)
-    )
+    emulator = EmulatorThread(EmulatorConfig(data_dir=data_dir, reset=reset, telemetry_scale=0.01, live_traffic=False))
     emulator.start()
     return emulator
 
@@ -283,8 +281,19 @@ def emulator_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pa
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSCONSOLE_")}
     env.update(OPSCONSOLE_CONFIG_DIR=str(tmp_path / "config"), OPSCONSOLE_DATA_DIR=str(tmp_path / "data"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "console", "emulator", "--data-dir", str(data_dir), "--telemetry-scale", "0.01",
-         "--no-traffic", "--page-size", "7"],
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "emulator",
+            "--data-dir",
+            str(data_dir),
+            "--telemetry-scale",
+            "0.01",
+            "--no-traffic",
+            "--page-size",
+            "7",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -304,8 +313,15 @@ def test_standalone_emulator_announces_readiness_and_stops_on_sigterm(
     line = process.stdout.readline()
     readiness = json.loads(line)
     assert {
-        "arm_endpoint", "logs_endpoint", "identity_endpoint", "identity_header", "ca_file",
-        "tenant_id", "subscriptions", "data_dir", "pid",
+        "arm_endpoint",
+        "logs_endpoint",
+        "identity_endpoint",
+        "identity_header",
+        "ca_file",
+        "tenant_id",
+        "subscriptions",
+        "data_dir",
+        "pid",
     } <= set(readiness)
     assert readiness["arm_endpoint"].startswith("https://127.0.0.1:")
     assert readiness["identity_endpoint"].startswith("http://127.0.0.1:")

@@ -62,8 +62,7 @@ def _kql(engine: KqlEngine, query: str, **kwargs: Any) -> list[Any]:
 BATTERY: list[tuple[str, str, bool]] = [
     (
         "AppRequests | where TimeGenerated > ago(1h) | summarize count() by AppRoleName",
-        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR "
-        "GROUP BY 1",
+        "SELECT AppRoleName, count(*) FROM AppRequests WHERE TimeGenerated > $now - INTERVAL 1 HOUR GROUP BY 1",
         False,
     ),
     (
@@ -80,10 +79,8 @@ BATTERY: list[tuple[str, str, bool]] = [
         False,
     ),
     (
-        "AppRequests | where not(Success) | summarize n = count() by Name | order by n desc, Name asc | "
-        "take 5",
-        "SELECT Name, count(*) AS n FROM AppRequests WHERE NOT Success GROUP BY 1 ORDER BY n DESC, Name "
-        "LIMIT 5",
+        "AppRequests | where not(Success) | summarize n = count() by Name | order by n desc, Name asc | take 5",
+        "SELECT Name, count(*) AS n FROM AppRequests WHERE NOT Success GROUP BY 1 ORDER BY n DESC, Name LIMIT 5",
         True,
     ),
     (
@@ -116,8 +113,7 @@ BATTERY: list[tuple[str, str, bool]] = [
     ),
     (
         "AppRequests | extend slot = tostring(Properties.slot) | summarize count() by AppRoleName, slot",
-        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP "
-        "BY 1, 2",
+        "SELECT AppRoleName, json_extract_string(Properties, '$.slot'), count(*) FROM AppRequests GROUP BY 1, 2",
         False,
     ),
     (
@@ -137,8 +133,7 @@ BATTERY: list[tuple[str, str, bool]] = [
     ),
     (
         "AzureDiagnostics | where ResultType != 'Success' | summarize count() by Resource, ResultSignature",
-        "SELECT Resource, ResultSignature, count(*) FROM AzureDiagnostics WHERE ResultType <> 'Success' "
-        "GROUP BY 1, 2",
+        "SELECT Resource, ResultSignature, count(*) FROM AzureDiagnostics WHERE ResultType <> 'Success' GROUP BY 1, 2",
         False,
     ),
     (
@@ -147,8 +142,7 @@ BATTERY: list[tuple[str, str, bool]] = [
         True,
     ),
     (
-        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by "
-        "bin(TimeGenerated, 1d)",
+        "AppDependencies | where DependencyType == 'PostgreSQL' | summarize avg(DurationMs) by bin(TimeGenerated, 1d)",
         "SELECT date_trunc('day', TimeGenerated), avg(DurationMs) FROM AppDependencies "
         "WHERE DependencyType = 'PostgreSQL' GROUP BY 1",
         False,
@@ -172,8 +166,7 @@ BATTERY: list[tuple[str, str, bool]] = [
     (
         "let failing = AppRequests | where not(Success) | distinct AppRoleName; "
         "AppRequests | where AppRoleName in (failing) | summarize count()",
-        "SELECT count(*) FROM AppRequests WHERE AppRoleName IN (SELECT AppRoleName FROM AppRequests "
-        "WHERE NOT Success)",
+        "SELECT count(*) FROM AppRequests WHERE AppRoleName IN (SELECT AppRoleName FROM AppRequests WHERE NOT Success)",
         True,
     ),
 ]
@@ -264,11 +257,7 @@ def test_make_series_fills_missing_bins(engine: KqlEngine) -> None:
     got = {row[0]: json.loads(row[1]) for row in rows}
     assert got == expected
     axis = json.loads(rows[0][2])
-    assert (
-        len(axis) == 12
-        and axis[0].startswith("2026-11-26T00:00:00")
-        and axis[-1].startswith("2026-11-26T11:00")
-    )
+    assert len(axis) == 12 and axis[0].startswith("2026-11-26T00:00:00") and axis[-1].startswith("2026-11-26T11:00")
 
 
 def test_make_series_then_mv_expand(engine: KqlEngine) -> None:
@@ -372,17 +361,14 @@ def test_timeout_cancels_the_query(engine: KqlEngine) -> None:
 
 def test_render_is_reported_and_stripped(engine: KqlEngine) -> None:
     outcome = engine.execute(
-        "AppRequests | summarize count() by bin(TimeGenerated, 1h) | render timechart with "
-        "(title='Requests')",
+        "AppRequests | summarize count() by bin(TimeGenerated, 1h) | render timechart with (title='Requests')",
         timespan=None,
         now=NOW,
     )
     assert outcome.render is not None and outcome.render.kind == "timechart"
     assert outcome.as_la(include_render=True)["render"] == {"visualization": "timechart", "title": "Requests"}
     assert "render" not in outcome.as_la()
-    query, kind, options = strip_render(
-        "T | where x == '| render piechart' | render barchart with (ytitle=n)"
-    )
+    query, kind, options = strip_render("T | where x == '| render piechart' | render barchart with (ytitle=n)")
     assert query == "T | where x == '| render piechart'"
     assert kind == "barchart" and options == {"ytitle": "n"}
     assert strip_render("T | take 1") == ("T | take 1", None, {})

@@ -241,8 +241,10 @@ async def test_keys_from_settings_remap_bindings(
     async with app.run_test(size=SIZE) as pilot:
         await until(
             pilot,
-            lambda: isinstance(app.screen, ResourcesScreen)
-            and "Could not load" in text_of(app.screen.query_one("#error-state", Static)),
+            lambda: (
+                isinstance(app.screen, ResourcesScreen)
+                and "Could not load" in text_of(app.screen.query_one("#error-state", Static))
+            ),
             "the error state",
         )
         control(local_azure.readiness, "DELETE")

@@ -57,9 +57,7 @@ def test_id_ends_with_the_type_and_name_shape(resources: list[dict[str, Any]]) -
         assert len(type_segments) == len(names), resource["id"]
         tail = "/".join(f"{kind}/{name}" for kind, name in zip(type_segments, names, strict=True))
         assert resource["id"].endswith(f"/providers/{namespace}/{tail}"), resource["id"]
-        assert resource["id"] == arm_resource_id(
-            *_split_id(resource["id"])[:2], resource["type"], resource["name"]
-        )
+        assert resource["id"] == arm_resource_id(*_split_id(resource["id"])[:2], resource["type"], resource["name"])
 
 
 def test_every_resource_has_location_tags_and_properties(resources: list[dict[str, Any]]) -> None:

@@ -14,7 +14,8 @@ from console.services import Services
 
 PROD = estate.PROD_SUBSCRIPTION
 POSTGRES_ID = (
-    f"/subscriptions/{PROD}/resourceGroups/rg-prod-data/providers/Microsoft.DBforPostgreSQL/flexibleServers/psql-orders-prod"
+    f"/subscriptions/{PROD}/resourceGroups/rg-prod-data"
+    "/providers/Microsoft.DBforPostgreSQL/flexibleServers/psql-orders-prod"
 )
 
 Faults = Callable[[list[dict[str, Any]]], Any]

@@ -83,10 +83,7 @@ def test_schema_has_azure_monitor_tables(engine: KqlEngine) -> None:
 
 def test_resource_ids_are_lowercase_web_apps(engine: KqlEngine) -> None:
     ids = {
-        row[0]
-        for row in engine.connection.cursor()
-        .execute("SELECT DISTINCT _ResourceId FROM AppRequests")
-        .fetchall()
+        row[0] for row in engine.connection.cursor().execute("SELECT DISTINCT _ResourceId FROM AppRequests").fetchall()
     }
     assert ids == {app.resource_id.lower() for app in estate.WEB_APPS}
 
@@ -97,9 +94,7 @@ def test_operation_ids_correlate_across_tables(engine: KqlEngine) -> None:
         "SELECT count(*) FROM AppDependencies d ANTI JOIN AppRequests r ON r.OperationId = d.OperationId",
     )
     assert orphans == 0
-    assert (
-        _one(engine, "SELECT count(*) FROM AppExceptions e SEMI JOIN AppRequests r USING (OperationId)") > 0
-    )
+    assert _one(engine, "SELECT count(*) FROM AppExceptions e SEMI JOIN AppRequests r USING (OperationId)") > 0
 
 
 def test_row_counts_scale() -> None:
@@ -151,22 +146,16 @@ def test_incident_shows_failures_latency_and_database_timeouts(engine: KqlEngine
         window,
     )
     assert timeouts > 0
-    assert (
-        _one(engine, "SELECT count(*) FROM AppExceptions WHERE ExceptionType = 'Npgsql.NpgsqlException'") > 0
-    )
+    assert _one(engine, "SELECT count(*) FROM AppExceptions WHERE ExceptionType = 'Npgsql.NpgsqlException'") > 0
 
 
 def test_one_computer_went_silent_two_hours_ago(engine: KqlEngine) -> None:
     last = dict(
-        engine.connection.cursor()
-        .execute("SELECT Computer, max(TimeGenerated) FROM Heartbeat GROUP BY 1")
-        .fetchall()
+        engine.connection.cursor().execute("SELECT Computer, max(TimeGenerated) FROM Heartbeat GROUP BY 1").fetchall()
     )
     naive_now = NOW.replace(tzinfo=None)
     assert naive_now - last[SILENT_COMPUTER] >= dt.timedelta(hours=2)
-    assert all(
-        naive_now - seen < dt.timedelta(minutes=3) for name, seen in last.items() if name != SILENT_COMPUTER
-    )
+    assert all(naive_now - seen < dt.timedelta(minutes=3) for name, seen in last.items() if name != SILENT_COMPUTER)
 
 
 def test_activity_has_authorization_failures_and_swaps(engine: KqlEngine) -> None:

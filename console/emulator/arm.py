@@ -66,7 +66,8 @@ class ArmRouter:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         if "api-version" not in {k.lower() for k in request.query}:
             return arm_error(
-                400, "MissingApiVersionParameter",
+                400,
+                "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         path_matched = False
@@ -98,7 +99,7 @@ class ArmRouter:
                 items = items[: max(0, int(top))]
             except ValueError:
                 return arm_error(400, "InvalidTop", f"$top must be an integer, not {top!r}.")
-        body: dict[str, Any] = {"value": items[skip: skip + self.page_size]}
+        body: dict[str, Any] = {"value": items[skip : skip + self.page_size]}
         if skip + self.page_size < len(items):
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = str(skip + self.page_size)
@@ -127,7 +128,7 @@ class ArmRouter:
             try:
                 operation.result = await work()
                 operation.status = "Succeeded"
-            except ArmFailure as failure:
+            except ArmOperationError as failure:
                 operation.status = "Failed"
                 operation.error = {"code": failure.code, "message": failure.message}
 
@@ -219,13 +220,14 @@ class ArmRouter:
         found = self.store.resource(request.path)
         if found is None:
             return arm_error(
-                404, "ResourceNotFound",
+                404,
+                "ResourceNotFound",
                 f"The Resource '{match['rest']}' under resource group '{match['rg']}' was not found.",
             )
         return web.json_response(found)
 
 
-class ArmFailure(Exception):
+class ArmOperationError(Exception):
     """Raised by operation work to end the operation Failed with an ARM error."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -251,7 +253,10 @@ def parse_resource_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         match = _FILTER_TERM.fullmatch(part)
         if match is None:
-            raise ValueError(f"The $filter expression {part!r} is not supported; use resourceType, tagName, tagValue or name with eq.")
+            raise ValueError(
+                f"The $filter expression {part!r} is not supported; "
+                "use resourceType, tagName, tagValue or name with eq."
+            )
         terms[match.group(1).lower()] = match.group(2).replace("''", "'")
 
     def keep(resource: dict[str, Any]) -> bool:

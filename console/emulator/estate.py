@@ -44,7 +44,9 @@ RESOURCE_GROUPS = (
     ResourceGroupSpec(PROD_SUBSCRIPTION, "rg-monitoring", "westeurope", {"env": "prod", "owner": "sre"}),
     ResourceGroupSpec(PROD_SUBSCRIPTION, "rg-backup", "northeurope", {"env": "prod", "owner": "sre"}),
     ResourceGroupSpec(PROD_SUBSCRIPTION, "rg-prod-network", "westeurope", {"env": "prod", "owner": "network"}),
-    ResourceGroupSpec(NONPROD_SUBSCRIPTION, "rg-staging-web", "westeurope", {"env": "staging", "owner": "web-platform"}),
+    ResourceGroupSpec(
+        NONPROD_SUBSCRIPTION, "rg-staging-web", "westeurope", {"env": "staging", "owner": "web-platform"}
+    ),
     ResourceGroupSpec(NONPROD_SUBSCRIPTION, "rg-staging-data", "westeurope", {"env": "staging", "owner": "data"}),
     ResourceGroupSpec(NONPROD_SUBSCRIPTION, "rg-dev-sandbox", "eastus", {"env": "dev", "owner": "web-platform"}),
 )
@@ -92,29 +94,44 @@ class WebAppSpec:
 
 WEB_APPS = (
     WebAppSpec(
-        PROD_SUBSCRIPTION, "rg-prod-web", "app-checkout-prod", "westeurope",
+        PROD_SUBSCRIPTION,
+        "rg-prod-web",
+        "app-checkout-prod",
+        "westeurope",
         {"production": "2026.11.4", "staging": "2026.11.5-rc1", "canary": "2026.11.4"},
         requests_per_minute=60.0,
         operations=("GET /cart", "POST /cart/items", "POST /checkout", "GET /checkout/status", "GET /health"),
-        dependencies=("psql-orders-prod.postgres.database.azure.com", "kv-prod-shared.vault.azure.net",
-                      "api.payments.contoso.com"),
+        dependencies=(
+            "psql-orders-prod.postgres.database.azure.com",
+            "kv-prod-shared.vault.azure.net",
+            "api.payments.contoso.com",
+        ),
     ),
     WebAppSpec(
-        PROD_SUBSCRIPTION, "rg-prod-web", "app-catalog-prod", "westeurope",
+        PROD_SUBSCRIPTION,
+        "rg-prod-web",
+        "app-catalog-prod",
+        "westeurope",
         {"production": "2026.11.3", "staging": "2026.11.4"},
         requests_per_minute=90.0,
         operations=("GET /products", "GET /products/{id}", "GET /search", "GET /categories", "GET /health"),
         dependencies=("stcatalogprod.blob.core.windows.net", "psql-orders-prod.postgres.database.azure.com"),
     ),
     WebAppSpec(
-        PROD_SUBSCRIPTION, "rg-prod-web", "app-payments-prod", "westeurope",
+        PROD_SUBSCRIPTION,
+        "rg-prod-web",
+        "app-payments-prod",
+        "westeurope",
         {"production": "2026.11.3", "staging": "2026.11.3"},
         requests_per_minute=25.0,
         operations=("POST /payments", "GET /payments/{id}", "POST /refunds", "GET /health"),
         dependencies=("api.payments.contoso.com", "kv-prod-shared.vault.azure.net"),
     ),
     WebAppSpec(
-        NONPROD_SUBSCRIPTION, "rg-staging-web", "app-checkout-stg", "westeurope",
+        NONPROD_SUBSCRIPTION,
+        "rg-staging-web",
+        "app-checkout-stg",
+        "westeurope",
         {"production": "2026.11.5-rc1", "staging": "2026.12.0-beta"},
         requests_per_minute=6.0,
         operations=("GET /cart", "POST /cart/items", "POST /checkout", "GET /health"),

@@ -524,11 +524,7 @@ def _split_ctes(sql: str) -> tuple[list[tuple[str, str]], str] | None:
 def _references(sql: str, name: str) -> list[int]:
     depths = _scan(sql)
     pattern = re.escape(name) if name.startswith('"') else rf"(?<![\w\"]){re.escape(name)}(?![\w\"])"
-    return [
-        match.start()
-        for match in re.finditer(pattern, sql)
-        if name.startswith('"') or depths[match.start()] >= 0
-    ]
+    return [match.start() for match in re.finditer(pattern, sql) if name.startswith('"') or depths[match.start()] >= 0]
 
 
 _SINGLE_SOURCE = re.compile(r'SELECT \* FROM ("[^"]+"\."[^"]+"|"[^"]+"|_s\d+)')
@@ -596,21 +592,14 @@ def _merge_sort_and_limit(ctes: list[tuple[str, str]], final: str) -> tuple[list
         uses = sum(len(_references(other, source)) for other_name, other in ctes if other_name != source)
         if uses + len(_references(final, source)) != 1:
             continue
-        merged = [
-            (n, f"{sorted_body} LIMIT {limited.group(2)}" if n == name else b) for n, b in ctes if n != source
-        ]
+        merged = [(n, f"{sorted_body} LIMIT {limited.group(2)}" if n == name else b) for n, b in ctes if n != source]
         return _merge_sort_and_limit(merged, final)
     limited = _LIMITED.fullmatch(final)
     if limited is not None:
         source = limited.group(1)
         sorted_body = bodies.get(source)
         uses = sum(len(_references(other, source)) for other_name, other in ctes if other_name != source)
-        if (
-            sorted_body is not None
-            and _SORTED.fullmatch(sorted_body)
-            and " LIMIT " not in sorted_body
-            and not uses
-        ):
+        if sorted_body is not None and _SORTED.fullmatch(sorted_body) and " LIMIT " not in sorted_body and not uses:
             return [(n, b) for n, b in ctes if n != source], f"{sorted_body} LIMIT {limited.group(2)}"
     return ctes, final
 
@@ -633,9 +622,7 @@ def _inline_single_use(ctes: list[tuple[str, str]], final: str) -> tuple[list[tu
         replaced = f"{target[: found.start()]}FROM ({body}) AS {name}{target[found.end() :]}"
         if in_final:
             return _inline_single_use([(n, b) for n, b in ctes if n != name], replaced)
-        return _inline_single_use(
-            [(n, replaced if n == holders[0] else b) for n, b in ctes if n != name], final
-        )
+        return _inline_single_use([(n, replaced if n == holders[0] else b) for n, b in ctes if n != name], final)
     return ctes, final
 
 
@@ -933,9 +920,7 @@ class KqlEngine:
         known = self._duckdb_schema()
         for table in sorted(tables):
             if table not in known:
-                raise KqlQueryError(
-                    400, "BadArgumentError", f"Failed to resolve table expression named '{table}'."
-                )
+                raise KqlQueryError(400, "BadArgumentError", f"Failed to resolve table expression named '{table}'.")
         uses_clock = _CLOCK_SLOT in parameters
         parameters.pop(_CLOCK_SLOT, None)
         return _Translation(_optimize_sql(sql), parameters, uses_clock, tables, render)
@@ -992,9 +977,7 @@ class KqlEngine:
             f", __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end"
         )
         aggregate_sql, parameters = self._to_sql(summarize, schema)
-        plain = _SOURCE_PATTERN.sub(
-            lambda m: m.group() if m.group(1) is None else _quote(m.group(1)), aggregate_sql
-        )
+        plain = _SOURCE_PATTERN.sub(lambda m: m.group() if m.group(1) is None else _quote(m.group(1)), aggregate_sql)
         try:
             described = cursor.execute(f"DESCRIBE {plain}", _bind(plain, parameters)).fetchall()
         except duckdb.Error as error:
@@ -1117,8 +1100,7 @@ class KqlEngine:
         description = result.description or []
         columns = [{"name": str(item[0]), "type": la_type(str(item[1]))} for item in description]
         converters = [
-            _converter(column["type"], str(item[1]))
-            for column, item in zip(columns, description, strict=True)
+            _converter(column["type"], str(item[1])) for column, item in zip(columns, description, strict=True)
         ]
         plain = all(column["type"] in ("string", "long", "int", "bool") for column in columns)
         fetched = result.fetchmany(row_cap + 1)
@@ -1129,9 +1111,7 @@ class KqlEngine:
         if plain:
             rows = [list(row) for row in fetched]
         else:
-            rows = [
-                [convert(value) for convert, value in zip(converters, row, strict=True)] for row in fetched
-            ]
+            rows = [[convert(value) for convert, value in zip(converters, row, strict=True)] for row in fetched]
         if len(json.dumps(rows, separators=(",", ":"))) > size_cap_bytes:
             rows = rows[: _rows_within(rows, size_cap_bytes)]
             cut = f"the result is larger than {size_cap_bytes:,} bytes"
@@ -1226,9 +1206,7 @@ def _database_error(error: duckdb.Error) -> KqlQueryError:
         if found:
             message = f"Failed to resolve scalar expression named '{found.group(1)}'."
         return KqlQueryError(400, "BadArgumentError", message)
-    if isinstance(
-        error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)
-    ):
+    if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)):
         return KqlQueryError(400, "BadArgumentError", message)
     return KqlQueryError(500, "InternalServerError", f"The query failed while running: {message}")
 

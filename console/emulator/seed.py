@@ -45,9 +45,7 @@ def arm_resource_id(subscription_id: str, resource_group: str, resource_type: st
     namespace, *type_segments = resource_type.split("/")
     name_segments = name.split("/")
     if len(type_segments) != len(name_segments):
-        raise ValueError(
-            f"Resource type {resource_type!r} needs {len(type_segments)} name parts, got {name!r}."
-        )
+        raise ValueError(f"Resource type {resource_type!r} needs {len(type_segments)} name parts, got {name!r}.")
     path = "/".join(f"{kind}/{part}" for kind, part in zip(type_segments, name_segments, strict=True))
     return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/{namespace}/{path}"
 
@@ -68,9 +66,7 @@ def subscriptions() -> list[Json]:
                 "quotaId": "EnterpriseAgreement_2014-09-01",
                 "spendingLimit": "Off",
             },
-            "tags": {
-                "environment": "prod" if spec.subscription_id == estate.PROD_SUBSCRIPTION else "nonprod"
-            },
+            "tags": {"environment": "prod" if spec.subscription_id == estate.PROD_SUBSCRIPTION else "nonprod"},
         }
         for spec in estate.SUBSCRIPTIONS
     ]
@@ -387,13 +383,9 @@ class _EstateSeed:
             "clientCertEnabled": False,
             "clientCertMode": "Required",
             "hostNamesDisabled": False,
-            "customDomainVerificationId": _guid("domain-verification", app.subscription_id)
-            .replace("-", "")
-            .upper(),
+            "customDomainVerificationId": _guid("domain-verification", app.subscription_id).replace("-", "").upper(),
             "outboundIpAddresses": ",".join(outbound),
-            "possibleOutboundIpAddresses": ",".join(
-                outbound + [f"20.105.{40 + index}.{o}" for o in (120, 144)]
-            ),
+            "possibleOutboundIpAddresses": ",".join(outbound + [f"20.105.{40 + index}.{o}" for o in (120, 144)]),
             "containerSize": 0,
             "dailyMemoryTimeQuota": 0,
             "resourceGroup": app.resource_group,
@@ -437,18 +429,10 @@ class _EstateSeed:
         self._key_vault(estate.NONPROD_SUBSCRIPTION, "rg-staging-data", "kv-stg-shared", public=True)
         self._postgres(estate.PROD_SUBSCRIPTION, "rg-prod-data", "psql-orders-prod", production=True)
         self._postgres(estate.NONPROD_SUBSCRIPTION, "rg-staging-data", "psql-orders-stg", production=False)
-        self._storage(
-            estate.PROD_SUBSCRIPTION, "rg-prod-data", "stcatalogprod", "Standard_GRS", app="app-catalog-prod"
-        )
-        self._storage(
-            estate.PROD_SUBSCRIPTION, "rg-monitoring", "stopsdiagprod", "Standard_LRS", app="monitoring"
-        )
-        self._storage(
-            estate.NONPROD_SUBSCRIPTION, "rg-staging-data", "stcatalogstg", "Standard_LRS", app="app-catalog"
-        )
-        self._storage(
-            estate.NONPROD_SUBSCRIPTION, "rg-dev-sandbox", "stsandboxdev01", "Standard_LRS", app="sandbox"
-        )
+        self._storage(estate.PROD_SUBSCRIPTION, "rg-prod-data", "stcatalogprod", "Standard_GRS", app="app-catalog-prod")
+        self._storage(estate.PROD_SUBSCRIPTION, "rg-monitoring", "stopsdiagprod", "Standard_LRS", app="monitoring")
+        self._storage(estate.NONPROD_SUBSCRIPTION, "rg-staging-data", "stcatalogstg", "Standard_LRS", app="app-catalog")
+        self._storage(estate.NONPROD_SUBSCRIPTION, "rg-dev-sandbox", "stsandboxdev01", "Standard_LRS", app="sandbox")
         self._service_bus(estate.PROD_SUBSCRIPTION, "rg-prod-data", "sb-orders-prod")
         self._redis(estate.PROD_SUBSCRIPTION, "rg-prod-data", "redis-sessions-prod")
 
@@ -558,9 +542,7 @@ class _EstateSeed:
             age_days=480,
         )
 
-    def _storage(
-        self, subscription_id: str, resource_group: str, name: str, sku_name: str, *, app: str
-    ) -> None:
+    def _storage(self, subscription_id: str, resource_group: str, name: str, sku_name: str, *, app: str) -> None:
         group = _group(subscription_id, resource_group)
         geo = sku_name.endswith("GRS")
 
@@ -610,9 +592,7 @@ class _EstateSeed:
                 "secondaryLocation": "northeurope" if group.location == "westeurope" else "westus",
                 "statusOfSecondary": "available",
                 "secondaryEndpoints": {
-                    k: v
-                    for k, v in endpoints("-secondary").items()
-                    if k in ("dfs", "web", "blob", "queue", "table")
+                    k: v for k, v in endpoints("-secondary").items() if k in ("dfs", "web", "blob", "queue", "table")
                 },
             }
         self._add(
@@ -730,9 +710,7 @@ class _EstateSeed:
         production = app.subscription_id == estate.PROD_SUBSCRIPTION
         resource_group = "rg-monitoring" if production else app.resource_group
         name = "appi-" + app.name.removeprefix("app-")
-        resource_id = arm_resource_id(
-            app.subscription_id, resource_group, "Microsoft.Insights/components", name
-        )
+        resource_id = arm_resource_id(app.subscription_id, resource_group, "Microsoft.Insights/components", name)
         instrumentation_key = _guid("ikey", resource_id)
         app_id = _guid("appid", resource_id)
         self._add(
@@ -931,10 +909,7 @@ class _EstateSeed:
                 2,
                 "PT5M",
                 "PT15M",
-                (
-                    "Heartbeat\n| summarize LastCall = max(TimeGenerated) by Computer\n"
-                    "| where LastCall < ago(10m)"
-                ),
+                ("Heartbeat\n| summarize LastCall = max(TimeGenerated) by Computer\n| where LastCall < ago(10m)"),
                 "Count",
                 "GreaterThan",
                 0.0,
@@ -1092,13 +1067,10 @@ class _EstateSeed:
             "10.30.0.0/16",
             [("snet-default", "10.30.0.0/24", sandbox_nsg, None)],
         )
-        self._private_dns_zone(
-            estate.PROD_SUBSCRIPTION, "rg-prod-network", "privatelink.postgres.database.azure.com"
-        )
+        self._private_dns_zone(estate.PROD_SUBSCRIPTION, "rg-prod-network", "privatelink.postgres.database.azure.com")
         name = "pip-vm-jump-prod-01"
         nic_config = (
-            self._nic_id(estate.PROD_SUBSCRIPTION, "rg-prod-network", "vm-jump-prod-01")
-            + "/ipConfigurations/ipconfig1"
+            self._nic_id(estate.PROD_SUBSCRIPTION, "rg-prod-network", "vm-jump-prod-01") + "/ipConfigurations/ipconfig1"
         )
         resource_id = arm_resource_id(
             estate.PROD_SUBSCRIPTION, "rg-prod-network", "Microsoft.Network/publicIPAddresses", name
@@ -1127,9 +1099,7 @@ class _EstateSeed:
         )
 
     def _private_dns_zone(self, subscription_id: str, resource_group: str, name: str) -> None:
-        resource_id = arm_resource_id(
-            subscription_id, resource_group, "Microsoft.Network/privateDnsZones", name
-        )
+        resource_id = arm_resource_id(subscription_id, resource_group, "Microsoft.Network/privateDnsZones", name)
         self._add(
             subscription_id,
             resource_group,
@@ -1161,9 +1131,7 @@ class _EstateSeed:
         subnets: list[tuple[str, str]],
         nics: list[tuple[str, str]],
     ) -> str:
-        resource_id = arm_resource_id(
-            subscription_id, resource_group, "Microsoft.Network/networkSecurityGroups", name
-        )
+        resource_id = arm_resource_id(subscription_id, resource_group, "Microsoft.Network/networkSecurityGroups", name)
         security_rules = [
             {
                 "name": rule_name,
@@ -1204,9 +1172,7 @@ class _EstateSeed:
                 "defaultSecurityRules": _default_security_rules(resource_id),
                 "subnets": [
                     {
-                        "id": arm_resource_id(
-                            subscription_id, vnet_group, "Microsoft.Network/virtualNetworks", vnet
-                        )
+                        "id": arm_resource_id(subscription_id, vnet_group, "Microsoft.Network/virtualNetworks", vnet)
                         + f"/subnets/{subnet}"
                     }
                     for vnet, subnet in subnets
@@ -1224,9 +1190,7 @@ class _EstateSeed:
         address_space: str,
         subnets: list[tuple[str, str, str | None, str | None]],
     ) -> None:
-        resource_id = arm_resource_id(
-            subscription_id, resource_group, "Microsoft.Network/virtualNetworks", name
-        )
+        resource_id = arm_resource_id(subscription_id, resource_group, "Microsoft.Network/virtualNetworks", name)
         subnet_bodies: list[Json] = []
         for subnet_name, prefix, nsg_id, delegated_to in subnets:
             subnet_id = f"{resource_id}/subnets/{subnet_name}"

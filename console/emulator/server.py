@@ -157,10 +157,14 @@ async def _azure_middleware(
     response: web.StreamResponse
     if audience is None or audience != wanted:
         response = arm_error(
-            401, "InvalidAuthenticationToken",
-            "The access token is missing, invalid or expired." if audience is None
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is missing, invalid or expired."
+            if audience is None
             else f"The access token is for {audience}, not {wanted}.",
-            headers={"WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/{estate.TENANT_ID}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/{estate.TENANT_ID}"'
+            },
         )
     elif decision.status is not None:
         headers = {"Retry-After": str(int(decision.retry_after))} if decision.retry_after is not None else {}
@@ -207,7 +211,9 @@ def _identity_app(issuer: TokenIssuer, secret: str) -> web.Application:
 
     async def token(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), secret):
-            return web.json_response({"error": "invalid_request", "error_description": "Bad identity header."}, status=401)
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "Bad identity header."}, status=401
+            )
         resource = request.query.get("resource", "").rstrip("/")
         if resource.endswith("/.default"):
             resource = resource[: -len("/.default")]

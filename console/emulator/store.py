@@ -70,9 +70,7 @@ class Store:
     def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
         """Write a document through to the file, then make it visible."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", [kind, _key(key), json.dumps(body)]
-            )
+            self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", [kind, _key(key), json.dumps(body)])
             self._documents.setdefault(kind, {})[_key(key)] = body
 
     def subscriptions(self) -> list[dict[str, Any]]:

@@ -302,10 +302,7 @@ def _builds_values(builds_by_slot: Mapping[tuple[str, str], str]) -> str:
         for slot, default_build in app.builds_by_slot.items():
             build = builds_by_slot.get((app.name, slot), default_build)
             profile = estate.BUILDS.get(build, UNKNOWN_BUILD)
-            rows.append(
-                f"({index}, {_literal(slot)}, {_literal(build)}, {profile.failure_rate}, "
-                f"{profile.latency_ms})"
-            )
+            rows.append(f"({index}, {_literal(slot)}, {_literal(build)}, {profile.failure_rate}, {profile.latency_ms})")
     return "builds(app_idx, slot, build, fail, lat) AS (VALUES " + ", ".join(rows) + ")"
 
 
@@ -328,9 +325,7 @@ _PERFORMANCE_BUCKET = (
 
 def _requests_sql(bucket_s: int, builds: Mapping[tuple[str, str], str]) -> str:
     """Requests for [$t0, $t1) in buckets of `bucket_s` seconds."""
-    incident = (
-        f"(s.app = {_literal(INCIDENT_APP)} AND s.t >= $inc0 AND s.t < $inc1 AND s.slot = 'production')"
-    )
+    incident = f"(s.app = {_literal(INCIDENT_APP)} AND s.t >= $inc0 AND s.t < $inc1 AND s.slot = 'production')"
     return f"""
 INSERT INTO AppRequests BY NAME
 WITH {_apps_values()}, {_builds_values(builds)},
@@ -684,10 +679,7 @@ def _activity_sql() -> str:
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.DBforPostgreSQL/flexibleServers/psql-orders-prod"
     )
-    groups = [
-        f"/subscriptions/{group.subscription_id}/resourceGroups/{group.name}"
-        for group in estate.RESOURCE_GROUPS
-    ]
+    groups = [f"/subscriptions/{group.subscription_id}/resourceGroups/{group.name}" for group in estate.RESOURCE_GROUPS]
     return f"""
 INSERT INTO AzureActivity BY NAME
 WITH catalog(lo, hi, op, category, kind, caller) AS (VALUES {", ".join(catalog_rows)}),
@@ -813,9 +805,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     burst = _naive_utc(now) - dt.timedelta(hours=26)
     for minute in range(0, 30, 2):
         operation = (
-            "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE"
-            if minute % 4
-            else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
+            "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE" if minute % 4 else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
         )
         add(
             burst + dt.timedelta(minutes=minute),
@@ -841,9 +831,7 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _window_parameters(
-    t0: dt.datetime, t1: dt.datetime, seed_now: dt.datetime, scale: float
-) -> dict[str, object]:
+def _window_parameters(t0: dt.datetime, t1: dt.datetime, seed_now: dt.datetime, scale: float) -> dict[str, object]:
     incident = incident_start(seed_now)
     return {
         "t0": t0,

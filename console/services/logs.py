@@ -237,7 +237,5 @@ class LogsService(Service):
         for summary in found:
             full = await resources.get_resource(summary.resource_id)
             customer_id = str((full.properties or {}).get("customerId", ""))
-            workspaces.append(
-                Workspace(full.resource_id, full.name, customer_id, full.location, full.subscription_id)
-            )
+            workspaces.append(Workspace(full.resource_id, full.name, customer_id, full.location, full.subscription_id))
         return workspaces

@@ -148,9 +148,7 @@ class ResourcesService(Service):
         self, subscription_ids: list[str], *, resource_type: str | None = None
     ) -> list[Resource]:
         """Resources across several subscriptions, fetched concurrently."""
-        results = await asyncio.gather(
-            *(self.list_resources(s, resource_type=resource_type) for s in subscription_ids)
-        )
+        results = await asyncio.gather(*(self.list_resources(s, resource_type=resource_type) for s in subscription_ids))
         return [resource for batch in results for resource in batch]
 
     async def get_resource(self, resource_id: str) -> Resource:
