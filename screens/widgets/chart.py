@@ -133,6 +133,34 @@ def downsample(x: pa.Array, y: pa.Array, lo: float, hi: float, buckets: int) -> 
     )
 
 
+def _joined(
+    points: list[tuple[int, float, float]], y_lo: float, scale: float, dots_y: int
+) -> list[tuple[int, int, int]]:
+    """Dot columns (bucket, top, bottom) for min/max points, joined into a line: each column reaches
+    the previous one, and buckets between two sparse points are filled in on the straight line."""
+    drawn: list[tuple[int, int, int]] = []
+    previous: tuple[int, int] | None = None
+
+    def dot(value: float) -> int:
+        return max(0, min(dots_y - 1, dots_y - 1 - int((value - y_lo) * scale)))
+
+    for bucket, low, high in points:
+        top, bottom = dot(high), dot(low)
+        middle = (top + bottom) // 2
+        if previous is not None:
+            last_bucket, last_middle = previous
+            step = (middle - last_middle) / (bucket - last_bucket) if bucket > last_bucket else 0.0
+            reach = last_middle
+            for between in range(last_bucket + 1, bucket):
+                here = round(last_middle + step * (between - last_bucket))
+                drawn.append((between, min(reach, here), max(reach, here)))
+                reach = here
+            top, bottom = min(top, reach), max(bottom, reach)
+        drawn.append((bucket, top, bottom))
+        previous = (bucket, middle)
+    return drawn
+
+
 def _label(value: float) -> str:
     magnitude = abs(value)
     if magnitude >= 1e9:
@@ -239,14 +267,7 @@ class ResultChart(Widget):
         scale = (dots_y - 1) / y_span
 
         for index, series in enumerate(data.series):
-            previous: int | None = None
-            for bucket, low, high in downsample(series.x, series.y, x_lo, x_hi, dots_x):
-                top = max(0, min(dots_y - 1, dots_y - 1 - int((high - y_lo) * scale)))
-                bottom = max(0, min(dots_y - 1, dots_y - 1 - int((low - y_lo) * scale)))
-                middle = (top + bottom) // 2
-                if previous is not None:
-                    top, bottom = min(top, previous), max(bottom, previous)
-                previous = middle
+            for bucket, top, bottom in _joined(downsample(series.x, series.y, x_lo, x_hi, dots_x), y_lo, scale, dots_y):
                 column, side = divmod(bucket, 2)
                 cells, owner = columns[column], owners[column]
                 first_row, last_row = top // 4, bottom // 4
