@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from console.models import Resource
 from console.runbooks import RunbookError
 from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
-from screens.shell import AREAS, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
+from screens.shell import AREAS, AreaScreen, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
 from screens.starting import StartingScreen
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ class OpsConsole(App[int]):
     TITLE = "opsconsole"
     COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands, ResourceCommands, RunbookCommands}
     BINDINGS = [
+        # A priority binding runs before the next key is dispatched, so `:logs` typed in one burst
+        # lands in the bar; check_action lets `:` through to text fields.
+        Binding("colon", "open_command_bar", "Jump", id="shell.jump", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
         Binding("ctrl+s", "switch_subscription", "Subscription", id="app.subscription"),
@@ -160,6 +164,16 @@ class OpsConsole(App[int]):
             for screen in self._screen_stacks.get(area, []):
                 screen.post_message(SubscriptionChanged(match))
         self.notify(f"Subscription: {match.display_name}")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_command_bar":
+            return not isinstance(self.focused, Input | TextArea)
+        return True
+
+    def action_open_command_bar(self) -> None:
+        """`:` opens the command bar of the current area."""
+        if isinstance(self.screen, AreaScreen):
+            self.screen.action_open_command_bar()
 
     def action_switch_subscription(self) -> None:
         self.action_command_palette()

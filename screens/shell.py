@@ -186,7 +186,6 @@ class AreaScreen(Screen[None]):
 
     AREA = ""
     BINDINGS = [
-        Binding("colon", "open_command_bar", "Jump", id="shell.jump"),
         Binding("slash", "filter", "Filter", id="shell.filter"),
         Binding("question_mark", "key_help", "Keys", id="shell.help"),
     ]

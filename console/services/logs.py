@@ -101,6 +101,20 @@ def _describe_partial(error: Any) -> tuple[str, bool]:
     return " ".join(sentences), truncated
 
 
+def _query_retry_policy(total: int) -> Any:
+    """azure-core's retries for queries, except a timeout (504: the query itself is slow, running it
+    again only multiplies the wait) and throttling (429: the caller shows the Retry-After instead)."""
+    from azure.core.pipeline.policies import AsyncRetryPolicy
+
+    class QueryRetryPolicy(AsyncRetryPolicy):  # type: ignore[type-arg]
+        def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
+            if response.http_response.status_code in (429, 504):
+                return False
+            return bool(super().is_retry(settings, response))
+
+    return QueryRetryPolicy(retry_total=total)
+
+
 class LogsService(Service):
     """Runs KQL against a Log Analytics workspace and reads workspace schemas."""
 
@@ -116,6 +130,7 @@ class LogsService(Service):
                 self.context.credential,
                 endpoint=self.context.profile.logs_endpoint,
                 audience=self.context.profile.logs_audience,
+                retry_policy=_query_retry_policy(self.context.settings.retry_total),
                 **self.context.client_options(),
             )
         return self._client
