@@ -21,7 +21,7 @@ from .kql_engine import KqlEngine, KqlQueryError
 
 __all__ = ["parse_prefer", "parse_timespan", "setup_logs_routes"]
 
-DEFAULT_WAIT_S = 180.0
+DEFAULT_WAIT_S = 60.0
 MAX_WAIT_S = 600.0
 ROW_CAP = 500_000
 SIZE_CAP_BYTES = 64 * 1024 * 1024

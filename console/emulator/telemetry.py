@@ -825,6 +825,71 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
 # --------------------------------------------------------------------------------------------------
 
 
+# (protected item, kind, minutes after 01:30 UTC, typical duration in minutes)
+_BACKUP_ITEMS = (
+    ("vm-jump-prod-01", "VM", 0, 14),
+    ("vm-build-agent-01", "VM", 5, 22),
+    ("vm-build-agent-02", "VM", 10, 21),
+    ("psql-orders-prod", "AzureDatabaseForPostgreSQLFlexibleServer", 20, 35),
+)
+
+
+def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
+    """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them.
+
+    The story: last night's backup of vm-build-agent-02 failed (its guest agent stopped answering,
+    the same machine whose heartbeats stop), and three nights ago PostgreSQL completed with warnings.
+    """
+    end = _naive_utc(now)
+    # The newest night whose failed job has finished, so that failure is always within the last day.
+    last_night = end.replace(hour=1, minute=30, second=0, microsecond=0)
+    if last_night + dt.timedelta(minutes=31) > end:
+        last_night -= dt.timedelta(days=1)
+    vault = (
+        f"/SUBSCRIPTIONS/{estate.PROD_SUBSCRIPTION.upper()}/RESOURCEGROUPS/RG-BACKUP"
+        "/PROVIDERS/MICROSOFT.RECOVERYSERVICES/VAULTS/RSV-PROD-BACKUP"
+    )
+    rows: list[dict[str, object]] = []
+    for night in range(DAYS):
+        start_of_run = last_night - dt.timedelta(days=night)
+        for item, kind, offset, minutes in _BACKUP_ITEMS:
+            status, message = "Completed", f"Backup of {item} completed."
+            if night == 0 and item == "vm-build-agent-02":
+                status = "Failed"
+                message = (
+                    f"Backup of {item} failed: UserErrorGuestAgentStatusUnavailable - "
+                    "the VM agent is unable to communicate with Azure Backup."
+                )
+            elif night == 3 and kind != "VM":
+                status, message = "CompletedWithWarnings", f"Backup of {item} completed with warnings: 2 files skipped."
+            started = start_of_run + dt.timedelta(minutes=offset)
+            if started + dt.timedelta(minutes=minutes) > end:
+                continue
+            rows.append(
+                {
+                    "TenantId": estate.WORKSPACE_CUSTOMER_ID,
+                    "TimeGenerated": started + dt.timedelta(minutes=minutes),
+                    "ResourceId": vault,
+                    "Category": "AddonAzureBackupJobs",
+                    "OperationName": "Job",
+                    "ResultType": status,
+                    "ResultSignature": "Backup",
+                    "ResultDescription": f"{kind}:{item}",
+                    "DurationMs": (minutes * 60 + (3 if status == "Failed" else 0)) * 1000,
+                    "CorrelationId": _resource_guid(f"{item}-{started.isoformat()}"),
+                    "Message": message,
+                    "Resource": "RSV-PROD-BACKUP",
+                    "ResourceGroup": "RG-BACKUP",
+                    "ResourceProvider": "MICROSOFT.RECOVERYSERVICES",
+                    "ResourceType": "VAULTS",
+                    "SubscriptionId": estate.PROD_SUBSCRIPTION,
+                    "_ResourceId": vault.lower(),
+                    "Type": "AzureDiagnostics",
+                }
+            )
+    return rows
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value
@@ -904,6 +969,13 @@ def seed_telemetry(
             placeholders = ", ".join("?" for _ in columns)
             quoted = ", ".join(f'"{name}"' for name in columns)
             cursor.executemany(f"INSERT INTO AzureActivity ({quoted}) VALUES ({placeholders})", story)
+        backups = _backup_job_rows(now)
+        columns = list(backups[0])
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        cursor.executemany(
+            f"INSERT INTO AzureDiagnostics ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
+            [list(row.values()) for row in backups],
+        )
         engine.seed_progress = 1.0
         if progress is not None:
             progress(1.0)
