@@ -243,6 +243,7 @@ class RunningEmulator:
 
     readiness: dict[str, Any]
     store: Store
+    router: ArmRouter
     faults: FaultInjector
     runners: list[web.AppRunner]
     background: list[asyncio.Task[Any]]
@@ -312,7 +313,7 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
         "data_dir": str(config.data_dir.resolve()),
         "pid": os.getpid(),
     }
-    return RunningEmulator(readiness, store, faults, [arm_runner, identity_runner], background)
+    return RunningEmulator(readiness, store, router, faults, [arm_runner, identity_runner], background)
 
 
 def _bound_port(site: web.TCPSite) -> int:
