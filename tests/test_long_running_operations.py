@@ -12,6 +12,7 @@ from azure.core.polling import AsyncLROPoller
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.polling.async_arm_polling import AsyncARMPolling
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
+from conftest import EmulatorThread
 
 from console.cloud import local_profile
 from console.emulator import estate
@@ -20,7 +21,6 @@ from console.emulator.server import LRO_FAIL_KEY
 from console.errors import ErrorKind, OpsError, from_azure
 from console.services import make_services
 from console.settings import Settings
-from conftest import EmulatorThread
 
 OPERATION_PATH = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/providers/Microsoft.LocalAzure/echo"
 
