@@ -12,11 +12,19 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from console.cloud import CloudProfile
+from console.errors import ErrorKind, OpsError
 from console.models import Resource
-from console.runbooks import RunbookError
 from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
-from screens.shell import AREAS, AreaScreen, JumpRequested, PlaceholderScreen, ShellContext, SubscriptionChanged
-from screens.starting import StartingScreen
+from screens.shell import (
+    AREAS,
+    AreaScreen,
+    JumpRequested,
+    PlaceholderScreen,
+    ShellContext,
+    ShellHeader,
+    SubscriptionChanged,
+)
 
 if TYPE_CHECKING:
     from console.services import Services
@@ -67,9 +75,9 @@ class OpsConsole(App[int]):
     def __init__(
         self,
         settings: Settings,
-        services: Services | None = None,
+        services: Services,
         *,
-        connect: Callable[[], Services] | None = None,
+        connect: Callable[[], tuple[CloudProfile, Any]] | None = None,
         demo: bool = False,
         start_area: str = "resources",
     ) -> None:
@@ -82,6 +90,7 @@ class OpsConsole(App[int]):
             read_only=settings.is_read_only,
             protected=settings.is_protected,
             demo=demo,
+            preferred=settings.subscription,
         )
         self._installed: set[str] = set()
         self._index: tuple[float, list[Resource]] | None = None
@@ -91,16 +100,15 @@ class OpsConsole(App[int]):
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
-        if self.services is not None:
-            self._services_ready(self.services)
+        # The first area paints at once and shows its loading state; its calls wait for the connection.
+        self.jump(self.start_area)
+        if self.services.context.is_connected:
+            self._connected()
             return
-        starting = "Starting the local Azure…" if self.shell.demo else "Connecting to Azure…"
-        self.push_screen(StartingScreen(starting))
-        # Connecting imports the SDK; doing it after the first paint keeps that paint fast.
-        # Failures are shown on the starting screen (on_worker_state_changed), not raised out of the app.
+        # Connecting imports the SDK (and may wait for the local Azure); after the first paint, off the loop.
         self.call_after_refresh(
             self.run_worker,
-            self._connect_services,
+            self._connect_in_thread,
             thread=True,
             exclusive=True,
             exit_on_error=False,
@@ -108,7 +116,7 @@ class OpsConsole(App[int]):
             name="connect",
         )
 
-    def _connect_services(self) -> Services:
+    def _connect_in_thread(self) -> tuple[CloudProfile, Any]:
         assert self._connect is not None
         return self._connect()
 
@@ -116,30 +124,31 @@ class OpsConsole(App[int]):
         if event.worker.group != "connect":
             return
         if event.state == WorkerState.SUCCESS:
-            self._services_ready(cast("Services", event.worker.result))
+            profile, credential = cast("tuple[CloudProfile, Any]", event.worker.result)
+            self.services.connect(profile, credential)
+            self._connected()
         elif event.state == WorkerState.ERROR:
-            screen = self.screen
-            if isinstance(screen, StartingScreen):
-                screen.show_error(str(event.worker.error))
+            error = event.worker.error
+            failure = (
+                error if isinstance(error, OpsError) else OpsError(ErrorKind.CONFIG, f"Could not connect: {error}")
+            )
+            self.services.context.fail(failure)
+            self.notify(str(failure), title="Not connected", severity="error", timeout=30)
 
-    def _services_ready(self, services: Services) -> None:
-        """Services exist: fill the shell context and open the first area."""
-        self.services = services
-        profile = services.profile
+    def _connected(self) -> None:
+        """The services are connected: show the cloud and tenant in every header."""
+        profile = self.services.profile
         self.shell.cloud = profile.name
         self.shell.tenant_id = profile.tenant_id or ""
         self.shell.portal_link = profile.portal_link
-        self.shell.preferred = self.settings.subscription
-        self.jump(self.start_area)
+        for header in self.screen.query(ShellHeader):
+            header.update_from_context()
 
     async def on_unmount(self) -> None:
-        if self.services is not None:
-            await self.services.close()
+        await self.services.close()
 
     def jump(self, area: str) -> None:
         """Go to an area, creating its screen the first time."""
-        if self.services is None:
-            return
         if area not in self._installed:
             factory = AREA_SCREENS.get(area)
             services, shell = self.services, self.shell
@@ -180,8 +189,6 @@ class OpsConsole(App[int]):
 
     async def resource_index(self) -> list[Resource]:
         """Every resource across the known subscriptions, for the palette; cached for a minute."""
-        if self.services is None:
-            return []
         now = time.monotonic()
         if self._index is None or now - self._index[0] > 60:
             ids = [s.subscription_id for s in self.shell.subscriptions]
@@ -193,8 +200,8 @@ class OpsConsole(App[int]):
 
     def runbook_titles(self) -> list[tuple[str, str, str]]:
         """(name, title, tags) of every runbook, for the palette; a broken runbook file hides none of the rest."""
-        if self.services is None:
-            return []
+        from console.runbooks import RunbookError
+
         try:
             runbooks = self.services.runbooks.available()
         except RunbookError as error:
@@ -218,8 +225,6 @@ class OpsConsole(App[int]):
 
     def open_in_logs(self, query: str) -> None:
         """Go to Logs with `query` in the editor (a new Logs screen starts with it; an open one loads it)."""
-        if self.services is None:
-            return
         if "logs" not in self._installed:
             from screens.logs import LogsScreen
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.settings import Settings
 
 if TYPE_CHECKING:
-    from console.services import Services
+    from console.cloud import CloudProfile
 
 
 def preload_sdk() -> None:
@@ -35,22 +35,26 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         else:
             pending = spawn_local_azure(emulator_dir, reset=reset)
 
-    def connect() -> Services:
+    def connect() -> tuple[CloudProfile, Any]:
+        """Runs in a thread after the first paint: import the SDK, wait for the local Azure, sign in."""
         nonlocal local
-        from console.services import make_services
+        from console.cloud import cloud_named
+        from console.services import make_credential
 
         preload_sdk()
         if not demo:
-            return make_services(settings)
+            profile = cloud_named(settings.cloud)
+            return profile, make_credential(settings, profile)
         if local is None:
             assert pending is not None
             local = pending.wait()
         local.apply_environment()
-        return make_services(settings, profile=local.profile)
+        return local.profile, make_credential(settings, local.profile)
 
     from console.app import OpsConsole
+    from console.services import make_services
 
-    app = OpsConsole(settings, connect=connect, demo=demo)
+    app = OpsConsole(settings, make_services(settings, connect_later=True), connect=connect, demo=demo)
     try:
         result = app.run()
     finally:

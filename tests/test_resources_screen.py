@@ -306,24 +306,22 @@ async def test_switching_subscription_reloads_the_table(build_app: Callable[...,
 
 
 @pytest.mark.asyncio
-async def test_connect_failure_is_shown_on_the_starting_screen(settings: Settings) -> None:
+async def test_connect_failure_is_shown_in_the_first_area(settings: Settings) -> None:
     from console.errors import ErrorKind, OpsError
-    from screens.starting import StartingScreen
+    from console.services import make_services
 
-    def connect() -> Services:
+    def connect() -> Any:
         raise OpsError(ErrorKind.CONFIG, "The local Azure did not start; its log ends with: port in use")
 
-    app = OpsConsole(settings, connect=connect, demo=True)
+    app = OpsConsole(settings, make_services(settings, connect_later=True), connect=connect, demo=True)
     async with app.run_test(size=SIZE) as pilot:
-        message = lambda: text_of(app.screen.query_one("#starting-message", Static))  # noqa: E731
         await until(
             pilot,
-            lambda: isinstance(app.screen, StartingScreen) and "did not start" in message(),
-            "the failure to show",
+            lambda: "did not start" in text_of(app.screen.query_one("#error-state", Static)),
+            "the failure to show in the Resources error state",
         )
-        assert "Press q to quit." in message()
         assert app.is_running
-        await pilot.press("q")
+        await pilot.press("ctrl+q")
     assert app.return_code == 0
 
 

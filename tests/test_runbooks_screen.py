@@ -265,12 +265,12 @@ async def test_leaving_a_partly_run_runbook_records_it(
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot, "backup-failures")
         views = step_views(screen)
-        views[1].focus()
+        views[1].focus()  # "failed backup jobs": last night's backup of vm-build-agent-02 failed
         await pilot.press("r")
         await wait_for(pilot, lambda: views[1].result is not None, "the step")
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(services.runbooks.history("backup-failures")) == 1, "the record")
-        assert services.runbooks.history("backup-failures")[0]["summary"] == "1 pass"
+        assert services.runbooks.history("backup-failures")[0]["summary"] == "1 fail"
 
 
 @pytest.mark.asyncio

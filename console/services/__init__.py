@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from console.audit import Journal
 from console.cloud import CloudProfile, cloud_named
 from console.services.base import ServiceContext
 from console.services.logs import LogsService
 from console.services.resources import ResourcesService
-from console.services.runbooks import RunbookService
 from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.services.runbooks import RunbookService
 
 
 class Services:
@@ -21,7 +24,13 @@ class Services:
         self.context = context
         self.resources = ResourcesService(context)
         self.logs = LogsService(context)
-        self.runbooks = RunbookService(context, self.logs, context.settings.runbooks_dir)
+
+    @cached_property
+    def runbooks(self) -> RunbookService:
+        """Runbooks; built on first use (parsing them needs yaml and pyarrow, not needed to paint)."""
+        from console.services.runbooks import RunbookService
+
+        return RunbookService(self.context, self.logs, self.context.settings.runbooks_dir)
 
     @property
     def settings(self) -> Settings:
@@ -30,6 +39,10 @@ class Services:
     @property
     def profile(self) -> CloudProfile:
         return self.context.profile
+
+    def connect(self, profile: CloudProfile, credential: Any) -> None:
+        """Give unconnected services their cloud and credential (on the event loop's thread)."""
+        self.context.connect(profile, credential)
 
     async def close(self) -> None:
         await asyncio.gather(self.resources.close(), self.logs.close(), return_exceptions=True)
@@ -49,8 +62,17 @@ def make_credential(settings: Settings, profile: CloudProfile) -> Any:
     return DefaultAzureCredential(**options)
 
 
-def make_services(settings: Settings, credential: Any = None, profile: CloudProfile | None = None) -> Services:
-    """Build the services for one session; the credential is created here unless given."""
+def make_services(
+    settings: Settings, credential: Any = None, profile: CloudProfile | None = None, *, connect_later: bool = False
+) -> Services:
+    """Build the services for one session; the credential is created here unless given.
+
+    With `connect_later`, nothing Azure is touched yet (not even imported): calls wait until
+    `services.connect(profile, credential)`.
+    """
+    journal = Journal(settings.journal_path)
+    if connect_later:
+        return Services(ServiceContext(settings, None, None, journal))
     profile = profile or cloud_named(settings.cloud)
     credential = credential if credential is not None else make_credential(settings, profile)
-    return Services(ServiceContext(settings, profile, credential, Journal(settings.journal_path)))
+    return Services(ServiceContext(settings, profile, credential, journal))

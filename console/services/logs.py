@@ -5,26 +5,33 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from console.errors import ErrorKind, OpsError, from_azure
 from console.models import Column, QueryResult, Workspace, WorkspaceSchema
 from console.services.base import Service, ServiceContext
 
+if TYPE_CHECKING:  # pyarrow is imported on first query: it is not needed to paint the console
+    import pyarrow as pa
+
 Timespan = timedelta | tuple[datetime, datetime] | None
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "bool": pa.bool_(),
-    "boolean": pa.bool_(),
-    "int": pa.int64(),
-    "long": pa.int64(),
-    "real": pa.float64(),
-    "double": pa.float64(),
-    "decimal": pa.float64(),
-    "datetime": pa.timestamp("us", tz="UTC"),
-}
+
+def _arrow_type(la_type: str) -> pa.DataType | None:
+    """The Arrow type a Log Analytics column type maps to directly, if any."""
+    import pyarrow as pa
+
+    return {
+        "bool": pa.bool_(),
+        "boolean": pa.bool_(),
+        "int": pa.int64(),
+        "long": pa.int64(),
+        "real": pa.float64(),
+        "double": pa.float64(),
+        "decimal": pa.float64(),
+        "datetime": pa.timestamp("us", tz="UTC"),
+    }.get(la_type)
+
 
 # A trailing `render` operator: the console draws it, Log Analytics never sees it.
 _RENDER = re.compile(r"\|\s*render\s+(?P<kind>[A-Za-z]+)(?P<options>[^|]*)\s*;?\s*$", re.IGNORECASE)
@@ -46,7 +53,9 @@ def split_render(kql: str) -> tuple[str, str | None, dict[str, str]]:
 
 
 def _arrow_column(values: list[Any], la_type: str) -> pa.Array:
-    wanted = _ARROW_TYPES.get(la_type)
+    import pyarrow as pa
+
+    wanted = _arrow_type(la_type)
     if wanted is not None:
         try:
             return pa.array(values, type=wanted)
@@ -65,6 +74,8 @@ def _arrow_column(values: list[Any], la_type: str) -> pa.Array:
 
 def table_from_logs(names: list[str], types: list[str], rows: list[Any]) -> pa.Table:
     """Build an Arrow table column by column from the SDK's row lists."""
+    import pyarrow as pa
+
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     arrays = [_arrow_column(list(values), la_type) for values, la_type in zip(columns, types, strict=True)]
     return pa.Table.from_arrays(arrays, names=_unique(names))
@@ -147,6 +158,7 @@ class LogsService(Service):
         if not kql.strip():
             raise OpsError(ErrorKind.BAD_REQUEST, "The query is empty.")
         query, render, render_options = split_render(kql)
+        await self.context.connected()
         started = time.perf_counter()
         from azure.core.exceptions import HttpResponseError
         from azure.monitor.query import LogsQueryPartialResult
@@ -170,6 +182,8 @@ class LogsService(Service):
         else:
             tables = response.tables
         if not tables:
+            import pyarrow as pa
+
             return QueryResult((), pa.table({}), duration_ms, partial_error, truncated, render)
         primary = tables[0]
         names = [str(c) for c in primary.columns]

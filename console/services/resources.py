@@ -131,6 +131,7 @@ class ResourcesService(Service):
     ) -> list[Resource]:
         """Resources of a subscription (or one of its groups), optionally of one type, all pages."""
         filter_text = f"resourceType eq '{resource_type.replace(chr(39), chr(39) * 2)}'" if resource_type else None
+        await self.context.connected()
         operations = self._client(subscription_id).resources
 
         async def collect() -> list[Resource]:
@@ -156,6 +157,7 @@ class ResourcesService(Service):
         subscription_id = _subscription_of(resource_id)
         if not subscription_id:
             raise OpsError(ErrorKind.BAD_REQUEST, f"{resource_id!r} is not a resource id.")
+        await self.context.connected()
         api_version = await self._api_version_for(resource_id)
         item = await self.call(
             f"reading {resource_id}",
