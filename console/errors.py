@@ -82,7 +82,11 @@ def from_azure(error: BaseException, action: str) -> OpsError:
     if isinstance(error, OpsError):
         return error
     if isinstance(error, az.ClientAuthenticationError) and getattr(error, "response", None) is None:
-        return OpsError(ErrorKind.AUTH, f"Could not sign in while {action}: {_first_line(error)}")
+        return OpsError(
+            ErrorKind.AUTH,
+            f"Could not sign in while {action}: {_first_line(error)} "
+            "Sign in with `az login` (or any credential DefaultAzureCredential accepts), then retry.",
+        )
     # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
     # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.
     if isinstance(error, (az.DecodeError, az.DeserializationError)):
