@@ -261,7 +261,7 @@ def query(session: Session, kql: str, demo: bool, workspace: str | None, timespa
 
 
 def _with_position(error: OpsError) -> str:
-    if error.position is None:
+    if error.position is None or "line " in error.message:
         return str(error)
     line, column = error.position
     return f"{error} (line {line}, column {column})"

@@ -810,6 +810,17 @@ def _camel_to_kql(name: str) -> str:
     return "-".join(word.lower() for word in words)
 
 
+_EXPECTING = re.compile(r"\s*expecting \{([^}]*)\}")
+
+
+def _concise(message: str) -> str:
+    """A parser message without a long list of every token it could have taken instead."""
+    found = _EXPECTING.search(message)
+    if found is None or found.group(1).count(",") < 6:
+        return message
+    return message[: found.start()] + "."
+
+
 class KqlEngine:
     """An in-memory DuckDB database of telemetry tables, queried in KQL."""
 
@@ -893,7 +904,7 @@ class KqlEngine:
             raise KqlQueryError(
                 400,
                 "SyntaxError",
-                f"Syntax error at line {first.span.line}, position {first.span.column}: {first.message}",
+                f"Syntax error at line {first.span.line}, position {first.span.column}: {_concise(first.message)}",
                 first.span.line,
                 first.span.column,
             )

@@ -215,7 +215,8 @@ class LogsService(Service):
                 position = (line, pos)
             if inner.get("message"):
                 details.append(str(inner["message"]))
-        sentence = " ".join([str(message), *details]) if details and details[0] not in str(message) else str(message)
+        # The engine's own sentence says what is wrong; the envelope ("invalid properties") adds nothing.
+        sentence = details[0] if details else str(message)
         if position is None:
             found = _POSITION.search(sentence)
             if found:
