@@ -342,3 +342,18 @@ def test_standalone_emulator_announces_readiness_and_stops_on_sigterm(
     assert not record.exists()
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
+
+
+def test_a_second_local_azure_on_the_same_data_dir_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "console.emulator", "--data-dir", str(tmp_path), "--no-traffic"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert first.stdout is not None
+        assert json.loads(first.stdout.readline())["data_dir"] == str(tmp_path.resolve())
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "Another process holds" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=30)

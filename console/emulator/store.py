@@ -19,6 +19,10 @@ def _key(resource_id: str) -> str:
     return resource_id.rstrip("/").lower()
 
 
+class StoreBusyError(OSError):
+    """The DuckDB file is held by another process: one local Azure per data dir."""
+
+
 class Store:
     """ARM subscriptions, resource groups and resources, plus a small key/value table for later areas.
 
@@ -30,7 +34,12 @@ class Store:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = duckdb.connect(str(path))
+        try:
+            self._db = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            raise StoreBusyError(
+                f"Another process holds {path} (is a local Azure already serving {path.parent}?): {error}"
+            ) from None
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS documents (kind VARCHAR, key VARCHAR, body VARCHAR, PRIMARY KEY (kind, key))"
