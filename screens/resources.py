@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,54 @@ def resource_matches(resource: Resource, pattern: re.Pattern[str] | None, invers
     return any(pattern.search(field) is not None for field in fields) != inverse
 
 
+SORT_FIELDS: dict[str, Callable[[Resource], str]] = {
+    "name": lambda r: r.name,
+    "type": lambda r: r.type,
+    "group": lambda r: r.resource_group,
+    "location": lambda r: r.location,
+}
+
+_DIAGNOSTIC_TYPES = {
+    "microsoft.keyvault/vaults",
+    "microsoft.dbforpostgresql/flexibleservers",
+    "microsoft.storage/storageaccounts",
+    "microsoft.recoveryservices/vaults",
+}
+
+
+def logs_query_for(resource: Resource) -> str:
+    """A KQL query about one resource's own telemetry: requests for a web app or slot, heartbeats for a
+    VM, diagnostics for data services, the activity log for anything else."""
+    from console.runbooks import kql_literal  # typed literals, escaped; imported here to keep start-up light
+
+    kind = resource.type.lower()
+    if kind in {"microsoft.web/sites", "microsoft.web/sites/slots"}:
+        app, _, slot = resource.name.partition("/")
+        where = f"| where AppRoleName == {kql_literal('string', app)}"
+        if slot:
+            where += f" and tostring(Properties.slot) == {kql_literal('string', slot)}"
+        return (
+            f"AppRequests\n{where}\n"
+            "| summarize requests = count(), failed = countif(not(Success)) by bin(TimeGenerated, 15m)\n"
+            "| render timechart"
+        )
+    if kind == "microsoft.compute/virtualmachines":
+        return (
+            f"Heartbeat\n| where Computer == {kql_literal('string', resource.name)}\n"
+            "| summarize heartbeats = count() by bin(TimeGenerated, 15m)\n| render timechart"
+        )
+    target = kql_literal("string", resource.resource_id.lower())
+    if kind in _DIAGNOSTIC_TYPES:
+        return (
+            f"AzureDiagnostics\n| where _ResourceId =~ {target}\n"
+            "| summarize operations = count() by bin(TimeGenerated, 1h), ResultType\n| render timechart"
+        )
+    return (
+        f"AzureActivity\n| where _ResourceId =~ {target}\n"
+        "| project TimeGenerated, OperationNameValue, ActivityStatusValue, Caller\n| order by TimeGenerated desc"
+    )
+
+
 @dataclass(frozen=True)
 class Scope:
     """Where the table is: every subscription, one subscription, or one resource group."""
@@ -105,6 +154,8 @@ class ResourcesScreen(AreaScreen):
         Binding("x", "toggle_secrets", "Reveal secrets", id="resources.reveal"),
         Binding("d", "toggle_detail", "Details", id="resources.detail"),
         Binding("backspace", "up_scope", "Up", id="resources.up"),
+        Binding("s", "sort", "Sort", id="resources.sort"),
+        Binding("L", "resource_logs", "Logs", id="resources.logs"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="resources.clear_filter"),
     ]
 
@@ -118,6 +169,8 @@ class ResourcesScreen(AreaScreen):
         self.filter_text = ""
         self.reveal = False
         self.detail: Resource | None = None
+        self.sort_key: str | None = None
+        self.sort_reverse = False
         self._refresh_timer: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -219,7 +272,11 @@ class ResourcesScreen(AreaScreen):
     def _show(self) -> None:
         pattern, inverse = compile_filter(self.filter_text)
         self.shown = [r for r in self.resources if resource_matches(r, pattern, inverse)]
+        if self.sort_key is not None:
+            field = SORT_FIELDS[self.sort_key]
+            self.shown.sort(key=lambda r: field(r).lower(), reverse=self.sort_reverse)
         table = self.query_one(DataTable)
+        keep = self._selected()
         table.clear()
         for resource in self.shown:
             table.add_row(
@@ -230,9 +287,14 @@ class ResourcesScreen(AreaScreen):
                 _visible_tags(resource.tags),
                 key=resource.resource_id,
             )
+        if keep is not None and keep in self.shown:
+            # A refresh or a new sort keeps the cursor on the resource the user was on.
+            table.move_cursor(row=self.shown.index(keep), animate=False)
         crumbs = self.scope.crumbs()
         count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
         filter_note = f"   filter: {self.filter_text}" if self.filter_text else ""
+        if self.sort_key is not None:
+            filter_note += f"   sorted by {self.sort_key}{' (descending)' if self.sort_reverse else ''}"
         self.query_one("#crumbs", Static).update(f"{crumbs}   ({count} resources){filter_note}")
         switcher = self.query_one(ContentSwitcher)
         if self.shown:
@@ -244,9 +306,10 @@ class ResourcesScreen(AreaScreen):
 
     def _selected(self) -> Resource | None:
         table = self.query_one(DataTable)
-        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+        if table.row_count == 0 or table.cursor_row < 0 or table.cursor_row >= table.row_count:
             return None
-        return self.shown[table.cursor_row]
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r for r in self.resources if r.resource_id == key), None)
 
     @on(Tree.NodeExpanded, "#scope-tree")
     def _expanded(self, event: Tree.NodeExpanded[Any]) -> None:
@@ -355,6 +418,37 @@ class ResourcesScreen(AreaScreen):
         link = self.context.portal_link(resource.resource_id)
         self.app.copy_to_clipboard(link)
         self.notify(link, title="Portal link (copied)", timeout=10)
+
+    def action_sort(self) -> None:
+        """Sort by name, type, group, then location; pressing past location sorts descending, then unsorted."""
+        keys = list(SORT_FIELDS)
+        if self.sort_key is None:
+            self.sort_key, self.sort_reverse = keys[0], False
+        elif self.sort_key != keys[-1]:
+            self.sort_key = keys[keys.index(self.sort_key) + 1]
+        elif not self.sort_reverse:
+            self.sort_key, self.sort_reverse = keys[0], True
+        else:
+            self.sort_key, self.sort_reverse = None, False
+        self._show()
+
+    @on(DataTable.HeaderSelected, "#resource-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key in SORT_FIELDS:
+            self.sort_reverse = not self.sort_reverse if self.sort_key == key else False
+            self.sort_key = key
+            self._show()
+
+    def action_resource_logs(self) -> None:
+        """Open Logs with a query about the selected resource's own telemetry."""
+        resource = self._selected()
+        if resource is None:
+            self.notify("No resource selected.", severity="warning")
+            return
+        opener = getattr(self.app, "open_in_logs", None)
+        if callable(opener):
+            opener(logs_query_for(resource))
 
     def action_toggle_secrets(self) -> None:
         self.reveal = not self.reveal

@@ -337,3 +337,65 @@ async def test_portal_link_and_copy_id_name_the_selected_resource(build_app: Cal
         messages = [str(n.message) for n in app._notifications]
         assert f"https://portal.azure.com/#@{estate.TENANT_ID}/resource{selected.resource_id}" in messages
         assert f"Copied {selected.resource_id}" in messages
+
+
+@pytest.mark.asyncio
+async def test_s_sorts_and_a_refresh_keeps_the_cursor_on_its_resource(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        await pilot.press("s")
+        assert names_shown(app) == sorted(names_shown(app), key=str.lower)
+        await pilot.press("s")
+        types = [r.type.lower() for r in screen.shown]
+        assert types == sorted(types)
+        table = screen.query_one(DataTable)
+        table.focus()
+        await pilot.press("down", "down", "down")
+        chosen = screen._selected()
+        assert chosen is not None
+        await pilot.press("r")
+        await pilot.pause()
+        await until(pilot, lambda: not screen.workers, "the refresh")
+        assert screen._selected() == chosen
+        assert "sorted by type" in text_of(screen.query_one("#crumbs", Static))
+
+
+@pytest.mark.asyncio
+async def test_capital_l_opens_logs_about_the_selected_resource(build_app: Callable[..., OpsConsole]) -> None:
+    from screens.widgets.kql_editor import KqlEditor
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        screen = resources_screen(app)
+        screen.filter_text = "^app-checkout-stg$"
+        screen._show()
+        screen.query_one(DataTable).focus()
+        await pilot.press("L")
+        await until(pilot, lambda: app.current_mode == "logs" and bool(app.screen.query(KqlEditor)), "the logs area")
+        text = app.screen.query_one(KqlEditor).text
+        assert 'AppRoleName == "app-checkout-stg"' in text
+
+
+@pytest.mark.asyncio
+async def test_every_resource_logs_query_runs_on_the_local_azure(
+    make_local_services: Callable[..., Services],
+) -> None:
+    from datetime import timedelta
+
+    from screens.resources import logs_query_for
+
+    services = make_local_services()
+    try:
+        resources = await services.resources.list_all_resources([s.subscription_id for s in estate.SUBSCRIPTIONS])
+        by_type = {r.type.lower(): r for r in resources}
+        for resource in by_type.values():
+            result = await services.logs.query(
+                estate.WORKSPACE_CUSTOMER_ID, logs_query_for(resource), timedelta(days=7)
+            )
+            if resource.type.lower() in {"microsoft.web/sites", "microsoft.compute/virtualmachines"}:
+                assert result.row_count > 0, resource.resource_id
+    finally:
+        await services.close()
