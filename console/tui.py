@@ -54,6 +54,13 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
     from console.app import OpsConsole
     from console.services import make_services
 
+    if demo and not settings.subscription:
+        from dataclasses import replace
+
+        from console.emulator.estate import PROD_SUBSCRIPTION
+
+        settings = replace(settings, subscription=PROD_SUBSCRIPTION)  # the demo opens where the action is
+
     app = OpsConsole(settings, make_services(settings, connect_later=True), connect=connect, demo=demo)
     try:
         result = app.run()

@@ -192,10 +192,11 @@ class ResourcesScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Name", key="name")
-        table.add_column("Type", key="type")
-        table.add_column("Group", key="group")
-        table.add_column("Location", key="location")
+        # Fixed widths keep a long disk name from pushing the type off narrow terminals.
+        table.add_column("Name", key="name", width=36)
+        table.add_column("Type", key="type", width=42)
+        table.add_column("Group", key="group", width=16)
+        table.add_column("Location", key="location", width=12)
         table.add_column("Tags", key="tags")
         self.load_subscriptions()
 
