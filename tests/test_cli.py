@@ -202,7 +202,7 @@ def test_demo_console_starts_shows_resources_and_quits_cleanly(tmp_path: Path) -
     )
     terminal = Terminal([str(Path(sys.executable).parent / "opsconsole"), "--demo"], env)
     try:
-        shown = terminal.wait_for("psql-orders-stg", limit_s=90)
+        shown = terminal.wait_for("psql-orders-prod", limit_s=90)
         assert shown, f"the console never showed resources; it printed:\n{terminal.text()[-2000:]}"
         record = data_dir / "local-azure" / "emulator.json"
         emulator_pid = int(json.loads(record.read_text())["pid"])
