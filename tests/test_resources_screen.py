@@ -399,3 +399,18 @@ async def test_every_resource_logs_query_runs_on_the_local_azure(
                 assert result.row_count > 0, resource.resource_id
     finally:
         await services.close()
+
+
+@pytest.mark.asyncio
+async def test_colon_and_an_area_typed_in_one_burst_still_jump(build_app: Callable[..., OpsConsole]) -> None:
+    """Keys that arrive together (a fast typist, a paste, tmux send-keys) all reach the command bar."""
+    from textual import events
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        resources_screen(app).query_one(DataTable).focus()
+        await pilot.pause()
+        for key, character in [("colon", ":"), *((c, c) for c in "alerts"), ("enter", "\r")]:
+            app.post_message(events.Key(key, character))  # queued at once, no pause between them
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
