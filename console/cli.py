@@ -53,7 +53,11 @@ def services_for(session: Session) -> Iterator[Any]:
         if session.demo:
             from console.local import start_local_azure
 
-            local = start_local_azure(session.settings.data_dir / "local-azure", reset=session.reset)
+            local = start_local_azure(
+                session.settings.data_dir / "local-azure",
+                reset=session.reset,
+                extra_args=session.settings.demo_arguments,
+            )
             local.apply_environment()
             profile = local.profile
         yield make_services(session.settings, profile=profile)

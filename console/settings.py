@@ -42,7 +42,13 @@ class Settings:
     retry_total: int = 3
     timeout_seconds: float = 60.0
     page_concurrency: int = 8
+    demo_telemetry_scale: float = 1.0
     config_path: Path | None = None
+
+    @property
+    def demo_arguments(self) -> list[str]:
+        """Extra arguments for a local Azure that `--demo` starts."""
+        return ["--telemetry-scale", str(self.demo_telemetry_scale)]
 
     @property
     def journal_path(self) -> Path:
@@ -84,6 +90,7 @@ _TYPES: dict[str, type] = {
     "retry_total": int,
     "timeout_seconds": float,
     "page_concurrency": int,
+    "demo_telemetry_scale": float,
 }
 
 

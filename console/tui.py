@@ -33,7 +33,7 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         if readiness is not None:
             local = LocalAzure(readiness, None)
         else:
-            pending = spawn_local_azure(emulator_dir, reset=reset)
+            pending = spawn_local_azure(emulator_dir, reset=reset, extra_args=settings.demo_arguments)
 
     def connect() -> tuple[CloudProfile, Any]:
         """Runs in a thread after the first paint: import the SDK, wait for the local Azure, sign in."""

@@ -196,6 +196,7 @@ def test_demo_console_starts_shows_resources_and_quits_cleanly(tmp_path: Path) -
     env.update(
         OPSCONSOLE_DATA_DIR=str(data_dir),
         OPSCONSOLE_CONFIG_DIR=str(tmp_path / "config"),
+        OPSCONSOLE_DEMO_TELEMETRY_SCALE="0.02",
         TERM="xterm-256color",
         COLUMNS="200",
         LINES="50",
