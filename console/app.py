@@ -17,7 +17,6 @@ from console.errors import ErrorKind, OpsError
 from console.models import Resource
 from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
 from screens.shell import (
-    AREAS,
     AreaScreen,
     JumpRequested,
     PlaceholderScreen,
@@ -92,7 +91,7 @@ class OpsConsole(App[int]):
             demo=demo,
             preferred=settings.subscription,
         )
-        self._installed: set[str] = set()
+        self._areas: dict[str, Screen[Any]] = {}
         self._index: tuple[float, list[Resource]] | None = None
         if settings.theme in self.available_themes:
             self.theme = settings.theme
@@ -149,15 +148,17 @@ class OpsConsole(App[int]):
 
     def jump(self, area: str) -> None:
         """Go to an area, creating its screen the first time."""
-        if area not in self._installed:
+        if area not in self._areas:
             factory = AREA_SCREENS.get(area)
-            services, shell = self.services, self.shell
             if factory is None:
-                self.add_mode(area, lambda: PlaceholderScreen(shell, area))
+                self._install(area, PlaceholderScreen(self.shell, area))
             else:
-                self.add_mode(area, lambda: factory(services, shell))
-            self._installed.add(area)
+                self._install(area, factory(self.services, self.shell))
         self.switch_mode(area)
+
+    def _install(self, area: str, screen: Screen[Any]) -> None:
+        self._areas[area] = screen
+        self.add_mode(area, lambda: screen)
 
     def on_jump_requested(self, message: JumpRequested) -> None:
         self.jump(message.area)
@@ -169,9 +170,8 @@ class OpsConsole(App[int]):
             self.notify(f"Unknown subscription {subscription_id}.", severity="error")
             return
         self.shell.current = match
-        for area in self._installed:
-            for screen in self._screen_stacks.get(area, []):
-                screen.post_message(SubscriptionChanged(match))
+        for screen in self._areas.values():
+            screen.post_message(SubscriptionChanged(match))
         self.notify(f"Subscription: {match.display_name}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -225,21 +225,13 @@ class OpsConsole(App[int]):
 
     def open_in_logs(self, query: str) -> None:
         """Go to Logs with `query` in the editor (a new Logs screen starts with it; an open one loads it)."""
-        if "logs" not in self._installed:
-            from screens.logs import LogsScreen
+        from screens.logs import LogsScreen
 
-            services, shell = self.services, self.shell
-            self.add_mode("logs", lambda: LogsScreen(shell, services, initial_query=query))
-            self._installed.add("logs")
+        if "logs" not in self._areas:
+            self._install("logs", LogsScreen(self.shell, self.services, initial_query=query))
             self.switch_mode("logs")
             return
         self.jump("logs")
-        loader = getattr(self.screen, "load_query", None)
-        if callable(loader):
-            loader(query)
-        else:
-            self.copy_to_clipboard(query)
-            self.notify("The query is on the clipboard: paste it into the editor.", title="Logs")
-
-    def known_areas(self) -> dict[str, str]:
-        return dict(AREAS)
+        screen = self._areas["logs"]
+        if isinstance(screen, LogsScreen):
+            screen.load_query(query)
