@@ -455,3 +455,24 @@ def test_snapshot_with_a_result(
         await pilot.pause()
 
     assert snap_compare(LogsHost(services, close_services=True), terminal_size=(140, 36), run_before=run_before)
+
+
+@pytest.mark.asyncio
+async def test_a_capped_result_shows_the_banner(
+    logs_services: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.emulator import logs_api
+
+    monkeypatch.setattr(logs_api, "ROW_CAP", 100)  # the in-process local Azure reads it per request
+    services = logs_services()
+    try:
+        result = await services.logs.query(estate.WORKSPACE_CUSTOMER_ID, "range x from 1 to 1000 step 1", None)
+        assert result.truncated and result.row_count == 100
+        assert result.partial_error and "100" in result.partial_error
+        async with LogsHost(services).run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            screen = await run_kql(pilot, "range x from 1 to 1000 step 1")
+            banner = str(screen.query_one("#banner", Static).render())
+            assert "truncated to 100 rows" in banner
+    finally:
+        await services.close()

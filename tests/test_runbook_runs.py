@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import EmulatorThread
+from conftest import EmulatorThread, identity_environment
 
 from console.cli import main
 from console.emulator import estate
@@ -264,3 +264,32 @@ def test_cli_query_error_exits_3(demo_data_dir: Path, tmp_path: Path, logs_ready
     ghost = body["steps"][0]
     assert body["status"] == "error" and ghost["status"] == "error"
     assert "NoSuchTable" in ghost["error"] and ghost["rows"] is None
+
+
+def test_a_step_run_while_telemetry_is_still_arriving_says_so(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check over a partial result must not look like a clean pass: the step carries the warning."""
+    from console.cloud import local_profile
+    from console.emulator.server import EmulatorConfig
+    from console.services import make_services
+
+    emulator = EmulatorThread(
+        EmulatorConfig(data_dir=tmp_path / "azure", telemetry_scale=0.01, live_traffic=False, seed_delay_s=60)
+    )
+    readiness = emulator.start()
+    for name, value in identity_environment(readiness).items():
+        monkeypatch.setenv(name, value)
+
+    async def check() -> RunbookRun:
+        services = make_services(settings, profile=local_profile(readiness))
+        try:
+            return await services.runbooks.run(services.runbooks.find("missing-heartbeats"), {}, WORKSPACE)
+        finally:
+            await services.close()
+
+    try:
+        run = asyncio.run(check())
+    finally:
+        emulator.stop()
+    assert all("Telemetry is still being loaded" in step.sentence for step in run.steps), run.steps

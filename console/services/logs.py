@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,8 @@ def _describe_partial(error: Any) -> tuple[str, bool]:
     details = getattr(error, "details", None) or []
     sentences: list[str] = []
     truncated = False
-    for detail in details if isinstance(details, list) else []:
-        if not isinstance(detail, dict):
+    for detail in details if isinstance(details, Sequence) else []:
+        if not isinstance(detail, Mapping):  # the SDK hands back its own mapping type, not always a dict
             continue
         inner = detail.get("innererror") or {}
         code = str(inner.get("code") or detail.get("code") or "")

@@ -99,10 +99,14 @@ class RunbookService(Service):
             result = await self.logs.query(workspace_id, query, None)
         except OpsError as error:
             return StepRun(step.name, query, check, error=str(error))
+        # A partial result (capped, or telemetry still arriving) can make a check pass that should not.
+        warning = f" Log Analytics warned: {result.partial_error}" if result.partial_error else ""
         if step.check is None:
-            return StepRun(step.name, query, None, result=result)
+            return StepRun(step.name, query, None, sentence=warning.strip(), result=result)
         outcome = step.check.evaluate(result, values)
-        return StepRun(step.name, query, check, outcome.passed, outcome.observed, outcome.sentence, result=result)
+        return StepRun(
+            step.name, query, check, outcome.passed, outcome.observed, outcome.sentence + warning, result=result
+        )
 
     async def run(self, runbook: Runbook, raw: Mapping[str, str], workspace_id: str) -> RunbookRun:
         """Run every step in order and record the run in the history."""
