@@ -89,7 +89,8 @@ def from_azure(error: BaseException, action: str) -> OpsError:
         )
     # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
     # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.
-    if isinstance(error, (az.DecodeError, az.DeserializationError)):
+    answered_ok = isinstance(error, az.HttpResponseError) and 200 <= int(error.status_code or 0) < 300
+    if isinstance(error, (az.DecodeError, az.DeserializationError)) or answered_ok:
         unreadable: Any = getattr(error, "response", None)
         request_id = unreadable.headers.get("x-ms-request-id") if unreadable is not None else None
         return OpsError(

@@ -21,13 +21,15 @@ POSTGRES_ID = (
 Faults = Callable[[list[dict[str, Any]]], Any]
 Call = Callable[[Services], Awaitable[Any]]
 
-# Every ResourcesService call, with the path its first request goes to.
+# Every ResourcesService and LogsService call, with the path its first request goes to.
 CALLS: dict[str, tuple[str, Call]] = {
     "list_subscriptions": ("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
     "list_resource_groups": ("/resourcegroups$", lambda s: s.resources.list_resource_groups(PROD)),
     "list_resources": ("/resources$", lambda s: s.resources.list_resources(PROD)),
     "list_group_resources": ("/resources$", lambda s: s.resources.list_resources(PROD, "rg-prod-web")),
     "get_resource": ("/flexibleservers/", lambda s: s.resources.get_resource(POSTGRES_ID)),
+    "logs_query": ("/query$", lambda s: s.logs.query(estate.WORKSPACE_CUSTOMER_ID, "AppRequests | count", None)),
+    "logs_schema": ("/metadata$", lambda s: s.logs.schema(estate.WORKSPACE_CUSTOMER_ID)),
 }
 
 
