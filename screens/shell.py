@@ -143,12 +143,14 @@ class CommandBar(Input):
 
     DEFAULT_CSS = """
     CommandBar {
-        dock: bottom;
         display: none;
         border: none;
         height: 1;
         padding: 0 1;
         background: $boost;
+    }
+    CommandBar:focus {
+        border: none;
     }
     CommandBar.-open {
         display: block;
