@@ -414,3 +414,20 @@ async def test_colon_and_an_area_typed_in_one_burst_still_jump(build_app: Callab
         for key, character in [("colon", ":"), *((c, c) for c in "alerts"), ("enter", "\r")]:
             app.post_message(events.Key(key, character))  # queued at once, no pause between them
         await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+
+
+@pytest.mark.asyncio
+async def test_command_bar_is_on_screen_above_the_footer_while_typing(build_app: Callable[..., OpsConsole]) -> None:
+    from textual.widgets import Footer
+
+    from screens.shell import CommandBar
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("colon", *"lo")
+        bar = app.screen.query_one(CommandBar)
+        footer = app.screen.query_one(Footer)
+        assert bar.has_focus and bar.value == "lo"
+        assert bar.region.height == 1
+        assert bar.region.bottom <= footer.region.y, (bar.region, footer.region)
