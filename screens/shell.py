@@ -256,10 +256,14 @@ class KeyHelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines = Text()
         lines.append('Keys (remap with [keys] in the config file: id = "key")\n\n', style="bold")
-        for key, active in self.below.active_bindings.items():
-            binding = active.binding
-            if not binding.description or key == "escape":
-                continue
+        bindings = [
+            active.binding
+            for key, active in self.below.active_bindings.items()
+            if active.binding.description and key != "escape"
+        ]
+        # The console's own keys (they have ids) first; the focused widget's movement keys after them.
+        bindings.sort(key=lambda binding: binding.id is None)
+        for binding in bindings:
             lines.append(f"{self.app.get_key_display(binding):>12}  ", style="bold")
             lines.append(f"{binding.description:<28}")
             lines.append(f"{binding.id or ''}\n", style="dim")
