@@ -161,10 +161,10 @@ class CompletionList(OptionList):
         min-width: 20;
         max-width: 48;
         height: auto;
-        max-height: 8;
-        border: none;
+        max-height: 10;
+        border: round $accent;
         padding: 0;
-        background: $panel;
+        background: $surface;
     }
     CompletionList.-open {
         display: block;
