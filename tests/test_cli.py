@@ -221,3 +221,54 @@ def test_demo_console_starts_shows_resources_and_quits_cleanly(tmp_path: Path) -
         assert not record.exists()
     finally:
         terminal.close()
+
+
+# headless query ------------------------------------------------------------------------------
+
+
+def test_query_prints_rows_and_exits_0(demo_data_dir: Path) -> None:
+    result = invoke(
+        "query",
+        "datatable(app: string, n: long)['checkout', 3, 'catalog', 5] | order by n desc",
+        "--demo",
+        "--output",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"app": "catalog", "n": 5}, {"app": "checkout", "n": 3}]
+
+
+def test_query_reads_the_seeded_workspace_by_name(demo_data_dir: Path) -> None:
+    result = invoke(
+        "query",
+        "Heartbeat | distinct Computer | order by Computer asc",
+        "--demo",
+        "--workspace",
+        "law-ops-prod",
+        "--timespan",
+        "P7D",
+        "--output",
+        "csv",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "Computer"
+    assert "vm-jump-prod-01" in result.stdout
+
+
+def test_query_error_exits_1_with_the_position_on_stderr(demo_data_dir: Path) -> None:
+    result = invoke("query", "Heartbeat | wherex Computer", "--demo")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "line 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_query_unknown_workspace_exits_1_naming_the_known_ones(demo_data_dir: Path) -> None:
+    result = invoke("query", "Heartbeat | count", "--demo", "--workspace", "law-nowhere")
+    assert result.exit_code == 1
+    assert "law-ops-prod" in result.stderr
+
+
+def test_query_usage_error_exits_2(demo_data_dir: Path) -> None:
+    result = invoke("query", "Heartbeat | count", "--demo", "--timespan", "yesterday")
+    assert result.exit_code == 2
+    assert "PT1H" in result.stderr
