@@ -431,3 +431,26 @@ async def test_command_bar_is_on_screen_above_the_footer_while_typing(build_app:
         assert bar.has_focus and bar.value == "lo"
         assert bar.region.height == 1
         assert bar.region.bottom <= footer.region.y, (bar.region, footer.region)
+
+
+@pytest.mark.asyncio
+async def test_header_shows_read_only_and_the_protected_cue(build_app: Callable[..., OpsConsole]) -> None:
+    from screens.shell import ShellHeader
+
+    app = build_app(
+        read_only_subscriptions=(estate.PROD_SUBSCRIPTION,),
+        protected_subscriptions=(estate.PROD_SUBSCRIPTION,),
+        subscription="Contoso Production",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        header = app.screen.query_one(ShellHeader)
+        text = str(header.render())
+        assert "Contoso Production" in text and "READ-ONLY" in text and "PROTECTED" in text
+        assert header.has_class("-protected")
+
+        app.select_subscription(estate.NONPROD_SUBSCRIPTION)
+        await until(pilot, lambda: "Contoso Non-Production" in str(header.render()), "the switch")
+        text = str(header.render())
+        assert "read-write" in text and "PROTECTED" not in text
+        assert not header.has_class("-protected")
