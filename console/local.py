@@ -111,7 +111,16 @@ class PendingLocalAzure:
 
 def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> PendingLocalAzure:
     """Start a local Azure child for `data_dir` without waiting for it."""
-    command = [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), *(extra_args or [])]
+    command = [
+        sys.executable,
+        "-m",
+        "console.emulator",
+        "--data-dir",
+        str(data_dir),
+        "--parent-pid",
+        str(os.getpid()),
+        *(extra_args or []),
+    ]
     if reset:
         command.append("--reset")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -357,3 +358,35 @@ def test_a_second_local_azure_on_the_same_data_dir_is_refused_with_a_sentence(tm
     finally:
         first.terminate()
         first.wait(timeout=30)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_a_local_azure_started_by_a_console_stops_when_the_console_is_killed(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from console.local import spawn_local_azure\n"
+        f"local = spawn_local_azure(Path({str(tmp_path)!r}), extra_args=['--no-traffic']).wait()\n"
+        "print(local.readiness['pid'], flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    console = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert console.stdout is not None
+    child = int(console.stdout.readline())
+    assert _running(child)
+    console.kill()  # no chance to stop its child: the child must notice by itself
+    console.wait()
+    for _ in range(300):
+        if not _running(child):
+            break
+        time.sleep(0.1)
+    assert not _running(child), "the local Azure outlived the console that started it"
+    assert not (tmp_path / "emulator.json").exists()

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--telemetry-scale", type=float, default=1.0)
     parser.add_argument("--no-traffic", action="store_true")
+    parser.add_argument("--parent-pid", type=int, help="Stop when this process (the console) has gone.")
     args = parser.parse_args(argv)
     try:
         require_loopback(args.host)
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         page_size=args.page_size,
         telemetry_scale=args.telemetry_scale,
         live_traffic=not args.no_traffic,
+        parent_pid=args.parent_pid,
     )
 
     def announce(line: str) -> None:

@@ -54,6 +54,8 @@ class EmulatorConfig:
     telemetry_scale: float = 1.0
     live_traffic: bool = True
     traffic_interval_s: float = 5.0
+    parent_pid: int | None = None
+    """When set, the local Azure stops once that process (the console that started it) has gone."""
     seed_delay_s: float = 2.0
     """Seconds to wait before seeding telemetry, so a console starting beside the local Azure gets the CPU."""
 
@@ -350,8 +352,18 @@ async def serve(config: EmulatorConfig, announce: Callable[[str], None]) -> None
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     announce(json.dumps(running.readiness))
+    watcher = loop.create_task(_watch_parent(config.parent_pid, stop)) if config.parent_pid else None
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         remove_record(config.data_dir)
         await running.stop()
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Stop when the console that started us is gone (killed, or its terminal closed), not linger."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(1.0)
+    stop.set()
