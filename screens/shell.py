@@ -200,7 +200,14 @@ class AreaScreen(Screen[None]):
         yield ShellHeader(self.context, self.AREA)
         yield from self.compose_body()
         yield CommandBar()
-        yield Footer()
+
+    def on_mount(self) -> None:
+        # The footer (one widget per key) costs ~40 ms to build: it arrives just after the first paint.
+        self.call_after_refresh(self._mount_footer)
+
+    async def _mount_footer(self) -> None:
+        await self.mount(Footer())
+        self.refresh_bindings()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
