@@ -242,12 +242,13 @@ def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[A
 @click.pass_obj
 def query(session: Session, kql: str, demo: bool, workspace: str | None, timespan: str, output: str) -> None:
     """Run KQL against Log Analytics. Exit 0 on success, 1 on a query error, 2 on a usage error."""
-    from console.durations import parse_duration
+    from console.durations import parse_timespan
 
-    try:
-        span = parse_duration(timespan)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--timespan") from None
+    span = parse_timespan(timespan)
+    if span is None or span.total_seconds() <= 0:
+        raise click.BadParameter(
+            f"{timespan!r} is not a duration; use e.g. PT1H, P7D, 30m, 4h, 2d or 01:30:00.", param_hint="--timespan"
+        )
     session = Session(session.settings, session.demo or demo, session.reset)
     with services_for(session) as services:
 

@@ -1,35 +1,76 @@
-"""Durations as people and Azure write them: `PT1H`, `P7D`, `1h`, `30m`, `2d`, `00:15:00`."""
+"""Timespans as people and Azure write them (`30m`, `1h`, `2d`, `1w`, `00:15:00`, `PT1H`, `P1W`), in one place."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
-_ISO = re.compile(
-    r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$",
-    re.IGNORECASE,
+_UNIT_SECONDS = {
+    **dict.fromkeys(("w", "week", "weeks"), 604800.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), 0.001),
+}
+_TIMESPAN_UNIT = re.compile(r"^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$")
+_TIMESPAN_CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$")
+_TIMESPAN_ISO = re.compile(
+    r"^(-)?P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
 )
-_SHORT = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)$", re.IGNORECASE)
-_CLOCK = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}(?:\.\d+)?))?$")
-_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_duration(text: str) -> timedelta:
-    """Parse a duration; raises ValueError with a sentence that shows accepted forms."""
-    value = text.strip()
-    match = _ISO.match(value)
-    if match and value.upper() not in {"P", "PT"}:
-        parts = {k: float(v) for k, v in match.groupdict().items() if v}
-        if parts:
-            return timedelta(**parts)
-    match = _SHORT.match(value)
-    if match:
-        return timedelta(**{_UNITS[match.group("unit").lower()]: float(match.group("value"))})
-    match = _CLOCK.match(value)
-    if match:
-        return timedelta(**{k: float(v) for k, v in match.groupdict().items() if v})
-    raise ValueError(f"{text!r} is not a duration; use e.g. PT1H, P7D, 30m, 4h, 2d or 01:30:00.")
+def parse_timespan(text: str) -> timedelta | None:
+    """A timespan as people and Azure write it, or None when `text` is not one."""
+    lowered = text.strip().lower()
+    unit = _TIMESPAN_UNIT.match(lowered)
+    if unit is not None:
+        negative, number, name = unit.groups()
+        if name not in _UNIT_SECONDS:
+            return None
+        value = timedelta(seconds=float(Decimal(number) * Decimal(str(_UNIT_SECONDS[name]))))
+        return -value if negative else value
+    clock = _TIMESPAN_CLOCK.match(lowered)
+    if clock is not None:
+        negative, days, hours, minutes, seconds, fraction = clock.groups()
+        if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
+            return None
+        value = timedelta(
+            days=int(days or 0),
+            hours=int(hours),
+            minutes=int(minutes),
+            seconds=int(seconds or 0),
+            microseconds=int((fraction or "0").ljust(7, "0")[:7]) // 10,
+        )
+        return -value if negative else value
+    iso = _TIMESPAN_ISO.match(text.strip().upper())
+    if iso is not None and any(iso.groups()[1:]):
+        negative, weeks, days, hours, minutes, seconds = iso.groups()
+        value = timedelta(
+            weeks=float(weeks or 0),
+            days=float(days or 0),
+            hours=float(hours or 0),
+            minutes=float(minutes or 0),
+            seconds=float(seconds or 0),
+        )
+        return -value if negative else value
+    return None
+
+
+def timespan_text(value: timedelta) -> str:
+    """A timespan as a runbook parameter is typed (`15m`, `1d`, `250ms`), which reads back to the same value."""
+    micros = value // timedelta(microseconds=1)
+    sign, micros = ("-", -micros) if micros < 0 else ("", micros)
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
+        if micros and micros % size == 0:
+            return f"{sign}{micros // size}{unit}"
+    if micros % 1000 == 0:
+        return f"{sign}{micros // 1000}ms"
+    seconds, fraction = divmod(micros, 1_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.{fraction:06d}"
+    return f"{sign}{days}.{clock}" if days else f"{sign}{clock}"
 
 
 def format_duration(delta: timedelta) -> str:

@@ -63,6 +63,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from console.durations import parse_timespan
 from console.models import QueryResult
 
 __all__ = [
@@ -182,55 +183,8 @@ def _describe_type(type_: str) -> str:
     return examples[type_]
 
 
-_UNIT_SECONDS = {
-    **dict.fromkeys(("d", "day", "days"), 86400.0),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
-    **dict.fromkeys(("m", "min", "minute", "minutes"), 60.0),
-    **dict.fromkeys(("s", "sec", "second", "seconds"), 1.0),
-    **dict.fromkeys(("ms", "millisecond", "milliseconds"), 0.001),
-}
-_TIMESPAN_UNIT = re.compile(r"^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$")
-_TIMESPAN_CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$")
-_TIMESPAN_ISO = re.compile(
-    r"^(-)?P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
-)
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _REAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
-def _parse_timespan(text: str) -> timedelta | None:
-    lowered = text.strip().lower()
-    unit = _TIMESPAN_UNIT.match(lowered)
-    if unit is not None:
-        negative, number, name = unit.groups()
-        if name not in _UNIT_SECONDS:
-            return None
-        value = timedelta(seconds=float(Decimal(number) * Decimal(str(_UNIT_SECONDS[name]))))
-        return -value if negative else value
-    clock = _TIMESPAN_CLOCK.match(lowered)
-    if clock is not None:
-        negative, days, hours, minutes, seconds, fraction = clock.groups()
-        if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
-            return None
-        value = timedelta(
-            days=int(days or 0),
-            hours=int(hours),
-            minutes=int(minutes),
-            seconds=int(seconds or 0),
-            microseconds=int((fraction or "0").ljust(7, "0")[:7]) // 10,
-        )
-        return -value if negative else value
-    iso = _TIMESPAN_ISO.match(text.strip().upper())
-    if iso is not None and any(iso.groups()[1:]):
-        negative, days, hours, minutes, seconds = iso.groups()
-        value = timedelta(
-            days=float(days or 0),
-            hours=float(hours or 0),
-            minutes=float(minutes or 0),
-            seconds=float(seconds or 0),
-        )
-        return -value if negative else value
-    return None
 
 
 def _check_text(name: str, value: str) -> str:
@@ -320,7 +274,7 @@ def _scalar_from_text(name: str, type_: str, text: str) -> BoundValue:
         return _check_scalar(name, type_, moment)
     if type_ == "timespan":
         try:
-            span = _parse_timespan(stripped)
+            span = parse_timespan(stripped)
         except (ValueError, OverflowError):
             span = None
         if span is None:

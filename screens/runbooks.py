@@ -27,10 +27,10 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerState
 
+from console.durations import timespan_text
 from console.errors import OpsError
 from console.models import StepRun, Workspace
 from console.runbooks import Parameter, Runbook, RunbookError, Step
-from console.services.runbooks import timespan_text
 from screens.resources import compile_filter
 from screens.shell import AreaScreen, ShellContext
 from screens.widgets.chart import ResultChart

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from console.durations import timespan_text
 from console.errors import OpsError
 from console.models import RunbookRun, StepRun
 from console.runbooks import (
@@ -24,21 +25,6 @@ from console.services.base import Service, ServiceContext
 from console.services.logs import LogsService
 
 HISTORY_LIMIT = 2000
-
-
-def timespan_text(value: timedelta) -> str:
-    """A timespan as a runbook parameter is typed (`15m`, `1d`, `250ms`), which reads back to the same value."""
-    micros = value // timedelta(microseconds=1)
-    sign, micros = ("-", -micros) if micros < 0 else ("", micros)
-    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
-        if micros and micros % size == 0:
-            return f"{sign}{micros // size}{unit}"
-    if micros % 1000 == 0:
-        return f"{sign}{micros // 1000}ms"
-    seconds, fraction = divmod(micros, 1_000_000)
-    days, seconds = divmod(seconds, 86_400)
-    clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.{fraction:06d}"
-    return f"{sign}{days}.{clock}" if days else f"{sign}{clock}"
 
 
 def _plain(value: Any) -> Any:
