@@ -97,10 +97,14 @@ class ResourceCommands(Provider):
 class RunbookCommands(Provider):
     """`Runbook: <title>` for every runbook; opens it in the Runbooks area."""
 
+    async def startup(self) -> None:
+        # Read once per palette, not per keystroke: listing runbooks parses every runbook file.
+        self._titles = _host(self).runbook_titles()
+
     async def search(self, query: str) -> Hits:
         host = _host(self)
         matcher = self.matcher(query)
-        for name, title, tags in host.runbook_titles():
+        for name, title, tags in getattr(self, "_titles", []):
             text = f"Runbook: {title}"
             score = max(matcher.match(text), matcher.match(tags))
             if score > 0:

@@ -454,3 +454,23 @@ async def test_header_shows_read_only_and_the_protected_cue(build_app: Callable[
         text = str(header.render())
         assert "read-write" in text and "PROTECTED" not in text
         assert not header.has_class("-protected")
+
+
+@pytest.mark.asyncio
+async def test_palette_finds_a_runbook_and_opens_it(build_app: Callable[..., OpsConsole]) -> None:
+    from screens.runbooks import RunbooksScreen
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot)
+        await pilot.press("ctrl+p", *"Runbook: Slot health")
+        await until(pilot, lambda: "Runbook: Slot health" in _palette_options(app), "the palette to offer the runbook")
+        await pilot.press("enter")
+
+        def opened() -> bool:
+            screen = app.screen
+            return isinstance(screen, RunbooksScreen) and screen.current is not None
+
+        await until(pilot, opened, "the runbook to open")
+        assert isinstance(app.screen, RunbooksScreen) and app.screen.current is not None
+        assert app.screen.current.name == "slot-health"
