@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -29,7 +29,7 @@ class Session:
         self.reset = reset
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
@@ -39,18 +39,18 @@ def _load(config: str | None, **overrides: Any) -> Settings:
         return load_settings(Path(config) if config else None, **overrides)
     except OpsError as error:
         _fail(str(error), 2)
-        raise AssertionError("unreachable") from None
 
 
 @contextmanager
-def services_for(session: Session) -> Iterator[Any]:
-    """Build the services for a command, starting or reusing the local Azure under --demo."""
+def services_for(session: Session, demo: bool = False) -> Iterator[Any]:
+    """Build the services for a command, starting or reusing the local Azure under --demo (given to the
+    command or to `opsconsole` itself)."""
     from console.services import make_services
 
     local = None
     profile = None
     try:
-        if session.demo:
+        if session.demo or demo:
             from console.local import start_local_azure
 
             local = start_local_azure(
@@ -130,46 +130,16 @@ def main(
         sys.exit(code)
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
-@click.option("--port", default=0, show_default=True, help="Port for ARM and Log Analytics (0: any free port).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where state, certificates and the record live.")
-@click.option("--reset", "reset_state", is_flag=True, help="Re-seed the demo estate.")
-@click.option("--faults", default="", help="Fault rules, e.g. 'path=/resources,status=503,rate=0.2'.")
-@click.option("--page-size", default=100, show_default=True, help="Items per page in ARM lists.")
-@click.option("--telemetry-scale", default=1.0, show_default=True, help="Telemetry volume (1.0: ~3M rows).")
-@click.option("--no-traffic", is_flag=True, help="Do not generate live telemetry.")
-@click.pass_obj
-def emulator(
-    session: Session,
-    host: str,
-    port: int,
-    data_dir: str | None,
-    reset_state: bool,
-    faults: str,
-    page_size: int,
-    telemetry_scale: float,
-    no_traffic: bool,
-) -> None:
-    """Run the local Azure: prints one JSON line when ready, serves until interrupted."""
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
+@click.pass_context
+def emulator(ctx: click.Context) -> None:
+    """Run the local Azure: prints one JSON line when ready, serves until interrupted (--help for options)."""
     from console.emulator.__main__ import main as emulator_main
 
-    argv = [
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--data-dir",
-        data_dir or str(session.settings.data_dir / "local-azure"),
-        "--faults",
-        faults,
-        "--page-size",
-        str(page_size),
-        "--telemetry-scale",
-        str(telemetry_scale),
-    ]
-    argv += ["--reset"] * (reset_state or session.reset) + ["--no-traffic"] * no_traffic
-    sys.exit(emulator_main(argv))
+    session: Session = ctx.obj
+    argv = [*ctx.args, "--reset"] if session.reset else list(ctx.args)
+    default_data_dir = str(session.settings.data_dir / "local-azure")
+    sys.exit(emulator_main(argv, prog="opsconsole emulator", default_data_dir=default_data_dir))
 
 
 @main.group()
@@ -187,8 +157,7 @@ def resources_list(
     session: Session, demo: bool, subscriptions: tuple[str, ...], resource_type: str | None, output: str
 ) -> None:
     """List resources across subscriptions (fetched concurrently)."""
-    session = Session(session.settings, session.demo or demo, session.reset)
-    with services_for(session) as services:
+    with services_for(session, demo) as services:
 
         async def fetch() -> list[Any]:
             known = await services.resources.list_subscriptions()
@@ -249,8 +218,7 @@ def query(session: Session, kql: str, demo: bool, workspace: str | None, timespa
         raise click.BadParameter(
             f"{timespan!r} is not a duration; use e.g. PT1H, P7D, 30m, 4h, 2d or 01:30:00.", param_hint="--timespan"
         )
-    session = Session(session.settings, session.demo or demo, session.reset)
-    with services_for(session) as services:
+    with services_for(session, demo) as services:
 
         async def run() -> Any:
             target = await services.logs.find_workspace(services.resources, workspace or session.settings.workspace)
@@ -362,8 +330,7 @@ def runbook_run(
     from console.runbooks import RunbookError
 
     raw = _parse_params(params)
-    session = Session(session.settings, session.demo or demo, session.reset)
-    with services_for(session) as services:
+    with services_for(session, demo) as services:
         try:
             chosen = services.runbooks.find(name)
             services.runbooks.bind(chosen, raw)

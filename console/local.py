@@ -93,6 +93,10 @@ class PendingLocalAzure:
         self.process = process
         self.log_path = log_path
 
+    def stop(self) -> None:
+        """Stop the child before it was ever waited for."""
+        self.process.terminate()
+
     def wait(self, timeout: float = START_TIMEOUT_S) -> LocalAzure:
         """Read the readiness line; a child that dies or stays silent becomes an OpsError with its log."""
         assert self.process.stdout is not None
@@ -132,10 +136,18 @@ def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[s
     return PendingLocalAzure(process, log_path)
 
 
-def start_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> LocalAzure:
-    """Reuse the local Azure serving `data_dir`, or start one as a child and wait until it is ready."""
+def open_local_azure(
+    data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None
+) -> LocalAzure | PendingLocalAzure:
+    """The local Azure already serving `data_dir` (reused), or a child just started for it (not waited for)."""
     if not reset:
         readiness = running_emulator(data_dir)
         if readiness is not None:
             return LocalAzure(readiness, None)
-    return spawn_local_azure(data_dir, reset=reset, extra_args=extra_args).wait()
+    return spawn_local_azure(data_dir, reset=reset, extra_args=extra_args)
+
+
+def start_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> LocalAzure:
+    """Reuse the local Azure serving `data_dir`, or start one as a child and wait until it is ready."""
+    opened = open_local_azure(data_dir, reset=reset, extra_args=extra_args)
+    return opened if isinstance(opened, LocalAzure) else opened.wait()

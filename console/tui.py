@@ -23,17 +23,12 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
     With --demo the local Azure is spawned before the UI is imported, so it starts while the first
     screen paints; a local Azure already serving the data dir is reused.
     """
-    from console.local import LocalAzure, PendingLocalAzure, running_emulator, spawn_local_azure
+    from console.local import LocalAzure, PendingLocalAzure, open_local_azure
 
-    local: LocalAzure | None = None
-    pending: PendingLocalAzure | None = None
-    emulator_dir = settings.data_dir / "local-azure"
+    opened: LocalAzure | PendingLocalAzure | None = None
     if demo:
-        readiness = None if reset else running_emulator(emulator_dir)
-        if readiness is not None:
-            local = LocalAzure(readiness, None)
-        else:
-            pending = spawn_local_azure(emulator_dir, reset=reset, extra_args=settings.demo_arguments)
+        opened = open_local_azure(settings.data_dir / "local-azure", reset=reset, extra_args=settings.demo_arguments)
+    local: LocalAzure | None = None
 
     def connect() -> tuple[CloudProfile, Any]:
         """Runs in a thread after the first paint: import the SDK, wait for the local Azure, sign in."""
@@ -45,9 +40,8 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         if not demo:
             profile = cloud_named(settings.cloud)
             return profile, make_credential(settings, profile)
-        if local is None:
-            assert pending is not None
-            local = pending.wait()
+        assert opened is not None
+        local = opened if isinstance(opened, LocalAzure) else opened.wait()
         local.apply_environment()
         return local.profile, make_credential(settings, local.profile)
 
@@ -67,6 +61,6 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
     finally:
         if local is not None:
             local.stop()
-        elif pending is not None:
-            pending.process.terminate()
+        elif opened is not None:
+            opened.stop()
     return int(result or 0)

@@ -11,18 +11,29 @@ from console.emulator.faults import FaultSpecError, parse_fault_spec
 from console.emulator.server import EmulatorConfig, NotLoopbackError, require_loopback, serve
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the same options as `opsconsole emulator` and serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m console.emulator", description="Run the local Azure.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--reset", action="store_true")
-    parser.add_argument("--faults", default="")
-    parser.add_argument("--page-size", type=int, default=100)
-    parser.add_argument("--telemetry-scale", type=float, default=1.0)
-    parser.add_argument("--no-traffic", action="store_true")
-    parser.add_argument("--parent-pid", type=int, help="Stop when this process (the console) has gone.")
+def main(
+    argv: list[str] | None = None, prog: str = "python -m console.emulator", default_data_dir: str | None = None
+) -> int:
+    """The options of `opsconsole emulator` (defined here only): serve until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the local Azure: prints one JSON line when ready, serves until interrupted.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="port for ARM and Log Analytics (0: any free port)")
+    parser.add_argument(
+        "--data-dir",
+        required=default_data_dir is None,
+        default=default_data_dir,
+        help="where state, certificates and the record live" + (" (default: %(default)s)" if default_data_dir else ""),
+    )
+    parser.add_argument("--reset", action="store_true", help="re-seed the demo estate")
+    parser.add_argument("--faults", default="", help="fault rules, e.g. 'path=/resources,status=503,rate=0.2'")
+    parser.add_argument("--page-size", type=int, default=100, help="items per page in ARM lists (default: 100)")
+    parser.add_argument("--telemetry-scale", type=float, default=1.0, help="telemetry volume (1.0: ~4M rows)")
+    parser.add_argument("--no-traffic", action="store_true", help="do not generate live telemetry")
+    parser.add_argument("--parent-pid", type=int, help="stop when this process (the console) has gone")
     args = parser.parse_args(argv)
     try:
         require_loopback(args.host)

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -1045,14 +1045,6 @@ class KqlEngine:
 
     # -- execution ----------------------------------------------------------------------------
 
-    def translate(self, query: str) -> str:
-        """The DuckDB SQL a query runs as (no timespan filter), for diagnostics and benchmarks."""
-        cursor = self._cursor()
-        try:
-            return _resolve_sources(self._translate(query, cursor), None, self._duckdb_schema(), False)
-        finally:
-            cursor.close()
-
     def execute(
         self,
         query: str,
@@ -1220,8 +1212,3 @@ def _database_error(error: duckdb.Error) -> KqlQueryError:
     if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)):
         return KqlQueryError(400, "BadArgumentError", message)
     return KqlQueryError(500, "InternalServerError", f"The query failed while running: {message}")
-
-
-def iter_la_rows(outcome: QueryOutcome) -> Iterator[list[Any]]:
-    """Rows of the primary table (a small convenience for tests and callers)."""
-    yield from outcome.tables[0]["rows"]

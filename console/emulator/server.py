@@ -37,7 +37,6 @@ ARM_AUDIENCE = "https://management.azure.com"
 LOGS_AUDIENCE = "https://api.loganalytics.io"
 
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
-ROUTER_KEY = web.AppKey("router", ArmRouter)
 LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
 
 
@@ -249,7 +248,6 @@ class RunningEmulator:
     faults: FaultInjector
     runners: list[web.AppRunner]
     background: list[asyncio.Task[Any]]
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def stop(self) -> None:
         for task in self.background:
@@ -257,9 +255,6 @@ class RunningEmulator:
         await asyncio.gather(*self.background, return_exceptions=True)
         for runner in self.runners:
             await runner.cleanup()
-        closer = self.extras.get("close")
-        if callable(closer):
-            closer()
         self.store.close()
 
 
@@ -281,7 +276,6 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     app[FAULTS_KEY] = faults
     app[ISSUER_KEY] = issuer
     app[SECRET_KEY] = secret
-    app[ROUTER_KEY] = router
     app.router.add_route("*", "/_emulator/faults", _control_faults)
     background: list[asyncio.Task[Any]] = []
     if logs_setup is None:
