@@ -18,6 +18,7 @@ from console.models import Resource
 from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
 from screens.shell import (
     AreaScreen,
+    CommandBar,
     JumpRequested,
     PlaceholderScreen,
     ShellContext,
@@ -176,7 +177,10 @@ class OpsConsole(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_command_bar":
-            return not isinstance(self.focused, Input | TextArea)
+            focused = self.focused
+            if isinstance(focused, CommandBar):
+                return not focused.is_open  # a closed bar that kept the focus must not swallow `:`
+            return not isinstance(focused, Input | TextArea)
         return True
 
     def action_open_command_bar(self) -> None:

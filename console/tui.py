@@ -63,4 +63,7 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
             local.stop()
         elif opened is not None:
             opened.stop()
+    if app.return_code:
+        # An unhandled error ended the app (Textual has printed its traceback): never report success.
+        return app.return_code
     return int(result or 0)

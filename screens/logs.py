@@ -249,7 +249,9 @@ class LogsScreen(AreaScreen):
         else:
             if not self.context.subscriptions:
                 self.context.subscriptions = await self.services.resources.list_subscriptions()
-                self.context.choose_initial()
+                warning = self.context.choose_initial()
+                if warning:
+                    self.notify(warning, title="Subscription", severity="warning", timeout=20)
                 self.query_one(ShellHeader).update_from_context()
             ids = [s.subscription_id for s in self.context.subscriptions]
             found = await self.services.logs.list_workspaces(self.services.resources, ids)

@@ -23,20 +23,34 @@ from console.services.resources import ResourcesService
 from screens.shell import AreaScreen, ShellContext, ShellHeader, SubscriptionChanged
 
 SECRET_KEY = re.compile(r"(password|secret|connectionstring|token|sas|credential|(?<!public)key$|apikey)", re.I)
+SECRET_VALUE = re.compile(r"(accountkey|sharedaccesskey|sharedaccesssignature|password|pwd|sig)=[^;&\s]", re.I)
+"""A value that carries a secret whatever its key is called: a connection string or a SAS URL."""
+NOT_SECRET = {"enabled", "disabled", "true", "false", "none", "null", "on", "off", "yes", "no", "required", "optional"}
+"""Setting words a secret-sounding key may hold (`passwordAuth: Enabled`): they are not secrets."""
 MASK = "••••••••"
 
 
+def is_secret(key: str, value: Any) -> bool:
+    """Whether a property value is a secret: text under a secret-sounding key, or text that embeds one.
+
+    Booleans, numbers and setting words (Enabled, Disabled...) are never secrets, whatever the key.
+    """
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text or text.lower() in NOT_SECRET:
+        return False
+    return SECRET_KEY.search(key) is not None or SECRET_VALUE.search(text) is not None
+
+
 def mask_secrets(value: Any, *, reveal: bool = False) -> Any:
-    """A copy of `value` in which the values of secret-looking keys are masked (unless `reveal`)."""
+    """A copy of `value` in which secret values are masked (unless `reveal`)."""
     if reveal:
         return value
     if isinstance(value, dict):
-        return {
-            k: (MASK if SECRET_KEY.search(str(k)) and isinstance(v, str | int) and v != "" else mask_secrets(v))
-            for k, v in value.items()
-        }
+        return {k: MASK if is_secret(str(k), v) else mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
+        return [MASK if is_secret("", v) else mask_secrets(v) for v in value]
     return value
 
 
@@ -172,6 +186,8 @@ class ResourcesScreen(AreaScreen):
         self.sort_key: str | None = None
         self.sort_reverse = False
         self._refresh_timer: Any = None
+        self._detail_for: str | None = None
+        """The resource whose details are loading or shown."""
 
     def compose_body(self) -> ComposeResult:
         tree: Tree[Any] = Tree("All subscriptions", id="scope-tree")
@@ -206,7 +222,9 @@ class ResourcesScreen(AreaScreen):
     async def load_subscriptions(self) -> None:
         if not self.context.subscriptions:
             self.context.subscriptions = await self.service.list_subscriptions()
-            self.context.choose_initial()
+            warning = self.context.choose_initial()
+            if warning:
+                self.notify(warning, title="Subscription", severity="warning", timeout=20)
             self.query_one(ShellHeader).update_from_context()
         self._fill_tree()
         self.scope = Scope(self.context.current)
@@ -260,6 +278,13 @@ class ResourcesScreen(AreaScreen):
             return
         error = event.worker.error
         message = str(error) if isinstance(error, OpsError) else f"Unexpected failure: {error!r}"
+        if event.worker.group == "resources-detail":
+            # The pane says what went wrong instead of "Loading…" forever.
+            self.detail = None
+            self.query_one("#detail-body", Static).update(
+                Text.assemble(("Could not load the details.\n\n", "bold"), message, "\n\nPress enter to retry.")
+            )
+            return
         if event.worker.group == "resources-scope" or event.worker.group == "resources-subscriptions":
             self.query_one("#error-state", Static).update(
                 Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
@@ -343,13 +368,34 @@ class ResourcesScreen(AreaScreen):
         resource = self._selected()
         if resource is not None:
             self.query_one("#detail").remove_class("-hidden")
-            self.query_one("#detail-body", Static).update(Text(f"Loading {resource.name}…", style="italic"))
-            self.load_detail(resource.resource_id)
+            self._start_detail(resource)
+
+    @on(DataTable.RowHighlighted, "#resource-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # An open details pane follows the cursor.
+        resource = self._selected()
+        if resource is not None and self._detail_open and self._detail_for != resource.resource_id:
+            self._start_detail(resource)
+
+    @property
+    def _detail_open(self) -> bool:
+        return not self.query_one("#detail").has_class("-hidden")
+
+    def _start_detail(self, resource: Resource) -> None:
+        self._detail_for = resource.resource_id
+        self.query_one("#detail-body", Static).update(Text(f"Loading {resource.name}…", style="italic"))
+        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+        self.load_detail(resource.resource_id)
 
     @work(exclusive=True, exit_on_error=False, group="resources-detail", name="load resource detail")
     async def load_detail(self, resource_id: str) -> None:
-        self.detail = await self.service.get_resource(resource_id)
+        self._detail_for = resource_id
+        detail = await self.service.get_resource(resource_id)
+        if self._detail_for != resource_id:
+            return
+        self.detail = detail
         self._render_detail()
+        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
 
     def _render_detail(self) -> None:
         resource = self.detail
@@ -456,7 +502,18 @@ class ResourcesScreen(AreaScreen):
         self._render_detail()
 
     def action_toggle_detail(self) -> None:
-        self.query_one("#detail").toggle_class("-hidden")
+        """`d` shows or hides the details of the resource under the cursor."""
+        pane = self.query_one("#detail")
+        if self._detail_open:
+            pane.add_class("-hidden")
+            return
+        resource = self._selected()
+        if resource is None:
+            self.notify("No resource selected: move to a resource, then d or enter shows its details.")
+            return
+        pane.remove_class("-hidden")
+        if self.detail is None or self.detail.resource_id != resource.resource_id:
+            self._start_detail(resource)
 
     def action_up_scope(self) -> None:
         if self.scope.group:

@@ -24,6 +24,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 from textual.worker import Worker, WorkerState
 
@@ -334,6 +335,8 @@ class RunbooksScreen(AreaScreen):
         self.history_entries: list[dict[str, Any]] = []
         self._workspaces: dict[str, Workspace] = {}
         self._pending_open: str | None = None
+        self._document_ready: Runbook | None = None
+        """The runbook whose widgets are mounted in the document (None while a swap is under way)."""
 
     # layout ----------------------------------------------------------------------------------
 
@@ -572,12 +575,29 @@ class RunbooksScreen(AreaScreen):
         self.query_one("#doc-meta", Static).update(self._meta_text())
         self._show_summary()
         self.query_one("#doc-tabs", TabbedContent).active = "doc-pane"
-        document = self.query_one("#document", VerticalScroll)
-        document.remove_children()
-        document.mount_all(self._document_widgets(runbook))
-        self.call_after_refresh(self._focus_first_step)
+        self._document_ready = None
+        # The old document's widgets (ids `parameters`, `step-0`, ...) must be gone before the new ones
+        # mount, so the swap runs as one awaited task; a newer open replaces an unfinished one.
+        self.run_worker(
+            self._show_document(runbook),
+            exclusive=True,
+            group="runbooks-document",
+            name="show runbook document",
+            exit_on_error=False,
+        )
         self.load_workspace(runbook)
         self.load_history(runbook)
+
+    async def _show_document(self, runbook: Runbook) -> None:
+        document = self.query_one("#document", VerticalScroll)
+        await document.remove_children()
+        if self.current is not runbook:
+            return
+        await document.mount_all(self._document_widgets(runbook))
+        document.scroll_home(animate=False)
+        self._document_ready = runbook
+        self._show_summary()
+        self._focus_first_step()
 
     def _document_widgets(self, runbook: Runbook) -> list[Any]:
         widgets: list[Any] = []
@@ -710,7 +730,11 @@ class RunbooksScreen(AreaScreen):
     # actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        in_document = self.current is not None and self.query_one("#views", ContentSwitcher).current == "doc-view"
+        in_document = (
+            self.current is not None
+            and self._document_ready is self.current
+            and self.query_one("#views", ContentSwitcher).current == "doc-view"
+        )
         if action in ("run_step", "run_all", "open_in_logs", "show_history", "edit_parameters"):
             return in_document
         return True
@@ -745,8 +769,17 @@ class RunbooksScreen(AreaScreen):
             self.notify("The query of this step is on the clipboard; paste it in Logs.", title=view.step.name)
 
     def action_show_history(self) -> None:
+        """`h` switches between the document and its history; focus moves along, or the tab would snap back."""
         tabs = self.query_one("#doc-tabs", TabbedContent)
-        tabs.active = "history-pane" if tabs.active == "doc-pane" else "doc-pane"
+        if tabs.active == "doc-pane":
+            tabs.active = "history-pane"
+            if self.history_entries:
+                self.query_one("#history-table", DataTable).focus()
+            else:
+                tabs.query_one(Tabs).focus()
+        else:
+            tabs.active = "doc-pane"
+            self._focus_first_step()
 
     def action_edit_parameters(self) -> None:
         if self.current is not None and self.current.parameters:
@@ -756,6 +789,11 @@ class RunbooksScreen(AreaScreen):
 
     def action_back(self) -> None:
         views = self.query_one("#views", ContentSwitcher)
+        focused = self.focused
+        if views.current == "doc-view" and isinstance(focused, Input) and focused.has_class("param-input"):
+            # esc in a parameter box ends the editing, not the runbook.
+            self._focus_first_step()
+            return
         if views.current == "doc-view":
             self.workers.cancel_group(self, "runbooks-run")
             self._record_in_background()

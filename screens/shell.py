@@ -57,14 +57,23 @@ class ShellContext:
     demo: bool = False
     preferred: str | None = None
 
-    def choose_initial(self) -> None:
-        """Make the preferred subscription (id or name) current, else the first one."""
-        wanted = (self.preferred or "").lower()
+    def choose_initial(self) -> str | None:
+        """Make the preferred subscription (id or name) current, else the first one.
+
+        Returns a sentence for the user when a preferred subscription was named but is not known.
+        """
+        wanted = (self.preferred or "").strip().lower()
         match = [s for s in self.subscriptions if wanted in {s.subscription_id.lower(), s.display_name.lower()}]
         if match:
             self.current = match[0]
-        elif self.current is None and self.subscriptions:
+            return None
+        if self.current is None and self.subscriptions:
             self.current = self.subscriptions[0]
+        if not wanted:
+            return None
+        known = ", ".join(s.display_name for s in self.subscriptions) or "none"
+        opened = f"showing {self.current.display_name} instead" if self.current else "no subscription is open"
+        return f"No subscription is called {self.preferred!r} ({opened}); known: {known}."
 
     @property
     def is_read_only(self) -> bool:
@@ -161,22 +170,38 @@ class CommandBar(Input):
 
     def __init__(self) -> None:
         super().__init__(placeholder=":" + "  ".join(AREAS), id="command-bar")
+        # Closed, the bar must not take the focus (a screen's auto-focus would pick it while hidden, and an
+        # Input swallows `:`).
+        self.can_focus = False
 
     def open(self) -> None:
         self.value = ""
+        self.can_focus = True
         self.add_class("-open")
         # Focus now, not after a refresh: keys typed right after `:` must land in the bar.
         self.screen.set_focus(self)
 
-    def action_close(self) -> None:
+    @property
+    def is_open(self) -> bool:
+        return self.has_class("-open")
+
+    def close(self) -> None:
+        """Hide the bar and give the focus back to the screen (never leave it on the hidden bar)."""
         self.remove_class("-open")
+        self.value = ""
+        self.can_focus = False
         self.screen.focus_next()
+        if self.screen.focused is self:
+            self.screen.set_focus(None)
+
+    def action_close(self) -> None:
+        self.close()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         area = resolve_area(event.value)
-        self.remove_class("-open")
+        self.close()
         if area is None:
             self.notify(f"No area called {event.value.strip()!r}; try one of: {', '.join(AREAS)}.", severity="warning")
             return
@@ -235,7 +260,8 @@ class PlaceholderScreen(AreaScreen):
     def compose_body(self) -> ComposeResult:
         title = AREAS.get(self.AREA, self.AREA)
         yield Static(
-            f"\n  {title} is not built yet.\n\n  Press : and type resources or logs to go to an area that is.",
+            f"\n  {title} is not built yet.\n\n"
+            "  Press : and type resources, logs or runbooks to go to an area that is.",
             id="placeholder",
         )
 

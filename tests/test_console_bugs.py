@@ -1,0 +1,247 @@
+"""Faults a new user met in the console, each driven the way the user hit it (Pilot, real local Azure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import ContentSwitcher, DataTable, Input, Static, TabbedContent
+
+from console.app import OpsConsole
+from console.services import Services
+from console.settings import Settings
+from screens.resources import MASK, ResourcesScreen, mask_secrets
+from screens.runbooks import RunbooksScreen, StepView
+from screens.shell import CommandBar, PlaceholderScreen
+
+SIZE = (200, 50)
+Faults = Callable[[list[dict[str, Any]]], Any]
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str, attempts: int = 1200) -> None:
+    """Let the app run until `condition` holds (bounded by a number of pauses, never by wall time)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def build_app(make_local_services: Callable[..., Services], settings: Settings) -> Callable[..., OpsConsole]:
+    def build(start_area: str = "resources", **changes: Any) -> OpsConsole:
+        chosen = replace(settings, **changes)
+        return OpsConsole(chosen, make_local_services(**changes), start_area=start_area)
+
+    return build
+
+
+def notices(app: OpsConsole) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+# bug 1: a second runbook ---------------------------------------------------------------------
+
+
+async def _open_from_list(pilot: Pilot[Any], screen: RunbooksScreen, name: str) -> None:
+    table = screen.query_one("#runbook-table", DataTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(name))
+    await pilot.press("enter")
+
+    def shown() -> bool:
+        views = list(screen.query(StepView).results(StepView))
+        return screen.current is not None and screen.current.name == name and bool(views)
+
+    await until(pilot, shown, f"the {name} document")
+
+
+def _runbooks(app: OpsConsole) -> RunbooksScreen:
+    screen = app.screen
+    assert isinstance(screen, RunbooksScreen), screen
+    return screen
+
+
+@pytest.mark.asyncio
+async def test_opening_a_second_runbook_and_the_same_one_again_does_not_crash(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    app = build_app(start_area="runbooks")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen) and bool(app.screen.shown), "the list")
+        screen = _runbooks(app)
+        await _open_from_list(pilot, screen, "slot-health")
+        await pilot.press("escape")
+        await _open_from_list(pilot, screen, "missing-heartbeats")
+        await pilot.pause(0.1)
+        assert len(screen.query("#parameters")) == 1
+        assert screen.query_one("#param-silence", Input)
+        assert not screen.query("#param-window")  # slot-health's form is gone
+        await pilot.press("escape")
+        await _open_from_list(pilot, screen, "missing-heartbeats")
+        await pilot.pause(0.1)
+        # Straight from one open runbook to another (the palette does this).
+        app.open_runbook("slot-health")
+        await until(pilot, lambda: bool(screen.query("#param-window")), "slot-health's form")
+        await pilot.pause(0.1)
+        assert len(screen.query("#parameters")) == 1 and not screen.query("#param-silence")
+        assert app.is_running and app.return_code is None
+
+
+@pytest.mark.asyncio
+async def test_escape_in_a_parameter_box_stays_in_the_runbook(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app(start_area="runbooks")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen) and bool(app.screen.shown), "the list")
+        screen = _runbooks(app)
+        await _open_from_list(pilot, screen, "slot-health")
+        await pilot.press("p")
+        assert isinstance(app.focused, Input)
+        await pilot.press("escape")
+        assert screen.query_one("#views", ContentSwitcher).current == "doc-view"
+        assert isinstance(app.focused, StepView)
+        await pilot.press("escape")
+        assert screen.query_one("#views", ContentSwitcher).current == "list-view"
+        await _open_from_list(pilot, screen, "slot-health")
+        assert app.is_running and app.return_code is None
+
+
+# bug 4: h in an open runbook --------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_h_shows_the_history_and_it_stays(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app(start_area="runbooks")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen) and bool(app.screen.shown), "the list")
+        screen = _runbooks(app)
+        await _open_from_list(pilot, screen, "slot-health")
+        await pilot.pause(0.1)
+        tabs = screen.query_one("#doc-tabs", TabbedContent)
+        await pilot.press("h")
+        for _ in range(5):
+            await pilot.pause(0.05)
+            assert tabs.active == "history-pane"
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        assert tabs.active == "doc-pane"
+
+
+# bug 3: `:` on a placeholder area ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_colon_keeps_working_after_visiting_a_placeholder_area_twice(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
+        for _ in range(2):
+            await pilot.press("colon", *"alerts", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+            await pilot.press("colon", *"logs", "enter")
+            await until(pilot, lambda: app.current_mode == "logs", "logs")
+            await pilot.press("escape")
+        await pilot.press("colon", *"alerts", "enter")
+        await until(pilot, lambda: app.current_mode == "alerts", "alerts again")
+        await pilot.press("colon")
+        bar = app.screen.query_one(CommandBar)
+        assert bar.is_open and bar.value == ""
+        await pilot.press(*"resources", "enter")
+        await until(pilot, lambda: app.current_mode == "resources", "resources again")
+        assert not any("No area called" in text for text in notices(app))
+
+
+@pytest.mark.asyncio
+async def test_placeholder_names_every_built_area() -> None:
+    from screens.shell import ShellContext
+
+    screen = PlaceholderScreen(ShellContext(), "cost")
+    text = str(next(iter(screen.compose_body())).render())
+    assert "resources" in text and "logs" in text and "runbooks" in text
+
+
+# bug 6: an unknown --subscription ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_unknown_subscription_is_named_not_silently_replaced(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app(subscription="Contoso Nowhere")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.shell.current is not None, "a subscription")
+        await until(pilot, lambda: any("Contoso Nowhere" in text for text in notices(app)), "the warning")
+        warning = next(text for text in notices(app) if "Contoso Nowhere" in text)
+        assert "No subscription is called 'Contoso Nowhere'" in warning
+        assert app.shell.current is not None and app.shell.current.display_name in warning
+
+
+# bug 7 and bug 2 (console side): the details pane -------------------------------------------------
+
+
+async def _resources_ready(pilot: Pilot[Any], app: OpsConsole) -> ResourcesScreen:
+    await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
+    screen = app.screen
+    assert isinstance(screen, ResourcesScreen)
+    await until(pilot, lambda: screen.query_one(DataTable).row_count > 0, "the resource table")
+    screen.query_one(DataTable).focus()
+    return screen
+
+
+@pytest.mark.asyncio
+async def test_d_before_enter_shows_the_resource_under_the_cursor(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _resources_ready(pilot, app)
+        await pilot.press("slash", *"^Microsoft.Web/", "enter")
+        assert len(screen.shown) >= 2
+        await pilot.press("d")
+        body = screen.query_one("#detail-body", Static)
+        assert not screen.query_one("#detail").has_class("-hidden")
+        first = screen.shown[0]
+        await until(pilot, lambda: first.resource_id in str(body.render()), "the first resource's details")
+        # The open pane follows the cursor.
+        await pilot.press("down")
+        second = screen.shown[1]
+        await until(pilot, lambda: second.resource_id in str(body.render()), "the next resource's details")
+        await pilot.press("d")
+        assert screen.query_one("#detail").has_class("-hidden")
+
+
+@pytest.mark.asyncio
+async def test_failed_details_say_why_instead_of_loading_forever(
+    build_app: Callable[..., OpsConsole], faults: Faults
+) -> None:
+    faults([{"path": "/providers/Microsoft\\.DBforPostgreSQL/flexibleServers/psql-orders-stg$", "status": 404}])
+    app = build_app(retry_total=0)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _resources_ready(pilot, app)
+        await pilot.press("slash", *"psql-orders", "enter", "enter")
+        body = screen.query_one("#detail-body", Static)
+        await until(pilot, lambda: "Could not load the details" in str(body.render()), "the error in the pane")
+        assert "Loading" not in str(body.render())
+
+
+# bug 8: masking ------------------------------------------------------------------------------------
+
+
+def test_masking_hides_secret_values_not_settings_under_secret_sounding_keys() -> None:
+    properties = {
+        "administratorLoginPassword": "Ord3rs!abc",
+        "linuxConfiguration": {"disablePasswordAuthentication": True},
+        "authConfig": {"passwordAuth": "Enabled", "activeDirectoryAuth": "Enabled"},
+        "tokenLifetimeSeconds": 3600,
+        "siteConfig": {"appSettings": [{"name": "STORAGE", "value": "Protocol=https;AccountKey=abc=="}]},
+        "publicKey": "ssh-ed25519 AAAA",
+    }
+    masked = mask_secrets(properties)
+    assert masked["administratorLoginPassword"] == MASK
+    assert masked["linuxConfiguration"]["disablePasswordAuthentication"] is True
+    assert masked["authConfig"]["passwordAuth"] == "Enabled"
+    assert masked["tokenLifetimeSeconds"] == 3600
+    assert masked["siteConfig"]["appSettings"][0]["value"] == MASK  # a connection string is a secret by value
+    assert masked["publicKey"] == "ssh-ed25519 AAAA"
+    assert mask_secrets(properties, reveal=True) == properties
