@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -79,9 +80,12 @@ def run_async(factory: Callable[[], Awaitable[T]], services: Any) -> T:
 
 
 def print_rows(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[str]) -> None:
-    """Print rows as an aligned table, JSON, or CSV."""
+    """Print rows as an aligned table, JSON, or CSV; datetimes in one ISO 8601 UTC spelling everywhere.
+
+    A table fits the terminal (long cells end in an ellipsis); piped, it is as wide as its widest rows.
+    """
     if output == "json":
-        click.echo(json.dumps(list(rows), indent=2, default=str))
+        click.echo(json.dumps(list(rows), indent=2, default=_json_value))
         return
     if output == "csv":
         buffer = io.StringIO()
@@ -94,19 +98,51 @@ def print_rows(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[st
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(width=None if sys.stdout.isatty() else 240).print(table)
+    texts = [[_cell(row.get(c)) for c in columns] for row in rows]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for index, column in enumerate(columns):
+        values = [row.get(column) for row in rows if row.get(column) is not None]
+        numeric = bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        widest = max([len(column), *(len(line[index]) for line in texts)])
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=min(widest, max(len(column), 12)),
+        )
+    for line in texts:
+        table.add_row(*line)
+    if sys.stdout.isatty():
+        Console().print(table)
+        return
+    natural = sum(max([len(c), *(len(line[i]) for line in texts)]) for i, c in enumerate(columns))
+    buffer = io.StringIO()
+    Console(file=buffer, width=natural + 2 * len(columns) + 1, no_color=True, highlight=False).print(table)
+    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
+
+
+def iso_utc(moment: datetime) -> str:
+    """A datetime as ISO 8601 UTC: 2026-12-01T20:54:12Z (milliseconds only when there are some)."""
+    value = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_value(value: Any) -> Any:
+    return iso_utc(value) if isinstance(value, datetime) else str(value)
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return iso_utc(value)
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return json.dumps([iso_utc(v) if isinstance(v, datetime) else v for v in value], default=str)
     return str(value)
 
 
@@ -137,7 +173,8 @@ def emulator(ctx: click.Context) -> None:
     from console.emulator.__main__ import main as emulator_main
 
     session: Session = ctx.obj
-    argv = [*ctx.args, "--reset"] if session.reset else list(ctx.args)
+    args = [arg for arg in ctx.args if arg != "--demo"]  # every command takes --demo; the local Azure is the demo
+    argv = [*args, "--reset"] if session.reset else args
     default_data_dir = str(session.settings.data_dir / "local-azure")
     sys.exit(emulator_main(argv, prog="opsconsole emulator", default_data_dir=default_data_dir))
 
@@ -157,10 +194,12 @@ def resources_list(
     session: Session, demo: bool, subscriptions: tuple[str, ...], resource_type: str | None, output: str
 ) -> None:
     """List resources across subscriptions (fetched concurrently)."""
+    subscription_names: dict[str, str] = {}
     with services_for(session, demo) as services:
 
         async def fetch() -> list[Any]:
             known = await services.resources.list_subscriptions()
+            subscription_names.update({s.subscription_id.lower(): s.display_name for s in known})
             chosen = resolve_subscriptions(known, list(subscriptions))
             return list(
                 await services.resources.list_all_resources(
@@ -178,14 +217,18 @@ def resources_list(
             "type": r.type,
             "resource_group": r.resource_group,
             "location": r.location,
+            "subscription": subscription_names.get(r.subscription_id.lower(), r.subscription_id),
             "subscription_id": r.subscription_id,
             "tags": r.tags,
             "id": r.resource_id,
         }
         for r in sorted(found, key=lambda r: r.resource_id.lower())
     ]
-    columns = ["name", "type", "resource_group", "location", "tags"]
-    print_rows(rows, output, columns if output == "table" else [*columns, "subscription_id", "id"])
+    if output == "table":
+        print_rows(rows, output, ["name", "type", "resource_group", "location", "subscription", "tags"])
+    else:
+        columns = ["name", "type", "resource_group", "location", "tags", "subscription", "subscription_id", "id"]
+        print_rows(rows, output, columns)
 
 
 def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[Any]:
@@ -272,9 +315,10 @@ def _show_default(value: Any) -> Any:
 
 
 @runbook.command("list")
+@click.option("--demo", is_flag=True, help="Accepted like everywhere; runbooks are local files.")
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def runbook_list(session: Session, output: str) -> None:
+def runbook_list(session: Session, demo: bool, output: str) -> None:
     """Every runbook with its title, tags and parameters."""
     from console.runbooks import RunbookError
     from console.services import make_services
@@ -316,8 +360,22 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+def _complete_runbook_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Runbook names for `runbook run <TAB>` (none when the runbooks cannot be read)."""
+    from click.shell_completion import CompletionItem
+
+    from console.runbooks import RunbookError
+    from console.services import make_services
+
+    try:
+        found = make_services(load_settings(None)).runbooks.available()
+    except (OpsError, RunbookError, OSError):
+        return []
+    return [CompletionItem(r.name, help=r.title) for r in found if r.name.startswith(incomplete)]
+
+
 @runbook.command("run")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_runbook_names)
 @click.option("--param", "params", multiple=True, help="A parameter as name=value (repeatable).")
 @click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
 @click.option("--workspace", help="Workspace customer id, name or resource id.")
@@ -383,10 +441,14 @@ def _print_run(run: Any, output: str) -> None:
         click.echo(f"  {marks[step.status]:5} {step.name}: {detail}")
 
 
-@main.command()
+@main.command(short_help="Print the shell completion script for bash, zsh or fish.")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> None:
-    """Print the shell completion script, e.g. `eval "$(opsconsole completion bash)"`."""
+@click.option("--demo", is_flag=True, help="Accepted like everywhere; completion needs no Azure.")
+def completion(shell: str, demo: bool) -> None:
+    """Print the shell completion script, e.g. `eval "$(opsconsole completion bash)"` in ~/.bashrc.
+
+    It completes commands, options and, after `runbook run`, runbook names.
+    """
     from click.shell_completion import get_completion_class
 
     completion_class = get_completion_class(shell)
