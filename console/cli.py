@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from console.errors import ErrorKind, OpsError
+from console.exit_codes import INTERRUPTED, ExitCode, exit_code_for, help_table
 from console.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -30,7 +32,7 @@ class Session:
         self.reset = reset
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
@@ -39,32 +41,64 @@ def _load(config: str | None, **overrides: Any) -> Settings:
     try:
         return load_settings(Path(config) if config else None, **overrides)
     except OpsError as error:
-        _fail(str(error), 2)
+        _fail(str(error), ExitCode.USAGE)
 
 
 @contextmanager
-def services_for(session: Session, demo: bool = False) -> Iterator[Any]:
+def services_for(session: Session, demo: bool = False, *, telemetry: bool = False) -> Iterator[Any]:
     """Build the services for a command, starting or reusing the local Azure under --demo (given to the
-    command or to `opsconsole` itself)."""
+    command or to `opsconsole` itself).
+
+    With `telemetry`, wait (bounded) until the local Azure's telemetry has all arrived, so the command
+    answers from complete data. Failing to start is one sentence and exit 3; Ctrl-C is exit 130, at once.
+    """
+    from console import local as local_azure
     from console.services import make_services
 
+    # azure.identity logs DefaultAzureCredential's multi-line report to stderr before raising; the error
+    # the command prints says the same in one sentence.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     local = None
     profile = None
+    interrupted = False
     try:
         if session.demo or demo:
-            from console.local import start_local_azure
-
-            local = start_local_azure(
-                session.settings.data_dir / "local-azure",
-                reset=session.reset,
-                extra_args=session.settings.demo_arguments,
-            )
+            try:
+                local = local_azure.start_local_azure(
+                    session.settings.data_dir / "local-azure",
+                    reset=session.reset,
+                    extra_args=session.settings.demo_arguments,
+                )
+                if telemetry:
+                    _wait_for_telemetry(local, local_azure.TELEMETRY_WAIT_S)
+            except OpsError as error:
+                _fail(str(error), ExitCode.AZURE_ERROR)
             local.apply_environment()
             profile = local.profile
         yield make_services(session.settings, profile=profile)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if local is not None:
-            local.stop()
+            local.stop(wait=local_azure.INTERRUPTED_STOP_WAIT_S if interrupted else local_azure.STOP_WAIT_S)
+    if interrupted:
+        _fail("interrupted.", INTERRUPTED)
+
+
+def _wait_for_telemetry(local: Any, timeout: float) -> None:
+    from console.local import ProgressLine
+
+    progress = ProgressLine(sys.stderr)
+    try:
+        status = local.wait_for_telemetry(timeout, progress)
+    finally:
+        progress.finish()
+    if not status.ready:
+        click.echo(
+            f"opsconsole: warning: the local Azure's telemetry is still loading after {timeout:g} s "
+            f"({int(status.progress * 100)}% so far); answering from what has arrived.",
+            err=True,
+        )
 
 
 def run_async(factory: Callable[[], Awaitable[T]], services: Any) -> T:
@@ -146,7 +180,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\n" + help_table(),  # \b: click keeps the table's lines as they are
+)
 @click.option("--demo", is_flag=True, help="Run against the embedded local Azure (no account needed).")
 @click.option("--reset", is_flag=True, help="With --demo: re-seed the local Azure before starting.")
 @click.option("--read-only", is_flag=True, default=None, help="Refuse every mutating action.")
@@ -210,7 +248,7 @@ def resources_list(
         try:
             found = run_async(fetch, services)
         except OpsError as error:
-            _fail(str(error), 1)
+            _fail(str(error), exit_code_for(error))
     rows = [
         {
             "name": r.name,
@@ -253,7 +291,8 @@ def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[A
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def query(session: Session, kql: str, demo: bool, workspace: str | None, timespan: str, output: str) -> None:
-    """Run KQL against Log Analytics. Exit 0 on success, 1 on a query error, 2 on a usage error."""
+    """Run KQL against Log Analytics. Exit 0 on success, 2 on a usage error, 3 on a query error, 4 when the
+    result is partial (data still arriving, capped, a partial error: the rows are printed, the reason on stderr)."""
     from console.durations import parse_timespan
 
     span = parse_timespan(timespan)
@@ -261,7 +300,7 @@ def query(session: Session, kql: str, demo: bool, workspace: str | None, timespa
         raise click.BadParameter(
             f"{timespan!r} is not a duration; use e.g. PT1H, P7D, 30m, 4h, 2d or 01:30:00.", param_hint="--timespan"
         )
-    with services_for(session, demo) as services:
+    with services_for(session, demo, telemetry=True) as services:
 
         async def run() -> Any:
             target = await services.logs.find_workspace(services.resources, workspace or session.settings.workspace)
@@ -270,10 +309,11 @@ def query(session: Session, kql: str, demo: bool, workspace: str | None, timespa
         try:
             result = run_async(run, services)
         except OpsError as error:
-            _fail(_with_position(error), 1)
-    if result.partial_error:
-        click.echo(f"opsconsole: warning: {result.partial_error}", err=True)
+            _fail(_with_position(error), exit_code_for(error))
     print_rows(result.table.to_pylist(), output, result.table.column_names)
+    if result.partial_error or result.truncated:
+        reason = result.partial_error or "the result was truncated"
+        _fail(f"the result is partial: {reason}", ExitCode.INCONCLUSIVE)
 
 
 def _with_position(error: OpsError) -> str:
@@ -285,7 +325,8 @@ def _with_position(error: OpsError) -> str:
 
 @main.group()
 def runbook() -> None:
-    """KQL runbooks: list them, run them headless (exit 0 pass, 1 check failed, 2 bad input, 3 query error)."""
+    """KQL runbooks: list them, run them headless (exit 0 pass, 1 check failed, 2 bad input, 3 query error,
+    4 inconclusive)."""
 
 
 def _runbook_parameters(runbook: Any) -> list[dict[str, Any]]:
@@ -327,7 +368,7 @@ def runbook_list(session: Session, demo: bool, output: str) -> None:
     try:
         found = services.runbooks.available()
     except RunbookError as error:
-        _fail(str(error), 2)
+        _fail(str(error), ExitCode.USAGE)
     if output == "json":
         rows = [
             {"name": r.name, "title": r.title, "tags": list(r.tags), "parameters": _runbook_parameters(r)}
@@ -384,16 +425,19 @@ def _complete_runbook_names(ctx: click.Context, param: click.Parameter, incomple
 def runbook_run(
     session: Session, name: str, params: tuple[str, ...], demo: bool, workspace: str | None, output: str
 ) -> None:
-    """Run every step of a runbook (by name or path) and judge its checks."""
+    """Run every step of a runbook (by name or path) and judge its checks: a check on partial data is
+    inconclusive (exit 4), never a pass."""
     from console.runbooks import RunbookError
+    from console.services import make_services
 
     raw = _parse_params(params)
-    with services_for(session, demo) as services:
-        try:
-            chosen = services.runbooks.find(name)
-            services.runbooks.bind(chosen, raw)
-        except RunbookError as error:
-            _fail(str(error), 2)
+    try:  # bad names and values are told before any local Azure starts
+        catalog = make_services(session.settings, connect_later=True).runbooks
+        chosen = catalog.find(name)
+        catalog.bind(chosen, raw)
+    except RunbookError as error:
+        _fail(str(error), ExitCode.USAGE)
+    with services_for(session, demo, telemetry=True) as services:
 
         async def run() -> Any:
             target = await services.logs.find_workspace(
@@ -404,9 +448,18 @@ def runbook_run(
         try:
             result = run_async(run, services)
         except OpsError as error:
-            _fail(str(error), 3)
+            _fail(str(error), exit_code_for(error))
     _print_run(result, output)
-    sys.exit({"pass": 0, "fail": 1, "error": 3}[result.status])
+    sys.exit(RUN_EXIT_CODES[result.status])
+
+
+#: A runbook run's status as an exit code.
+RUN_EXIT_CODES = {
+    "pass": ExitCode.OK,
+    "fail": ExitCode.CHECK_FAILED,
+    "error": ExitCode.AZURE_ERROR,
+    "inconclusive": ExitCode.INCONCLUSIVE,
+}
 
 
 def _print_run(run: Any, output: str) -> None:
@@ -427,6 +480,7 @@ def _print_run(run: Any, output: str) -> None:
                     "check": step.check,
                     "observed": step.observed,
                     "sentence": step.sentence,
+                    "partial": step.result.partial_error if step.result is not None else None,
                     "error": step.error,
                 }
                 for step in run.steps
@@ -434,11 +488,11 @@ def _print_run(run: Any, output: str) -> None:
         }
         click.echo(json.dumps(body, indent=2, default=str))
         return
-    marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "info": "    "}
+    marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCLUSIVE", "info": ""}
     click.echo(f"{run.title} ({run.runbook}): {run.status.upper()}  [{run.summary()}]")
     for step in run.steps:
         detail = step.error or step.sentence or f"{step.row_count} rows"
-        click.echo(f"  {marks[step.status]:5} {step.name}: {detail}")
+        click.echo(f"  {marks[step.status]:12} {step.name}: {detail}")
 
 
 @main.command(short_help="Print the shell completion script for bash, zsh or fish.")

@@ -82,10 +82,12 @@ def from_azure(error: BaseException, action: str) -> OpsError:
     if isinstance(error, OpsError):
         return error
     if isinstance(error, az.ClientAuthenticationError) and getattr(error, "response", None) is None:
+        # DefaultAzureCredential's message lists every credential it tried, one per line; the first says it all.
         return OpsError(
             ErrorKind.AUTH,
-            f"Could not sign in while {action}: {_first_line(error)} "
-            "Sign in with `az login` (or any credential DefaultAzureCredential accepts), then retry.",
+            f"Could not sign in to Azure while {action} ({_first_line(error).rstrip('.')}): sign in with "
+            "`az login` (or any credential DefaultAzureCredential accepts), or add --demo to use the embedded "
+            "local Azure.",
         )
     # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
     # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, TextIO
+from urllib.parse import urlencode, urlparse
 
 from console.cloud import CloudProfile, local_profile, parse_readiness_line
 from console.errors import ErrorKind, OpsError
 
 RECORD_FILE = "emulator.json"
 START_TIMEOUT_S = 30.0
+TELEMETRY_WAIT_S = 120.0
+STOP_WAIT_S = 10.0
+INTERRUPTED_STOP_WAIT_S = 0.5
 
 
 def _alive(pid: int) -> bool:
@@ -50,6 +59,106 @@ def running_emulator(data_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class TelemetryStatus:
+    """Whether a local Azure's telemetry has all arrived, and how much of it has (0.0 to 1.0)."""
+
+    ready: bool
+    progress: float
+
+
+_STILL_ARRIVING = re.compile(r"\((\d+)% so far\)")
+
+
+def _tls(readiness: dict[str, Any]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(readiness["ca_file"]))
+
+
+def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> TelemetryStatus:
+    """Ask the local Azure whether its telemetry is ready (`GET /_emulator/status`), standard library only.
+
+    A local Azure without that route is asked with a `print 1` query instead: while telemetry is still
+    arriving, every answer carries a `DataStillArriving` partial error.
+    """
+    request = urllib.request.Request(
+        f"{readiness['arm_endpoint']}/_emulator/status",
+        headers={"X-IDENTITY-HEADER": str(readiness["identity_header"])},
+    )
+    try:
+        with urllib.request.urlopen(request, context=_tls(readiness), timeout=timeout) as response:
+            body = json.loads(response.read())
+        telemetry = body["telemetry"]
+        return TelemetryStatus(bool(telemetry["ready"]), float(telemetry.get("progress", 0.0)))
+    except urllib.error.HTTPError as error:
+        error.close()
+        if error.code not in (400, 404, 405):
+            raise _unreachable(readiness, error) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _unreachable(readiness, error) from None
+    return _probe_with_query(readiness, timeout)
+
+
+def _probe_with_query(readiness: dict[str, Any], timeout: float) -> TelemetryStatus:
+    try:
+        token_url = f"{readiness['identity_endpoint']}?" + urlencode(
+            {"api-version": "2019-08-01", "resource": "https://api.loganalytics.io"}
+        )
+        token_request = urllib.request.Request(
+            token_url, headers={"X-IDENTITY-HEADER": str(readiness["identity_header"])}
+        )
+        with urllib.request.urlopen(token_request, timeout=timeout) as response:
+            token = json.loads(response.read())["access_token"]
+        subscription = str(readiness["subscriptions"][0])
+        query = urllib.request.Request(
+            f"{readiness['logs_endpoint']}/v1/subscriptions/{subscription}/query",
+            data=json.dumps({"query": "print 1"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(query, context=_tls(readiness), timeout=timeout) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise _unreachable(readiness, error) from None
+    details = (answer.get("error") or {}).get("details") or []
+    for detail in details:
+        if isinstance(detail, dict) and detail.get("code") == "DataStillArriving":
+            found = _STILL_ARRIVING.search(str(detail.get("message", "")))
+            return TelemetryStatus(False, int(found.group(1)) / 100 if found else 0.0)
+    return TelemetryStatus(True, 1.0)
+
+
+def _unreachable(readiness: dict[str, Any], error: BaseException) -> OpsError:
+    reason = str(getattr(error, "reason", None) or error).strip().splitlines()
+    return OpsError(
+        ErrorKind.CONFIG,
+        f"The local Azure at {readiness.get('arm_endpoint')} did not say whether its telemetry is ready: "
+        f"{reason[0] if reason else type(error).__name__}.",
+    )
+
+
+class ProgressLine:
+    """Progress of waiting for telemetry on a terminal, redrawn in place; silent when not a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.drawn = False
+
+    def __call__(self, progress: float) -> None:
+        if not self.enabled or (progress >= 1.0 and not self.drawn):
+            return
+        self.stream.write(f"\ropsconsole: loading the local Azure's telemetry: {int(progress * 100):3d}%")
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        """End the progress line, if one was drawn."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
 class LocalAzure:
     """A local Azure this process started (and will stop) or found already running (and leaves alone)."""
 
@@ -74,31 +183,67 @@ class LocalAzure:
         for stale in ("MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"):
             os.environ.pop(stale, None)
 
-    def stop(self) -> None:
-        """Stop the child we started (SIGTERM, then wait); a reused emulator keeps running."""
+    def stop(self, wait: float = STOP_WAIT_S) -> None:
+        """Stop the child we started (SIGTERM, then up to `wait` seconds); a reused emulator keeps running.
+
+        With a short `wait` (an interrupted command), a child still finishing a query is left to stop on its
+        own: it already has SIGTERM, and it also stops when this process is gone. Killing it could cut a
+        write to its store short.
+        """
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            if wait >= STOP_WAIT_S:
+                self.process.kill()
+                self.process.wait()
+
+    def telemetry_status(self) -> TelemetryStatus:
+        """Whether the local Azure's telemetry has all arrived (raises OpsError when it cannot be asked)."""
+        return telemetry_status(self.readiness)
+
+    def wait_for_telemetry(
+        self, timeout: float = TELEMETRY_WAIT_S, on_progress: Callable[[float], None] | None = None
+    ) -> TelemetryStatus:
+        """Wait until the telemetry has all arrived or `timeout` passes; returns the last status seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise OpsError(
+                    ErrorKind.CONFIG,
+                    f"The local Azure stopped while loading its telemetry (exit status {self.process.returncode}); "
+                    f"see {Path(str(self.readiness.get('data_dir', '.'))) / 'emulator.log'}.",
+                )
+            try:
+                status = self.telemetry_status()
+            except OpsError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
+                continue
+            if on_progress is not None:
+                on_progress(status.progress)
+            if status.ready or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.25)
 
 
 class PendingLocalAzure:
     """A local Azure being started as a child process; `wait()` returns it once it is ready."""
 
-    def __init__(self, process: subprocess.Popen[str], log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen[str], log_path: Path, log_offset: int = 0) -> None:
         self.process = process
         self.log_path = log_path
+        self.log_offset = log_offset
 
     def stop(self) -> None:
         """Stop the child before it was ever waited for."""
         self.process.terminate()
 
     def wait(self, timeout: float = START_TIMEOUT_S) -> LocalAzure:
-        """Read the readiness line; a child that dies or stays silent becomes an OpsError with its log."""
+        """Read the readiness line; a child that dies or stays silent becomes an OpsError of one sentence."""
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         line = ""
@@ -108,9 +253,38 @@ class PendingLocalAzure:
                 break
         if not line.strip():
             self.process.kill()
-            tail = self.log_path.read_text(errors="replace")[-600:] if self.log_path.exists() else ""
-            raise OpsError(ErrorKind.CONFIG, f"The local Azure did not start; its log ends with: {tail.strip()}")
+            self.process.wait()
+            raise OpsError(ErrorKind.CONFIG, self._why_not_started())
         return LocalAzure(parse_readiness_line(line), self.process)
+
+    def _why_not_started(self) -> str:
+        """One sentence from what the child wrote to its log since it was started."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as log:
+                log.seek(self.log_offset)
+                written = log.read()
+        except OSError:
+            written = ""
+        return start_failure_sentence(written, self.log_path)
+
+
+def start_failure_sentence(log_text: str, log_path: Path) -> str:
+    """Why a local Azure did not start, as one sentence, from the log lines it wrote while trying."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    lock = re.search(r"Could not set lock on file \"(?P<file>[^\"]+)\".*?\(PID (?P<pid>\d+)\)", log_text, re.DOTALL)
+    if lock is not None:
+        store = Path(lock.group("file"))
+        return (
+            f"The local Azure's data dir {store.parent} is in use by another process (PID {lock.group('pid')}) "
+            "that left no record of a running local Azure; stop that process, or set OPSCONSOLE_DATA_DIR "
+            "to another folder."
+        )
+    said = [line.removeprefix("local Azure:").strip() for line in lines if line.startswith("local Azure:")]
+    reason = said[-1] if said else lines[-1] if lines else ""
+    if not reason:
+        return f"The local Azure exited before it was ready and wrote nothing to its log ({log_path})."
+    reason = reason.rstrip(".")
+    return f"The local Azure did not start: {reason[:300]} (its log: {log_path})."
 
 
 def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> PendingLocalAzure:
@@ -130,10 +304,11 @@ def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[s
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "emulator.log"
     with open(log_path, "a", encoding="utf-8") as log:
+        offset = log.tell()
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, start_new_session=True
         )
-    return PendingLocalAzure(process, log_path)
+    return PendingLocalAzure(process, log_path, offset)
 
 
 def open_local_azure(

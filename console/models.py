@@ -118,6 +118,8 @@ class StepRun:
     sentence: str = ""
     error: str | None = None
     result: QueryResult | None = None
+    inconclusive: bool = False
+    """The check ran on a partial result (data still arriving, capped, a partial error): it decides nothing."""
 
     @property
     def row_count(self) -> int | None:
@@ -125,9 +127,11 @@ class StepRun:
 
     @property
     def status(self) -> str:
-        """pass, fail, error, or info (a step without a check)."""
+        """pass, fail, inconclusive, error, or info (a step without a check)."""
         if self.error is not None:
             return "error"
+        if self.inconclusive:
+            return "inconclusive"
         if self.passed is None:
             return "info"
         return "pass" if self.passed else "fail"
@@ -146,12 +150,15 @@ class RunbookRun:
 
     @property
     def status(self) -> str:
-        """error if any query failed, else fail if any check failed, else pass."""
+        """error if any query failed, else fail if any check failed, else inconclusive if any check ran on
+        partial data, else pass."""
         statuses = {step.status for step in self.steps}
-        if "error" in statuses:
-            return "error"
-        return "fail" if "fail" in statuses else "pass"
+        for status in ("error", "fail", "inconclusive"):
+            if status in statuses:
+                return status
+        return "pass"
 
     def summary(self) -> str:
-        counts = {s: sum(1 for step in self.steps if step.status == s) for s in ("pass", "fail", "error", "info")}
+        kinds = ("pass", "fail", "inconclusive", "error", "info")
+        counts = {s: sum(1 for step in self.steps if step.status == s) for s in kinds}
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n)

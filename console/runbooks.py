@@ -460,11 +460,20 @@ _CHECK_FORMS = (
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """What a check saw: whether it held, the observed value, and a sentence saying so."""
+    """What a check saw: whether it held, the observed value, and a sentence saying so.
+
+    An inconclusive outcome (the check ran on a partial result) never counts as held: `passed` is False.
+    """
 
     passed: bool
     observed: Any
     sentence: str
+    inconclusive: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """pass, fail or inconclusive."""
+        return "inconclusive" if self.inconclusive else "pass" if self.passed else "fail"
 
 
 @dataclass(frozen=True)
@@ -483,8 +492,24 @@ class Check:
     parameter: str | None = None
 
     def evaluate(self, result: QueryResult | pa.Table, parameters: Mapping[str, Any] | None = None) -> CheckOutcome:
-        """Evaluate against a query result (or its Arrow table) and the runbook's bound parameters."""
+        """Evaluate against a query result (or its Arrow table) and the runbook's bound parameters.
+
+        On a partial result (data still arriving, capped, or a partial error) the outcome is inconclusive,
+        whatever the rows say: more rows could turn a pass into a fail, and the other way round.
+        """
         table = result.table if isinstance(result, QueryResult) else result
+        outcome = self._evaluate(table, parameters)
+        if isinstance(result, QueryResult) and (result.partial_error or result.truncated):
+            why = result.partial_error or "the result was truncated"
+            return CheckOutcome(
+                False,
+                outcome.observed,
+                f"Inconclusive, the result is partial ({why.rstrip('.')}): {outcome.sentence}",
+                inconclusive=True,
+            )
+        return outcome
+
+    def _evaluate(self, table: pa.Table, parameters: Mapping[str, Any] | None) -> CheckOutcome:
         expected = self.expected
         if self.parameter is not None:
             if parameters is None or self.parameter not in parameters:

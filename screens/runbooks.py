@@ -117,8 +117,9 @@ def trailing_prose(body: str) -> str:
 
 
 def summarise(results: list[StepRun]) -> dict[str, int]:
-    """Counts of pass, fail, error and info over the steps that ran."""
-    return {status: sum(1 for r in results if r.status == status) for status in ("pass", "fail", "error", "info")}
+    """Counts of pass, fail, inconclusive, error and info over the steps that ran."""
+    kinds = ("pass", "fail", "inconclusive", "error", "info")
+    return {status: sum(1 for r in results if r.status == status) for status in kinds}
 
 
 def _show_observed(value: Any) -> str:
@@ -164,6 +165,7 @@ class StepView(Vertical, can_focus=True):
     StepView > .step-outcome { margin: 0 0 0 2; }
     StepView.-pass > .step-outcome { color: $success; }
     StepView.-fail > .step-outcome { color: $error; }
+    StepView.-inconclusive > .step-outcome { color: $warning; }
     StepView.-error > .step-outcome { color: $error; text-style: bold; }
     StepView.-running > .step-outcome { color: $text-muted; text-style: italic; }
     StepView > ResultGrid { height: auto; max-height: 13; display: none; }
@@ -217,7 +219,7 @@ class StepView(Vertical, can_focus=True):
         """Mark the step pass / fail / error / info and show its rows (and a chart if it asked for one)."""
         self.result = run
         self._set_state(run.status)
-        marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "info": "DONE"}
+        marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCLUSIVE", "info": "DONE"}
         self.query_one(".step-header", Static).update(self._header(marks[run.status]))
         outcome = Text()
         if run.error is not None:
@@ -251,7 +253,7 @@ class StepView(Vertical, can_focus=True):
             chart.clear()
 
     def _set_state(self, state: str) -> None:
-        for name in ("pass", "fail", "error", "info", "running"):
+        for name in ("pass", "fail", "inconclusive", "error", "info", "running"):
             self.set_class(name == state, f"-{name}")
 
 
@@ -295,6 +297,7 @@ class RunbooksScreen(AreaScreen):
     RunbooksScreen #doc-meta { height: auto; padding: 0 1; color: $text-muted; }
     RunbooksScreen #summary { height: auto; padding: 0 1; }
     RunbooksScreen #summary.-pass { color: $success; }
+    RunbooksScreen #summary.-inconclusive { color: $warning; text-style: bold; }
     RunbooksScreen #summary.-fail, RunbooksScreen #summary.-error { color: $error; text-style: bold; }
     RunbooksScreen #doc-tabs { height: 1fr; }
     RunbooksScreen #document { height: 1fr; padding: 0 1; }
@@ -652,16 +655,18 @@ class RunbooksScreen(AreaScreen):
         summary = self.query_one("#summary", Static)
         views = list(self.query(StepView).results(StepView)) if self.current is not None else []
         results = [view.result for view in views if view.result is not None]
-        for name in ("pass", "fail", "error"):
+        for name in ("pass", "fail", "inconclusive", "error"):
             summary.remove_class(f"-{name}")
         if not results:
             summary.update(Text("Not run yet: R runs every step in order.", style="dim"))
             return
         counts = summarise(results)
-        status = "error" if counts["error"] else "fail" if counts["fail"] else "pass"
+        status = next((s for s in ("error", "fail", "inconclusive") if counts[s]), "pass")
         summary.add_class(f"-{status}")
         line = Text(f"{status.upper()}   ")
         line.append(f"{counts['pass']} pass / {counts['fail']} fail / {counts['error']} error")
+        if counts["inconclusive"]:
+            line.append(f" / {counts['inconclusive']} inconclusive (partial data)")
         if counts["info"]:
             line.append(f"  ({counts['info']} without a check)")
         line.append(f"   {len(results)} of {len(views)} steps run")

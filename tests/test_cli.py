@@ -87,9 +87,9 @@ def test_resources_list_table(demo_data_dir: Path) -> None:
     assert "psql-orders-prod" not in result.stdout
 
 
-def test_unknown_subscription_is_a_sentence_and_exit_1(demo_data_dir: Path) -> None:
+def test_unknown_subscription_is_a_sentence_and_exit_2(demo_data_dir: Path) -> None:
     result = invoke("resources", "list", "--demo", "--subscription", "Fabrikam")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "No subscription is called 'Fabrikam'" in result.stderr
     assert "Contoso Production" in result.stderr
     assert "Traceback" not in result.output
@@ -255,16 +255,16 @@ def test_query_reads_the_seeded_workspace_by_name(demo_data_dir: Path) -> None:
     assert "vm-jump-prod-01" in result.stdout
 
 
-def test_query_error_exits_1_with_the_position_on_stderr(demo_data_dir: Path) -> None:
+def test_query_error_exits_3_with_the_position_on_stderr(demo_data_dir: Path) -> None:
     result = invoke("query", "Heartbeat | wherex Computer", "--demo")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert result.stdout == ""
     assert "line 1" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_query_unknown_workspace_exits_1_naming_the_known_ones(demo_data_dir: Path) -> None:
+def test_query_unknown_workspace_exits_2_naming_the_known_ones(demo_data_dir: Path) -> None:
     result = invoke("query", "Heartbeat | count", "--demo", "--workspace", "law-nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "law-ops-prod" in result.stderr
 
 

@@ -85,13 +85,20 @@ class RunbookService(Service):
             result = await self.logs.query(workspace_id, query, None)
         except OpsError as error:
             return StepRun(step.name, query, check, error=str(error))
-        # A partial result (capped, or telemetry still arriving) can make a check pass that should not.
-        warning = f" Log Analytics warned: {result.partial_error}" if result.partial_error else ""
         if step.check is None:
-            return StepRun(step.name, query, None, sentence=warning.strip(), result=result)
+            warning = f"Log Analytics warned: {result.partial_error}" if result.partial_error else ""
+            return StepRun(step.name, query, None, sentence=warning, result=result)
+        # On a partial result (capped, or telemetry still arriving) the check is inconclusive, never a pass.
         outcome = step.check.evaluate(result, values)
         return StepRun(
-            step.name, query, check, outcome.passed, outcome.observed, outcome.sentence + warning, result=result
+            step.name,
+            query,
+            check,
+            outcome.passed,
+            outcome.observed,
+            outcome.sentence,
+            result=result,
+            inconclusive=outcome.inconclusive,
         )
 
     async def run(self, runbook: Runbook, raw: Mapping[str, str], workspace_id: str) -> RunbookRun:
