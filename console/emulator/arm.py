@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from console.emulator.providers import ProviderRegistry
 from console.emulator.store import Store
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
@@ -19,15 +23,83 @@ Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 
+METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"})
+"""The HTTP methods ARM knows; anything else is a 405 before routing."""
+
+MAX_TOP = 1000
+_API_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})(-(preview|alpha|beta|privatepreview))?", re.IGNORECASE)
+_COUNT = re.compile(r"\d{1,9}")
+_GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
+
+log = logging.getLogger(__name__)
+
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """An ARM error response: `{"error": {"code", "message"}}`."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def _origin(request: web.Request) -> str:
-    """The origin the client called (scheme + Host header), so returned links stay on it."""
-    return f"{request.scheme}://{request.host}"
+def valid_api_version(value: str) -> bool:
+    """Whether `value` is an api-version ARM accepts: `YYYY-MM-DD` with an optional -preview/-alpha/
+    -beta/-privatepreview suffix, and a real date."""
+    match = _API_VERSION.fullmatch(value)
+    if match is None:
+        return False
+    year, month, day = (int(match.group(i)) for i in (1, 2, 3))
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _api_version_error(request: web.Request) -> web.Response | None:
+    """The 400 ARM gives when the api-version is missing, empty, garbage or given twice differently."""
+    values = [v for k, v in request.query.items() if k.lower() == "api-version"]
+    if not values:
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    for value in values:
+        if not valid_api_version(value):
+            shown = value if len(value) <= 64 else value[:64] + "..."
+            return arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{shown}' is invalid. The supported format is 'YYYY-MM-DD', optionally with "
+                "'-preview', '-alpha', '-beta' or '-privatepreview' (for example '2025-04-01').",
+            )
+    if len({v.lower() for v in values}) > 1:
+        return arm_error(400, "InvalidApiVersionParameter", "The api-version query parameter is given more than once.")
+    return None
+
+
+def api_version_of(request: web.Request) -> str:
+    """The request's api-version (already validated by the router)."""
+    return next((v for k, v in request.query.items() if k.lower() == "api-version"), "")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request body as a JSON object, or the ARM 4xx that says why it is not one."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return arm_error(413, "RequestEntityTooLarge", "The request body is larger than the local Azure accepts.")
+    try:
+        text = raw.decode(request.charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return arm_error(
+            400, "InvalidRequestContent", f"The request body is not text in the charset {request.charset!r}."
+        )
+    try:
+        body = json.loads(text) if text.strip() else None
+    except (ValueError, RecursionError):
+        return arm_error(400, "InvalidRequestContent", "The request content is not valid JSON.")
+    if not isinstance(body, dict):
+        return arm_error(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    return body
 
 
 @dataclass
@@ -44,66 +116,113 @@ class Operation:
 class ArmRouter:
     """Dispatches ARM paths by case-insensitive regex and holds the shared ARM behaviour."""
 
+    origin: str | None = None
+    """The server's own `https://host:port`, set once bound; links are built on it, never on `Host`."""
+
     def __init__(self, store: Store, *, page_size: int = 100) -> None:
         self.store = store
         self.page_size = page_size
+        self.origin = None
         self.operations: dict[str, Operation] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.add("GET", r"/subscriptions", self._list_subscriptions)
         self.add("GET", SUB, self._get_subscription)
         self.add("GET", SUB + r"/resourcegroups", self._list_groups)
         self.add("GET", RG, self._get_group)
+        self.add("HEAD", RG, self._group_exists)
+        self.add("PUT", RG, self._put_group)
+        self.add("PATCH", RG, self._patch_group)
+        self.add("DELETE", RG, self._delete_group)
         self.add("GET", SUB + r"/resources", self._list_resources)
         self.add("GET", RG + r"/resources", self._list_resources)
+        self.add("GET", r"/providers", self._list_providers)
+        self.add("GET", r"/providers/(?P<ns>[^/]+)", self._get_provider)
+        self.add("GET", SUB + r"/providers", self._list_providers)
+        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", self._get_provider)
         self.add("GET", r"/providers/microsoft\.localazure/operations/(?P<op>[^/]+)", self._operation_status)
         self.add("GET", r"/providers/microsoft\.localazure/operationresults/(?P<op>[^/]+)", self._operation_result)
         self.add("GET", RG + r"/providers/(?P<rest>.+)", self._get_resource)
+        self.add("HEAD", RG + r"/providers/(?P<rest>.+)", self._resource_exists)
+        tags = r"(?P<scope>/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/.+?)?)?)"
+        tags += r"/providers/microsoft\.resources/tags/default"
+        for method in ("GET", "PUT", "PATCH", "DELETE"):
+            self.add(method, tags, self._tags_at_scope)
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         """Register a route; later areas add theirs before the generic resource GET by inserting first."""
         self._routes.insert(0, (method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler))
 
+    def link_origin(self, request: web.Request) -> str:
+        """Where returned links point: the server's own origin, or (not yet bound) the one called."""
+        return self.origin or f"{request.scheme}://{request.host}"
+
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        if "api-version" not in {k.lower() for k in request.query}:
+        if request.method not in METHODS:
             return arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
+                405,
+                "MethodNotAllowed",
+                f"The HTTP method {request.method[:32]!r} is not supported.",
+                headers={"Allow": ", ".join(sorted(METHODS))},
             )
-        path_matched = False
+        refused = _api_version_error(request)
+        if refused is not None:
+            return refused
+        allowed: list[str] = []
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match is None:
                 continue
-            path_matched = True
             if method == request.method:
-                return await handler(request, match.groupdict())
-        if path_matched:
-            return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {request.path}.")
+                try:
+                    return await handler(request, match.groupdict())
+                except web.HTTPRequestEntityTooLarge:
+                    return arm_error(
+                        413, "RequestEntityTooLarge", "The request is larger than the local Azure accepts."
+                    )
+                except Exception:
+                    # Last resort: an ARM-shaped 500 rather than aiohttp's text page. Nothing of the request
+                    # but its method and path goes to the log.
+                    log.exception("ARM handler failed on %s %s", request.method, request.path[:200])
+                    return arm_error(500, "InternalServerError", "The local Azure failed to answer this request.")
+            allowed.append(method)
+        if allowed:
+            return arm_error(
+                405,
+                "MethodNotAllowed",
+                f"{request.method} is not supported on {request.path}.",
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
         return arm_error(404, "InvalidResourceType", f"No route for {request.path} in the local Azure.")
 
     # paging ---------------------------------------------------------------------------------
 
     def page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
-        """One page of `items` with an absolute nextLink when more remain."""
+        """One page of `items` with an absolute nextLink when more remain.
+
+        `$top` is the page size (at most 1000), as in ARM: the nextLink carries it on, so a pager
+        that follows nextLinks still sees every item.
+        """
         skip = 0
         token = request.query.get("$skiptoken")
         if token is not None:
-            try:
-                skip = max(0, int(token))
-            except ValueError:
-                return arm_error(400, "InvalidSkipToken", f"The $skiptoken {token!r} is not valid.")
+            if not _COUNT.fullmatch(token):
+                shown = token if len(token) <= 64 else token[:64] + "..."
+                return arm_error(
+                    400, "InvalidSkipToken", f"The $skiptoken '{shown}' is not valid: use the nextLink as given."
+                )
+            skip = int(token)
+        size = self.page_size
         top = request.query.get("$top")
         if top is not None:
-            try:
-                items = items[: max(0, int(top))]
-            except ValueError:
-                return arm_error(400, "InvalidTop", f"$top must be an integer, not {top!r}.")
-        body: dict[str, Any] = {"value": items[skip : skip + self.page_size]}
-        if skip + self.page_size < len(items):
+            if not _COUNT.fullmatch(top) or int(top) < 1:
+                shown = top if len(top) <= 64 else top[:64] + "..."
+                return arm_error(400, "InvalidTop", f"$top must be a whole number from 1 to {MAX_TOP}, not '{shown}'.")
+            size = min(int(top), MAX_TOP)
+        body: dict[str, Any] = {"value": items[skip : skip + size]}
+        if skip + size < len(items):
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
-            query["$skiptoken"] = str(skip + self.page_size)
-            body["nextLink"] = f"{_origin(request)}{request.path}?{urlencode(query)}"
+            query["$skiptoken"] = str(skip + size)
+            body["nextLink"] = f"{self.link_origin(request)}{request.rel_url.raw_path}?{urlencode(query)}"
         return web.json_response(body)
 
     # long-running operations ----------------------------------------------------------------
@@ -133,8 +252,8 @@ class ArmRouter:
                 operation.error = {"code": failure.code, "message": failure.message}
 
         operation.task = asyncio.get_running_loop().create_task(run())
-        api_version = request.query.get("api-version", "")
-        base = f"{_origin(request)}/providers/Microsoft.LocalAzure"
+        api_version = api_version_of(request)
+        base = f"{self.link_origin(request)}/providers/Microsoft.LocalAzure"
         headers = {
             "Azure-AsyncOperation": f"{base}/operations/{operation.operation_id}?api-version={api_version}",
             "Location": f"{base}/operationResults/{operation.operation_id}?api-version={api_version}",
@@ -157,7 +276,8 @@ class ArmRouter:
         if operation is None:
             return arm_error(404, "OperationNotFound", f"Operation {match['op']} is unknown.")
         if operation.status == "InProgress":
-            return web.Response(status=202, headers={"Retry-After": "1", "Location": str(request.url)})
+            location = f"{self.link_origin(request)}{request.raw_path}"
+            return web.Response(status=202, headers={"Retry-After": "1", "Location": location})
         if operation.status == "Failed":
             error = operation.error or {"code": "Failed", "message": "The operation failed."}
             return arm_error(500, error["code"], error["message"])
@@ -226,6 +346,165 @@ class ArmRouter:
             )
         return web.json_response(found)
 
+    async def _resource_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_group(match["sub"], match["rg"])
+        found = missing is None and self.store.resource(request.path) is not None
+        return web.Response(status=204 if found else 404)
+
+    # resource groups: existence, create or update, delete -----------------------------------
+
+    async def _group_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_group(match["sub"], match["rg"])
+        return web.Response(status=404 if missing is not None else 204)
+
+    async def _put_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_subscription(match["sub"])
+        if missing is not None:
+            return missing
+        name = match["rg"]
+        if not _GROUP_NAME.fullmatch(name) or name.endswith("."):
+            return arm_error(
+                400,
+                "InvalidResourceGroupName",
+                "A resource group name is 1-90 letters, digits, '-', '_', '.', '(' or ')', and does not end in '.'.",
+            )
+        body = await read_json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        location = body.get("location")
+        if not isinstance(location, str) or not location.strip():
+            return arm_error(400, "LocationRequired", "The location property is required for this definition.")
+        tags = _tags_of(body)
+        if isinstance(tags, web.Response):
+            return tags
+        existing = self.store.resource_group(match["sub"], name)
+        if existing is not None:
+            if str(existing["location"]).lower() != location.lower():
+                return arm_error(
+                    409,
+                    "InvalidResourceGroupLocation",
+                    f"Invalid resource group location '{location}'. The Resource group already exists in "
+                    f"location '{existing['location']}'.",
+                )
+            group = {**existing, "tags": tags}
+        else:
+            group = {
+                "id": f"/subscriptions/{match['sub']}/resourceGroups/{name}",
+                "name": name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": location,
+                "tags": tags,
+                "properties": {"provisioningState": "Succeeded"},
+            }
+        self.store.put("resourceGroup", str(group["id"]), group)
+        return web.json_response(group, status=200 if existing is not None else 201)
+
+    async def _patch_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_group(match["sub"], match["rg"])
+        if missing is not None:
+            return missing
+        body = await read_json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        group = dict(self.store.resource_group(match["sub"], match["rg"]) or {})
+        if "tags" in body:
+            tags = _tags_of(body)
+            if isinstance(tags, web.Response):
+                return tags
+            group["tags"] = tags
+        self.store.put("resourceGroup", str(group["id"]), group)
+        return web.json_response(group)
+
+    async def _delete_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_group(match["sub"], match["rg"])
+        if missing is not None:
+            return missing
+        subscription_id, name = match["sub"], match["rg"]
+
+        async def work() -> None:
+            self.store.delete_resource_group(subscription_id, name)
+
+        return self.start_operation(request, work)
+
+    # tags at scope -----------------------------------------------------------------------------
+
+    async def _tags_at_scope(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        scope = match["scope"]
+        parts = scope.strip("/").split("/")
+        if len(parts) == 2:
+            kind, key, missing = "subscription", parts[1], self.require_subscription(parts[1])
+        else:
+            missing = self.require_group(parts[1], parts[3])
+            kind, key = ("resourceGroup", scope) if len(parts) == 4 else ("resource", scope)
+        document = self.store.get(kind, key) if missing is None else None
+        if missing is not None:
+            return missing
+        if document is None:
+            return arm_error(404, "ResourceNotFound", f"The resource '{scope}' was not found.")
+        tags = {str(k): str(v) for k, v in (document.get("tags") or {}).items()}
+        if request.method in {"PUT", "PATCH"}:
+            body = await read_json_object(request)
+            if isinstance(body, web.Response):
+                return body
+            properties = body.get("properties")
+            given = _tags_of(properties if isinstance(properties, dict) else {})
+            if isinstance(given, web.Response):
+                return given
+            operation = str(body.get("operation", "Replace")) if request.method == "PATCH" else "Replace"
+            if operation.lower() == "merge":
+                tags = {**tags, **given}
+            elif operation.lower() == "delete":
+                # A name alone removes the tag; a name with a value removes it only when the value matches.
+                tags = {k: v for k, v in tags.items() if k not in given or given[k] not in ("", v)}
+            elif operation.lower() == "replace":
+                tags = given
+            else:
+                return arm_error(
+                    400, "InvalidTagOperation", f"The operation '{operation[:32]}' is not Merge, Replace or Delete."
+                )
+        elif request.method == "DELETE":
+            tags = {}
+        if request.method != "GET":
+            self.store.put(kind, key, {**document, "tags": tags})
+        if request.method == "DELETE":
+            return web.Response(status=200)
+        return web.json_response(
+            {
+                "id": f"{document.get('id', scope)}/providers/Microsoft.Resources/tags/default",
+                "name": "default",
+                "type": "Microsoft.Resources/tags",
+                "properties": {"tags": tags},
+            }
+        )
+
+    # providers -------------------------------------------------------------------------------
+
+    def providers(self) -> ProviderRegistry:
+        """The providers for the types the store holds now (built per call: the store is small)."""
+        return ProviderRegistry(self.store.resource_types())
+
+    async def _list_providers(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        subscription_id = match.get("sub")
+        if subscription_id is not None:
+            missing = self.require_subscription(subscription_id)
+            if missing is not None:
+                return missing
+        registry = self.providers()
+        return self.page(request, [registry.document(n, subscription_id) for n in registry.namespaces()])
+
+    async def _get_provider(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        subscription_id = match.get("sub")
+        if subscription_id is not None:
+            missing = self.require_subscription(subscription_id)
+            if missing is not None:
+                return missing
+        registry = self.providers()
+        if registry.canonical(match["ns"]) is None:
+            return arm_error(
+                404, "InvalidResourceNamespace", f"The resource namespace '{match['ns'][:100]}' is invalid."
+            )
+        return web.json_response(registry.document(match["ns"], subscription_id))
+
 
 class ArmOperationError(Exception):
     """Raised by operation work to end the operation Failed with an ARM error."""
@@ -234,6 +513,18 @@ class ArmOperationError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _tags_of(body: dict[str, Any]) -> dict[str, str] | web.Response:
+    """The `tags` of a request body as strings, or the 400 ARM gives for tags that are not a map."""
+    tags = body.get("tags")
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(v, (str, int, float, bool)) for v in tags.values()):
+        return arm_error(400, "InvalidTagFormat", "Tags must be a JSON object of names to string values.")
+    if len(tags) > 50:
+        return arm_error(400, "InvalidTagCount", "A resource takes at most 50 tags.")
+    return {str(k): str(v) for k, v in tags.items()}
 
 
 def _summary(resource: dict[str, Any]) -> dict[str, Any]:
@@ -253,9 +544,10 @@ def parse_resource_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         match = _FILTER_TERM.fullmatch(part)
         if match is None:
+            shown = part if len(part) <= 80 else part[:80] + "..."
             raise ValueError(
-                f"The $filter expression {part!r} is not supported; "
-                "use resourceType, tagName, tagValue or name with eq."
+                f"The $filter expression {shown!r} is not supported; "
+                "use resourceType, tagName, tagValue or name with eq, joined with and."
             )
         terms[match.group(1).lower()] = match.group(2).replace("''", "'")
 

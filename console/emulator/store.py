@@ -110,6 +110,25 @@ class Store:
     def put_resource(self, body: dict[str, Any]) -> None:
         self.put("resource", str(body["id"]), body)
 
+    def resource_types(self) -> set[str]:
+        """Every resource type held, as its documents spell it (`Namespace/type[/child]`)."""
+        return {str(r["type"]) for r in self._all("resource") if r.get("type")}
+
+    def delete_resource_group(self, subscription_id: str, name: str) -> int:
+        """Remove a resource group and every resource in it, in one transaction; returns how many went."""
+        group_key = _key(f"/subscriptions/{subscription_id}/resourceGroups/{name}")
+        prefix = group_key + "/"
+        resource_keys = [k for k in self._documents.get("resource", {}) if k.startswith(prefix)]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM documents WHERE kind = 'resourceGroup' AND key = ?", [group_key])
+            self._db.execute("DELETE FROM documents WHERE kind = 'resource' AND starts_with(key, ?)", [prefix])
+            self._db.execute("COMMIT")
+            self._documents.get("resourceGroup", {}).pop(group_key, None)
+            for key in resource_keys:
+                self._documents["resource"].pop(key, None)
+        return len(resource_keys)
+
     def builds_by_slot(self) -> dict[tuple[str, str], str]:
         """Which build runs in which slot of each web app, as (app name, slot) -> build."""
         builds: dict[tuple[str, str], str] = {}
