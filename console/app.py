@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from textual._context import active_message_pump
+from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -17,6 +23,7 @@ from console.errors import ErrorKind, OpsError
 from console.models import Resource
 from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
 from screens.shell import (
+    AREAS,
     AreaScreen,
     CommandBar,
     JumpRequested,
@@ -27,6 +34,8 @@ from screens.shell import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from console.services import Services
     from console.settings import Settings
 
@@ -146,6 +155,56 @@ class OpsConsole(App[int]):
 
     async def on_unmount(self) -> None:
         await self.services.close()
+
+    # containing errors: one area's fault is a notice, not the end of the console ---------------
+
+    @property
+    def error_log(self) -> Path:
+        """Where the tracebacks of contained errors go."""
+        return self.settings.data_dir / "console-errors.log"
+
+    def contain_error(self, error: Exception) -> None:
+        """Tell the user an action failed, keep the traceback in the error log, and carry on."""
+        where = AREAS.get(self.current_mode, self.current_mode) if self.current_mode else "The console"
+        detail = "".join(traceback.format_exception(error))
+        try:
+            self.error_log.parent.mkdir(parents=True, exist_ok=True)
+            with self.error_log.open("a", encoding="utf-8") as log:
+                log.write(f"--- {datetime.now(UTC).isoformat()} in {where}\n{detail}\n")
+            saved = f" The details are in {self.error_log}."
+        except OSError:
+            saved = ""
+        self.log.error(detail)
+        self.notify(
+            f"{where} hit an unexpected error ({type(error).__name__}: {error}); the console carries on.{saved}",
+            title="Unexpected error",
+            severity="error",
+            timeout=20,
+        )
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        # Keys run their actions on the app's own message loop: an error there would stop every area.
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except Exception as error:  # any fault in an action is contained and reported
+            if not self.is_running:
+                raise
+            self.contain_error(error)
+            return True
+
+    def _handle_exception(self, error: Exception) -> None:
+        # A widget's handler failed: that widget stops, the console does not. Errors of the app
+        # itself (start-up, rendering) still end it, with a non-zero exit code.
+        pump = active_message_pump.get(None)
+        if self.is_running and isinstance(pump, Widget) and pump.is_attached:
+            self.contain_error(error)
+            return
+        super()._handle_exception(error)
 
     def jump(self, area: str) -> None:
         """Go to an area, creating its screen the first time."""

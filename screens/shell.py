@@ -237,6 +237,16 @@ class AreaScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    async def _dispatch_message(self, message: Message) -> None:
+        # A failing handler of this area is reported and contained; the area keeps handling messages.
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:  # reported to the user by the app
+            contain = getattr(self.app, "contain_error", None)
+            if not callable(contain) or not self.is_attached:
+                raise
+            contain(error)
+
     def action_open_command_bar(self) -> None:
         self.query_one(CommandBar).open()
 

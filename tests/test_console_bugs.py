@@ -7,6 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher, DataTable, Input, Static, TabbedContent
 
@@ -15,7 +18,7 @@ from console.services import Services
 from console.settings import Settings
 from screens.resources import MASK, ResourcesScreen, mask_secrets
 from screens.runbooks import RunbooksScreen, StepView
-from screens.shell import CommandBar, PlaceholderScreen
+from screens.shell import AreaScreen, CommandBar, PlaceholderScreen
 
 SIZE = (200, 50)
 Faults = Callable[[list[dict[str, Any]]], Any]
@@ -245,3 +248,50 @@ def test_masking_hides_secret_values_not_settings_under_secret_sounding_keys() -
     assert masked["siteConfig"]["appSettings"][0]["value"] == MASK  # a connection string is a secret by value
     assert masked["publicKey"] == "ssh-ed25519 AAAA"
     assert mask_secrets(properties, reveal=True) == properties
+
+
+# a fault in one area is contained -----------------------------------------------------------------
+
+
+class _Broken(Message):
+    """Asks the broken area's handler to fail."""
+
+
+class BrokenScreen(AreaScreen):
+    """An area whose action and message handler both fail."""
+
+    AREA = "broken"
+    BINDINGS = [Binding("b", "break", "Break")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("broken area", id="broken")
+
+    def action_break(self) -> None:
+        raise RuntimeError("the action failed")
+
+    def on__broken(self, message: _Broken) -> None:
+        raise ValueError("the handler failed")
+
+
+@pytest.mark.asyncio
+async def test_an_error_in_one_area_is_reported_and_the_console_carries_on(
+    build_app: Callable[..., OpsConsole], settings: Settings
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
+        broken = BrokenScreen(app.shell)
+        app._install("broken", broken)
+        app.switch_mode("broken")
+        await until(pilot, lambda: app.screen is broken, "the broken area")
+        await pilot.press("b")
+        await until(pilot, lambda: any("the action failed" in text for text in notices(app)), "the action's notice")
+        broken.post_message(_Broken())
+        await until(pilot, lambda: any("the handler failed" in text for text in notices(app)), "the handler's notice")
+        assert app.is_running and app.return_code is None
+        log = app.error_log.read_text()
+        assert "RuntimeError: the action failed" in log and "ValueError: the handler failed" in log
+        await pilot.press("colon", *"resources", "enter")
+        await until(pilot, lambda: app.current_mode == "resources", "resources again")
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
