@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
@@ -309,3 +310,44 @@ async def test_tags_at_scope_through_the_sdk(client: ResourceManagementClient) -
     with pytest.raises(HttpResponseError) as caught:
         await client.tags.get_at_scope(scope)
     assert caught.value.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_group_list_takes_the_tag_filter(client: ResourceManagementClient) -> None:
+    groups = [g.name async for g in client.resource_groups.list(filter="tagName eq 'owner' and tagValue eq 'sre'")]
+    assert sorted(groups) == ["rg-backup", "rg-monitoring"]
+    with pytest.raises(HttpResponseError) as caught:
+        _ = [g async for g in client.resource_groups.list(filter="tagValue eq 'sre'")]
+    assert caught.value.status_code == 400 and "tagName" in str(caught.value.message)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [{f"k{i}": "v" for i in range(51)}, {"k" * 513: "v"}, {"": "v"}, {"k": "v" * 257}],
+    ids=["51 tags", "long name", "empty name", "long value"],
+)
+def test_tag_limits_are_400(call: Any, tags: dict[str, str]) -> None:
+    path = f"{CHECKOUT_ID}/providers/Microsoft.Resources/tags/default?api-version={API}"
+    call("PUT", path, json.dumps({"properties": {"tags": tags}}).encode()).assert_arm_error(400)
+    assert "k0" not in call("GET", path).json()["properties"]["tags"]
+
+
+def test_finished_operations_are_forgotten_past_the_cap(
+    call: Any, local_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.emulator import arm
+
+    monkeypatch.setattr(arm, "MAX_OPERATIONS", 3)
+    router = local_azure.running.router  # type: ignore[union-attr]
+    for _ in range(6):
+        path = f"/subscriptions/{PROD}/resourcegroups/rg-op-{uuid.uuid4().hex[:8]}?api-version={API}"
+        assert call("PUT", path, b'{"location": "westeurope"}').status == 201
+        status_url = urllib.parse.urlsplit(call("DELETE", path).headers["azure-asyncoperation"])
+        for _poll in range(200):
+            body = call("GET", f"{status_url.path}?{status_url.query}").json()
+            if body["status"] != "InProgress":
+                break
+            time.sleep(0.05)
+        assert body["status"] == "Succeeded"
+        assert call("HEAD", path).status == 404
+    assert len(router.operations) <= 3

@@ -27,6 +27,10 @@ METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"}
 """The HTTP methods ARM knows; anything else is a 405 before routing."""
 
 MAX_TOP = 1000
+MAX_OPERATIONS = 1000
+"""Finished long-running operations kept for polling; the oldest go first."""
+MAX_GROUPS = 980
+"""Resource groups per subscription, Azure's own limit."""
 _API_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})(-(preview|alpha|beta|privatepreview))?", re.IGNORECASE)
 _COUNT = re.compile(r"\d{1,9}")
 _GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
@@ -236,6 +240,7 @@ class ArmRouter:
     ) -> web.Response:
         """Run `work` in the background and answer 202 with the polling headers ARM uses."""
         operation = Operation(str(uuid.uuid4()))
+        self._forget_old_operations()
         self.operations[operation.operation_id] = operation
 
         async def run() -> None:
@@ -260,6 +265,14 @@ class ArmRouter:
             "Retry-After": "1",
         }
         return web.Response(status=202, headers=headers)
+
+    def _forget_old_operations(self) -> None:
+        """Keep the operation table bounded: drop the oldest finished operations past the cap."""
+        if len(self.operations) < MAX_OPERATIONS:
+            return
+        finished = [key for key, op in self.operations.items() if op.status != "InProgress"]
+        for key in finished[: len(self.operations) - MAX_OPERATIONS + 1]:
+            del self.operations[key]
 
     async def _operation_status(self, request: web.Request, match: dict[str, str]) -> web.Response:
         operation = self.operations.get(match["op"])
@@ -310,7 +323,14 @@ class ArmRouter:
         return web.json_response(found)
 
     async def _list_groups(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        return self.require_subscription(match["sub"]) or self.page(request, self.store.resource_groups(match["sub"]))
+        missing = self.require_subscription(match["sub"])
+        if missing is not None:
+            return missing
+        try:
+            keep = parse_resource_filter(request.query.get("$filter", ""))
+        except ValueError as error:
+            return arm_error(400, "InvalidFilter", str(error))
+        return self.page(request, [g for g in self.store.resource_groups(match["sub"]) if keep(g)])
 
     async def _get_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
         missing = self.require_group(match["sub"], match["rg"])
@@ -378,6 +398,12 @@ class ArmRouter:
         if isinstance(tags, web.Response):
             return tags
         existing = self.store.resource_group(match["sub"], name)
+        if existing is None and len(self.store.resource_groups(match["sub"])) >= MAX_GROUPS:
+            return arm_error(
+                400,
+                "ResourceGroupQuotaExceeded",
+                f"The subscription already has {MAX_GROUPS} resource groups, the most it can hold.",
+            )
         if existing is not None:
             if str(existing["location"]).lower() != location.lower():
                 return arm_error(
@@ -524,6 +550,10 @@ def _tags_of(body: dict[str, Any]) -> dict[str, str] | web.Response:
         return arm_error(400, "InvalidTagFormat", "Tags must be a JSON object of names to string values.")
     if len(tags) > 50:
         return arm_error(400, "InvalidTagCount", "A resource takes at most 50 tags.")
+    if any(not str(k) or len(str(k)) > 512 or len(str(v)) > 256 for k, v in tags.items()):
+        return arm_error(
+            400, "InvalidTagNameOrValue", "Tag names are 1-512 characters and tag values at most 256 characters."
+        )
     return {str(k): str(v) for k, v in tags.items()}
 
 
@@ -550,6 +580,8 @@ def parse_resource_filter(text: str) -> Callable[[dict[str, Any]], bool]:
                 "use resourceType, tagName, tagValue or name with eq, joined with and."
             )
         terms[match.group(1).lower()] = match.group(2).replace("''", "'")
+    if "tagvalue" in terms and "tagname" not in terms:
+        raise ValueError("The $filter tagValue needs a tagName beside it: tagName eq 'k' and tagValue eq 'v'.")
 
     def keep(resource: dict[str, Any]) -> bool:
         tags = {str(k).lower(): str(v) for k, v in (resource.get("tags") or {}).items()}
