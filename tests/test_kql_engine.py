@@ -366,8 +366,8 @@ def test_render_is_reported_and_stripped(engine: KqlEngine) -> None:
         now=NOW,
     )
     assert outcome.render is not None and outcome.render.kind == "timechart"
-    assert outcome.as_la(include_render=True)["render"] == {"visualization": "timechart", "title": "Requests"}
-    assert "render" not in outcome.as_la()
+    assert outcome.render.as_la() == {"visualization": "timechart", "title": "Requests"}
+    assert b"render" not in outcome.as_la_bytes()
     query, kind, options = strip_render("T | where x == '| render piechart' | render barchart with (ytitle=n)")
     assert query == "T | where x == '| render piechart'"
     assert kind == "barchart" and options == {"ytitle": "n"}

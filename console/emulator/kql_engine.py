@@ -20,11 +20,9 @@ import math
 import re
 import threading
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -53,6 +51,23 @@ _SERIES_SOURCE = "__la_series"
 # Any instant will do: the clock is a bound parameter, replaced on every execution.
 _PLACEHOLDER_NOW = dt.datetime(2000, 1, 1)
 _CACHE_SIZE = 512
+# Bounds on what a query may ask of the translator: it cannot be interrupted once started, so
+# input that would make it slow or recurse deeply is refused up front.
+MAX_QUERY_CHARS = 65_536
+MAX_NESTING = 64
+MAX_OPERATORS = 300
+MAX_TOKENS = 12_000
+# Bounds on the database: memory for any one moment of query work, and no file or network access.
+MEMORY_LIMIT = "1GB"
+_LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET allow_unsigned_extensions = false",
+    f"SET memory_limit = '{MEMORY_LIMIT}'",
+    "SET lock_configuration = true",
+)
 
 
 class KqlQueryError(Exception):
@@ -83,25 +98,36 @@ class RenderInfo:
 
 @dataclass(frozen=True)
 class QueryOutcome:
-    """A query's answer in Log Analytics shape: `tables`, an optional partial `error`, `render`."""
+    """A query's answer in Log Analytics shape: columns, rows already encoded as JSON arrays, an
+    optional partial `error`, and what a trailing `render` asked for."""
 
-    tables: list[dict[str, Any]]
+    columns: list[dict[str, str]]
+    row_json: list[str]
     error: dict[str, Any] | None = None
     render: RenderInfo | None = None
     truncated: bool = False
 
     @property
     def row_count(self) -> int:
-        return sum(len(table["rows"]) for table in self.tables)
+        return len(self.row_json)
 
-    def as_la(self, include_render: bool = False) -> dict[str, Any]:
-        """The JSON body the query API answers with."""
-        body: dict[str, Any] = {"tables": self.tables}
-        if self.error is not None:
-            body["error"] = self.error
-        if include_render and self.render is not None:
-            body["render"] = self.render.as_la()
-        return body
+    @property
+    def tables(self) -> list[dict[str, Any]]:
+        """The `tables` of the answer, decoded (for tests and callers that want Python values)."""
+        rows = json.loads("[" + ",".join(self.row_json) + "]")
+        return [{"name": "PrimaryResult", "columns": self.columns, "rows": rows}]
+
+    def as_la_bytes(self, extra: dict[str, Any] | None = None) -> bytes:
+        """The JSON body the query API answers with; `extra` adds top-level members (error, render...).
+
+        The rows were encoded by the database, so they are spliced in rather than re-encoded.
+        """
+        head = json.dumps({"name": "PrimaryResult", "columns": self.columns}, separators=(",", ":"))
+        parts = ['{"tables":[', head[:-1], ',"rows":[', ",".join(self.row_json), "]}]"]
+        for name, value in (extra or {}).items():
+            parts.append(f",{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}")
+        parts.append("}")
+        return "".join(parts).encode()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -706,44 +732,60 @@ def format_timespan(value: dt.timedelta) -> str:
     return text + (f".{fraction:07d}" if fraction else "")
 
 
-def _dynamic_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return format_datetime(value)
-    if isinstance(value, dt.timedelta):
-        return format_timespan(value)
-    if isinstance(value, (Decimal, uuid.UUID, dt.date)):
-        return str(value)
-    raise TypeError(type(value).__name__)
+_US_PER_DAY = 86_400_000_000
 
 
-def _converter(la: str, duckdb_type: str) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if value is None:
-            return None
-        if la == "datetime":
-            if isinstance(value, dt.datetime):
-                return format_datetime(value)
-            return f"{value.isoformat()}T00:00:00Z"
-        if la == "timespan":
-            if isinstance(value, dt.timedelta):
-                return format_timespan(value)
-            return format_timespan(dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second))
-        if la == "real":
-            if math.isnan(value):
-                return "NaN"
-            if math.isinf(value):
-                return "Infinity" if value > 0 else "-Infinity"
-            return value
-        if la == "dynamic":
-            # Log Analytics sends dynamic values as JSON text.
-            if duckdb_type.upper() == "JSON":
-                return value
-            return json.dumps(value, default=_dynamic_default, separators=(",", ":"))
-        if la in ("guid", "decimal"):
-            return str(value)
-        return value
+def _timespan_json(us: str) -> str:
+    """SQL that writes microseconds `us` as a quoted Kusto timespan: `"[-][d.]hh:mm:ss[.fffffff]"`."""
+    magnitude = f"abs({us})"
+    return (
+        f"""('"' || CASE WHEN {us} < 0 THEN '-' ELSE '' END"""
+        f" || CASE WHEN {magnitude} >= {_US_PER_DAY} THEN CAST({magnitude} // {_US_PER_DAY} AS VARCHAR) || '.'"
+        " ELSE '' END"
+        f" || printf('%02d:%02d:%02d', ({magnitude} // 3600000000) % 24, ({magnitude} // 60000000) % 60,"
+        f" ({magnitude} // 1000000) % 60)"
+        f" || CASE WHEN {magnitude} % 1000000 = 0 THEN '' ELSE printf('.%07d', ({magnitude} % 1000000) * 10) END"
+        """ || '"')"""
+    )
 
-    return convert
+
+def _json_sql(column: str, duckdb_type: str) -> str:
+    """SQL that encodes one value of `column` as the JSON Log Analytics sends for its type.
+
+    Encoding happens in the database, column-wise, so a large answer never becomes Python objects.
+    """
+    la = la_type(duckdb_type)
+    name = duckdb_type.upper()
+    if la == "datetime":
+        value = f"CAST({column} AS TIMESTAMP)"
+        return (
+            f"""CASE WHEN isinf({column}) THEN NULL WHEN microsecond({value}) % 1000000 = 0 """
+            f"""THEN strftime({value}, '"%Y-%m-%dT%H:%M:%SZ"') """
+            f"""ELSE strftime({value}, '"%Y-%m-%dT%H:%M:%S.%fZ"') END"""
+        )
+    if la == "timespan":
+        return _timespan_json(f"CAST(round(epoch({column}) * 1000000) AS BIGINT)")
+    if la == "real":
+        return (
+            f"""CASE WHEN isnan({column}) THEN '"NaN"' WHEN {column} = 'infinity'::DOUBLE THEN '"Infinity"' """
+            f"""WHEN {column} = '-infinity'::DOUBLE THEN '"-Infinity"' """
+            f"ELSE CAST(to_json(CAST({column} AS DOUBLE)) AS VARCHAR) END"
+        )
+    if la in ("int", "long", "bool"):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    if la == "decimal":
+        return f"""'"' || CAST({column} AS VARCHAR) || '"'"""
+    if la == "dynamic":
+        # Log Analytics sends dynamic values as JSON text inside a JSON string.
+        text = f"CAST({column} AS VARCHAR)" if name == "JSON" else f"CAST(to_json({column}) AS VARCHAR)"
+        return f"CAST(to_json({text}) AS VARCHAR)"
+    return f"CAST(to_json(CAST({column} AS VARCHAR)) AS VARCHAR)"
+
+
+def _row_json_sql(sql: str, description: list[tuple[str, str]], row_limit: int) -> str:
+    """Wrap `sql` so each result row comes back as one JSON array text, at most `row_limit` rows."""
+    cells = ", ".join(f"coalesce({_json_sql('__r.' + _quote(name), kind)}, 'null')" for name, kind in description)
+    return f"SELECT '[' || concat_ws(',', {cells}) || ']' FROM ({sql}) AS __r LIMIT {row_limit}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -792,6 +834,12 @@ class _Watchdog:
         with self._condition:
             self._deadlines.pop(token, None)
 
+    def interrupt_all(self) -> None:
+        """Interrupt every query still running (the server is stopping)."""
+        with self._condition:
+            for _, cursor in self._deadlines.values():
+                cursor.interrupt()
+
     def _run(self) -> None:
         with self._condition:
             while True:
@@ -822,16 +870,29 @@ def _concise(message: str) -> str:
 
 
 class KqlEngine:
-    """An in-memory DuckDB database of telemetry tables, queried in KQL."""
+    """A DuckDB database of telemetry tables, queried in KQL.
 
-    def __init__(self) -> None:
-        self.connection: duckdb.DuckDBPyConnection = duckdb_kql.connect()
+    The connection is locked down before any query runs: no file system or network access, no
+    extension installing or loading, a memory limit, and a configuration no statement can change.
+    With `path` the tables live in that file (kept across restarts); otherwise in memory.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        connection = duckdb.connect(str(path) if path is not None else ":memory:")
+        connection.execute("SET TimeZone = 'UTC'")
+        for statement in _LOCKDOWN:
+            connection.execute(statement)
+        self.connection: duckdb.DuckDBPyConnection = connection
         self.seeding = False
         self.seed_progress = 1.0
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, _Translation] = OrderedDict()
         self._schema_types: dict[str, list[tuple[str, str]]] | None = None
         self._watchdog = _Watchdog()
+
+    def interrupt_all(self) -> None:
+        """Interrupt every running query, so a stopping server does not wait for them."""
+        self._watchdog.interrupt_all()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -879,7 +940,9 @@ class KqlEngine:
     # -- translation --------------------------------------------------------------------------
 
     def _to_sql(self, text: str, schema: dict[str, list[str]]) -> tuple[str, dict[str, Any]]:
-        result = duckdb_kql.to_sql(text, schema=schema, database=_SOURCE_DB, query_now=_PLACEHOLDER_NOW)
+        result = duckdb_kql.to_sql(
+            text, schema=schema, database=_SOURCE_DB, query_now=_PLACEHOLDER_NOW, allow_write=False
+        )
         return str(result), dict(result.parameters)
 
     def _translate(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
@@ -898,6 +961,15 @@ class KqlEngine:
     def _translate_uncached(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
         if not query.strip():
             raise KqlQueryError(400, "SyntaxError", "The query is empty.", 1, 0)
+        _check_bounds(query)
+        try:
+            return self._translate_checked(query, cursor)
+        except RecursionError:
+            raise KqlQueryError(
+                400, "BadArgumentError", "The query is nested too deeply for this local Log Analytics."
+            ) from None
+
+    def _translate_checked(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
         diagnostics = duckdb_kql.validate(query)
         if diagnostics:
             first = diagnostics[0]
@@ -928,6 +1000,7 @@ class KqlEngine:
         except KqlSchemaError as error:
             raise KqlQueryError(400, "BadArgumentError", _schema_message(error)) from None
         tables = frozenset(match.group(1) for match in _SOURCE_PATTERN.finditer(sql) if match.group(1))
+        _check_sources(sql)
         known = self._duckdb_schema()
         for table in sorted(tables):
             if table not in known:
@@ -1076,10 +1149,15 @@ class KqlEngine:
             if timespan is not None:
                 parameters[_TIMESPAN_FROM] = _naive_utc(timespan[0])
                 parameters[_TIMESPAN_TO] = _naive_utc(timespan[1])
+            if not math.isfinite(timeout_s) or timeout_s <= 0:
+                raise KqlQueryError(400, "BadArgumentError", "The query timeout must be a positive number of seconds.")
             token = self._watchdog.watch(cursor, timeout_s)
             try:
-                result = cursor.execute(sql, _bind(sql, parameters))
-                return self._collect(result, translation.render, row_cap, size_cap_bytes)
+                bound = _bind(sql, parameters)
+                described = cursor.execute(f"DESCRIBE {sql}", bound).fetchall()
+                description = [(str(row[0]), str(row[1])) for row in described]
+                cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
+                return _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
             except duckdb.InterruptException:
                 raise KqlQueryError(
                     504,
@@ -1093,56 +1171,52 @@ class KqlEngine:
                 self._watchdog.release(token)
             cursor.close()
 
-    def _collect(
-        self,
-        result: duckdb.DuckDBPyConnection,
-        render: RenderInfo | None,
-        row_cap: int,
-        size_cap_bytes: int,
-    ) -> QueryOutcome:
-        description = result.description or []
-        columns = [{"name": str(item[0]), "type": la_type(str(item[1]))} for item in description]
-        converters = [
-            _converter(column["type"], str(item[1])) for column, item in zip(columns, description, strict=True)
-        ]
-        plain = all(column["type"] in ("string", "long", "int", "bool") for column in columns)
-        fetched = result.fetchmany(row_cap + 1)
-        cut: str | None = None
-        if len(fetched) > row_cap:
-            fetched = fetched[:row_cap]
-            cut = f"the result has more than {row_cap:,} rows"
-        if plain:
-            rows = [list(row) for row in fetched]
-        else:
-            rows = [[convert(value) for convert, value in zip(converters, row, strict=True)] for row in fetched]
-        if len(json.dumps(rows, separators=(",", ":"))) > size_cap_bytes:
-            rows = rows[: _rows_within(rows, size_cap_bytes)]
-            cut = f"the result is larger than {size_cap_bytes:,} bytes"
-        tables = [{"name": "PrimaryResult", "columns": columns, "rows": rows}]
-        error = None
-        if cut:
-            message = f"Query result was truncated to {len(rows):,} rows because {cut}."
-            error = {
-                "code": "PartialError",
-                "message": "There were some errors when processing your query.",
-                "details": [
-                    {
-                        "code": "EngineError",
-                        "message": message,
-                        "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE", "message": message},
-                    }
-                ],
-            }
-        return QueryOutcome(tables=tables, error=error, render=render, truncated=cut is not None)
 
-
-def _rows_within(rows: list[list[Any]], budget: int) -> int:
+def _collect(
+    cursor: duckdb.DuckDBPyConnection,
+    description: list[tuple[str, str]],
+    render: RenderInfo | None,
+    row_cap: int,
+    size_cap_bytes: int,
+) -> QueryOutcome:
+    """Read encoded rows until the row or size cap, in batches sized so memory stays near the cap."""
+    columns = [{"name": name, "type": la_type(kind)} for name, kind in description]
+    rows: list[str] = []
     used = 2
-    for index, row in enumerate(rows):
-        used += len(json.dumps(row, separators=(",", ":"))) + 1
-        if used > budget:
-            return index
-    return len(rows)
+    batch = 16
+    cut: str | None = None
+    while cut is None:
+        chunk = cursor.fetchmany(batch)
+        if not chunk:
+            break
+        biggest = 1
+        for (text,) in chunk:
+            size = len(text) if text.isascii() else len(text.encode())
+            biggest = max(biggest, size)
+            if len(rows) >= row_cap:
+                cut = f"the result has more than {row_cap:,} rows"
+                break
+            if used + size + 1 > size_cap_bytes:
+                cut = f"the result is larger than {size_cap_bytes:,} bytes"
+                break
+            rows.append(text)
+            used += size + 1
+        batch = max(1, min(batch * 4, 8192, (size_cap_bytes - used) // biggest + 1))
+    error = None
+    if cut:
+        message = f"Query result was truncated to {len(rows):,} rows because {cut}."
+        error = {
+            "code": "PartialError",
+            "message": "There were some errors when processing your query.",
+            "details": [
+                {
+                    "code": "EngineError",
+                    "message": message,
+                    "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE", "message": message},
+                }
+            ],
+        }
+    return QueryOutcome(columns=columns, row_json=rows, error=error, render=render, truncated=cut is not None)
 
 
 def _strip_prelude(series: _MakeSeries) -> str:
@@ -1196,6 +1270,63 @@ def _resolve_sources(
     return _SOURCE_PATTERN.sub(replace, translation.sql)
 
 
+def _check_bounds(query: str) -> None:
+    """Refuse control commands and input too large or too deep to translate quickly."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise KqlQueryError(
+            400,
+            "BadArgumentError",
+            f"The query is {len(query):,} characters long; this local Log Analytics takes up to {MAX_QUERY_CHARS:,}.",
+        )
+    tokens = _tokens(query)
+    for statement in _split_top(tokens, ";"):
+        if statement and statement[0].text == "." and statement[0].depth == 0:
+            raise KqlQueryError(
+                400,
+                "BadArgumentError",
+                "Control commands (such as .create, .attach, .set or .show) are not allowed: "
+                "the Log Analytics query API is read-only.",
+                *_line_and_column(query, statement[0].start),
+            )
+    if len(tokens) > MAX_TOKENS:
+        raise KqlQueryError(
+            400, "BadArgumentError", f"The query has more than {MAX_TOKENS:,} tokens; split it into smaller queries."
+        )
+    deepest = max((token.depth for token in tokens), default=0)
+    if deepest > MAX_NESTING:
+        raise KqlQueryError(
+            400,
+            "BadArgumentError",
+            f"The query nests brackets {deepest} deep; this local Log Analytics takes {MAX_NESTING}.",
+        )
+    pipes = sum(1 for token in tokens if token.text == "|")
+    if pipes > MAX_OPERATORS:
+        raise KqlQueryError(
+            400, "BadArgumentError", f"The query has {pipes} operators; this local Log Analytics takes {MAX_OPERATORS}."
+        )
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1)
+
+
+def _check_sources(sql: str) -> None:
+    """A query reads only the workspace's tables: refuse any other database or catalog it names."""
+    try:
+        names = duckdb.get_table_names(sql, qualified=True)
+    except duckdb.Error:
+        names = set()
+    for name in sorted(names):
+        qualified = name.split(" AS ")[0].replace('"', "")
+        if not qualified.startswith(f"{_SOURCE_DB}."):
+            raise KqlQueryError(
+                400,
+                "BadArgumentError",
+                f"'{qualified}' is outside this workspace: a query reads only the workspace's own tables.",
+            )
+
+
 def _schema_message(error: KqlSchemaError) -> str:
     hint = (error.hint or "").split(";")[0]
     return f"'{error.name}': {hint}." if hint else f"'{error.name}' could not be resolved."
@@ -1210,5 +1341,17 @@ def _database_error(error: duckdb.Error) -> KqlQueryError:
             message = f"Failed to resolve scalar expression named '{found.group(1)}'."
         return KqlQueryError(400, "BadArgumentError", message)
     if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)):
+        return KqlQueryError(400, "BadArgumentError", message)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return KqlQueryError(
+            400,
+            "BadArgumentError",
+            f"The query needs more than the {MEMORY_LIMIT} of memory this local Log Analytics gives one query.",
+        )
+    if isinstance(error, duckdb.PermissionException):
+        return KqlQueryError(
+            400, "BadArgumentError", "The query asks for files or extensions, which are not available."
+        )
+    if isinstance(error, (duckdb.ParserException, duckdb.NotImplementedException, duckdb.SyntaxException)):
         return KqlQueryError(400, "BadArgumentError", message)
     return KqlQueryError(500, "InternalServerError", f"The query failed while running: {message}")

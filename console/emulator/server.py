@@ -11,33 +11,46 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import signal
-import ssl
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import trustme
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from console.emulator import estate
 from console.emulator.arm import ArmRouter, arm_error
 from console.emulator.faults import FaultInjector, FaultRule, FaultSpecError, rule_from_mapping
 from console.emulator.store import Store
+from console.emulator.tls import server_context
+
+log = logging.getLogger(__name__)
 
 RECORD_FILE = "emulator.json"
 TOKEN_LIFETIME_S = 24 * 3600
 ARM_AUDIENCE = "https://management.azure.com"
 LOGS_AUDIENCE = "https://api.loganalytics.io"
 
+IDLE_TIMEOUT_S = 10.0
+"""A connection with no request in flight for this long is closed (idle, or a request half sent)."""
+SHUTDOWN_TIMEOUT_S = 1.0
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
+TelemetryStatus = Callable[[], dict[str, Any]]
+STATUS_KEY: web.AppKey[TelemetryStatus] = web.AppKey("telemetry_status")
 
 
 @dataclass
@@ -104,28 +117,16 @@ class TokenIssuer:
         return audience
 
 
-def _tls_context(data_dir: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context from a CA kept in the data dir (made on first start) and a fresh leaf cert."""
-    tls_dir = data_dir / "tls"
-    tls_dir.mkdir(parents=True, exist_ok=True)
-    ca_cert, ca_key = tls_dir / "ca.pem", tls_dir / "ca-key.pem"
-    if ca_cert.exists() and ca_key.exists():
-        ca = trustme.CA.from_pem(ca_cert.read_bytes(), ca_key.read_bytes())
-    else:
-        ca = trustme.CA(organization_name="opsconsole local Azure")
-        ca_key.touch(mode=0o600)
-        ca_key.write_bytes(ca.private_key_pem.bytes())
-        ca_cert.write_bytes(ca.cert_pem.bytes())
-    leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(context)
-    return context, ca_cert
-
-
 def _request_ids(request: web.Request) -> dict[str, str]:
     request_id = str(uuid.uuid4())
     correlation = request.headers.get("x-ms-correlation-request-id") or request_id
     return {"x-ms-request-id": request_id, "x-ms-correlation-request-id": correlation}
+
+
+def _control_allowed(request: web.Request) -> bool:
+    """Control routes answer only a loopback peer that shows the identity header."""
+    shown = request.headers.get("X-IDENTITY-HEADER", "")
+    return _is_loopback_peer(request) and hmac.compare_digest(shown.encode(), request.app[SECRET_KEY].encode())
 
 
 def _is_loopback_peer(request: web.Request) -> bool:
@@ -139,12 +140,30 @@ def _is_loopback_peer(request: web.Request) -> bool:
 async def _azure_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Request ids, faults and bearer-token checks for every ARM and Log Analytics request."""
+    """Request ids, connection tracking and the Azure-shaped answer to anything that goes wrong."""
     ids = _request_ids(request)
+    tracker = request.app[CONNECTIONS_KEY]
+    tracker.started(request.protocol)
+    try:
+        response = await _guarded(request, handler)
+    except web.HTTPException as refused:
+        # Routing and body-size refusals from aiohttp itself: same status, Azure's shape.
+        response = arm_error(refused.status, _status_code(refused.status), _status_sentence(refused.status))
+    except Exception:
+        log.exception("Unexpected failure answering %s %s", request.method, request.path[:200])
+        response = arm_error(500, "InternalServerError", "The local Azure failed to answer; see its log.")
+    finally:
+        tracker.finished(request.protocol)
+    response.headers.update(ids)
+    return response
+
+
+async def _guarded(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Faults and bearer-token checks for every ARM and Log Analytics request."""
     if request.path.startswith("/_emulator/"):
-        control = await handler(request)
-        control.headers.update(ids)
-        return control
+        return await handler(request)
     decision = request.app[FAULTS_KEY].decide(request.method, request.path)
     if decision.latency_ms:
         await asyncio.sleep(decision.latency_ms / 1000)
@@ -155,9 +174,8 @@ async def _azure_middleware(
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     audience = issuer.audience_of(token.strip()) if scheme.lower() == "bearer" else None
     wanted = LOGS_AUDIENCE if request.path.startswith("/v1/") else ARM_AUDIENCE
-    response: web.StreamResponse
     if audience is None or audience != wanted:
-        response = arm_error(
+        return arm_error(
             401,
             "InvalidAuthenticationToken",
             "The access token is missing, invalid or expired."
@@ -167,18 +185,101 @@ async def _azure_middleware(
                 "WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/{estate.TENANT_ID}"'
             },
         )
-    elif decision.status is not None:
+    if decision.status is not None:
         headers = {"Retry-After": str(int(decision.retry_after))} if decision.retry_after is not None else {}
-        response = arm_error(
+        return arm_error(
             decision.status, "InjectedFault", f"Fault injected by the local Azure: HTTP {decision.status}.", headers
         )
-    elif decision.malformed:
-        response = web.Response(status=200, body=b'{"value": [{"id": "/subscr', content_type="application/json")
-    else:
-        request[LRO_FAIL_KEY] = decision.lro_fail
-        response = await handler(request)
-    response.headers.update(ids)
-    return response
+    if decision.malformed:
+        return web.Response(status=200, body=b'{"value": [{"id": "/subscr', content_type="application/json")
+    request[LRO_FAIL_KEY] = decision.lro_fail
+    return await handler(request)
+
+
+def _status_code(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "BadRequest"
+
+
+def _status_sentence(status: int) -> str:
+    sentences = {
+        405: "That HTTP method is not supported on this path.",
+        413: f"The request body is larger than {MAX_REQUEST_BYTES:,} bytes.",
+        414: "The request path is too long.",
+        431: "The request headers are too large.",
+    }
+    return sentences.get(status, f"The request was refused (HTTP {status}).")
+
+
+class _ConnectionTracker:
+    """Closes connections that sit with no request in flight: idle ones and half-sent requests.
+
+    aiohttp times out idle keep-alive connections but not a client that never finishes sending
+    its headers, so every connection gets a deadline that only an answered request renews.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle_s: float) -> None:
+        self._loop = loop
+        self._idle_s = idle_s
+        self._state: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+
+    def opened(self, protocol: RequestHandler) -> None:
+        self._state[protocol] = [0, 0]  # requests seen, requests in flight
+        self._arm(protocol)
+
+    def started(self, protocol: Any) -> None:
+        state = self._state.get(protocol)
+        if state is not None:
+            state[0] += 1
+            state[1] += 1
+
+    def finished(self, protocol: Any) -> None:
+        state = self._state.get(protocol)
+        if state is not None:
+            state[1] -= 1
+            self._arm(protocol)
+
+    def _arm(self, protocol: RequestHandler) -> None:
+        seen = self._state[protocol][0]
+        reference = weakref.ref(protocol)
+        self._loop.call_later(self._idle_s, self._expire, reference, seen)
+
+    def _expire(self, reference: weakref.ref[RequestHandler], seen: int) -> None:
+        protocol = reference()
+        state = self._state.get(protocol) if protocol is not None else None
+        if protocol is None or state is None or state[0] != seen or state[1] > 0:
+            return
+        if protocol.transport is not None:
+            protocol.transport.close()
+
+
+CONNECTIONS_KEY = web.AppKey("connections", _ConnectionTracker)
+
+
+class _AzureProtocol(RequestHandler):
+    """aiohttp's connection handler, answering requests it cannot parse in Azure's error shape and
+    logging the status but never the bytes that caused it (they come from an unauthenticated peer)."""
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        log.warning("Refused a malformed request: HTTP %s (%s)", status, type(exc).__name__ if exc else "no detail")
+        if status >= 500:
+            status = 400
+        sentence = _status_sentence(status)
+        if type(exc).__name__ == "LineTooLong":
+            sentence = "The request line or one of its headers is too long."
+        elif type(exc).__name__ == "BadHttpMethod":
+            sentence = "The request's HTTP method is not one this server knows."
+        response = arm_error(status, _status_code(status), sentence)
+        response.force_close()
+        return response
 
 
 ISSUER_KEY = web.AppKey("issuer", TokenIssuer)
@@ -186,7 +287,7 @@ ISSUER_KEY = web.AppKey("issuer", TokenIssuer)
 
 async def _control_faults(request: web.Request) -> web.Response:
     """Loopback-only control route: GET lists, POST adds (or PUT replaces), DELETE clears fault rules."""
-    if not _is_loopback_peer(request) or request.headers.get("X-IDENTITY-HEADER") != request.app[SECRET_KEY]:
+    if not _control_allowed(request):
         return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
     injector = request.app[FAULTS_KEY]
     if request.method == "DELETE":
@@ -205,6 +306,15 @@ async def _control_faults(request: web.Request) -> web.Response:
 
 
 SECRET_KEY = web.AppKey("identity_secret", str)
+
+
+async def _control_status(request: web.Request) -> web.Response:
+    """Loopback-only: whether the telemetry is loaded, so a headless command can wait for it."""
+    if not _control_allowed(request):
+        return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
+    status = request.app.get(STATUS_KEY)
+    telemetry = status() if status is not None else {"ready": True, "progress": 1.0}
+    return web.json_response({"telemetry": telemetry})
 
 
 def _identity_app(issuer: TokenIssuer, secret: str) -> web.Application:
@@ -248,8 +358,12 @@ class RunningEmulator:
     faults: FaultInjector
     runners: list[web.AppRunner]
     background: list[asyncio.Task[Any]]
+    listeners: list[asyncio.Server] = field(default_factory=list)
 
     async def stop(self) -> None:
+        """Stop accepting, interrupt running queries and seeding, close connections, close the store."""
+        for listener in self.listeners:
+            listener.close()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -261,22 +375,36 @@ class RunningEmulator:
 LogsSetup = Callable[[web.Application, Store, datetime, EmulatorConfig], Awaitable[list[asyncio.Task[Any]]]]
 
 
+def _private_dir(path: Path) -> None:
+    """The data dir holds secrets (seeded passwords, the CA key, the identity header): owner only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for child in path.iterdir():
+        if child.is_file():
+            child.chmod(0o600)
+
+
 async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None = None) -> RunningEmulator:
     """Start the local Azure on the running loop; returns once both listeners accept connections."""
     require_loopback(config.host)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(config.data_dir)
     now = datetime.now(UTC)
     store = Store(config.data_dir / "local-azure.duckdb", reset=config.reset, now=now)
+    _private_dir(config.data_dir)
     issuer = TokenIssuer()
     secret = secrets.token_urlsafe(24)
     faults = FaultInjector(config.faults)
     router = ArmRouter(store, page_size=config.page_size)
+    loop = asyncio.get_running_loop()
 
-    app = web.Application(middlewares=[_azure_middleware], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[_azure_middleware], client_max_size=MAX_REQUEST_BYTES)
     app[FAULTS_KEY] = faults
     app[ISSUER_KEY] = issuer
     app[SECRET_KEY] = secret
+    tracker = _ConnectionTracker(loop, IDLE_TIMEOUT_S)
+    app[CONNECTIONS_KEY] = tracker
     app.router.add_route("*", "/_emulator/faults", _control_faults)
+    app.router.add_route("GET", "/_emulator/status", _control_status)
     background: list[asyncio.Task[Any]] = []
     if logs_setup is None:
         from console.emulator.logs_wiring import setup_logs
@@ -285,23 +413,46 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     background += await logs_setup(app, store, now, config)
     app.router.add_route("*", "/{tail:.*}", router.dispatch)
 
-    context, ca_file = _tls_context(config.data_dir)
-    arm_runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    context, ca_file = server_context(config.data_dir, config.host)
+    arm_runner = web.AppRunner(
+        app,
+        access_log=None,
+        handler_cancellation=True,
+        keepalive_timeout=IDLE_TIMEOUT_S,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
     await arm_runner.setup()
-    arm_site = web.TCPSite(arm_runner, config.host, config.port, ssl_context=context)
-    await arm_site.start()
-    identity_runner = web.AppRunner(_identity_app(issuer, secret), access_log=None)
+    server = arm_runner.server
+    assert server is not None
+
+    def protocol() -> RequestHandler:
+        # No access log, as for the runner (aiohttp's own type hint does not admit None).
+        handler = _AzureProtocol(server, loop=loop, keepalive_timeout=IDLE_TIMEOUT_S, access_log=cast(Any, None))
+        tracker.opened(handler)
+        return handler
+
+    arm_listener = await loop.create_server(
+        protocol, config.host, config.port, ssl=context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S
+    )
+    identity_runner = web.AppRunner(
+        _identity_app(issuer, secret),
+        access_log=None,
+        keepalive_timeout=IDLE_TIMEOUT_S,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
     await identity_runner.setup()
-    identity_site = web.TCPSite(identity_runner, config.host, 0)
-    await identity_site.start()
+    assert identity_runner.server is not None
+    identity_listener = await loop.create_server(identity_runner.server, config.host, 0)
 
     host = f"[{config.host}]" if ":" in config.host else config.host
-    arm_port = _bound_port(arm_site)
+    arm_port = int(arm_listener.sockets[0].getsockname()[1])
     endpoint = f"https://{host}:{arm_port}"
+    router.origin = endpoint
+    identity_port = int(identity_listener.sockets[0].getsockname()[1])
     readiness = {
         "arm_endpoint": endpoint,
         "logs_endpoint": endpoint,
-        "identity_endpoint": f"http://{host}:{_bound_port(identity_site)}/msi/token",
+        "identity_endpoint": f"http://{host}:{identity_port}/msi/token",
         "identity_header": secret,
         "ca_file": str(ca_file.resolve()),
         "tenant_id": estate.TENANT_ID,
@@ -309,13 +460,9 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
         "data_dir": str(config.data_dir.resolve()),
         "pid": os.getpid(),
     }
-    return RunningEmulator(readiness, store, router, faults, [arm_runner, identity_runner], background)
-
-
-def _bound_port(site: web.TCPSite) -> int:
-    server: Any = site._server  # aiohttp exposes the bound port only through the server's sockets
-    assert server is not None and server.sockets
-    return int(server.sockets[0].getsockname()[1])
+    return RunningEmulator(
+        readiness, store, router, faults, [arm_runner, identity_runner], background, [arm_listener, identity_listener]
+    )
 
 
 def write_record(data_dir: Path, readiness: dict[str, Any]) -> Path:
@@ -339,6 +486,7 @@ def remove_record(data_dir: Path) -> None:
 
 async def serve(config: EmulatorConfig, announce: Callable[[str], None]) -> None:
     """Run until SIGINT/SIGTERM: start, record, announce the readiness line, then stop cleanly."""
+    os.umask(0o077)  # this process is the local Azure: everything it writes is the owner's alone
     running = await start_emulator(config)
     write_record(config.data_dir, running.readiness)
     stop = asyncio.Event()
@@ -359,5 +507,5 @@ async def serve(config: EmulatorConfig, announce: Callable[[str], None]) -> None
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
     """Stop when the console that started us is gone (killed, or its terminal closed), not linger."""
     while os.getppid() == parent_pid:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
     stop.set()
