@@ -20,8 +20,14 @@ from textual.worker import Worker, WorkerState
 
 from console.cloud import CloudProfile
 from console.errors import ErrorKind, OpsError
-from console.models import Resource
-from screens.palette import AreaCommands, ResourceCommands, RunbookCommands, SubscriptionCommands
+from console.models import Resource, Subscription
+from screens.palette import (
+    AreaCommands,
+    ResourceCommands,
+    RunbookCommands,
+    SubscriptionCommands,
+    SubscriptionSwitcher,
+)
 from screens.shell import (
     AREAS,
     AreaScreen,
@@ -248,7 +254,24 @@ class OpsConsole(App[int]):
             self.screen.action_open_command_bar()
 
     def action_switch_subscription(self) -> None:
-        self.action_command_palette()
+        """`ctrl+s`: a palette of the subscriptions only, listed at once."""
+        from textual.command import CommandPalette
+
+        if not CommandPalette.is_open(cast("App[object]", self)):
+            self.push_screen(
+                CommandPalette(
+                    providers=[SubscriptionSwitcher],
+                    placeholder="Switch subscription: type a name or id, enter switches, esc cancels",
+                    id="--command-palette",
+                )
+            )
+
+    async def known_subscriptions(self) -> list[Subscription]:
+        """The subscriptions the sign-in can see (listed once, then kept in the shell)."""
+        if not self.shell.subscriptions:
+            self.shell.subscriptions = await self.services.resources.list_subscriptions()
+            self.shell.choose_initial()
+        return list(self.shell.subscriptions)
 
     async def resource_index(self) -> list[Resource]:
         """Every resource across the known subscriptions, for the palette; cached for a minute."""

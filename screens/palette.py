@@ -8,7 +8,7 @@ from typing import Protocol, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from console.errors import OpsError
-from console.models import Resource
+from console.models import Resource, Subscription
 from screens.shell import AREAS, ShellContext
 
 
@@ -26,6 +26,8 @@ class ConsoleHost(Protocol):
     async def resource_index(self) -> list[Resource]: ...
 
     def runbook_titles(self) -> list[tuple[str, str, str]]: ...
+
+    async def known_subscriptions(self) -> list[Subscription]: ...
 
     def open_runbook(self, name: str) -> None: ...
 
@@ -60,6 +62,43 @@ class SubscriptionCommands(Provider):
             if subscription == host.shell.current:
                 continue
             text = f"Subscription: {subscription.display_name}"
+            score = max(matcher.match(text), matcher.match(subscription.subscription_id))
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(host.select_subscription, subscription.subscription_id),
+                    help=subscription.subscription_id,
+                )
+
+
+class SubscriptionSwitcher(Provider):
+    """The `ctrl+s` switcher: every subscription, the current one marked, listed before anything is typed."""
+
+    async def startup(self) -> None:
+        self._subscriptions: list[Subscription] = []
+        try:
+            self._subscriptions = await _host(self).known_subscriptions()
+        except OpsError as error:
+            self.app.notify(f"Could not list the subscriptions: {error}", severity="error")
+
+    def _entries(self) -> list[tuple[str, Subscription]]:
+        current = _host(self).shell.current
+        return [
+            (f"{s.display_name}{'  (current)' if s == current else ''}", s) for s in getattr(self, "_subscriptions", [])
+        ]
+
+    async def discover(self) -> Hits:
+        host = _host(self)
+        for text, subscription in self._entries():
+            yield DiscoveryHit(
+                text, partial(host.select_subscription, subscription.subscription_id), help=subscription.subscription_id
+            )
+
+    async def search(self, query: str) -> Hits:
+        host = _host(self)
+        matcher = self.matcher(query)
+        for text, subscription in self._entries():
             score = max(matcher.match(text), matcher.match(subscription.subscription_id))
             if score > 0:
                 yield Hit(

@@ -142,6 +142,22 @@ class Scope:
         return "  ›  ".join(parts)
 
 
+COLUMNS = [
+    ("Name", "name"),
+    ("Type", "type"),
+    ("Group", "group"),
+    ("Location", "location"),
+    ("Subscription", "subscription"),
+    ("Tags", "tags"),
+]
+COLUMN_WIDTHS = {"name": 36, "type": 42, "group": 16, "location": 12, "subscription": 24, "tags": 60}
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` characters, ending in an ellipsis when it was longer."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 def _visible_tags(tags: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags.items() if not k.startswith("hidden-"))
 
@@ -187,6 +203,7 @@ class ResourcesScreen(AreaScreen):
         self.sort_reverse = False
         self._refresh_timer: Any = None
         self._detail_for: str | None = None
+        self._columns_with_subscription: bool | None = None
         """The resource whose details are loading or shown."""
 
     def compose_body(self) -> ComposeResult:
@@ -207,14 +224,21 @@ class ResourcesScreen(AreaScreen):
                     yield Static("", id="detail-body")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        # Fixed widths keep a long disk name from pushing the type off narrow terminals.
-        table.add_column("Name", key="name", width=36)
-        table.add_column("Type", key="type", width=42)
-        table.add_column("Group", key="group", width=16)
-        table.add_column("Location", key="location", width=12)
-        table.add_column("Tags", key="tags")
+        self._set_columns(with_subscription=self.scope.subscription is None)
         self.load_subscriptions()
+
+    def _set_columns(self, *, with_subscription: bool) -> None:
+        """The table's columns; "All subscriptions" adds one naming each row's subscription."""
+        table = self.query_one(DataTable)
+        if self._columns_with_subscription == with_subscription and table.columns:
+            return
+        self._columns_with_subscription = with_subscription
+        table.clear(columns=True)
+        # Fixed widths keep a long disk name from pushing the type off narrow terminals; longer text ends in "…".
+        for label, key in COLUMNS:
+            if key == "subscription" and not with_subscription:
+                continue
+            table.add_column(label, key=key, width=COLUMN_WIDTHS[key])
 
     # loading -------------------------------------------------------------------------------
 
@@ -303,16 +327,22 @@ class ResourcesScreen(AreaScreen):
             self.shown.sort(key=lambda r: field(r).lower(), reverse=self.sort_reverse)
         table = self.query_one(DataTable)
         keep = self._selected()
+        all_subscriptions = self.scope.subscription is None
+        self._set_columns(with_subscription=all_subscriptions)
         table.clear()
+        names = {s.subscription_id.lower(): s.display_name for s in self.context.subscriptions}
         for resource in self.shown:
-            table.add_row(
-                resource.name,
-                resource.type,
-                resource.resource_group,
-                resource.location,
-                _visible_tags(resource.tags),
-                key=resource.resource_id,
-            )
+            cells = {
+                "name": resource.name,
+                "type": resource.type,
+                "group": resource.resource_group,
+                "location": resource.location,
+                "subscription": names.get(resource.subscription_id.lower(), resource.subscription_id),
+                "tags": _visible_tags(resource.tags),
+            }
+            if not all_subscriptions:
+                del cells["subscription"]
+            table.add_row(*(fit(text, COLUMN_WIDTHS[key]) for key, text in cells.items()), key=resource.resource_id)
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)

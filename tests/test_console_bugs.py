@@ -295,3 +295,62 @@ async def test_an_error_in_one_area_is_reported_and_the_console_carries_on(
         await until(pilot, lambda: app.current_mode == "resources", "resources again")
         await pilot.press("ctrl+q")
     assert app.return_code == 0
+
+
+# rough edges of Resources ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_ctrl_s_lists_every_subscription_and_switches(build_app: Callable[..., OpsConsole]) -> None:
+    from textual.command import CommandList
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _resources_ready(pilot, app)
+        assert app.shell.current is not None and app.shell.current.display_name == "Contoso Non-Production"
+        await pilot.press("ctrl+s")
+
+        def options() -> list[str]:
+            lists = app.screen.query(CommandList)
+            if not lists:
+                return []
+            found = lists.first(CommandList)
+            return [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+
+        await until(pilot, lambda: len(options()) == 2, "both subscriptions, before anything is typed")
+        assert any("Contoso Non-Production" in text and "(current)" in text for text in options())
+        await pilot.press(*"Contoso Production")
+        await until(pilot, lambda: bool(options()) and options()[0].startswith("Contoso Production"), "the match")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: app.shell.current is not None and app.shell.current.display_name == "Contoso Production",
+            "the switch",
+        )
+        await until(
+            pilot,
+            lambda: bool(screen.shown) and screen.shown[0].subscription_id == app.shell.current.subscription_id,
+            "the production table",
+        )  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
+async def test_all_subscriptions_has_a_subscription_column_and_long_names_end_in_an_ellipsis(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    from screens.resources import COLUMN_WIDTHS, Scope
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _resources_ready(pilot, app)
+        table = screen.query_one(DataTable)
+        assert "subscription" not in [str(key.value) for key in table.columns]
+        screen._set_scope(Scope())
+        await until(pilot, lambda: len({r.subscription_id for r in screen.shown}) == 2, "every subscription's rows")
+        assert "subscription" in [str(key.value) for key in table.columns]
+        cells = {str(table.get_row_at(i)[4]) for i in range(table.row_count)}
+        assert cells == {"Contoso Production", "Contoso Non-Production"}
+        long = next(r for r in screen.shown if len(r.name) > COLUMN_WIDTHS["name"])
+        shown_name = str(table.get_row(long.resource_id)[0])
+        assert shown_name.endswith("…") and len(shown_name) == COLUMN_WIDTHS["name"]
+        assert long.name.startswith(shown_name[:-1])
