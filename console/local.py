@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 from console.cloud import CloudProfile, local_profile, parse_readiness_line
 from console.errors import ErrorKind, OpsError
@@ -67,18 +67,14 @@ class TelemetryStatus:
     progress: float
 
 
-_STILL_ARRIVING = re.compile(r"\((\d+)% so far\)")
-
-
 def _tls(readiness: dict[str, Any]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(readiness["ca_file"]))
 
 
 def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> TelemetryStatus:
-    """Ask the local Azure whether its telemetry is ready (`GET /_emulator/status`), standard library only.
+    """Ask the local Azure whether its telemetry has all arrived (`GET /_emulator/status`).
 
-    A local Azure without that route is asked with a `print 1` query instead: while telemetry is still
-    arriving, every answer carries a `DataStillArriving` partial error.
+    Standard library only, so a headless command's start stays cheap; raises OpsError when it cannot tell.
     """
     request = urllib.request.Request(
         f"{readiness['arm_endpoint']}/_emulator/status",
@@ -86,45 +82,15 @@ def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> Telemet
     )
     try:
         with urllib.request.urlopen(request, context=_tls(readiness), timeout=timeout) as response:
-            body = json.loads(response.read())
-        telemetry = body["telemetry"]
+            telemetry = json.loads(response.read())["telemetry"]
         return TelemetryStatus(bool(telemetry["ready"]), float(telemetry.get("progress", 0.0)))
     except urllib.error.HTTPError as error:
         error.close()
-        if error.code not in (400, 404, 405):
-            raise _unreachable(readiness, error) from None
+        refused = _unreachable(readiness, error)
+        refused.code = "StatusRefused"  # an answer, not a server still starting: asking again will not help
+        raise refused from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _unreachable(readiness, error) from None
-    return _probe_with_query(readiness, timeout)
-
-
-def _probe_with_query(readiness: dict[str, Any], timeout: float) -> TelemetryStatus:
-    try:
-        token_url = f"{readiness['identity_endpoint']}?" + urlencode(
-            {"api-version": "2019-08-01", "resource": "https://api.loganalytics.io"}
-        )
-        token_request = urllib.request.Request(
-            token_url, headers={"X-IDENTITY-HEADER": str(readiness["identity_header"])}
-        )
-        with urllib.request.urlopen(token_request, timeout=timeout) as response:
-            token = json.loads(response.read())["access_token"]
-        subscription = str(readiness["subscriptions"][0])
-        query = urllib.request.Request(
-            f"{readiness['logs_endpoint']}/v1/subscriptions/{subscription}/query",
-            data=json.dumps({"query": "print 1"}).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(query, context=_tls(readiness), timeout=timeout) as response:
-            answer = json.loads(response.read())
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise _unreachable(readiness, error) from None
-    details = (answer.get("error") or {}).get("details") or []
-    for detail in details:
-        if isinstance(detail, dict) and detail.get("code") == "DataStillArriving":
-            found = _STILL_ARRIVING.search(str(detail.get("message", "")))
-            return TelemetryStatus(False, int(found.group(1)) / 100 if found else 0.0)
-    return TelemetryStatus(True, 1.0)
 
 
 def _unreachable(readiness: dict[str, Any], error: BaseException) -> OpsError:
@@ -218,8 +184,8 @@ class LocalAzure:
                 )
             try:
                 status = self.telemetry_status()
-            except OpsError:
-                if time.monotonic() >= deadline:
+            except OpsError as error:
+                if error.code == "StatusRefused" or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.25)
                 continue
@@ -252,8 +218,14 @@ class PendingLocalAzure:
             if line.strip() or self.process.poll() is not None:
                 break
         if not line.strip():
+            silent = self.process.poll() is None
             self.process.kill()
             self.process.wait()
+            if silent:
+                raise OpsError(
+                    ErrorKind.CONFIG,
+                    f"The local Azure did not say it was ready within {timeout:g} s (its log: {self.log_path}).",
+                )
             raise OpsError(ErrorKind.CONFIG, self._why_not_started())
         return LocalAzure(parse_readiness_line(line), self.process)
 
@@ -283,7 +255,7 @@ def start_failure_sentence(log_text: str, log_path: Path) -> str:
     reason = said[-1] if said else lines[-1] if lines else ""
     if not reason:
         return f"The local Azure exited before it was ready and wrote nothing to its log ({log_path})."
-    reason = reason.rstrip(".")
+    reason = reason.removeprefix("could not start:").strip().rstrip(".")
     return f"The local Azure did not start: {reason[:300]} (its log: {log_path})."
 
 
@@ -301,13 +273,20 @@ def spawn_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[s
     ]
     if reset:
         command.append("--reset")
-    data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "emulator.log"
-    with open(log_path, "a", encoding="utf-8") as log:
-        offset = log.tell()
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, start_new_session=True
-        )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a", encoding="utf-8") as log:
+            offset = log.tell()
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True, start_new_session=True
+            )
+    except OSError as error:
+        raise OpsError(
+            ErrorKind.CONFIG,
+            f"The local Azure could not be started in {data_dir}: {error.strerror or error}; "
+            "set OPSCONSOLE_DATA_DIR to a folder you can write.",
+        ) from None
     return PendingLocalAzure(process, log_path, offset)
 
 

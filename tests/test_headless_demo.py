@@ -20,7 +20,7 @@ from pathlib import Path
 from conftest import EmulatorThread
 
 from console.emulator.server import EmulatorConfig
-from console.local import RECORD_FILE, ProgressLine, telemetry_status
+from console.local import RECORD_FILE, ProgressLine, start_failure_sentence, telemetry_status
 
 OPSCONSOLE = [str(Path(sys.executable).with_name("opsconsole"))]
 # Telemetry small enough that a cold start takes seconds, large enough that slot-health sees requests.
@@ -153,6 +153,30 @@ def test_a_held_data_dir_without_a_record_is_one_sentence_and_exit_3(tmp_path: P
     assert len(lines) == 1, result.stderr
     assert "is in use by another process" in lines[0] and "OPSCONSOLE_DATA_DIR" in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the data dir should be")
+    result = run(["query", "print 1", "--demo"], environment(tmp_path), timeout=60)
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not be started in" in lines[0] and "OPSCONSOLE_DATA_DIR" in lines[0]
+
+
+def test_a_crash_at_start_is_told_by_the_last_line_of_its_traceback(tmp_path: Path) -> None:
+    log = (
+        "Traceback (most recent call last):\n"
+        '  File "server.py", line 273, in start_emulator\n'
+        "    router = ArmRouter(store)\n"
+        "AttributeError: 'ArmRouter' object has no attribute '_group_exists'\n"
+    )
+    sentence = start_failure_sentence(log, tmp_path / "emulator.log")
+    assert sentence == (
+        "The local Azure did not start: AttributeError: 'ArmRouter' object has no attribute '_group_exists' "
+        f"(its log: {tmp_path / 'emulator.log'})."
+    )
+    said = start_failure_sentence("local Azure: could not start: port 80 is taken.\n", tmp_path / "x.log")
+    assert said.startswith("The local Azure did not start: port 80 is taken (its log")
 
 
 def test_no_sign_in_is_one_sentence_saying_what_to_do(tmp_path: Path) -> None:
