@@ -34,7 +34,13 @@ def main(
     parser.add_argument("--telemetry-scale", type=float, default=1.0, help="telemetry volume (1.0: ~4M rows)")
     parser.add_argument("--no-traffic", action="store_true", help="do not generate live telemetry")
     parser.add_argument("--parent-pid", type=int, help="stop when this process (the console) has gone")
+    parser.add_argument(
+        "--seed-delay", type=float, default=EmulatorConfig.seed_delay_s, help="seconds before seeding telemetry"
+    )
     args = parser.parse_args(argv)
+    if not 0 < args.telemetry_scale <= 10 or not 1 <= args.page_size <= 1000 or not 0 <= args.seed_delay <= 60:
+        print("local Azure: --telemetry-scale takes (0, 10], --page-size 1-1000, --seed-delay 0-60.", file=sys.stderr)
+        return 2
     try:
         require_loopback(args.host)
         rules = parse_fault_spec(args.faults)
@@ -51,6 +57,7 @@ def main(
         telemetry_scale=args.telemetry_scale,
         live_traffic=not args.no_traffic,
         parent_pid=args.parent_pid,
+        seed_delay_s=args.seed_delay,
     )
 
     def announce(line: str) -> None:

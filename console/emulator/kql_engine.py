@@ -885,6 +885,8 @@ class KqlEngine:
         self.connection: duckdb.DuckDBPyConnection = connection
         self.seeding = False
         self.seed_progress = 1.0
+        self.complete_from: dt.datetime | None = None
+        """While seeding: telemetry at or after this instant (naive UTC) is already complete."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, _Translation] = OrderedDict()
         self._schema_types: dict[str, list[tuple[str, str]]] | None = None

@@ -280,7 +280,7 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
             limits.release(caller)
         extra: dict[str, Any] = {}
         partial = outcome.error
-        if seeding or engine.seeding:
+        if (seeding or engine.seeding) and not _complete_for(engine, timespan):
             partial = partial or {
                 "code": "PartialError",
                 "message": "There were some errors when processing your query.",
@@ -394,6 +394,14 @@ async def _request_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _BadRequestError("The request body must be a JSON object with 'query' and 'timespan'.")
     return body
+
+
+def _complete_for(engine: KqlEngine, timespan: tuple[dt.datetime, dt.datetime] | None) -> bool:
+    """Whether seeding has already written everything a query over `timespan` can see."""
+    complete_from = engine.complete_from
+    if timespan is None or complete_from is None:
+        return False
+    return timespan[0].astimezone(dt.UTC).replace(tzinfo=None) >= complete_from
 
 
 def _is_true(value: str | None) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
@@ -43,7 +44,8 @@ class LazyEngine:
     """Stands in for the KQL engine while it loads in a thread: importing the engine costs ~250 ms,
     which would otherwise delay the readiness line. Attribute access waits until it is there."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
         self._ready = threading.Event()
         self._engine: KqlEngine | None = None
         self._error: BaseException | None = None
@@ -52,7 +54,7 @@ class LazyEngine:
         try:
             from console.emulator.kql_engine import KqlEngine
 
-            self._engine = KqlEngine()
+            self._engine = KqlEngine(self._path)
         except BaseException as error:  # surfaced to every caller of the engine
             self._error = error
             raise
@@ -70,13 +72,21 @@ class LazyEngine:
         return getattr(self.engine, name)
 
 
+TELEMETRY_FILE = "telemetry.duckdb"
+
+
 async def setup_logs(
     app: web.Application, store: Store, now: datetime, config: EmulatorConfig
 ) -> list[asyncio.Task[Any]]:
-    """Add the routes now; load the engine, seed, and run live traffic in the background."""
+    """Add the routes now; load the engine, seed (or reuse what the data dir keeps), run live traffic."""
     from console.emulator.logs_api import setup_logs_routes
+    from console.emulator.server import STATUS_KEY
 
-    lazy = LazyEngine()
+    path = config.data_dir / TELEMETRY_FILE
+    if config.reset:
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+    lazy = LazyEngine(path)
     loader = threading.Thread(target=lazy.load, name="kql-engine-load", daemon=True)
     loader.start()
     # The routes only reach the engine from request handlers, after loading has finished.
@@ -84,26 +94,62 @@ async def setup_logs(
     app.router.add_routes([_metadata_route(engine)])
     setup_logs_routes(app, engine, now=lambda: datetime.now(UTC))
     loop = asyncio.get_running_loop()
+    written: asyncio.Future[tuple[datetime, datetime]] = loop.create_future()
+
+    def status() -> dict[str, Any]:
+        """Ready when every table is complete; until then, how far and from when on it is complete."""
+        if not loader_done() or (not lazy.seeding and not written.done()):
+            return {"ready": False, "progress": 0.0, "complete_from": None}
+        if written.done() and not lazy.seeding:
+            return {"ready": True, "progress": 1.0, "complete_from": None}
+        complete_from = lazy.complete_from
+        return {
+            "ready": False,
+            "progress": round(lazy.seed_progress, 3),
+            "complete_from": f"{complete_from.isoformat()}Z" if complete_from is not None else None,
+        }
+
+    def loader_done() -> bool:
+        return not loader.is_alive()
+
+    app[STATUS_KEY] = status
+
+    async def interrupt_queries(_: web.Application) -> None:
+        if loader_done():
+            lazy.interrupt_all()
+
+    app.on_shutdown.append(interrupt_queries)
 
     async def seed_and_guard() -> None:
-        """Seed once the engine is loaded; on stop, interrupt a seed still running so shutdown is clean."""
+        """Reuse kept telemetry (writing only the gap) or seed afresh; interrupt a seed on stop."""
         from console.emulator import telemetry
 
         await asyncio.to_thread(loader.join)
         real = lazy.engine
+        kept = await asyncio.to_thread(telemetry.kept_telemetry, real, now, config.telemetry_scale)
+        if kept is not None:
+            real.seeding, real.seed_progress = True, 0.0
+            try:
+                until = await asyncio.to_thread(telemetry.fill_gap, real, kept, now, config.telemetry_scale)
+            finally:
+                real.seeding, real.seed_progress = False, 1.0
+            real.refresh_schema()
+            written.set_result((until, kept.seed_now))
+            return
+        await asyncio.to_thread(telemetry.discard_telemetry, real)
         # Empty tables at once (a query during the delay hears that data is still arriving), rows later.
         telemetry.create_tables(real.connection)
         real.refresh_schema()
-        real.seeding, real.seed_progress = True, 0.0
+        real.seeding, real.seed_progress, real.complete_from = True, 0.0, None
         await asyncio.sleep(config.seed_delay_s)
-        seeder = telemetry.start_seeding(real, now, scale=config.telemetry_scale)
-        seeded.set_result(seeder)
+        seeding = telemetry.TelemetrySeeding(real, now, scale=config.telemetry_scale)
+        seeding.start()
         try:
-            await asyncio.Event().wait()
+            await asyncio.to_thread(seeding.join)
+            written.set_result((now.replace(second=0, microsecond=0), now))
         finally:
-            await asyncio.to_thread(telemetry.stop_seeding, real, seeder)
+            await asyncio.to_thread(seeding.stop)
 
-    seeded: asyncio.Future[threading.Thread] = loop.create_future()
     tasks = [loop.create_task(seed_and_guard(), name="seed-guard")]
     if not config.live_traffic:
         return tasks
@@ -111,13 +157,13 @@ async def setup_logs(
     async def live_traffic() -> None:
         from console.emulator import telemetry
 
-        seeder = await seeded
-        await asyncio.to_thread(seeder.join)
-        seeded_until = now.replace(second=0, microsecond=0)
-        generator = telemetry.TrafficGenerator(lazy.engine, seeded_until, config.telemetry_scale, seed_now=now)
+        until, seed_now = await written
+        generator = telemetry.TrafficGenerator(lazy.engine, until, config.telemetry_scale, seed_now=seed_now)
         while True:
             try:
-                await asyncio.to_thread(generator.tick, datetime.now(UTC), store.builds_by_slot())
+                moment = datetime.now(UTC)
+                await asyncio.to_thread(generator.tick, moment, store.builds_by_slot())
+                await asyncio.to_thread(telemetry.mark_written_until, lazy.engine, moment)
             except Exception:  # one failed tick must not end live traffic; the next tick covers the gap
                 log.exception("live traffic tick failed")
             await asyncio.sleep(config.traffic_interval_s)

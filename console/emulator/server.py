@@ -68,7 +68,7 @@ class EmulatorConfig:
     traffic_interval_s: float = 5.0
     parent_pid: int | None = None
     """When set, the local Azure stops once that process (the console that started it) has gone."""
-    seed_delay_s: float = 2.0
+    seed_delay_s: float = 0.5
     """Seconds to wait before seeding telemetry, so a console starting beside the local Azure gets the CPU."""
 
 

@@ -10,6 +10,8 @@ except that their failure rate and latency follow whichever build sits in each s
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +26,16 @@ __all__ = [
     "INCIDENT_MINUTES",
     "SILENT_COMPUTER",
     "TABLES",
+    "KeptTelemetry",
+    "TelemetrySeeding",
     "TrafficGenerator",
     "create_tables",
+    "discard_telemetry",
+    "fill_gap",
     "incident_start",
+    "kept_telemetry",
+    "mark_written_until",
     "seed_telemetry",
-    "start_seeding",
 ]
 
 DAYS = 7
@@ -930,6 +937,151 @@ def _insert_window(
         _run(cursor, sql, parameters)
 
 
+_META_SCHEMA = "opsconsole_meta"
+TELEMETRY_VERSION = "2"
+# Newest first: the last hour is there within a moment, then the rest of the last day, then a
+# day at a time, so a query about the recent past is complete long before the whole week is.
+_FIRST_WINDOWS = (dt.timedelta(hours=1), dt.timedelta(days=1))
+
+
+def _story_rows(
+    cursor: duckdb.DuckDBPyConnection, now: dt.datetime, start: dt.datetime, end: dt.datetime, scale: float
+) -> None:
+    """The activity log and backup jobs: small, and written first so they are never the missing part."""
+    _run(cursor, _activity_sql(), _window_parameters(start, end, now, scale))
+    story = _activity_story_rows(now)
+    if story:
+        columns = [name for name, _ in TABLES["AzureActivity"]]
+        placeholders = ", ".join("?" for _ in columns)
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        cursor.executemany(f"INSERT INTO AzureActivity ({quoted}) VALUES ({placeholders})", story)
+    backups = _backup_job_rows(now)
+    columns = list(backups[0])
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    cursor.executemany(
+        f"INSERT INTO AzureDiagnostics ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
+        [list(row.values()) for row in backups],
+    )
+
+
+def _windows(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) cut newest first: the last hour, the rest of the last day, then whole days."""
+    cuts = [end]
+    for size in _FIRST_WINDOWS:
+        cuts.append(max(end - size, start))
+    while cuts[-1] > start:
+        cuts.append(max(cuts[-1] - dt.timedelta(days=1), start))
+    return [(t0, t1) for t1, t0 in itertools.pairwise(cuts) if t0 < t1]
+
+
+class TelemetrySeeding:
+    """One seeding of an engine's telemetry: the thread that writes it and the way to stop it.
+
+    While it runs, `engine.seeding` is true and `engine.complete_from` says from when on the data
+    is already complete, so a query about the recent past need not wait for the whole week.
+    """
+
+    def __init__(self, engine: KqlEngine, now: dt.datetime, *, scale: float = 1.0) -> None:
+        self.engine = engine
+        self.now = now
+        self.scale = scale
+        self._stop = threading.Event()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Seed in a background thread."""
+        create_tables(self.engine.connection)
+        self.engine.refresh_schema()
+        self.engine.seeding, self.engine.seed_progress = True, 0.0
+        self._thread = threading.Thread(target=self.run, name="telemetry-seed", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Interrupt the seed if it is still running, and wait for its thread."""
+        self._stop.set()
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.interrupt()
+        self.join(timeout)
+
+    def run(self, progress: Callable[[float], None] | None = None) -> dt.datetime:
+        """Write seven days of telemetry ending at `now` (floored to the minute); return where it ends.
+
+        Windows are written newest first by one worker per core (one statement keeps about one core
+        busy), and `complete_from` moves back as each run of newest windows is done.
+        """
+        engine = self.engine
+        end = _naive_utc(self.now).replace(second=0, microsecond=0)
+        start = end - dt.timedelta(days=DAYS)
+        engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, end
+        windows = _windows(start, end)
+        pending = list(enumerate(windows))
+        done: set[int] = set()
+        failures: list[BaseException] = []
+        total = (end - start).total_seconds()
+        builds = _default_builds()
+
+        def worker(cursor: duckdb.DuckDBPyConnection) -> None:
+            while not self._stop.is_set():
+                with self._lock:
+                    if not pending or failures:
+                        return
+                    index, (t0, t1) = pending.pop(0)
+                try:
+                    _insert_window(cursor, _window_parameters(t0, t1, self.now, self.scale), 60, builds)
+                except BaseException as error:
+                    with self._lock:
+                        failures.append(error)
+                    return
+                with self._lock:
+                    done.add(index)
+                    newest = 0
+                    while newest in done:
+                        newest += 1
+                    engine.complete_from = windows[newest - 1][0] if newest else end
+                    engine.seed_progress = (end - engine.complete_from).total_seconds() / total
+                if progress is not None:
+                    progress(engine.seed_progress)
+
+        cursors = [engine.connection.cursor() for _ in range(max(1, min(os.cpu_count() or 1, 4)))]
+        with self._lock:
+            self._cursors = cursors
+        try:
+            create_tables(cursors[0])
+            engine.refresh_schema()
+            _story_rows(cursors[0], self.now, start, end, self.scale)
+            threads = [threading.Thread(target=worker, args=(cursor,), daemon=True) for cursor in cursors]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failures and not self._stop.is_set():
+                raise failures[0]
+            if self._stop.is_set():
+                return end
+            meta = {"version": TELEMETRY_VERSION, "scale": repr(self.scale), "seeded_until": end.isoformat()}
+            _write_meta(cursors[0], {**meta, "seed_now": _naive_utc(self.now).isoformat()})
+            engine.seed_progress = 1.0
+            if progress is not None:
+                progress(1.0)
+        except duckdb.InterruptException:
+            if not self._stop.is_set():
+                raise
+        finally:
+            with self._lock:
+                self._cursors = []
+            for cursor in cursors:
+                cursor.close()
+            engine.seeding = False
+        return end
+
+
 def seed_telemetry(
     engine: KqlEngine,
     now: dt.datetime,
@@ -937,89 +1089,94 @@ def seed_telemetry(
     scale: float = 1.0,
     progress: Callable[[float], None] | None = None,
 ) -> dt.datetime:
-    """Write seven days of telemetry ending at `now` (floored to the minute); return where it ends.
+    """Write seven days of telemetry ending at `now` in this thread; return where it ends."""
+    return TelemetrySeeding(engine, now, scale=scale).run(progress)
 
-    Rows become visible a day at a time, newest day first, so a query during seeding sees the
-    recent past. Sets `engine.seeding` while it runs and `engine.seed_progress` in [0, 1].
+
+@dataclass(frozen=True)
+class KeptTelemetry:
+    """Telemetry a previous run left in the engine's file: when its story was seeded, where it ends."""
+
+    seed_now: dt.datetime
+    seeded_until: dt.datetime
+
+
+def kept_telemetry(engine: KqlEngine, now: dt.datetime, scale: float) -> KeptTelemetry | None:
+    """What the engine's file already holds, if it is complete, of this version and scale, and recent
+    enough that only a gap needs writing; otherwise None (and the caller seeds afresh)."""
+    cursor = engine.connection.cursor()
+    try:
+        meta = dict(cursor.execute(f"SELECT key, value FROM {_META_SCHEMA}.telemetry").fetchall())
+    except duckdb.Error:
+        return None
+    finally:
+        cursor.close()
+    try:
+        kept = KeptTelemetry(
+            dt.datetime.fromisoformat(meta["seed_now"]), dt.datetime.fromisoformat(meta["seeded_until"])
+        )
+    except (KeyError, ValueError):
+        return None
+    if meta.get("version") != TELEMETRY_VERSION or meta.get("scale") != repr(scale):
+        return None
+    if not dt.timedelta(0) <= _naive_utc(now) - kept.seeded_until < dt.timedelta(days=DAYS):
+        return None
+    return kept
+
+
+def discard_telemetry(engine: KqlEngine) -> None:
+    """Drop every telemetry table and the record of what was seeded."""
+    cursor = engine.connection.cursor()
+    try:
+        for table in TABLES:
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
+        cursor.execute(f"DROP SCHEMA IF EXISTS {_META_SCHEMA} CASCADE")
+    finally:
+        cursor.close()
+    engine.refresh_schema()
+
+
+def fill_gap(engine: KqlEngine, kept: KeptTelemetry, now: dt.datetime, scale: float) -> dt.datetime:
+    """Write the telemetry missing since the last run stopped, in one transaction; return where it ends.
+
+    Rows older than the seven days are dropped in the same step, so the file does not grow forever.
     """
     end = _naive_utc(now).replace(second=0, microsecond=0)
-    start = end - dt.timedelta(days=DAYS)
-    engine.seeding = True
-    engine.seed_progress = 0.0
     cursor = engine.connection.cursor()
-    with _SEED_CURSORS_LOCK:
-        _SEED_CURSORS[id(engine)] = cursor
     try:
-        create_tables(cursor)
-        engine.refresh_schema()
-        builds = _default_builds()
-        for day in range(DAYS):
-            if _stopping(engine):
-                return end
-            t1 = end - dt.timedelta(days=day)
-            t0 = t1 - dt.timedelta(days=1)
-            _insert_window(cursor, _window_parameters(t0, t1, now, scale), 60, builds)
-            engine.seed_progress = (day + 1) / (DAYS + 1)
-            if progress is not None:
-                progress(engine.seed_progress)
-        _run(cursor, _activity_sql(), _window_parameters(start, end, now, scale))
-        story = _activity_story_rows(now)
-        if story:
-            columns = [name for name, _ in TABLES["AzureActivity"]]
-            placeholders = ", ".join("?" for _ in columns)
-            quoted = ", ".join(f'"{name}"' for name in columns)
-            cursor.executemany(f"INSERT INTO AzureActivity ({quoted}) VALUES ({placeholders})", story)
-        backups = _backup_job_rows(now)
-        columns = list(backups[0])
-        quoted = ", ".join(f'"{name}"' for name in columns)
-        cursor.executemany(
-            f"INSERT INTO AzureDiagnostics ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
-            [list(row.values()) for row in backups],
-        )
-        engine.seed_progress = 1.0
-        if progress is not None:
-            progress(1.0)
-    except duckdb.InterruptException:
-        if not _stopping(engine):
-            raise
+        cursor.execute("BEGIN TRANSACTION")
+        if end > kept.seeded_until:
+            builds = _default_builds()
+            for t0, t1 in reversed(_windows(kept.seeded_until, end)):
+                _insert_window(cursor, _window_parameters(t0, t1, kept.seed_now, scale), 60, builds)
+        for table in TABLES:
+            cursor.execute(
+                f'DELETE FROM "{table}" WHERE "TimeGenerated" < $cut', {"cut": end - dt.timedelta(days=DAYS + 1)}
+            )
+        _write_meta(cursor, {"seeded_until": max(end, kept.seeded_until).isoformat()})
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
     finally:
-        with _SEED_CURSORS_LOCK:
-            _SEED_CURSORS.pop(id(engine), None)
         cursor.close()
-        engine.seeding = False
-    return end
+    return max(end, kept.seeded_until)
 
 
-_SEED_CURSORS: dict[int, duckdb.DuckDBPyConnection] = {}
-_SEED_CURSORS_LOCK = threading.Lock()
-_STOPPED: set[int] = set()
+def mark_written_until(engine: KqlEngine, until: dt.datetime) -> None:
+    """Record that telemetry is complete up to `until` (after a live-traffic tick)."""
+    cursor = engine.connection.cursor()
+    try:
+        _write_meta(cursor, {"seeded_until": _naive_utc(until).isoformat()})
+    finally:
+        cursor.close()
 
 
-def _stopping(engine: KqlEngine) -> bool:
-    return id(engine) in _STOPPED
-
-
-def stop_seeding(engine: KqlEngine, thread: threading.Thread, timeout: float = 10.0) -> None:
-    """Interrupt a seed in progress and wait for its thread, so the process can exit cleanly."""
-    _STOPPED.add(id(engine))
-    with _SEED_CURSORS_LOCK:
-        cursor = _SEED_CURSORS.get(id(engine))
-    if cursor is not None:
-        cursor.interrupt()
-    thread.join(timeout)
-
-
-def start_seeding(engine: KqlEngine, now: dt.datetime, *, scale: float = 1.0) -> threading.Thread:
-    """Seed in a background thread; `engine.seeding` stays true until it is done."""
-    create_tables(engine.connection)
-    engine.refresh_schema()
-    engine.seeding = True
-    engine.seed_progress = 0.0
-    thread = threading.Thread(
-        target=seed_telemetry, args=(engine, now), kwargs={"scale": scale}, name="telemetry-seed", daemon=True
-    )
-    thread.start()
-    return thread
+def _write_meta(cursor: duckdb.DuckDBPyConnection, values: Mapping[str, str]) -> None:
+    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_META_SCHEMA}")
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {_META_SCHEMA}.telemetry (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    for key, value in values.items():
+        cursor.execute(f"INSERT OR REPLACE INTO {_META_SCHEMA}.telemetry VALUES (?, ?)", [key, value])
 
 
 @dataclass
