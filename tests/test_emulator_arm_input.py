@@ -99,7 +99,7 @@ async def client(local_azure: EmulatorThread) -> AsyncIterator[ResourceManagemen
 @pytest.mark.parametrize(
     "value",
     ["", "garbage", "2024-13-01", "2024-02-30", "2024-1-1", "24-01-01", "2024-01-01-foo", "2024-01-01preview",
-     "%00", "2024-01-01%0d%0aX-Injected:%201", "9" * 5000],
+     "%00", "2024-01-01%0d%0aX-Injected:%201", "9" * 5000, "%D9%A2%D9%A0%D9%A2%D9%A4-01-01"],
 )  # fmt: skip
 def test_bad_api_version_is_refused(call: Any, value: str) -> None:
     answer = call("GET", f"/subscriptions/{PROD}/resources?api-version={value}")
@@ -142,7 +142,9 @@ def test_known_method_on_a_read_only_route_is_405_with_allow(call: Any) -> None:
 # paging parameters ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("top", ["", "abc", "-1", "0", "1e3", "3.5", " 3", "+3", "99999999999999999999", "0x10"])
+@pytest.mark.parametrize(
+    "top", ["", "abc", "-1", "0", "1e3", "3.5", " 3", "+3", "99999999999999999999", "0x10", "\u0663"]
+)
 def test_bad_top_is_400(call: Any, top: str) -> None:
     query = urllib.parse.urlencode({"api-version": API, "$top": top})
     call("GET", f"/subscriptions/{PROD}/resources?{query}").assert_arm_error(400, "InvalidTop")

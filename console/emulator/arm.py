@@ -31,8 +31,8 @@ MAX_OPERATIONS = 1000
 """Finished long-running operations kept for polling; the oldest go first."""
 MAX_GROUPS = 980
 """Resource groups per subscription, Azure's own limit."""
-_API_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})(-(preview|alpha|beta|privatepreview))?", re.IGNORECASE)
-_COUNT = re.compile(r"\d{1,9}")
+_API_VERSION = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(-(preview|alpha|beta|privatepreview))?", re.IGNORECASE)
+_COUNT = re.compile(r"[0-9]{1,9}")
 _GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
 
 log = logging.getLogger(__name__)
