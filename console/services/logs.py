@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ErrorKind, OpsError, from_azure
@@ -16,22 +18,6 @@ if TYPE_CHECKING:  # pyarrow is imported on first query: it is not needed to pai
     import pyarrow as pa
 
 Timespan = timedelta | tuple[datetime, datetime] | None
-
-
-def _arrow_type(la_type: str) -> pa.DataType | None:
-    """The Arrow type a Log Analytics column type maps to directly, if any."""
-    import pyarrow as pa
-
-    return {
-        "bool": pa.bool_(),
-        "boolean": pa.bool_(),
-        "int": pa.int64(),
-        "long": pa.int64(),
-        "real": pa.float64(),
-        "double": pa.float64(),
-        "decimal": pa.float64(),
-        "datetime": pa.timestamp("us", tz="UTC"),
-    }.get(la_type)
 
 
 # A trailing `render` operator: the console draws it, Log Analytics never sees it.
@@ -53,43 +39,11 @@ def split_render(kql: str) -> tuple[str, str | None, dict[str, str]]:
     return kql[: match.start()].rstrip(), match.group("kind").lower(), options
 
 
-def _arrow_column(values: list[Any], la_type: str) -> pa.Array:
-    import pyarrow as pa
-
-    wanted = _arrow_type(la_type)
-    if wanted is not None:
-        try:
-            return pa.array(values, type=wanted)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            pass
-    if la_type == "timespan":
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    if la_type == "dynamic":
-        import json
-
-        return pa.array(
-            [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values], type=pa.string()
-        )
-    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-
-
 def table_from_logs(names: list[str], types: list[str], rows: list[Any]) -> pa.Table:
-    """Build an Arrow table column by column from the SDK's row lists."""
-    import pyarrow as pa
+    """Build an Arrow table from the SDK's row lists (`LogsQueryClient.query_workspace`), row by row."""
+    from console.services.la_arrow import table_from_rows
 
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    arrays = [_arrow_column(list(values), la_type) for values, la_type in zip(columns, types, strict=True)]
-    return pa.Table.from_arrays(arrays, names=_unique(names))
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    result = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        result.append(name if count == 0 else f"{name}{count}")
-    return result
+    return table_from_rows(names, types, rows)
 
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -97,8 +51,14 @@ _POSITION = re.compile(r"line[:\s]+(\d+)[^\d]+(?:pos|position|column)[:\s]+(\d+)
 
 
 def _describe_partial(error: Any) -> tuple[str, bool]:
-    """The sentences inside a partial-result error, and whether it says the result was cut short."""
-    details = getattr(error, "details", None) or []
+    """The sentences inside a partial-result error (the answer's `error` object, or the SDK's
+    LogsQueryError), and whether it says the result was cut short."""
+    if isinstance(error, Mapping):
+        details = error.get("details") or []
+        if not details:
+            return str(error.get("message") or error.get("code") or "The result is incomplete."), False
+    else:
+        details = getattr(error, "details", None) or []
     sentences: list[str] = []
     truncated = False
     for detail in details if isinstance(details, Sequence) else []:
@@ -113,6 +73,24 @@ def _describe_partial(error: Any) -> tuple[str, bool]:
     return " ".join(sentences), truncated
 
 
+def _iso_timespan(timespan: Timespan) -> str | None:
+    """A timespan as the query API takes it: `PT3600.0S`, `start/end` or `start/PT...S` (as the SDK writes it)."""
+    if timespan is None:
+        return None
+
+    def instant(value: datetime) -> str:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    if isinstance(timespan, timedelta):
+        return f"PT{timespan.total_seconds()}S" if timespan else None
+    start, second = timespan
+    if isinstance(second, timedelta):
+        return f"{instant(start)}/PT{second.total_seconds()}S"
+    return f"{instant(start)}/{instant(second)}"
+
+
 def _query_retry_policy(total: int) -> Any:
     """azure-core's retries for queries, except a timeout (504: the query itself is slow, running it
     again only multiplies the wait) and throttling (429: the caller shows the Retry-After instead)."""
@@ -125,6 +103,25 @@ def _query_retry_policy(total: int) -> Any:
             return bool(super().is_retry(settings, response))
 
     return QueryRetryPolicy(retry_total=total)
+
+
+@dataclass(frozen=True)
+class QueryProgress:
+    """How far a query has got: `running` (waiting for the answer), `receiving` (rows arriving), `done`."""
+
+    phase: str
+    elapsed_s: float
+    bytes_received: int = 0
+    rows: int = 0
+
+    def sentence(self) -> str:
+        """One line for a status bar: what the query is waiting for, and for how long."""
+        if self.phase == "running":
+            return f"Query running, {self.elapsed_s:.1f} s"
+        size = f"{self.bytes_received / 1_048_576:.1f} MB"
+        if self.phase == "receiving":
+            return f"Receiving rows: {self.rows:,} so far ({size}), {self.elapsed_s:.1f} s"
+        return f"{self.rows:,} rows ({size}) in {self.elapsed_s:.1f} s"
 
 
 class LogsService(Service):
@@ -143,6 +140,8 @@ class LogsService(Service):
                 endpoint=self.context.profile.logs_endpoint,
                 audience=self.context.profile.logs_audience,
                 retry_policy=_query_retry_policy(self.context.settings.retry_total),
+                # Query answers are read as they arrive, in pieces of this size (azure-core's default is 4 KB).
+                connection_data_block_size=256 * 1024,
                 **self.context.client_options(),
             )
         return self._client
@@ -153,54 +152,136 @@ class LogsService(Service):
             self._client = None
 
     async def query(
-        self, workspace_id: str, kql: str, timespan: Timespan = timedelta(days=1), *, server_timeout: int | None = None
+        self,
+        workspace_id: str,
+        kql: str,
+        timespan: Timespan = timedelta(days=1),
+        *,
+        server_timeout: int | None = None,
+        progress: Callable[[QueryProgress], None] | None = None,
     ) -> QueryResult:
-        """Run `kql`; a trailing `render` is kept aside for the console; bad KQL raises OpsError with position."""
+        """Run `kql`; a trailing `render` is kept aside for the console; bad KQL raises OpsError with position.
+
+        `progress`, when given, hears about the query about every half second while it runs and as
+        its rows arrive.
+        """
         if not kql.strip():
             raise OpsError(ErrorKind.BAD_REQUEST, "The query is empty.")
         query, render, render_options = split_render(kql)
         await self.context.connected()
         started = time.perf_counter()
         from azure.core.exceptions import HttpResponseError
-        from azure.monitor.query import LogsQueryPartialResult
 
+        from console.services.la_arrow import AnswerDecodeError, AnswerDecoder
+
+        def report(phase: str, decoder: AnswerDecoder | None = None) -> None:
+            if progress is not None:
+                received, rows = (decoder.received, decoder.rows) if decoder is not None else (0, 0)
+                progress(QueryProgress(phase, time.perf_counter() - started, received, rows))
+
+        response: Any = None
         try:
-            response = await self._logs().query_workspace(
-                workspace_id, query, timespan=timespan, server_timeout=server_timeout, include_statistics=True
-            )
+            response = await self._send_query(workspace_id, query, timespan, server_timeout, report)
+            decoder = AnswerDecoder()
+            report("receiving", decoder)
+            async for piece in response.iter_bytes():
+                decoder.append(piece)
+                if decoder.pending:
+                    # Decoding a slice is CPU work of a few tens of milliseconds: off the event loop.
+                    await asyncio.to_thread(decoder.decode)
+                    report("receiving", decoder)
+            answer = await asyncio.to_thread(decoder.finish)
+        except AnswerDecodeError as error:
+            from azure.core.exceptions import DecodeError
+
+            raise from_azure(DecodeError(message=str(error), response=response), "running the query") from error
         except HttpResponseError as error:
             if error.status_code == 400:
                 raise self._query_error(error) from error
             raise from_azure(error, "running the query") from error
         except Exception as error:
             raise from_azure(error, "running the query") from error
+        finally:
+            if response is not None:
+                await response.close()
         duration_ms = (time.perf_counter() - started) * 1000
+        report("done", decoder)
         partial_error = None
         truncated = False
-        if isinstance(response, LogsQueryPartialResult):
-            tables = response.partial_data
-            partial_error, truncated = _describe_partial(response.partial_error)
-        else:
-            tables = response.tables
-        if not tables:
+        if answer.error is not None:
+            partial_error, truncated = _describe_partial(answer.error)
+        if answer.table is None:
             import pyarrow as pa
 
             return QueryResult((), pa.table({}), duration_ms, partial_error, truncated, render)
-        primary = tables[0]
-        names = [str(c) for c in primary.columns]
-        types = [str(t) for t in primary.columns_types]
-        table = table_from_logs(names, types, [list(row) for row in primary.rows])
-        statistics = dict(getattr(response, "statistics", None) or {})
+        table = answer.table
         return QueryResult(
-            columns=tuple(Column(n, t) for n, t in zip(table.column_names, types, strict=True)),
+            columns=tuple(Column(n, t) for n, t in zip(table.column_names, answer.types, strict=True)),
             table=table,
             duration_ms=duration_ms,
             partial_error=partial_error,
             truncated=truncated,
             render=render,
             render_options=render_options,
-            statistics=statistics,
+            statistics=dict(answer.statistics),
         )
+
+    async def _send_query(
+        self,
+        workspace_id: str,
+        query: str,
+        timespan: Timespan,
+        server_timeout: int | None,
+        report: Callable[[str], None],
+    ) -> Any:
+        """POST the query through the LogsQueryClient's own pipeline (credential, retries, logging) and
+        return the response with its body still to read; failures raise as the SDK's own call raises them."""
+        from urllib.parse import quote
+
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceNotFoundError,
+            ResourceNotModifiedError,
+            map_error,
+        )
+        from azure.core.rest import HttpRequest
+
+        prefer = [f"wait={server_timeout}"] if server_timeout else []
+        prefer.append("include-statistics=true")
+        payload: dict[str, Any] = {"query": query}
+        iso = _iso_timespan(timespan)
+        if iso is not None:
+            payload["timespan"] = iso
+        request = HttpRequest(
+            "POST",
+            f"/workspaces/{quote(workspace_id, safe='')}/query",
+            json=payload,
+            headers={"Prefer": ",".join(prefer), "Accept": "application/json"},
+        )
+
+        async def tick() -> None:
+            while True:
+                report("running")
+                await asyncio.sleep(0.5)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            response = await self._logs().send_request(request, stream=True)
+        finally:
+            ticker.cancel()
+        if response.status_code != 200:
+            await response.read()
+            error_map = {
+                401: ClientAuthenticationError,
+                404: ResourceNotFoundError,
+                409: ResourceExistsError,
+                304: ResourceNotModifiedError,
+            }
+            map_error(status_code=response.status_code, response=response, error_map=error_map)
+            raise HttpResponseError(response=response)
+        return response
 
     @staticmethod
     def _query_error(error: Any) -> OpsError:

@@ -1,0 +1,308 @@
+"""The fast results path (body bytes decoded column-wise into Arrow) against the SDK path, on a real local Azure.
+
+The SDK path is `LogsQueryClient.query_workspace` (its per-row objects) followed by the row-wise
+conversion `table_from_logs`; both must give the same Arrow table, for every column type the local
+Azure produces, for big telemetry answers and for partial ones; errors keep the SDK's meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from conftest import EmulatorThread, control, identity_environment
+
+from console.cloud import local_profile
+from console.emulator import estate
+from console.emulator.server import EmulatorConfig
+from console.errors import ErrorKind, OpsError
+from console.models import QueryResult
+from console.services import Services, make_services
+from console.services.la_arrow import decode_answer
+from console.services.logs import _describe_partial, table_from_logs
+from console.settings import Settings
+
+WORKSPACE = estate.WORKSPACE_CUSTOMER_ID
+
+# Every column type the local Azure answers with, and a null of each; NaN and both infinities; a
+# datetime before 1970; timespans to the tick, negative ones; dynamic bags and arrays (with `],[`
+# inside the text); a long beyond 2^53.
+EVERY_TYPE = (
+    "datatable(a:int, b:string, c:real, d:datetime, e:timespan, f:dynamic, g:guid, h:bool, i:long, j:decimal)["
+    '1, "x", real(nan), datetime(2024-01-01T01:02:03.123456Z), time(1.02:03:04.123456), dynamic({"k":[1,2]}),'
+    " guid(9b2c5d1e-0f3a-4c7b-8e6d-1a2b3c4d5e6f), true, 5, 2.5,"
+    ' int(null), "", real(null), datetime(null), time(null), dynamic(null), guid(null), bool(null), long(null),'
+    " decimal(null),"
+    ' -3, "ü\\"q],[", real(-inf), datetime(1969-12-31T23:59:59.5Z), time(00:00:00.000001), dynamic([[1],[2]]),'
+    " guid(00000000-0000-0000-0000-000000000000), false, 9223372036854775807, -0.001]"
+    ' | extend neg = e - time(2.00:00:00), inf = real(+inf), bag = bag_pack("a", a, "d", d), arr = pack_array(a, b)'
+)
+
+EXPECTED_TYPES = {
+    "a": ("int", pa.int64()),
+    "b": ("string", pa.string()),
+    "c": ("real", pa.float64()),
+    "d": ("datetime", pa.timestamp("us", tz="UTC")),
+    "e": ("timespan", pa.string()),
+    "f": ("dynamic", pa.string()),
+    "g": ("guid", pa.string()),
+    "h": ("bool", pa.bool_()),
+    "i": ("long", pa.int64()),
+    "j": ("decimal", pa.float64()),
+    "neg": ("timespan", pa.string()),
+    "inf": ("real", pa.float64()),
+    "bag": ("dynamic", pa.string()),
+    "arr": ("dynamic", pa.string()),
+}
+
+
+def assert_same_table(fast: pa.Table, reference: pa.Table) -> None:
+    """Same names, types, nulls and values; NaN equals NaN (Arrow's own equality says it does not)."""
+    assert fast.schema == reference.schema
+    assert fast.num_rows == reference.num_rows
+    for name in reference.column_names:
+        ours, theirs = fast.column(name).combine_chunks(), reference.column(name).combine_chunks()
+        assert ours.is_null().equals(theirs.is_null()), name
+        if pa.types.is_floating(ours.type):
+            assert pc.is_nan(ours).equals(pc.is_nan(theirs)), name
+            ours = pc.if_else(pc.is_nan(ours), 0.0, ours)
+            theirs = pc.if_else(pc.is_nan(theirs), 0.0, theirs)
+        assert ours.equals(theirs), (name, ours.to_pylist()[:5], theirs.to_pylist()[:5])
+
+
+def canonical(table: pa.Table) -> pa.Table:
+    """Rows in one order (rows that tie on the query's sort key may come back in either order)."""
+    return table.sort_by([(name, "ascending") for name in table.column_names])
+
+
+async def sdk_path(services: Services, kql: str) -> tuple[pa.Table, Any]:
+    """The SDK's own query and per-row objects, then the row-wise conversion: the reference."""
+    response = await services.logs._logs().query_workspace(WORKSPACE, kql, timespan=None)
+    partial = getattr(response, "partial_error", None)
+    tables = response.partial_data if partial is not None else response.tables
+    primary = tables[0]
+    names = [str(c) for c in primary.columns]
+    types = [str(t) for t in primary.columns_types]
+    return table_from_logs(names, types, [list(row) for row in primary.rows]), partial
+
+
+@pytest.fixture
+async def seeded(make_local_services: Callable[..., Services]) -> None:
+    """Wait until the session's local Azure has loaded its telemetry, so two queries see the same rows."""
+    services = make_local_services()
+    try:
+        for _ in range(600):
+            if (await services.logs.query(WORKSPACE, "AppRequests | take 1", None)).partial_error is None:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await services.close()
+    raise AssertionError("the local Azure never finished loading its telemetry")
+
+
+async def both_paths(services: Services, kql: str) -> tuple[QueryResult, pa.Table, Any]:
+    try:
+        fast = await services.logs.query(WORKSPACE, kql, None)
+        reference, partial = await sdk_path(services, kql)
+    finally:
+        await services.close()
+    return fast, reference, partial
+
+
+@pytest.mark.asyncio
+async def test_every_column_type_matches_the_sdk_path(make_local_services: Callable[..., Services]) -> None:
+    fast, reference, _ = await both_paths(make_local_services(), EVERY_TYPE)
+    assert_same_table(fast.table, reference)
+    assert {c.name: c.type for c in fast.columns} == {name: la for name, (la, _) in EXPECTED_TYPES.items()}
+    assert {f.name: f.type for f in fast.table.schema} == {name: arrow for name, (_, arrow) in EXPECTED_TYPES.items()}
+    rows = fast.table.to_pylist()
+    first, empty, last = rows
+    assert math.isnan(first["c"]) and first["inf"] == math.inf and last["c"] == -math.inf
+    assert first["d"].isoformat() == "2024-01-01T01:02:03.123456+00:00"
+    assert last["d"].isoformat() == "1969-12-31T23:59:59.500000+00:00"
+    assert (first["e"], last["e"], first["neg"]) == ("1.02:03:04.1234560", "00:00:00.0000010", "-21:56:55.8765440")
+    assert json.loads(first["f"]) == {"k": [1, 2]} and json.loads(last["f"]) == [[1], [2]]
+    assert json.loads(first["bag"]) == {"a": 1, "d": "2024-01-01T01:02:03.1234560Z"}
+    assert last["b"] == 'ü"q],[' and json.loads(last["arr"]) == [-3, 'ü"q],[']
+    assert (first["j"], last["j"], last["i"]) == (2.5, -0.001, 9223372036854775807)
+    assert first["g"] == "9b2c5d1e-0f3a-4c7b-8e6d-1a2b3c4d5e6f" and first["h"] is True and last["h"] is False
+    # The second row is null in every column the datatable gave it (the SDK hands null guids out as "None").
+    assert [name for name, value in empty.items() if value is not None] == ["b", "inf", "bag", "arr"]
+    assert empty["b"] == ""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "table", ["AppRequests", "AppExceptions", "AppTraces", "AppDependencies", "Heartbeat", "AzureActivity"]
+)
+@pytest.mark.usefixtures("seeded")
+async def test_telemetry_tables_match_the_sdk_path(make_local_services: Callable[..., Services], table: str) -> None:
+    # Sorted, so both paths get the same rows in the same order.
+    fast, reference, _ = await both_paths(make_local_services(), f"{table} | sort by TimeGenerated asc | take 3000")
+    assert fast.row_count > 0
+    assert_same_table(canonical(fast.table), canonical(reference))
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("seeded")
+async def test_small_slices_give_the_same_table(make_local_services: Callable[..., Services]) -> None:
+    """The body cut into many slices at row boundaries (some candidate cuts fall inside dynamic text)."""
+    services = make_local_services()
+    kql = (
+        "AppRequests | sort by TimeGenerated asc | take 500"
+        " | extend tricky = pack_array(pack_array(1), pack_array(2), ']],[[')"
+    )
+    from azure.core.rest import HttpRequest
+
+    try:
+        request = HttpRequest("POST", f"/workspaces/{WORKSPACE}/query", json={"query": kql})
+        response = await services.logs._logs().send_request(request)
+        body = response.content
+        reference, _ = await sdk_path(services, kql)
+    finally:
+        await services.close()
+    for chunk_bytes in (1, 700, 50_000):
+        decoded = decode_answer(body, chunk_bytes=chunk_bytes)
+        assert decoded.table is not None
+        assert_same_table(canonical(decoded.table), canonical(reference))
+        assert decoded.table.column("tricky").num_chunks > (1 if chunk_bytes < 50_000 else 0)
+
+
+@pytest.mark.asyncio
+async def test_a_capped_answer_is_partial_and_the_same(make_local_services: Callable[..., Services]) -> None:
+    fast, reference, partial = await both_paths(make_local_services(), "range x from 1 to 500001 step 1")
+    assert partial is not None
+    assert fast.truncated and fast.row_count == 500_000
+    assert (fast.partial_error, fast.truncated) == _describe_partial(partial)
+    assert "500,000" in (fast.partial_error or "")
+    assert_same_table(fast.table, reference)
+
+
+@pytest.fixture(scope="module")
+def seeding_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
+    """A local Azure that stays in its seeding phase: every answer says data is still arriving."""
+    emulator = EmulatorThread(
+        EmulatorConfig(
+            data_dir=tmp_path_factory.mktemp("seeding"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
+        )
+    )
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.mark.asyncio
+async def test_data_still_arriving_is_partial_and_the_same(
+    seeding_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in identity_environment(seeding_azure.readiness).items():
+        monkeypatch.setenv(key, value)
+    services = make_services(Settings(data_dir=tmp_path), profile=local_profile(seeding_azure.readiness))
+    fast, reference, partial = await both_paths(services, EVERY_TYPE)
+    assert partial is not None and fast.partial_error is not None
+    assert "still being loaded" in fast.partial_error and not fast.truncated
+    assert (fast.partial_error, fast.truncated) == _describe_partial(partial)
+    assert_same_table(fast.table, reference)
+
+
+@pytest.mark.asyncio
+async def test_bad_kql_is_an_ops_error_with_its_position(make_local_services: Callable[..., Services]) -> None:
+    services = make_local_services()
+    try:
+        with pytest.raises(OpsError) as caught:
+            await services.logs.query(WORKSPACE, "AppRequests\n| where DurationMs >>> 3", None)
+    finally:
+        await services.close()
+    error = caught.value
+    assert error.kind is ErrorKind.BAD_REQUEST
+    assert error.position is not None and error.position[0] == 2
+    assert error.request_id and "Traceback" not in str(error)
+
+
+@pytest.mark.asyncio
+async def test_throttling_reports_retry_after(
+    make_local_services: Callable[..., Services], faults: Callable[[list[dict[str, Any]]], Any]
+) -> None:
+    faults([{"path": "/query$", "status": 429, "retry_after": 7, "count": 1}])
+    services = make_local_services()
+    try:
+        with pytest.raises(OpsError) as caught:
+            await services.logs.query(WORKSPACE, "AppRequests | take 5", None)
+        after = await services.logs.query(WORKSPACE, "AppRequests | take 5", None)
+    finally:
+        await services.close()
+    error = caught.value
+    assert error.kind is ErrorKind.THROTTLED and error.retry_after == 7.0 and error.request_id
+    assert after.row_count == 5
+
+
+@pytest.mark.asyncio
+async def test_a_transient_failure_is_retried_after_its_retry_after(
+    make_local_services: Callable[..., Services], faults: Callable[[list[dict[str, Any]]], Any], local_azure: Any
+) -> None:
+    faults([{"path": "/query$", "status": 503, "retry_after": 1, "count": 1}])
+    services = make_local_services(retry_total=2)
+    try:
+        result = await services.logs.query(WORKSPACE, "AppRequests | take 5", None)
+    finally:
+        await services.close()
+    assert result.row_count == 5
+    assert control(local_azure.readiness, "GET") == []  # the 503 was answered, then retried by the pipeline
+
+
+def test_bodies_the_fast_path_does_not_expect_decode_as_the_row_wise_path() -> None:
+    """Other layouts and value kinds fall back to the row-wise conversion and give what the SDK would."""
+    columns = [
+        {"name": "t", "type": "datetime"},
+        {"name": "r", "type": "real"},
+        {"name": "d", "type": "dynamic"},
+        {"name": "n", "type": "long"},
+    ]
+    rows = [
+        ["2024-01-01T00:00:00.1234567Z", "NaN", {"a": [1, 2]}, 1],
+        [None, 2, [1], None],
+        ["2024-01-02T00:00:00Z", "-Infinity", "text", 2**70],
+    ]
+    from azure.monitor.query._helpers import process_row  # what the SDK does to each row it hands out
+
+    types = ["datetime", "real", "dynamic", "long"]
+    expected = table_from_logs(["t", "r", "d", "n"], types, [process_row(types, row) for row in rows])
+    shapes = [
+        {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]},
+        {"tables": [{"name": "PrimaryResult", "rows": rows, "columns": columns}]},
+    ]
+    for shape in shapes:
+        for body in (json.dumps(shape).encode(), json.dumps(shape, indent=2).encode()):
+            decoded = decode_answer(body, chunk_bytes=8)
+            assert decoded.table is not None
+            assert_same_table(decoded.table, expected)
+    assert expected.column("n").type == pa.string()  # 2**70 does not fit a long: text, as before
+
+
+def test_seven_digit_datetimes_are_cut_to_microseconds_as_the_sdk_cuts_them() -> None:
+    body = json.dumps(
+        {
+            "tables": [
+                {
+                    "name": "PrimaryResult",
+                    "columns": [{"name": "t", "type": "datetime"}],
+                    "rows": [["2024-01-01T00:00:00.1234567Z"], ["1969-12-31T23:59:59.9999999Z"], [None]],
+                }
+            ]
+        },
+        separators=(",", ":"),
+    ).encode()
+    decoded = decode_answer(body)
+    assert decoded.table is not None
+    assert [v and v.isoformat() for v in decoded.table.column("t").to_pylist()] == [
+        "2024-01-01T00:00:00.123456+00:00",
+        "1969-12-31T23:59:59.999999+00:00",
+        None,
+    ]
