@@ -26,7 +26,7 @@ from console.errors import ErrorKind, OpsError
 from console.models import QueryResult
 from console.services import Services, make_services
 from console.services.la_arrow import decode_answer
-from console.services.logs import _describe_partial, table_from_logs
+from console.services.logs import QueryProgress, _describe_partial, table_from_logs
 from console.settings import Settings
 
 WORKSPACE = estate.WORKSPACE_CUSTOMER_ID
@@ -176,8 +176,22 @@ async def test_small_slices_give_the_same_table(make_local_services: Callable[..
 
 
 @pytest.mark.asyncio
+@pytest.mark.usefixtures("seeded")
 async def test_a_capped_answer_is_partial_and_the_same(make_local_services: Callable[..., Services]) -> None:
-    fast, reference, partial = await both_paths(make_local_services(), "range x from 1 to 500001 step 1")
+    services = make_local_services()
+    heard: list[QueryProgress] = []
+    kql = "range x from 1 to 500001 step 1 | extend s = strcat('row ', x)"
+    try:
+        fast = await services.logs.query(WORKSPACE, kql, None, progress=heard.append)
+        reference, partial = await sdk_path(services, kql)
+    finally:
+        await services.close()
+    # Rows were reported as they arrived, before the whole answer was in.
+    arriving = [p.rows for p in heard if p.phase == "receiving"]
+    assert any(0 < rows < 500_000 for rows in arriving), arriving
+    assert arriving == sorted(arriving) and heard[0].phase == "running"
+    assert heard[-1].phase == "done" and heard[-1].rows == 500_000 and heard[-1].bytes_received > 0
+    assert "500,000 rows" in heard[-1].sentence()
     assert partial is not None
     assert fast.truncated and fast.row_count == 500_000
     assert (fast.partial_error, fast.truncated) == _describe_partial(partial)

@@ -170,7 +170,7 @@ class LogsService(Service):
         query, render, render_options = split_render(kql)
         await self.context.connected()
         started = time.perf_counter()
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import HttpResponseError, IncompleteReadError, ServiceResponseError
 
         from console.services.la_arrow import AnswerDecodeError, AnswerDecoder
 
@@ -180,16 +180,26 @@ class LogsService(Service):
                 progress(QueryProgress(phase, time.perf_counter() - started, received, rows))
 
         response: Any = None
+        attempts = max(1, self.context.settings.retry_total + 1)
         try:
-            response = await self._send_query(workspace_id, query, timespan, server_timeout, report)
-            decoder = AnswerDecoder()
-            report("receiving", decoder)
-            async for piece in response.iter_bytes():
-                decoder.append(piece)
-                if decoder.pending:
-                    # Decoding a slice is CPU work of a few tens of milliseconds: off the event loop.
-                    await asyncio.to_thread(decoder.decode)
-                    report("receiving", decoder)
+            for attempt in range(1, attempts + 1):
+                response = await self._send_query(workspace_id, query, timespan, server_timeout, report)
+                decoder = AnswerDecoder()
+                report("receiving", decoder)
+                try:
+                    async for piece in response.iter_bytes():
+                        decoder.append(piece)
+                        if decoder.pending:
+                            # Decoding a slice is CPU work of a few tens of milliseconds: off the event loop.
+                            await asyncio.to_thread(decoder.decode)
+                            report("receiving", decoder)
+                except (ServiceResponseError, IncompleteReadError):
+                    # The body broke off: read again, as the pipeline retries a read that fails.
+                    await response.close()
+                    if attempt == attempts:
+                        raise
+                    continue
+                break
             answer = await asyncio.to_thread(decoder.finish)
         except AnswerDecodeError as error:
             from azure.core.exceptions import DecodeError
