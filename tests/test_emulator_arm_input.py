@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from test_emulator_arm import fetch_token
 
 from console.emulator import estate
 from console.emulator.arm import valid_api_version
+from console.emulator.server import EmulatorConfig
 
 PROD = estate.PROD_SUBSCRIPTION
 API = "2025-04-01"
@@ -353,3 +355,49 @@ def test_finished_operations_are_forgotten_past_the_cap(
         assert body["status"] == "Succeeded"
         assert call("HEAD", path).status == 404
     assert len(router.operations) <= 3
+
+
+def test_a_deleted_group_stays_deleted_after_a_restart(tmp_path: Path) -> None:
+    def start() -> EmulatorThread:
+        emulator = EmulatorThread(
+            EmulatorConfig(data_dir=tmp_path, telemetry_scale=0.001, live_traffic=False, seed_delay_s=0)
+        )
+        emulator.start()
+        return emulator
+
+    def send(emulator: EmulatorThread, method: str, path: str, body: bytes | None = None) -> int:
+        readiness = emulator.readiness
+        endpoint = urllib.parse.urlsplit(readiness["arm_endpoint"])
+        context = ssl.create_default_context(cafile=readiness["ca_file"])
+        connection = http.client.HTTPSConnection(endpoint.hostname or "", endpoint.port, context=context, timeout=30)
+        try:
+            headers = {"Authorization": f"Bearer {fetch_token(readiness)}"}
+            connection.request(method, f"{path}?api-version={API}", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    kept = f"/subscriptions/{PROD}/resourceGroups/rg-kept"
+    first = start()
+    try:
+        assert send(first, "PUT", kept, b'{"location": "westeurope", "tags": {"a": "b"}}') == 201
+        store = first.running.store  # type: ignore[union-attr]
+        assert store.resources(PROD, "rg-prod-data")
+        assert send(first, "DELETE", f"/subscriptions/{PROD}/resourceGroups/rg-prod-data") == 202
+        for _ in range(200):
+            if store.resource_group(PROD, "rg-prod-data") is None:
+                break
+            time.sleep(0.05)
+        assert store.resources(PROD, "rg-prod-data") == []
+    finally:
+        first.stop()
+    second = start()
+    try:
+        assert send(second, "HEAD", kept) == 204
+        assert send(second, "HEAD", f"/subscriptions/{PROD}/resourceGroups/rg-prod-data") == 404
+        assert second.running.store.resources(PROD, "rg-prod-data") == []  # type: ignore[union-attr]
+        assert second.running.store.resource_group(PROD, "rg-kept")["tags"] == {"a": "b"}  # type: ignore[union-attr,index]
+    finally:
+        second.stop()

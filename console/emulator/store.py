@@ -121,8 +121,12 @@ class Store:
         resource_keys = [k for k in self._documents.get("resource", {}) if k.startswith(prefix)]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM documents WHERE kind = 'resourceGroup' AND key = ?", [group_key])
-            self._db.execute("DELETE FROM documents WHERE kind = 'resource' AND starts_with(key, ?)", [prefix])
+            try:
+                self._db.execute("DELETE FROM documents WHERE kind = 'resourceGroup' AND key = ?", [group_key])
+                self._db.execute("DELETE FROM documents WHERE kind = 'resource' AND starts_with(key, ?)", [prefix])
+            except duckdb.Error:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
             self._documents.get("resourceGroup", {}).pop(group_key, None)
             for key in resource_keys:
