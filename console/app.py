@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from console.settings import Settings
 
 AreaFactory = Callable[["Services", ShellContext], Screen[Any]]
+QUIT_AGAIN_S = 3.0
+"""How long after a first `q` a second one quits."""
 
 
 def _resources_screen(services: Services, context: ShellContext) -> Screen[Any]:
@@ -83,7 +85,7 @@ class OpsConsole(App[int]):
         # lands in the bar; check_action lets `:` through to text fields.
         Binding("colon", "open_command_bar", "Jump", id="shell.jump", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
+        Binding("q", "quit_q", "Quit (press twice)", show=False, id="app.quit_q"),
         Binding("ctrl+s", "switch_subscription", "Subscription", id="app.subscription"),
     ]
 
@@ -109,6 +111,7 @@ class OpsConsole(App[int]):
         )
         self._areas: dict[str, Screen[Any]] = {}
         self._index: tuple[float, list[Resource]] | None = None
+        self._q_pressed_at: float | None = None
         if settings.theme in self.available_themes:
             self.theme = settings.theme
 
@@ -252,6 +255,15 @@ class OpsConsole(App[int]):
         """`:` opens the command bar of the current area."""
         if isinstance(self.screen, AreaScreen):
             self.screen.action_open_command_bar()
+
+    def action_quit_q(self) -> None:
+        """A single `q` asks; a second `q` soon after quits (ctrl+q quits at once)."""
+        now = time.monotonic()
+        if self._q_pressed_at is not None and now - self._q_pressed_at < QUIT_AGAIN_S:
+            self.exit()
+            return
+        self._q_pressed_at = now
+        self.notify("Press q again to quit (ctrl+q quits at once).", title="Quit?", timeout=QUIT_AGAIN_S)
 
     def action_switch_subscription(self) -> None:
         """`ctrl+s`: a palette of the subscriptions only, listed at once."""

@@ -29,7 +29,7 @@ from screens.shell import AreaScreen, ShellContext, ShellHeader
 from screens.widgets.chart import CHART_KINDS, ResultChart
 from screens.widgets.kql_editor import KqlEditor, Statement
 from screens.widgets.result_grid import ResultGrid
-from screens.widgets.time_range import TimeRangePicker, describe
+from screens.widgets.time_range import CUSTOM, TimeRangePicker, describe
 
 if TYPE_CHECKING:
     from console.services import Services
@@ -195,6 +195,7 @@ class LogsScreen(AreaScreen):
         Binding("ctrl+o", "export", "Export", id="logs.export"),
         Binding("ctrl+t", "toggle_view", "Chart/table", id="logs.toggle_view"),
         Binding("ctrl+b", "toggle_schema", "Schema", id="logs.toggle_schema"),
+        Binding("f4", "time_range", "Time range", id="logs.time_range"),
         Binding("f3", "focus_results", "Results", show=False, id="logs.focus_results"),
         Binding("f2", "focus_editor", "Editor", show=False, id="logs.focus_editor"),
     ]
@@ -213,6 +214,7 @@ class LogsScreen(AreaScreen):
         self._throttled_until = 0.0
         self._throttle_timer: Timer | None = None
         self._export_stop = False
+        self._range_label: str | None = None
 
     def compose_body(self) -> ComposeResult:
         tree: Tree[Any] = Tree("Schema", id="schema-tree")
@@ -309,7 +311,10 @@ class LogsScreen(AreaScreen):
     def _run_requested(self, event: KqlEditor.RunRequested) -> None:
         statement = event.statement
         if not statement.text.strip():
-            self.notify("There is no query under the cursor.", severity="warning")
+            self.notify(
+                "There is no query to run: type one (or pick one from the history with ctrl+r), then press F5.",
+                severity="warning",
+            )
             return
         remaining = self._throttled_until - time.monotonic()
         if remaining > 0:
@@ -418,7 +423,7 @@ class LogsScreen(AreaScreen):
         if event.state == WorkerState.CANCELLED and group == "logs-query":
             self.running = None
             self.query_one("#status-line", Static).update(Text("Query cancelled.", style="italic"))
-            self.query_one(ContentSwitcher).current = "result-grid" if self.result else "empty-state"
+            self._show_previous("The query was cancelled.")
             return
         if event.state != WorkerState.ERROR:
             return
@@ -449,8 +454,8 @@ class LogsScreen(AreaScreen):
         status = self.query_one("#status-line", Static)
         if isinstance(error, OpsError) and error.kind == ErrorKind.THROTTLED:
             self._start_throttle(error.retry_after or 30.0)
-            self.query_one(ContentSwitcher).current = "result-grid" if self.result else "empty-state"
-            status.update(Text("Throttled.", style="bold"))
+            self._show_previous(None)
+            status.update(Text("Throttled." + self._stale_note(), style="bold"))
             return
         if isinstance(error, OpsError) and error.kind == ErrorKind.BAD_REQUEST:
             where = ""
@@ -460,11 +465,24 @@ class LogsScreen(AreaScreen):
                 where = f" (line {statement.first_row + line}, column {column})"
                 self.query_one(KqlEditor).mark_error(statement, error.position)
             self._set_banner(f"The query has an error{where}: {error.message}", error=True)
-            status.update(Text("Query rejected.", style="bold"))
-            self.query_one(ContentSwitcher).current = "result-grid" if self.result else "empty-state"
+            status.update(Text("Query rejected." + self._stale_note(), style="bold"))
+            self._show_previous(None)
             return
         status.update(Text("Query failed.", style="bold"))
         self._show_error("The query failed.", message)
+
+    def _stale_note(self) -> str:
+        return " The rows below are from the previous query." if self.result is not None else ""
+
+    def _show_previous(self, reason: str | None) -> None:
+        """After a cancel or a failure: show the last result again, marked as not this query's."""
+        switcher = self.query_one(ContentSwitcher)
+        if self.result is None:
+            switcher.current = "empty-state"
+            return
+        switcher.current = "result-chart" if switcher.current == "result-chart" else "result-grid"
+        if reason is not None:
+            self._set_banner(f"{reason}{self._stale_note()}")
 
     def _start_throttle(self, seconds: float) -> None:
         self._throttled_until = time.monotonic() + seconds
@@ -497,12 +515,35 @@ class LogsScreen(AreaScreen):
         editor = self.query_one(KqlEditor)
         if not editor.text.strip():
             editor.load_text(kql)
-            editor.move_cursor((0, 0))
+            first_row = 0
         else:
             text = editor.text.rstrip("\n")
             editor.load_text(f"{text}\n\n{kql}")
-            editor.move_cursor((len(text.split("\n")) + 1, 0))
+            first_row = len(text.split("\n")) + 1
+        editor.move_cursor((first_row, 0))
         editor.focus()
+        # The new query's first line at the top of the editor, once the new text is laid out.
+        self.call_after_refresh(editor.scroll_to, y=first_row, animate=False)
+
+    # time range ----------------------------------------------------------------------------
+
+    def action_time_range(self) -> None:
+        """F4 opens the time range list; the next run uses what is chosen."""
+        self.query_one(TimeRangePicker).open()
+
+    @on(TimeRangePicker.Changed)
+    def _time_range_changed(self, event: TimeRangePicker.Changed) -> None:
+        try:
+            label = describe(event.picker.timespan)
+        except ValueError:
+            return
+        if event.picker.preset == CUSTOM:
+            return  # the user is still typing the range
+        previous, self._range_label = self._range_label, label
+        if previous is None or previous == label:
+            return  # the picker's first value, as it mounts
+        self.notify(f"Time range: {label}. F5 runs the query with it.", title="Time range")
+        self.query_one(KqlEditor).focus()
 
     # export --------------------------------------------------------------------------------
 

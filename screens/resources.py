@@ -66,6 +66,16 @@ def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
         return re.compile(re.escape(body), re.IGNORECASE), inverse
 
 
+def filter_problem(text: str) -> str | None:
+    """Why `/` text is not a valid regular expression (it is then matched as plain text), or None."""
+    body = text[1:] if text.startswith("!") else text
+    try:
+        re.compile(body)
+    except re.error as error:
+        return f"not a valid regex ({error}); matching it as plain text"
+    return None
+
+
 def resource_matches(resource: Resource, pattern: re.Pattern[str] | None, inverse: bool) -> bool:
     """Whether a resource passes the filter: any of name, type, group, location or a visible tag matches.
 
@@ -204,6 +214,7 @@ class ResourcesScreen(AreaScreen):
         self._refresh_timer: Any = None
         self._detail_for: str | None = None
         self._columns_with_subscription: bool | None = None
+        self._refresh_asked = False
         """The resource whose details are loading or shown."""
 
     def compose_body(self) -> ComposeResult:
@@ -277,6 +288,9 @@ class ResourcesScreen(AreaScreen):
             return
         self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
         self._show()
+        if self._refresh_asked:
+            self._refresh_asked = False
+            self.notify(f"Refreshed: {len(self.resources)} resources.", timeout=3)
         self._arm_refresh()
 
     def _arm_refresh(self) -> None:
@@ -310,6 +324,7 @@ class ResourcesScreen(AreaScreen):
             )
             return
         if event.worker.group == "resources-scope" or event.worker.group == "resources-subscriptions":
+            self._refresh_asked = False
             self.query_one("#error-state", Static).update(
                 Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
             )
@@ -349,6 +364,9 @@ class ResourcesScreen(AreaScreen):
         crumbs = self.scope.crumbs()
         count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
         filter_note = f"   filter: {self.filter_text}" if self.filter_text else ""
+        problem = filter_problem(self.filter_text)
+        if problem:
+            filter_note += f" ({problem})"
         if self.sort_key is not None:
             filter_note += f"   sorted by {self.sort_key}{' (descending)' if self.sort_reverse else ''}"
         self.query_one("#crumbs", Static).update(f"{crumbs}   ({count} resources){filter_note}")
@@ -454,6 +472,10 @@ class ResourcesScreen(AreaScreen):
     # actions -------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
+        """`r` reloads the table; the crumbs say so until the new rows are in."""
+        crumbs = self.query_one("#crumbs", Static)
+        crumbs.update(Text.assemble(self.scope.crumbs(), ("   refreshing…", "italic")))
+        self._refresh_asked = True
         self.load_scope()
 
     def action_filter(self) -> None:

@@ -32,7 +32,7 @@ from console.durations import timespan_text
 from console.errors import OpsError
 from console.models import StepRun, Workspace
 from console.runbooks import Parameter, Runbook, RunbookError, Step
-from screens.resources import compile_filter
+from screens.resources import compile_filter, filter_problem
 from screens.shell import AreaScreen, ShellContext
 from screens.widgets.chart import ResultChart
 from screens.widgets.result_grid import ResultGrid
@@ -525,6 +525,9 @@ class RunbooksScreen(AreaScreen):
             )
         count = f"{len(self.shown)} of {len(self.runbooks)}" if self.filter_text else str(len(self.runbooks))
         note = f"   filter: {self.filter_text}" if self.filter_text else ""
+        problem = filter_problem(self.filter_text)
+        if problem:
+            note += f" ({problem})"
         self.query_one("#list-crumbs", Static).update(f"Runbooks ({count}){note}   enter opens")
         area = self.query_one("#list-area", ContentSwitcher)
         if self.shown:

@@ -77,7 +77,7 @@ class TimeRangePicker(Horizontal):
         width: 24;
     }
     TimeRangePicker Input {
-        width: 24;
+        width: 28;
         display: none;
     }
     TimeRangePicker.-custom Input {
@@ -131,6 +131,12 @@ class TimeRangePicker(Horizontal):
         if self.preset != CUSTOM:
             return PRESETS[self.preset][1]
         return custom_range(self.query_one("#time-start", Input).value, self.query_one("#time-end", Input).value)
+
+    def open(self) -> None:
+        """Focus the preset list and show its choices."""
+        select = self.query_one("#time-preset", Select)
+        select.focus()
+        select.expanded = True
 
     def set_preset(self, preset: str) -> None:
         """Choose a preset (`15m`, `1h`, `4h`, `24h`, `7d`) or `custom`."""
