@@ -189,3 +189,11 @@ def test_a_type_the_catalog_does_not_name_still_gets_metadata() -> None:
     assert web["sites/hybridThings"]["apiVersions"] == web["sites"]["apiVersions"]
     assert "registrationState" not in registry.document("Microsoft.Web", None)
     assert registry.canonical("Microsoft.Nope") is None
+
+
+@pytest.mark.asyncio
+async def test_provider_resource_types(client: ResourceManagementClient) -> None:
+    listed = await client.provider_resource_types.list("microsoft.servicebus")
+    assert "namespaces" in {str(t.resource_type) for t in listed.value or []}
+    with pytest.raises(ResourceNotFoundError):
+        await client.provider_resource_types.list("Microsoft.Nope")

@@ -143,6 +143,7 @@ class ArmRouter:
         self.add("GET", r"/providers/(?P<ns>[^/]+)", self._get_provider)
         self.add("GET", SUB + r"/providers", self._list_providers)
         self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", self._get_provider)
+        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)/resourcetypes", self._provider_resource_types)
         self.add("GET", r"/providers/microsoft\.localazure/operations/(?P<op>[^/]+)", self._operation_status)
         self.add("GET", r"/providers/microsoft\.localazure/operationresults/(?P<op>[^/]+)", self._operation_result)
         self.add("GET", RG + r"/providers/(?P<rest>.+)", self._get_resource)
@@ -518,7 +519,8 @@ class ArmRouter:
         registry = self.providers()
         return self.page(request, [registry.document(n, subscription_id) for n in registry.namespaces()])
 
-    async def _get_provider(self, request: web.Request, match: dict[str, str]) -> web.Response:
+    def _provider(self, match: dict[str, str]) -> dict[str, Any] | web.Response:
+        """The provider document the route names, or its ARM 404."""
         subscription_id = match.get("sub")
         if subscription_id is not None:
             missing = self.require_subscription(subscription_id)
@@ -529,7 +531,17 @@ class ArmRouter:
             return arm_error(
                 404, "InvalidResourceNamespace", f"The resource namespace '{match['ns'][:100]}' is invalid."
             )
-        return web.json_response(registry.document(match["ns"], subscription_id))
+        return registry.document(match["ns"], subscription_id)
+
+    async def _get_provider(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        provider = self._provider(match)
+        return provider if isinstance(provider, web.Response) else web.json_response(provider)
+
+    async def _provider_resource_types(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        provider = self._provider(match)
+        if isinstance(provider, web.Response):
+            return provider
+        return web.json_response({"value": provider["resourceTypes"]})
 
 
 class ArmOperationError(Exception):
