@@ -18,6 +18,7 @@ from screens.logs import LogsScreen
 from screens.resources import ResourcesScreen
 from screens.runbooks import RunbooksScreen
 from screens.widgets.kql_editor import KqlEditor
+from screens.widgets.time_range import TimeRangePicker
 
 SIZE = (200, 50)
 
@@ -182,3 +183,46 @@ async def test_an_invalid_regex_in_the_filter_is_called_invalid(build_app: Calla
         assert isinstance(runbooks, RunbooksScreen)
         await pilot.press("slash", *"(slot")
         assert "not a valid regex" in text_of(runbooks.query_one("#list-crumbs", Static))
+
+
+# make-series charts -------------------------------------------------------------------------------
+
+
+def test_a_make_series_result_becomes_one_line_per_row() -> None:
+    import pyarrow as pa
+
+    from screens.widgets.chart import chart_data
+
+    times = '["2026-12-01T15:00:00.0000000Z","2026-12-01T16:00:00.0000000Z","2026-12-01T17:00:00.0000000Z"]'
+    table = pa.table(
+        {
+            "AppRoleName": ["web", "api"],
+            "n": ["[1,2,3]", "[4,5,null]"],
+            "TimeGenerated": [times, times],
+        }
+    )
+    data = chart_data(table, "timechart")
+    assert data.problem is None and data.x_is_time
+    assert [s.name for s in data.series] == ["web", "api"]
+    assert data.series[1].y.to_pylist() == [4.0, 5.0, None]
+    assert data.series[0].x.to_pylist()[1] - data.series[0].x.to_pylist()[0] == 3600 * 1e6
+
+
+@pytest.mark.asyncio
+async def test_make_series_render_timechart_draws_in_logs(build_app: Callable[..., OpsConsole]) -> None:
+    from screens.widgets.chart import ResultChart
+
+    app = build_app(start_area="logs", workspace=estate.WORKSPACE_CUSTOMER_ID)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await logs_ready(pilot, app)
+        screen.query_one(TimeRangePicker).set_preset("7d")
+        await run(
+            pilot,
+            screen,
+            "AppRequests\n| make-series n = count() default = 0 on TimeGenerated step 1h by AppRoleName"
+            "\n| render timechart",
+        )
+        assert screen.query_one(ContentSwitcher).current == "result-chart", notices(app)
+        chart = screen.query_one(ResultChart)
+        assert chart.data is not None and len(chart.data.series) >= 2
+        assert not any("needs a datetime" in text for text in notices(app))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -75,6 +77,10 @@ def chart_data(table: pa.Table, kind: str) -> ChartData:
         else:
             labels = [("(empty)" if v is None else str(v)) for v in table.column(label_column).to_pylist()]
         return ChartData(kind, labels=labels, values=[float(v or 0.0) for v in values])
+    if not times:
+        made = make_series_data(table, kind, texts)
+        if made is not None:
+            return made
     x_name = times[0] if times else (numeric[0] if numeric else None)
     if x_name is None:
         return ChartData(kind, problem=f"A {kind} needs a datetime or numeric column for the x axis.")
@@ -107,6 +113,70 @@ def chart_data(table: pa.Table, kind: str) -> ChartData:
                 Series(name, x_numbers.combine_chunks(), pc.cast(table.column(name), pa.float64()).combine_chunks())
             )
     return ChartData(kind, series=series, x_is_time=x_is_time)
+
+
+def _json_list(text: object) -> list[object] | None:
+    if not isinstance(text, str) or not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _moment_us(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Log Analytics writes 7 fractional digits; Python reads at most 6.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1e6
+
+
+def make_series_data(table: pa.Table, kind: str, texts: list[str]) -> ChartData | None:
+    """The chart of a `make-series` result: each row holds a series as JSON arrays (a datetime array for x,
+    number arrays for y) plus the `by` columns that name it. None when the result is not shaped so."""
+    first = table.slice(0, 1).to_pylist()[0]
+    arrays = {name: _json_list(first.get(name)) for name in texts}
+    x_name = next(
+        (name for name, items in arrays.items() if items and all(_moment_us(v) is not None for v in items[:3])), None
+    )
+    if x_name is None:
+        return None
+    y_names = [
+        name
+        for name, items in arrays.items()
+        if name != x_name
+        and items is not None
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in items if v is not None)
+    ]
+    if not y_names:
+        return ChartData(kind, problem=f"A {kind} of a series needs a numeric array besides {x_name}.")
+    keys = [name for name in texts if arrays.get(name) is None]
+    series: list[Series] = []
+    for row in table.to_pylist():
+        x = [_moment_us(v) for v in _json_list(row.get(x_name)) or []]
+        label = " ".join(str(row.get(k)) for k in keys if row.get(k) is not None)
+        for y_name in y_names:
+            y = _json_list(row.get(y_name)) or []
+            count = min(len(x), len(y))
+            name = " ".join(part for part in (label, y_name if len(y_names) > 1 or not label else "") if part)
+            series.append(
+                Series(
+                    name,
+                    pa.array(x[:count], pa.float64()),
+                    pa.array([None if v is None else float(v) for v in y[:count]], pa.float64()),  # type: ignore[arg-type]
+                )
+            )
+            if len(series) == MAX_SERIES:
+                return ChartData(kind, series=series, x_is_time=True)
+    return ChartData(kind, series=series, x_is_time=True)
 
 
 def downsample(x: pa.Array, y: pa.Array, lo: float, hi: float, buckets: int) -> list[tuple[int, float, float]]:
