@@ -75,6 +75,35 @@ AREA_SCREENS: dict[str, AreaFactory] = {
 }
 
 
+def known_binding_ids() -> set[str]:
+    """Every key binding id of the console's areas and widgets (what `[keys]` in the config can remap)."""
+    import importlib
+
+    from textual.dom import DOMNode
+
+    for module in (
+        "screens.resources",
+        "screens.logs",
+        "screens.runbooks",
+        "screens.shell",
+        "screens.widgets.kql_editor",
+        "screens.widgets.result_grid",
+        "screens.widgets.time_range",
+        "screens.widgets.chart",
+    ):
+        importlib.import_module(module)
+    ids: set[str] = set()
+    pending: list[type] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for binding in cls.__dict__.get("BINDINGS", []):
+            binding_id = getattr(binding, "id", None)
+            if binding_id:
+                ids.add(binding_id)
+    return ids
+
+
 class OpsConsole(App[int]):
     """The console. Give it services (or a `connect` that builds them off the UI thread) and settings."""
 
@@ -118,6 +147,10 @@ class OpsConsole(App[int]):
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
+            # Naming the ids nothing has needs every area's classes: imported off the loop, after the first paint.
+            self.call_after_refresh(
+                self.run_worker, self._unknown_key_ids, thread=True, group="keymap", exit_on_error=False
+            )
         # The first area paints at once and shows its loading state; its calls wait for the connection.
         self.jump(self.start_area)
         if self.services.context.is_connected:
@@ -133,6 +166,13 @@ class OpsConsole(App[int]):
             group="connect",
             name="connect",
         )
+
+    def _unknown_key_ids(self) -> None:
+        from console.settings import unknown_binding_ids
+
+        problem = unknown_binding_ids(self.settings.keys, known_binding_ids(), self.settings.config_path)
+        if problem:
+            self.call_from_thread(self.notify, problem, title="Keys", severity="warning", timeout=20)
 
     def _connect_in_thread(self) -> tuple[CloudProfile, Any]:
         assert self._connect is not None

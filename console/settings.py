@@ -168,6 +168,17 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None, *
     return settings
 
 
+def unknown_binding_ids(keys: dict[str, str], known: set[str], where: Path | None = None) -> str | None:
+    """A sentence naming the `[keys]` entries that match no key binding id (None when all do)."""
+    unknown = sorted(set(keys) - known)
+    if not unknown:
+        return None
+    place = f"{where}: " if where else ""
+    names = ", ".join(repr(name) for name in unknown)
+    noun = "binding id" if len(unknown) == 1 else "binding ids"
+    return f"{place}[keys] names unknown {noun} {names}; press ? in an area to see the ids its keys have."
+
+
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
     """A copy of `settings` with the given fields replaced (None leaves a field alone)."""
     return replace(settings, **{k: v for k, v in changes.items() if v is not None})

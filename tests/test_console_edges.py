@@ -226,3 +226,23 @@ async def test_make_series_render_timechart_draws_in_logs(build_app: Callable[..
         chart = screen.query_one(ResultChart)
         assert chart.data is not None and len(chart.data.series) >= 2
         assert not any("needs a datetime" in text for text in notices(app))
+
+
+# [keys] in the config ------------------------------------------------------------------------------
+
+
+def test_every_binding_id_shown_by_question_mark_is_known() -> None:
+    from console.app import known_binding_ids
+
+    ids = known_binding_ids()
+    assert {"resources.refresh", "logs.run", "logs.time_range", "runbooks.history", "app.quit_q"} <= ids
+
+
+@pytest.mark.asyncio
+async def test_unknown_key_binding_ids_are_named(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app(keys={"resources.refresh": "f5", "resources.refrsh": "f6", "logs.nope": "f7"})
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("[keys]" in text for text in notices(app)), "the notice")
+        sentence = next(text for text in notices(app) if "[keys]" in text)
+        assert "'logs.nope', 'resources.refrsh'" in sentence
+        assert "'resources.refresh'" not in sentence
