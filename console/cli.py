@@ -57,7 +57,9 @@ def services_for(session: Session, demo: bool = False, *, telemetry: bool = Fals
 
     # azure.identity logs DefaultAzureCredential's multi-line report to stderr before raising; the error
     # the command prints says the same in one sentence.
-    logging.getLogger("azure").addHandler(logging.NullHandler())
+    azure_logger = logging.getLogger("azure")
+    if not any(isinstance(handler, logging.NullHandler) for handler in azure_logger.handlers):
+        azure_logger.addHandler(logging.NullHandler())
     local = None
     profile = None
     interrupted = False
