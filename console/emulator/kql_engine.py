@@ -659,7 +659,29 @@ def _replace_reference(text: str, name: str, replacement: str) -> str:
     return text
 
 
+_SERIES_CALL = "SELECT UNNEST(generate_series("
+
+
+def _stream_series(sql: str) -> str:
+    """`range` as a table function: the engine writes it as one list of every value, built in memory
+    at once (3 billion values take 24 GB, past any memory limit); a table function streams them."""
+    while (start := sql.find(_SERIES_CALL)) != -1:
+        open_args = start + len(_SERIES_CALL) - 1
+        close_args = _closing(sql, open_args)
+        alias = re.match(r'\) AS ("(?:[^"]|"")+")', sql[close_args + 1 :])
+        if close_args == -1 or alias is None:
+            break
+        arguments = sql[open_args + 1 : close_args]
+        end = close_args + 1 + alias.end()
+        streamed = f'SELECT "__series" AS {alias.group(1)} FROM generate_series({arguments}) AS __g("__series")'
+        sql = sql[:start] + streamed + sql[end:]
+    if sql.count("generate_series(") != sql.count("FROM generate_series("):
+        raise KqlQueryError(400, "UnsupportedError", "This form of range is not supported by this local Log Analytics.")
+    return sql
+
+
 def _optimize_sql(sql: str) -> str:
+    sql = _stream_series(sql)
     sql = _BIN_DATETIME.sub(r"time_bucket(\2, \1, TIMESTAMP '1970-01-01')", sql)
     sql = _ESCAPED_LIKE.sub(_like_replacement, sql)
     pieces: list[str] = []
@@ -895,6 +917,11 @@ class KqlEngine:
     def interrupt_all(self) -> None:
         """Interrupt every running query, so a stopping server does not wait for them."""
         self._watchdog.interrupt_all()
+
+    def close(self) -> None:
+        """Interrupt running queries and close the database (a file-backed one is checkpointed)."""
+        self.interrupt_all()
+        self.connection.close()
 
     # -- schema -------------------------------------------------------------------------------
 

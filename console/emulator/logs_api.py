@@ -364,6 +364,14 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         app.router.add_route("GET", path, handler)
     app.router.add_route("POST", "/v1/$batch", batch)
 
+    async def elsewhere(request: web.Request) -> web.Response:
+        """Anything else under /v1: a known route with the wrong method, or no route at all."""
+        if request.path.lower().rstrip("/").endswith(("/query", "/$batch", "/metadata")):
+            return _error(405, "MethodNotAllowed", f"{request.method} is not supported on {request.path[:200]}.")
+        return _error(404, "PathNotFoundError", f"No Log Analytics route for {request.path[:200]}.")
+
+    app.router.add_route("*", "/v1/{tail:.*}", elsewhere)
+
 
 def _caller(request: web.Request) -> str:
     """Who is asking: the bearer token (already checked by the server), as a digest."""

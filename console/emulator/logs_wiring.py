@@ -55,11 +55,18 @@ class LazyEngine:
             from console.emulator.kql_engine import KqlEngine
 
             self._engine = KqlEngine(self._path)
+            if self._path is not None:
+                self._path.chmod(0o600)
         except BaseException as error:  # surfaced to every caller of the engine
             self._error = error
             raise
         finally:
             self._ready.set()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether loading has finished and the engine is there."""
+        return self._ready.is_set() and self._engine is not None
 
     @property
     def engine(self) -> KqlEngine:
@@ -119,6 +126,13 @@ async def setup_logs(
             lazy.interrupt_all()
 
     app.on_shutdown.append(interrupt_queries)
+
+    async def close_engine(_: web.Application) -> None:
+        await asyncio.to_thread(loader.join)
+        if lazy.loaded:
+            await asyncio.to_thread(lazy.engine.close)
+
+    app.on_cleanup.append(close_engine)
 
     async def seed_and_guard() -> None:
         """Reuse kept telemetry (writing only the gap) or seed afresh; interrupt a seed on stop."""

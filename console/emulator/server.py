@@ -69,6 +69,8 @@ class EmulatorConfig:
     parent_pid: int | None = None
     """When set, the local Azure stops once that process (the console that started it) has gone."""
     seed_delay_s: float = 0.5
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    """A connection with no request in flight for this long is closed."""
     """Seconds to wait before seeding telemetry, so a console starting beside the local Azure gets the CPU."""
 
 
@@ -401,7 +403,7 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     app[FAULTS_KEY] = faults
     app[ISSUER_KEY] = issuer
     app[SECRET_KEY] = secret
-    tracker = _ConnectionTracker(loop, IDLE_TIMEOUT_S)
+    tracker = _ConnectionTracker(loop, config.idle_timeout_s)
     app[CONNECTIONS_KEY] = tracker
     app.router.add_route("*", "/_emulator/faults", _control_faults)
     app.router.add_route("GET", "/_emulator/status", _control_status)
@@ -427,7 +429,7 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
 
     def protocol() -> RequestHandler:
         # No access log, as for the runner (aiohttp's own type hint does not admit None).
-        handler = _AzureProtocol(server, loop=loop, keepalive_timeout=IDLE_TIMEOUT_S, access_log=cast(Any, None))
+        handler = _AzureProtocol(server, loop=loop, keepalive_timeout=config.idle_timeout_s, access_log=cast(Any, None))
         tracker.opened(handler)
         return handler
 
