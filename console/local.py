@@ -26,6 +26,8 @@ START_TIMEOUT_S = 30.0
 TELEMETRY_WAIT_S = 120.0
 STOP_WAIT_S = 10.0
 INTERRUPTED_STOP_WAIT_S = 0.5
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
 def _alive(pid: int) -> bool:
@@ -67,8 +69,10 @@ class TelemetryStatus:
     progress: float
 
 
-def _tls(readiness: dict[str, Any]) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(readiness["ca_file"]))
+def _opener(readiness: dict[str, Any]) -> urllib.request.OpenerDirector:
+    """HTTPS trusting the local Azure's CA, straight to loopback (never through a configured proxy)."""
+    context = ssl.create_default_context(cafile=str(readiness["ca_file"]))
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
 
 
 def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> TelemetryStatus:
@@ -81,7 +85,7 @@ def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> Telemet
         headers={"X-IDENTITY-HEADER": str(readiness["identity_header"])},
     )
     try:
-        with urllib.request.urlopen(request, context=_tls(readiness), timeout=timeout) as response:
+        with _opener(readiness).open(request, timeout=timeout) as response:
             telemetry = json.loads(response.read())["telemetry"]
         return TelemetryStatus(bool(telemetry["ready"]), float(telemetry.get("progress", 0.0)))
     except urllib.error.HTTPError as error:
@@ -145,9 +149,15 @@ class LocalAzure:
         }
 
     def apply_environment(self) -> None:
+        """Set `environment()` in this process; the local Azure is on loopback, so no proxy may stand between."""
         os.environ.update(self.environment())
         for stale in ("MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"):
             os.environ.pop(stale, None)
+        for name in ("NO_PROXY", "no_proxy"):
+            present = [entry.strip() for entry in os.environ.get(name, "").split(",") if entry.strip()]
+            missing = [host for host in _LOOPBACK_NAMES if host not in present]
+            if missing and (present or any(os.environ.get(v) for v in _PROXY_VARIABLES)):
+                os.environ[name] = ",".join([*present, *missing])
 
     def stop(self, wait: float = STOP_WAIT_S) -> None:
         """Stop the child we started (SIGTERM, then up to `wait` seconds); a reused emulator keeps running.

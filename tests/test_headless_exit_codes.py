@@ -197,3 +197,16 @@ def test_how_errors_map_to_codes() -> None:
     assert exit_code_for(OpsError(ErrorKind.NOT_FOUND, "No workspace is called 'x'.")) is ExitCode.USAGE
     assert exit_code_for(OpsError(ErrorKind.NOT_FOUND, "Not found.", request_id="r-1")) is ExitCode.AZURE_ERROR
     assert exit_code_for(OpsError(ErrorKind.AUTH, "Could not sign in.")) is ExitCode.AZURE_ERROR
+
+
+def test_demo_commands_reach_the_local_azure_past_a_configured_proxy(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy for the outside world (here one that answers nothing) is not used for the loopback local Azure."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "example.invalid")  # restored after the test, with what --demo adds to it
+    result = invoke("query", "print n = 1", "--demo", "--output", "json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert json.loads(result.stdout) == [{"n": 1}]
