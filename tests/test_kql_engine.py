@@ -396,3 +396,61 @@ def test_incident_is_visible_through_kql(engine: KqlEngine) -> None:
         timespan=(start, start + dt.timedelta(minutes=40)),
     )
     assert rows[0][0] > 0
+
+
+def test_make_list_and_make_set_keep_their_size_limit(engine: KqlEngine) -> None:
+    rows = _kql(engine, "AppRequests | summarize make_list(Name, 3), s = make_set(Name, 2) by AppRoleName")
+    assert rows
+    for _, listed, distinct in rows:
+        assert len(json.loads(listed)) == 3
+        assert len(json.loads(distinct)) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "column"),
+    [
+        ("AppRequests | summarize count() by Foo", 35),
+        ("AppRequests | project Foo", 22),
+        ("AppRequests | distinct Foo", 23),
+        ("AppRequests | mv-expand Foo", 24),
+        ("AppRequests | join (AppRequests) on Foo", 36),
+        ("AppRequests | project-away Foo", 27),
+        ("AppRequests | where Foo > 1", 20),
+        ("AppRequests | extend x = Foo", 25),
+    ],
+)
+def test_an_unknown_name_is_one_sentence_with_its_position(engine: KqlEngine, query: str, column: int) -> None:
+    with pytest.raises(KqlQueryError) as raised:
+        engine.execute(query, timespan=None, now=NOW)
+    assert raised.value.status == 400
+    assert raised.value.message.startswith("Failed to resolve scalar expression named 'Foo'")
+    assert (raised.value.line, raised.value.column) == (1, column)
+
+
+def test_parse_with_a_pattern_that_starts_with_a_column(engine: KqlEngine) -> None:
+    assert _kql(engine, "print s = 'key=val;x' | parse s with k '=' v ';' * | project k, v") == [["key", "val"]]
+    assert _kql(engine, "print s = 'no separator' | parse s with k ';' v | project k, v") == [["", ""]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '.create database X persist (@"/tmp/x.duckdb")',
+        ".set-or-replace AppRequests <| AppRequests | take 0",
+        "database('memory').AppRequests | count",
+        "print x = " + "(" * 100 + "1" + ")" * 100,
+    ],
+)
+def test_the_engine_refuses_what_the_query_api_must_not_run(engine: KqlEngine, query: str) -> None:
+    with pytest.raises(KqlQueryError) as raised:
+        engine.execute(query, timespan=None, now=NOW)
+    assert raised.value.status == 400
+
+
+def test_a_large_range_streams_and_times_out_instead_of_filling_memory(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as raised:
+        engine.execute(
+            "range x from 1 to 5000000000 step 1 | summarize sum(x % 7)", timespan=None, now=NOW, timeout_s=1
+        )
+    assert raised.value.status == 504
+    assert _kql(engine, "range x from 1 to 7 step 3") == [[1], [4], [7]]

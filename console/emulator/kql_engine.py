@@ -302,6 +302,60 @@ def _rewrite_percentiles(text: str) -> str:
     return text
 
 
+_LIMITED_AGGREGATES = {"make_list": "list", "make_set": "set", "make_list_with_nulls": "list"}
+
+
+def _rewrite_make_limits(text: str) -> str:
+    """`make_list(x, 3)` keeps at most 3 values: the engine ignores the size, so slice its answer."""
+    tokens = _tokens(text)
+    replacements: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens):
+        prefix = _LIMITED_AGGREGATES.get(token.text) if token.kind == "word" else None
+        if prefix is None or index + 1 >= len(tokens) or tokens[index + 1].text != "(":
+            continue
+        close = _matching_close(tokens, index + 1)
+        args = [_span_text(text, part) for part in _split_top(tokens[index + 2 : close], ",")]
+        if len(args) != 2:
+            continue
+        subject, size = args[0].strip(), args[1].strip()
+        named = index >= 1 and tokens[index - 1].text == "="
+        name = "" if named or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", subject) else f"{prefix}_{subject} = "
+        call = f"{name}array_slice({token.text}({subject}), 0, ({size}) - 1)"
+        replacements.append((token.start, tokens[close].end, call))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+_PARSE_ANCHOR = "<<parse-start>>"
+
+
+def _rewrite_leading_capture(text: str) -> str:
+    """`parse s with k ";" v` (a pattern that starts with a column) captures from the start of `s`.
+
+    The engine takes only patterns that start with text or `*`, so anchor one: prepend a marker to
+    a copy of the source and start the pattern with it.
+    """
+    tokens = _tokens(text)
+    replacements: list[tuple[int, int, str]] = []
+    for segment in _split_top(tokens, "|"):
+        if len(segment) < 4 or segment[0].text != "parse" or segment[1].text.lower() == "kind":
+            continue
+        keyword = next((i for i, token in enumerate(segment) if token.text == "with" and i > 1), None)
+        if keyword is None or keyword + 1 >= len(segment) or segment[keyword + 1].kind != "word":
+            continue
+        source = _span_text(text, segment[1:keyword])
+        pattern = text[segment[keyword + 1].start : segment[-1].end]
+        anchored = (
+            f'extend __parse_source = strcat("{_PARSE_ANCHOR}", {source}) '
+            f'| parse __parse_source with "{_PARSE_ANCHOR}" {pattern} | project-away __parse_source'
+        )
+        replacements.append((segment[0].start, segment[-1].end, anchored))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
 def _matching_close(tokens: list[_Token], open_index: int) -> int:
     depth = tokens[open_index].depth
     for index in range(open_index + 1, len(tokens)):
@@ -1011,7 +1065,7 @@ class KqlEngine:
             )
         body, kind, options = strip_render(query)
         render = RenderInfo(kind, options) if kind else None
-        rewritten = _rewrite_percentiles(body)
+        rewritten = _rewrite_leading_capture(_rewrite_make_limits(_rewrite_percentiles(body)))
         schema = self._translation_schema()
         try:
             series = _find_make_series(rewritten)
@@ -1194,7 +1248,7 @@ class KqlEngine:
                     f"The query ran longer than its {timeout_s:g} s limit and was cancelled.",
                 ) from None
             except duckdb.Error as error:
-                raise _database_error(error) from None
+                raise _database_error(error, query) from None
         finally:
             if token is not None:
                 self._watchdog.release(token)
@@ -1361,13 +1415,37 @@ def _schema_message(error: KqlSchemaError) -> str:
     return f"'{error.name}': {hint}." if hint else f"'{error.name}' could not be resolved."
 
 
-def _database_error(error: duckdb.Error) -> KqlQueryError:
+_UNKNOWN_NAME = re.compile(
+    r'column "([^"]+)" not found'
+    r'|Alias with name "([^"]+)" exists, but aliases cannot be used'
+    r'|Column "([^"]+)" referenced that exists in the SELECT clause'
+    r'|Column "([^"]+)" in EXCLUDE list not found',
+    re.IGNORECASE,
+)
+
+
+def _name_position(query: str | None, name: str) -> tuple[int | None, int | None]:
+    """Line and column (1-based line, 0-based column) of the first use of `name` as a word."""
+    if query is None:
+        return None, None
+    for token in _tokens(query):
+        if token.kind == "word" and token.text == name:
+            return _line_and_column(query, token.start)
+    return None, None
+
+
+def _database_error(error: duckdb.Error, query: str | None = None) -> KqlQueryError:
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     message = re.sub(r"^[A-Za-z ]+Error: ", "", message)
     if isinstance(error, (duckdb.BinderException, duckdb.CatalogException)):
-        found = re.search(r'column "([^"]+)" not found', message)
+        found = _UNKNOWN_NAME.search(message)
         if found:
-            message = f"Failed to resolve scalar expression named '{found.group(1)}'."
+            name = next(group for group in found.groups() if group)
+            line, column = _name_position(query, name)
+            where = f" (line {line}, position {column})" if line is not None else ""
+            return KqlQueryError(
+                400, "BadArgumentError", f"Failed to resolve scalar expression named '{name}'{where}.", line, column
+            )
         return KqlQueryError(400, "BadArgumentError", message)
     if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException)):
         return KqlQueryError(400, "BadArgumentError", message)
