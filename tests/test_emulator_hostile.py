@@ -387,3 +387,91 @@ def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> N
     finally:
         process.terminate()
         assert process.wait(30) == 0
+
+
+def _standalone(data_dir: Path, *extra: str) -> tuple[Any, dict[str, Any]]:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), "--telemetry-scale", "0.005",
+         "--seed-delay", "0", "--no-traffic", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, json.loads(process.stdout.readline())
+
+
+def test_a_standalone_local_azure_stops_on_sigterm_mid_query(tmp_path: Path) -> None:
+    import signal
+
+    process, readiness = _standalone(tmp_path / "data")
+    try:
+        raw = Raw(readiness)
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = pool.submit(
+            raw.query, "range x from 1 to 30000000000 step 1 | summarize sum(x * x % 7)", prefer="wait=600"
+        )
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0  # the query alone would run for minutes
+        try:
+            status, _ = pending.result(timeout=15)
+        except (OSError, http.client.HTTPException):
+            status = None  # the connection closed with the server
+        assert status != 200  # interrupted, never a made-up answer
+        pool.shutdown()
+        assert process.stderr is not None
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_a_local_azure_whose_console_was_killed_stops(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    # A stand-in console: starts the local Azure as its child with --parent-pid, prints the child's pid.
+    console = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-m', 'console.emulator', '--data-dir', sys.argv[1],"
+            " '--no-traffic', '--telemetry-scale', '0.005', '--parent-pid', str(os.getpid())],"
+            " stdout=subprocess.PIPE, text=True)\n"
+            "child.stdout.readline()\n"
+            "print(child.pid, flush=True)\n"
+            "import time; time.sleep(600)\n",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert console.stdout is not None
+    child = int(console.stdout.readline())
+    console.send_signal(signal.SIGKILL)
+    console.wait(10)
+    for _ in range(150):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the local Azure outlived its console by more than 15 s")
+
+
+def test_a_malformed_request_is_logged_without_its_bytes(
+    raw: Raw, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "secret-marker-" + "z" * 9000
+    with caplog.at_level("DEBUG"):
+        status, _, _ = raw.send("GET", "/subscriptions?api-version=2022-12-01", headers={"X-Big": marker})
+    assert 400 <= status < 500
+    assert "secret-marker" not in caplog.text
