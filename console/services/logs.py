@@ -218,7 +218,7 @@ class LogsService(Service):
         report("done", decoder)
         partial_error = None
         truncated = False
-        if answer.error is not None:
+        if answer.error:  # as the SDK: an answer with a non-empty `error` beside its tables is partial
             partial_error, truncated = _describe_partial(answer.error)
         if answer.table is None:
             import pyarrow as pa
