@@ -401,3 +401,28 @@ def test_a_deleted_group_stays_deleted_after_a_restart(tmp_path: Path) -> None:
         assert second.running.store.resource_group(PROD, "rg-kept")["tags"] == {"a": "b"}  # type: ignore[union-attr,index]
     finally:
         second.stop()
+
+
+def test_collections_of_a_type_list_full_documents(call: Any, local_azure: EmulatorThread) -> None:
+    """What the service SDKs' list calls ask for: `.../providers/{namespace}/{type}` and nested collections."""
+    store = local_azure.running.store  # type: ignore[union-attr]
+    answer = call("GET", f"/subscriptions/{PROD}/providers/microsoft.web/SITES?api-version=2025-05-01&$top=2")
+    assert answer.status == 200
+    first = answer.json()
+    assert len(first["value"]) == 2 and "nextLink" in first
+    rest = urllib.parse.urlsplit(first["nextLink"])
+    names = [s["name"] for s in first["value"]] + [
+        s["name"] for s in call("GET", f"{rest.path}?{rest.query}").json()["value"]
+    ]
+    wanted = [r for r in store.resources(PROD) if r["type"] == "Microsoft.Web/sites"]
+    assert sorted(names) == sorted(r["name"] for r in wanted)
+    assert all("properties" in s for s in first["value"])
+
+    slots = call("GET", f"{CHECKOUT_ID}/slots?api-version=2025-05-01").json()["value"]
+    assert sorted(s["name"] for s in slots) == ["app-checkout-prod/canary", "app-checkout-prod/staging"]
+    assert all(s["type"] == "Microsoft.Web/sites/slots" for s in slots)
+    in_group = call("GET", f"{GROUP}/providers/Microsoft.Web/serverfarms?api-version=2025-05-01").json()["value"]
+    assert {r["type"] for r in in_group} == {"Microsoft.Web/serverfarms"}
+
+    for path in (f"/subscriptions/{PROD}/providers/Microsoft.Web/gadgets", f"{GROUP}/providers/Microsoft.Nope/things"):
+        call("GET", f"{path}?api-version={API}").assert_arm_error(404, "InvalidResourceType")

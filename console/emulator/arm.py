@@ -143,6 +143,7 @@ class ArmRouter:
         self.add("GET", r"/providers/(?P<ns>[^/]+)", self._get_provider)
         self.add("GET", SUB + r"/providers", self._list_providers)
         self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", self._get_provider)
+        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)", self._list_type_in_subscription)
         self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)/resourcetypes", self._provider_resource_types)
         self.add("GET", r"/providers/microsoft\.localazure/operations/(?P<op>[^/]+)", self._operation_status)
         self.add("GET", r"/providers/microsoft\.localazure/operationresults/(?P<op>[^/]+)", self._operation_result)
@@ -358,6 +359,20 @@ class ArmRouter:
         missing = self.require_group(match["sub"], match["rg"])
         if missing is not None:
             return missing
+        segments = match["rest"].strip("/").split("/")
+        if len(segments) % 2 == 0:  # namespace/type[/name/child...]: a collection, as the SDK's list calls ask
+            full_type = "/".join([segments[0], *segments[1::2]])
+            unknown = self._unknown_type(full_type)
+            if unknown is not None:
+                return unknown
+            prefix = request.path.rstrip("/").lower() + "/"
+            depth = prefix.count("/")
+            children = [
+                r
+                for r in self.store.resources(match["sub"], match["rg"])
+                if str(r["id"]).lower().startswith(prefix) and str(r["id"]).count("/") == depth
+            ]
+            return self.page(request, children)
         found = self.store.resource(request.path)
         if found is None:
             return arm_error(
@@ -366,6 +381,28 @@ class ArmRouter:
                 f"The Resource '{match['rest']}' under resource group '{match['rg']}' was not found.",
             )
         return web.json_response(found)
+
+    async def _list_type_in_subscription(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self.require_subscription(match["sub"])
+        if missing is not None:
+            return missing
+        full_type = f"{match['ns']}/{match['type']}"
+        unknown = self._unknown_type(full_type)
+        if unknown is not None:
+            return unknown
+        wanted = full_type.lower()
+        return self.page(request, [r for r in self.store.resources(match["sub"]) if str(r["type"]).lower() == wanted])
+
+    def _unknown_type(self, full_type: str) -> web.Response | None:
+        """The ARM 404 for a resource type no provider of the local Azure has, else None."""
+        if self.providers().api_versions(full_type):
+            return None
+        namespace, _, type_name = full_type.partition("/")
+        return arm_error(
+            404,
+            "InvalidResourceType",
+            f"The resource type '{type_name[:100]}' could not be found in the namespace '{namespace[:100]}'.",
+        )
 
     async def _resource_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
         missing = self.require_group(match["sub"], match["rg"])
