@@ -1,0 +1,158 @@
+"""A walk through the console in a real terminal (tmux 200x50), the way a new user moves: every area by `:`,
+two runbooks in a row, a query per chart kind, a subscription switch, and quitting with exit 0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import EmulatorThread
+
+from console.emulator.server import write_record
+from console.history import QueryHistory
+from screens.shell import AREAS
+from screens.widgets.chart import CHART_KINDS
+
+pytestmark = pytest.mark.slow
+
+CHART_QUERIES = {
+    "timechart": "AppRequests | summarize n = count() by bin(TimeGenerated, 1h) | render timechart",
+    "linechart": "AppRequests | summarize n = count() by bin(TimeGenerated, 1h) | render linechart",
+    "areachart": "AppRequests | summarize n = count() by bin(TimeGenerated, 1h) | render areachart",
+    "scatterchart": "AppRequests | summarize n = count() by bin(TimeGenerated, 1h) | render scatterchart",
+    "barchart": "AppRequests | summarize n = count() by AppRoleName | render barchart",
+    "columnchart": "AppRequests | summarize n = count() by AppRoleName | render columnchart",
+    "piechart": "AppRequests | summarize n = count() by AppRoleName | render piechart",
+}
+
+
+class Tmux:
+    """One tmux session, on a tmux server of its own, running a command; keys in, screen text out."""
+
+    def __init__(self, name: str, command: str) -> None:
+        self.name = name
+        self.tmux = ["tmux", "-L", name, "-f", "/dev/null"]
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", "200", "-y", "50", command], check=True)
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
+        time.sleep(0.15)
+
+    def screen(self) -> str:
+        done = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return done.stdout
+
+    def wait_for(self, text: str, what: str, limit_s: float = 20.0) -> str:
+        deadline = time.monotonic() + limit_s
+        while True:
+            shown = self.screen()
+            assert "Traceback" not in shown, f"a traceback while waiting for {what}:\n{shown}"
+            assert "WALK-EXIT" not in shown or "WALK-EXIT" in text, f"the console ended before {what}:\n{shown}"
+            if text in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what} ({text!r}); the screen:\n{shown}")
+            time.sleep(0.1)
+
+    def wait_gone(self, text: str, what: str, limit_s: float = 20.0) -> None:
+        deadline = time.monotonic() + limit_s
+        while text in self.screen():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what}; the screen:\n{self.screen()}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def console_home(tmp_path: Path, local_azure: EmulatorThread) -> Iterator[Path]:
+    """Config and data dirs whose local Azure record points at the session's, so `--demo` reuses it."""
+    data = tmp_path / "data"
+    (data / "local-azure").mkdir(parents=True)
+    write_record(data / "local-azure", local_azure.readiness)
+    history = QueryHistory(data / "query-history.jsonl")
+    for kql in CHART_QUERIES.values():
+        history.add(kql, workspace="law-ops-prod", timespan="last 24h")
+    yield tmp_path
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="the walk needs tmux")
+def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit(console_home: Path) -> None:
+    assert set(CHART_QUERIES) == CHART_KINDS
+    executable = Path(sys.executable).parent / "opsconsole"
+    env = {
+        "OPSCONSOLE_DATA_DIR": str(console_home / "data"),
+        "OPSCONSOLE_CONFIG_DIR": str(console_home / "config"),
+        "TERM": "xterm-256color",
+    }
+    exports = " ".join(f"{k}={v}" for k, v in env.items())
+    command = f"env -u OPSCONSOLE_CONFIG -u COLUMNS -u LINES {exports} {executable} --demo; echo WALK-EXIT=$?; sleep 60"
+    tmux = Tmux(f"walk{os.getpid()}", command)
+    try:
+        tmux.wait_for("Microsoft.", "the first resources", limit_s=60)
+        for area, title in AREAS.items():
+            tmux.keys("Escape", ":")
+            tmux.type(area)
+            tmux.keys("Enter")
+            tmux.wait_for(f" {title} ", f"the {area} area")
+        # Two runbooks in a row, then the first one again.
+        tmux.keys("Escape", ":")
+        tmux.type("runbooks")
+        tmux.keys("Enter")
+        tmux.wait_for("enter opens", "the runbook list")
+        tmux.keys("Enter")
+        tmux.wait_for("backup-failures   tags", "the first runbook")
+        tmux.keys("Escape")
+        tmux.wait_for("enter opens", "the list again")
+        tmux.keys("Down", "Enter")
+        tmux.wait_for("dependency-failures   tags", "the second runbook")
+        tmux.keys("Escape")
+        tmux.wait_for("enter opens", "the list again")
+        tmux.keys("Up", "Enter")
+        tmux.wait_for("backup-failures   tags", "the first runbook again")
+        tmux.keys("Escape")
+        tmux.wait_for("enter opens", "the list again")
+        # A query per chart kind, each picked from the history and run.
+        tmux.keys(":")
+        tmux.type("logs")
+        tmux.keys("Enter")
+        tmux.wait_for("workspace law-ops-prod", "the logs workspace")
+        for kind in CHART_QUERIES:
+            tmux.keys("C-r")
+            tmux.wait_for("Query history", "the history")
+            tmux.type(f"render {kind}")
+            tmux.keys("Enter")
+            tmux.wait_gone("Query history", "the history to close")
+            tmux.keys("F5")
+            shown = tmux.wait_for(f"render {kind} (ctrl+t", f"the {kind} result")
+            assert "needs a" not in shown, shown
+        # Switch subscriptions with ctrl+s.
+        tmux.keys("F3", ":")
+        tmux.type("resources")
+        tmux.keys("Enter")
+        tmux.wait_for("Microsoft.", "resources again")
+        tmux.keys("C-s")
+        tmux.wait_for("(current)", "the subscription switcher")
+        tmux.type("Non-Production")
+        tmux.keys("Enter")
+        tmux.wait_for("Subscription: Contoso Non-Production", "the switch")
+        # q asks, a second q quits.
+        tmux.keys("q")
+        tmux.wait_for("Press q again", "the quit question")
+        tmux.keys("q")
+        shown = tmux.wait_for("WALK-EXIT", "the console to quit")
+        assert "WALK-EXIT=0" in shown, shown
+    finally:
+        tmux.close()
