@@ -8,9 +8,11 @@ Azure produces, for big telemetry answers and for partial ones; errors keep the 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from console.cloud import local_profile
 from console.emulator import estate
 from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
+from console.export import write_csv_text
 from console.models import QueryResult
 from console.services import Services, make_services
 from console.services.la_arrow import decode_answer
@@ -320,3 +323,37 @@ def test_seven_digit_datetimes_are_cut_to_microseconds_as_the_sdk_cuts_them() ->
         "1969-12-31T23:59:59.999999+00:00",
         None,
     ]
+
+
+@pytest.mark.asyncio
+async def test_csv_text_is_what_the_query_command_prints(
+    make_local_services: Callable[..., Services], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`write_csv_text` spells every cell as the `query` command's row-by-row CSV does, column by column."""
+    from console.cli import print_rows
+
+    services = make_local_services()
+    try:
+        every = (await services.logs.query(WORKSPACE, EVERY_TYPE, None)).table
+        telemetry = (await services.logs.query(WORKSPACE, "AppRequests | take 300", None)).table
+    finally:
+        await services.close()
+    moments = [
+        datetime(2024, 1, 1, 0, 0, 0, 500, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, 0, 0, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        None,
+    ]
+    edges = pa.table(
+        {
+            "t": pa.array(moments, pa.timestamp("us", tz="UTC")),
+            "x": pa.array([1.0, 1e-5, 12345678901234567.0, None]),
+            "s": pa.array(['a,"b"', "line\nbreak", " ", None]),
+        }
+    )
+    for table in (every, telemetry, edges):
+        print_rows(table.to_pylist(), "csv", table.column_names)
+        printed = capsys.readouterr().out
+        written = io.StringIO()
+        assert write_csv_text(table, written, chunk_rows=100) == table.num_rows
+        assert written.getvalue() == printed
