@@ -279,6 +279,7 @@ def test_half_sent_and_idle_connections_are_closed(private_emulator: EmulatorThr
 
 def test_data_dir_is_private_and_the_ca_constrained(private_emulator: EmulatorThread) -> None:
     data_dir = Path(private_emulator.readiness["data_dir"])
+    _wait_ready(private_emulator.readiness)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for path in data_dir.rglob("*"):
         # Write-ahead logs appear later under the process umask: the standalone server sets 077.
@@ -373,7 +374,7 @@ def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> N
         [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), "--telemetry-scale", "0.005",
          "--seed-delay", "0"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -386,7 +387,9 @@ def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> N
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     finally:
         process.terminate()
-        assert process.wait(30) == 0
+        code = process.wait(30)
+        assert process.stderr is not None
+        assert code == 0, process.stderr.read()
 
 
 def _standalone(data_dir: Path, *extra: str) -> tuple[Any, dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import re
 import threading
@@ -28,6 +29,8 @@ from typing import Any
 import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "KqlEngine",
@@ -975,7 +978,10 @@ class KqlEngine:
     def close(self) -> None:
         """Interrupt running queries and close the database (a file-backed one is checkpointed)."""
         self.interrupt_all()
-        self.connection.close()
+        try:
+            self.connection.close()
+        except duckdb.Error as error:  # a writer thread still holds a cursor: the process is ending anyway
+            log.warning("The telemetry database did not close cleanly: %s", error)
 
     # -- schema -------------------------------------------------------------------------------
 
