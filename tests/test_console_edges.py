@@ -246,3 +246,34 @@ async def test_unknown_key_binding_ids_are_named(build_app: Callable[..., OpsCon
         sentence = next(text for text in notices(app) if "[keys]" in text)
         assert "'logs.nope', 'resources.refrsh'" in sentence
         assert "'resources.refresh'" not in sentence
+
+
+# tab completion ------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_tab_on_an_ambiguous_prefix_lists_the_candidates_before_inserting(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    app = build_app(start_area="logs", workspace=estate.WORKSPACE_CUSTOMER_ID)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await logs_ready(pilot, app)
+        await until(pilot, lambda: screen.schema is not None, "the schema")
+        editor = screen.query_one(KqlEditor)
+        editor.load_text("")
+        editor.focus()
+        await pilot.press(*"Ap")
+        await pilot.press("tab")
+        assert editor.text == "App"  # what AppDependencies, AppExceptions, AppRequests... share
+        assert editor.completing
+        await pilot.press("tab")
+        assert editor.text == "App" and editor.completing  # still several: listed, nothing chosen
+        shown = [str(editor.completion_list.get_option_at_index(i).id) for i in range(3)]
+        assert all(name.startswith("App") for name in shown)
+        await pilot.press("tab")
+        assert editor.text == shown[0] and not editor.completing
+        editor.load_text("")
+        await pilot.press(*"Heartb", "escape")
+        assert not editor.completing
+        await pilot.press("tab")  # one candidate: inserted at once, even with the list closed
+        assert editor.text == "Heartbeat"

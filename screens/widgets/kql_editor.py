@@ -149,6 +149,17 @@ def completions(schema: WorkspaceSchema | None, statement_before: str, word: str
     return unique[:limit]
 
 
+def shared_prefix(words: list[str]) -> str:
+    """The longest text every word starts with."""
+    if not words:
+        return ""
+    first, last = min(words), max(words)
+    length = 0
+    while length < len(first) and first[length] == last[length]:
+        length += 1
+    return first[:length]
+
+
 class CompletionList(OptionList):
     """The suggestions under the cursor; the editor drives it, so it never takes focus."""
 
@@ -211,6 +222,8 @@ class KqlEditor(TextArea):
         self.completion_list = CompletionList()
         self._table_names: set[str] = set()
         self._accepting = False
+        self._tab_armed = False
+        """Whether a tab takes the highlighted candidate (a second tab, or after choosing with up/down)."""
 
     def on_mount(self) -> None:
         parent = self.parent
@@ -317,15 +330,43 @@ class KqlEditor(TextArea):
         self.replace(insert, (row, start), (row, start + len(typed)))
         self.close_completions()
 
+    def complete_on_tab(self) -> None:
+        """Tab as a shell does it: one candidate is inserted; several extend the word to what they share,
+        or, when they share nothing more, stay listed (a second tab, or enter, takes the highlighted one)."""
+        if not self.completing:
+            self.update_completions(force=True)
+            if not self.completing:
+                return
+            self._tab_armed = False
+        options = self.completion_list
+        candidates = [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
+        if len(candidates) == 1 or self._tab_armed:
+            self.accept_completion()
+            return
+        typed, _before, start = self._word_before_cursor()
+        common = shared_prefix([c.lower() for c in candidates])
+        if len(common) > len(typed) and all(c.lower().startswith(typed.lower()) for c in candidates):
+            row = self.cursor_location[0]
+            self.replace(candidates[0][: len(common)], (row, start), (row, start + len(typed)))
+            return  # the list follows the longer word
+        self._tab_armed = True
+
     async def _on_key(self, event: events.Key) -> None:
+        word_before = bool(self._word_before_cursor()[0]) if event.key == "tab" else False
+        if event.key == "tab" and (self.completing or word_before):
+            event.stop()
+            event.prevent_default()
+            self.complete_on_tab()
+            return
         if self.completing:
             options = self.completion_list
-            if event.key in {"tab", "enter"}:
+            if event.key == "enter":
                 event.stop()
                 event.prevent_default()
                 self.accept_completion()
                 return
             if event.key in {"up", "down"}:
+                self._tab_armed = True  # the user chose: tab takes the highlighted one
                 event.stop()
                 event.prevent_default()
                 count = options.option_count
@@ -340,6 +381,7 @@ class KqlEditor(TextArea):
         await super()._on_key(event)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._tab_armed = False
         if self._accepting:
             self._accepting = False
             return
