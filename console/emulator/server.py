@@ -49,6 +49,7 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
+REQUESTS_KEY = web.AppKey("request_counts", dict[str, int])
 TelemetryStatus = Callable[[], dict[str, Any]]
 STATUS_KEY: web.AppKey[TelemetryStatus] = web.AppKey("telemetry_status")
 
@@ -195,6 +196,8 @@ async def _guarded(
     if decision.malformed:
         return web.Response(status=200, body=b'{"value": [{"id": "/subscr', content_type="application/json")
     request[LRO_FAIL_KEY] = decision.lro_fail
+    counts = request.app[REQUESTS_KEY]
+    counts[request.method] = counts.get(request.method, 0) + 1
     return await handler(request)
 
 
@@ -310,6 +313,18 @@ async def _control_faults(request: web.Request) -> web.Response:
 SECRET_KEY = web.AppKey("identity_secret", str)
 
 
+async def _control_requests(request: web.Request) -> web.Response:
+    """Loopback-only: how many authenticated requests reached the handlers, by method (DELETE resets).
+
+    Lets a test prove that something sent no request at all (a read-only refusal, a dry run)."""
+    if not _control_allowed(request):
+        return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
+    counts = request.app[REQUESTS_KEY]
+    if request.method == "DELETE":
+        counts.clear()
+    return web.json_response(dict(counts))
+
+
 async def _control_status(request: web.Request) -> web.Response:
     """Loopback-only: whether the telemetry is loaded, so a headless command can wait for it."""
     if not _control_allowed(request):
@@ -407,6 +422,9 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     app[CONNECTIONS_KEY] = tracker
     app.router.add_route("*", "/_emulator/faults", _control_faults)
     app.router.add_route("GET", "/_emulator/status", _control_status)
+    app[REQUESTS_KEY] = {}
+    app.router.add_route("GET", "/_emulator/requests", _control_requests)
+    app.router.add_route("DELETE", "/_emulator/requests", _control_requests)
     background: list[asyncio.Task[Any]] = []
     if logs_setup is None:
         from console.emulator.logs_wiring import setup_logs
