@@ -138,6 +138,13 @@ def _when(text: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _recorded_text(value: Any) -> str:
+    """A parameter value as the history stored it, spelled the way the form reads it back."""
+    if isinstance(value, list):
+        return value_text(tuple(value))
+    return value_text(value)
+
+
 def _parameters_text(parameters: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value}" for name, value in parameters.items())
 
@@ -251,6 +258,25 @@ class StepView(Vertical, can_focus=True):
         else:
             self.remove_class("-has-chart")
             chart.clear()
+
+    def show_recorded(self, step: dict[str, Any], at: str) -> None:
+        """Show a step's verdict as a past run recorded it (its rows were not kept: enter runs it again)."""
+        self.result = None
+        status = str(step.get("status", "info"))
+        state = status if status in ("pass", "fail", "error", "info") else "info"
+        self._set_state(state)
+        marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "info": "DONE"}
+        self.query_one(".step-header", Static).update(self._header(marks[state]))
+        outcome = Text(f"Recorded {state.upper()} in the run of {at}")
+        rows = step.get("rows")
+        if rows is not None:
+            outcome.append(f": {rows} row{'s' * (rows != 1)}")
+        if step.get("observed") is not None:
+            outcome.append(f" (observed {_show_observed(step['observed'])})")
+        outcome.append("\nThe rows were not kept; enter or r runs the step again to see them.", style="dim")
+        self.query_one(".step-outcome", Static).update(outcome)
+        self.remove_class("-has-rows", "-has-chart")
+        self.query_one(ResultChart).clear()
 
     def _set_state(self, state: str) -> None:
         for name in ("pass", "fail", "inconclusive", "error", "info", "running"):
@@ -555,6 +581,40 @@ class RunbooksScreen(AreaScreen):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
         self._show_list()
+
+    @on(DataTable.RowSelected, "#history-table")
+    def _history_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a past run reopens it: its parameters back in the form, each step's recorded verdict."""
+        event.stop()
+        key = event.row_key.value
+        if key is None or self.current is None or self._document_ready is not self.current:
+            return
+        entry = self.history_entries[int(key)]
+        self.reopen_run(entry)
+
+    def reopen_run(self, entry: dict[str, Any]) -> None:
+        """Show a recorded run of the open runbook in its document."""
+        runbook = self.current
+        assert runbook is not None
+        recorded = dict(entry.get("parameters") or {})
+        for parameter in runbook.parameters:
+            if parameter.name in recorded:
+                self.query_one(f"#param-{parameter.name}", Input).value = _recorded_text(recorded[parameter.name])
+        at = _when(str(entry.get("at", "")))
+        steps = {str(step.get("name")): step for step in entry.get("steps") or []}
+        for view in self.query(StepView).results(StepView):
+            step = steps.get(view.step.name)
+            if step is not None:
+                view.show_recorded(step, at)
+        self.session = None
+        summary = self.query_one("#summary", Static)
+        status = str(entry.get("status", ""))
+        for name in ("pass", "fail", "error"):
+            summary.set_class(name == status, f"-{name}")
+        line = f"{status.upper()}   the run of {at}: {entry.get('summary', '')}   (R runs it again with these values)"
+        summary.update(Text(line))
+        self.query_one("#doc-tabs", TabbedContent).active = "doc-pane"
+        self._focus_first_step()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -354,3 +354,36 @@ async def test_all_subscriptions_has_a_subscription_column_and_long_names_end_in
         shown_name = str(table.get_row(long.resource_id)[0])
         assert shown_name.endswith("…") and len(shown_name) == COLUMN_WIDTHS["name"]
         assert long.name.startswith(shown_name[:-1])
+
+
+# runbook history reopens a run ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_enter_on_a_history_row_reopens_that_run(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app(start_area="runbooks")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen) and bool(app.screen.shown), "the list")
+        screen = _runbooks(app)
+        await _open_from_list(pilot, screen, "missing-heartbeats")
+        await until(pilot, lambda: screen.current is screen._document_ready, "the document")
+        screen.query_one("#param-silence", Input).value = "1h"
+        await pilot.press("R")
+        views = list(screen.query(StepView).results(StepView))
+        await until(pilot, lambda: all(view.result is not None for view in views), "every step to run")
+        await until(pilot, lambda: len(screen.history_entries) == 1, "the history row")
+        # Leave and come back: the document starts fresh, then the past run is reopened from History.
+        await pilot.press("escape")
+        await _open_from_list(pilot, screen, "missing-heartbeats")
+        await until(pilot, lambda: screen.current is screen._document_ready, "the document again")
+        assert screen.query_one("#param-silence", Input).value == "15m"
+        await until(pilot, lambda: len(screen.history_entries) == 1, "the history")
+        await pilot.press("h")
+        await pilot.press("enter")
+        assert screen.query_one("#doc-tabs", TabbedContent).active == "doc-pane"
+        assert screen.query_one("#param-silence", Input).value == "1h"
+        views = list(screen.query(StepView).results(StepView))
+        assert views[1].has_class("-fail")
+        outcome = str(views[1].query_one(".step-outcome", Static).render())
+        assert "Recorded FAIL" in outcome and "1 row" in outcome
+        assert "the run of" in str(screen.query_one("#summary", Static).render())
