@@ -274,33 +274,57 @@ async def test_a_transient_failure_is_retried_after_its_retry_after(
     assert control(local_azure.readiness, "GET") == []  # the 503 was answered, then retried by the pipeline
 
 
-def test_bodies_the_fast_path_does_not_expect_decode_as_the_row_wise_path() -> None:
-    """Other layouts and value kinds fall back to the row-wise conversion and give what the SDK would."""
-    columns = [
-        {"name": "t", "type": "datetime"},
-        {"name": "r", "type": "real"},
-        {"name": "d", "type": "dynamic"},
-        {"name": "n", "type": "long"},
-    ]
-    rows = [
-        ["2024-01-01T00:00:00.1234567Z", "NaN", {"a": [1, 2]}, 1],
-        [None, 2, [1], None],
-        ["2024-01-02T00:00:00Z", "-Infinity", "text", 2**70],
-    ]
+ODD_ANSWERS: dict[str, tuple[list[str], list[list[Any]]]] = {
+    "ticks, NaN, objects, a long beyond 64 bits": (
+        ["datetime", "real", "dynamic", "long"],
+        [
+            ["2024-01-01T00:00:00.1234567Z", "NaN", {"a": [1, 2]}, 1],
+            [None, 2, [1], None],
+            ["2024-01-02T00:00:00Z", "-Infinity", "text", 2**70],
+        ],
+    ),
+    "datetimes the SDK does not read": (
+        ["datetime", "datetime", "long"],
+        [["2024-01-01", "2024-01-01 00:00:00Z", 1], [None, "2024-01-01T00:00:00Z", 2]],
+    ),
+    "datetimes with offsets and a lower-case z": (
+        ["datetime", "datetime"],
+        [["2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00z"], [None, None]],
+    ),
+    "numbers as text and text as numbers": (
+        ["real", "decimal", "string", "guid", "timespan", "bool"],
+        [
+            ["1.5", "1_000", 7, None, "00:01:00", True],
+            [2.5, None, "x", "g", None, None],
+            ["x", "2.5", None, "h", "1.00:00:00", False],
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_ANSWERS))
+def test_answers_laid_out_or_typed_otherwise_decode_as_the_sdk_path(case: str) -> None:
+    """Other layouts and odd values give what the SDK's rows and the row-wise conversion give."""
     from azure.monitor.query._helpers import process_row  # what the SDK does to each row it hands out
 
-    types = ["datetime", "real", "dynamic", "long"]
-    expected = table_from_logs(["t", "r", "d", "n"], types, [process_row(types, row) for row in rows])
+    types, rows = ODD_ANSWERS[case]
+    names = [f"c{index}" for index in range(len(types))]
+    expected = table_from_logs(names, types, [process_row(types, row) for row in rows])
+    columns = [{"name": n, "type": t} for n, t in zip(names, types, strict=True)]
     shapes = [
         {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]},
-        {"tables": [{"name": "PrimaryResult", "rows": rows, "columns": columns}]},
+        {"tables": [{"name": "PrimaryResult", "rows": rows, "columns": columns}], "statistics": {"x": 1}},
     ]
     for shape in shapes:
-        for body in (json.dumps(shape).encode(), json.dumps(shape, indent=2).encode()):
-            decoded = decode_answer(body, chunk_bytes=8)
-            assert decoded.table is not None
-            assert_same_table(decoded.table, expected)
-    assert expected.column("n").type == pa.string()  # 2**70 does not fit a long: text, as before
+        for body in (
+            json.dumps(shape, separators=(",", ":")).encode(),
+            json.dumps(shape).encode(),
+            json.dumps(shape, indent=2).encode(),
+        ):
+            for chunk_bytes in (1, 1 << 20):
+                decoded = decode_answer(body, chunk_bytes=chunk_bytes)
+                assert decoded.table is not None
+                assert_same_table(decoded.table, expected)
 
 
 def test_seven_digit_datetimes_are_cut_to_microseconds_as_the_sdk_cuts_them() -> None:

@@ -32,6 +32,8 @@ _LOOK_BACK = 256  # bytes re-searched after a feed: a key or a row separator may
 _ROWS_KEY = re.compile(rb'"rows"\s*:\s*\[')
 _COLUMNS_KEY = re.compile(rb'"columns"\s*:\s*\[')
 _ROW_SEPARATOR = re.compile(rb"\]\s*,\s*\[")
+# What the SDK reads as a datetime starts like this (it hands anything else out as text).
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 _FRACTION = re.compile(r"^(.*?\.)(\d+)(.*)$")
 _REAL_WORDS: dict[str, float] = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
@@ -147,6 +149,8 @@ def parse_la_datetime(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip().upper()
+    if re.match(_ISO_DATETIME, text) is None:
+        return value
     match = _FRACTION.match(text)
     if match and len(match.group(2)) > 6:
         text = match.group(1) + match.group(2)[:6] + match.group(3)
@@ -194,6 +198,8 @@ def _fast_array(values: Sequence[Any], la_type: str) -> pa.Array:
                 return pa.array([float(v) if isinstance(v, str) else v for v in mixed], type=pa.float64())
         if la_type == "datetime":
             text = pa.array(values, type=pa.string())
+            if pc.all(pc.match_substring_regex(text, _ISO_DATETIME)).as_py() is False:
+                raise _IrregularError("a datetime the SDK would not read")
             try:
                 return text.cast(pa.timestamp("us", tz="UTC"))
             except pa.ArrowInvalid:
@@ -231,7 +237,7 @@ class _ColumnBuilder:
         typed, shown = _typed_values(_native_values(values, self.la_type), self.la_type)
         if typed is not None:
             return typed, False
-        return _text_values(shown, self.la_type), True
+        return _text_values(shown, self.la_type), not self.as_text
 
     def keep(self, array: pa.Array, to_text: bool) -> None:
         if to_text:
