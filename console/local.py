@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -223,8 +224,11 @@ class PendingLocalAzure:
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         line = ""
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
+        while (remaining := deadline - time.monotonic()) > 0:
+            # Wait for output without blocking past the deadline: a child that hangs silently must not hang us.
+            readable, _, _ = select.select([self.process.stdout], [], [], min(remaining, 0.5))
+            if readable:
+                line = self.process.stdout.readline()
             if line.strip() or self.process.poll() is not None:
                 break
         if not line.strip():

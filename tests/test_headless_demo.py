@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import EmulatorThread
 
 from console.emulator.server import EmulatorConfig
-from console.local import RECORD_FILE, ProgressLine, start_failure_sentence, telemetry_status
+from console.errors import OpsError
+from console.local import RECORD_FILE, PendingLocalAzure, ProgressLine, start_failure_sentence, telemetry_status
 
 OPSCONSOLE = [str(Path(sys.executable).with_name("opsconsole"))]
 # Telemetry small enough that a cold start takes seconds, large enough that slot-health sees requests.
@@ -177,6 +179,15 @@ def test_a_crash_at_start_is_told_by_the_last_line_of_its_traceback(tmp_path: Pa
     )
     said = start_failure_sentence("local Azure: could not start: port 80 is taken.\n", tmp_path / "x.log")
     assert said.startswith("The local Azure did not start: port 80 is taken (its log")
+
+
+def test_a_child_that_never_says_it_is_ready_is_given_up_on(tmp_path: Path) -> None:
+    """Waiting for the readiness line is bounded even when the child neither prints nor exits."""
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    with pytest.raises(OpsError) as raised:
+        PendingLocalAzure(silent, tmp_path / "emulator.log").wait(timeout=1)
+    assert silent.poll() is not None  # and it was stopped
+    assert str(raised.value).startswith("The local Azure did not say it was ready within 1 s")
 
 
 def test_no_sign_in_is_one_sentence_saying_what_to_do(tmp_path: Path) -> None:
