@@ -77,7 +77,11 @@ def services_for(session: Session, demo: bool = False, *, telemetry: bool = Fals
                 _fail(str(error), ExitCode.AZURE_ERROR)
             local.apply_environment()
             profile = local.profile
-        yield make_services(session.settings, profile=profile)
+        try:
+            services = make_services(session.settings, profile=profile)
+        except OpsError as error:  # a setting such as an unknown cloud name
+            _fail(str(error), ExitCode.USAGE)
+        yield services
     except KeyboardInterrupt:
         interrupted = True
     finally:

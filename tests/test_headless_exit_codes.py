@@ -210,3 +210,14 @@ def test_demo_commands_reach_the_local_azure_past_a_configured_proxy(
     result = invoke("query", "print n = 1", "--demo", "--output", "json")
     assert result.exit_code == ExitCode.OK, result.output
     assert json.loads(result.stdout) == [{"n": 1}]
+
+
+def test_an_unknown_cloud_setting_is_a_usage_error_not_a_traceback(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSCONSOLE_CLOUD", "AzureMoon")
+    result = invoke("query", "print n = 1")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().splitlines() == [
+        "opsconsole: Unknown cloud 'AzureMoon'; expected one of AzureCloud, AzureUSGovernment, AzureChinaCloud."
+    ]
