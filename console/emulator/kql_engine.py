@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,8 @@ class QueryOutcome:
     error: dict[str, Any] | None = None
     render: RenderInfo | None = None
     truncated: bool = False
+    sources: frozenset[str] = frozenset()
+    """The tables the query read."""
 
     @property
     def row_count(self) -> int:
@@ -1246,7 +1248,8 @@ class KqlEngine:
                 described = cursor.execute(f"DESCRIBE {sql}", bound).fetchall()
                 description = [(str(row[0]), str(row[1])) for row in described]
                 cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
-                return _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                return replace(outcome, sources=translation.tables)
             except duckdb.InterruptException:
                 raise KqlQueryError(
                     504,

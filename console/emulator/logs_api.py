@@ -280,7 +280,7 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
             limits.release(caller)
         extra: dict[str, Any] = {}
         partial = outcome.error
-        if (seeding or engine.seeding) and not _complete_for(engine, timespan):
+        if (seeding or engine.seeding) and outcome.sources and not _complete_for(engine, timespan):
             partial = partial or {
                 "code": "PartialError",
                 "message": "There were some errors when processing your query.",
