@@ -44,6 +44,7 @@ LOGS_AUDIENCE = "https://api.loganalytics.io"
 IDLE_TIMEOUT_S = 10.0
 """A connection with no request in flight for this long is closed (idle, or a request half sent)."""
 SHUTDOWN_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 30.0
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
@@ -196,6 +197,12 @@ async def _guarded(
     if decision.malformed:
         return web.Response(status=200, body=b'{"value": [{"id": "/subscr', content_type="application/json")
     request[LRO_FAIL_KEY] = decision.lro_fail
+    if request.can_read_body and not request.path.startswith("/v1/"):
+        # Read (and keep) the body here, bounded in time, so no handler waits on a client sending slowly.
+        try:
+            await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+        except TimeoutError:
+            return arm_error(408, "RequestTimeout", f"The request body did not arrive within {BODY_TIMEOUT_S:g} s.")
     counts = request.app[REQUESTS_KEY]
     counts[request.method] = counts.get(request.method, 0) + 1
     return await handler(request)
