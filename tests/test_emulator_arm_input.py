@@ -426,3 +426,21 @@ def test_collections_of_a_type_list_full_documents(call: Any, local_azure: Emula
 
     for path in (f"/subscriptions/{PROD}/providers/Microsoft.Web/gadgets", f"{GROUP}/providers/Microsoft.Nope/things"):
         call("GET", f"{path}?api-version={API}").assert_arm_error(404, "InvalidResourceType")
+
+
+@pytest.mark.parametrize("version", ["2099-01-01", "2015-01-01", "2024-11-01-preview"])
+def test_an_api_version_the_type_does_not_list_is_refused_with_the_list(call: Any, version: str) -> None:
+    for path in (CHECKOUT_ID, f"{CHECKOUT_ID}/slots", f"/subscriptions/{PROD}/providers/Microsoft.Web/sites"):
+        error = call("GET", f"{path}?api-version={version}").assert_arm_error(400, "NoRegisteredProviderFound")
+        assert "2025-05-01" in error["message"] and version in error["message"]
+    assert call("HEAD", f"{CHECKOUT_ID}?api-version={version}").status == 400
+
+
+@pytest.mark.asyncio
+async def test_every_listed_api_version_reads_the_resource(
+    client: ResourceManagementClient, local_azure: EmulatorThread
+) -> None:
+    provider = await client.providers.get("Microsoft.Cache")
+    redis = next(r for r in local_azure.running.store.resources(PROD) if r["type"] == "Microsoft.Cache/Redis")  # type: ignore[union-attr]
+    for version in next(t for t in provider.resource_types or [] if t.resource_type == "Redis").api_versions or []:
+        assert (await client.resources.get_by_id(redis["id"], api_version=version)).name == redis["name"]

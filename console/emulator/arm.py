@@ -359,12 +359,10 @@ class ArmRouter:
         missing = self.require_group(match["sub"], match["rg"])
         if missing is not None:
             return missing
-        segments = match["rest"].strip("/").split("/")
-        if len(segments) % 2 == 0:  # namespace/type[/name/child...]: a collection, as the SDK's list calls ask
-            full_type = "/".join([segments[0], *segments[1::2]])
-            unknown = self._unknown_type(full_type)
-            if unknown is not None:
-                return unknown
+        refused = self._refuse_type(self._type_of(match["rest"]), request)
+        if refused is not None:
+            return refused
+        if match["rest"].strip("/").count("/") % 2 == 1:  # namespace/type[/name/child...]: a collection
             prefix = request.path.rstrip("/").lower() + "/"
             depth = prefix.count("/")
             children = [
@@ -387,25 +385,43 @@ class ArmRouter:
         if missing is not None:
             return missing
         full_type = f"{match['ns']}/{match['type']}"
-        unknown = self._unknown_type(full_type)
-        if unknown is not None:
-            return unknown
+        refused = self._refuse_type(full_type, request)
+        if refused is not None:
+            return refused
         wanted = full_type.lower()
         return self.page(request, [r for r in self.store.resources(match["sub"]) if str(r["type"]).lower() == wanted])
 
-    def _unknown_type(self, full_type: str) -> web.Response | None:
-        """The ARM 404 for a resource type no provider of the local Azure has, else None."""
-        if self.providers().api_versions(full_type):
-            return None
+    def _refuse_type(self, full_type: str, request: web.Request) -> web.Response | None:
+        """The ARM answer for a type no provider has (404) or an api-version its provider does not list (400)."""
+        versions = self.providers().api_versions(full_type)
         namespace, _, type_name = full_type.partition("/")
-        return arm_error(
-            404,
-            "InvalidResourceType",
-            f"The resource type '{type_name[:100]}' could not be found in the namespace '{namespace[:100]}'.",
-        )
+        if not versions:
+            return arm_error(
+                404,
+                "InvalidResourceType",
+                f"The resource type '{type_name[:100]}' could not be found in the namespace '{namespace[:100]}'.",
+            )
+        asked = api_version_of(request)
+        if asked.lower() not in {v.lower() for v in versions}:
+            return arm_error(
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for API version '{asked}' and type '{type_name}'. "
+                f"The supported api-versions are '{', '.join(versions)}'.",
+            )
+        return None
+
+    @staticmethod
+    def _type_of(rest: str) -> str:
+        """`Namespace/type[/child...]` of the path after `/providers/` (a resource or a collection)."""
+        segments = rest.strip("/").split("/")
+        return "/".join([segments[0], *segments[1::2]])
 
     async def _resource_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
         missing = self.require_group(match["sub"], match["rg"])
+        refused = self._refuse_type(self._type_of(match["rest"]), request)
+        if refused is not None:
+            return web.Response(status=refused.status)
         found = missing is None and self.store.resource(request.path) is not None
         return web.Response(status=204 if found else 404)
 
