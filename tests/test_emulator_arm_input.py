@@ -444,3 +444,18 @@ async def test_every_listed_api_version_reads_the_resource(
     redis = next(r for r in local_azure.running.store.resources(PROD) if r["type"] == "Microsoft.Cache/Redis")  # type: ignore[union-attr]
     for version in next(t for t in provider.resource_types or [] if t.resource_type == "Redis").api_versions or []:
         assert (await client.resources.get_by_id(redis["id"], api_version=version)).name == redis["name"]
+
+
+@pytest.mark.parametrize(
+    ("method", "tail"),
+    [
+        ("GET", "/nothing/" + "x" * 6000),
+        ("POST", "/resources/" + "y" * 6000),
+        ("GET", "/resourceGroups/rg-prod-web/providers/Microsoft.Web/sites/" + "z" * 6000),
+    ],
+)
+def test_error_messages_do_not_echo_long_input_whole(call: Any, method: str, tail: str) -> None:
+    error = call(method, f"/subscriptions/{PROD}{tail}?api-version=2025-05-01").assert_arm_error(
+        404 if method == "GET" else 405
+    )
+    assert len(error["message"]) < 500

@@ -43,6 +43,11 @@ def arm_error(status: int, code: str, message: str, headers: dict[str, str] | No
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
+def _shown(text: str, limit: int = 200) -> str:
+    """Client text as echoed in an error message: cut to `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def valid_api_version(value: str) -> bool:
     """Whether `value` is an api-version ARM accepts: `YYYY-MM-DD` with an optional -preview/-alpha/
     -beta/-privatepreview suffix, and a real date."""
@@ -68,7 +73,7 @@ def _api_version_error(request: web.Request) -> web.Response | None:
         )
     for value in values:
         if not valid_api_version(value):
-            shown = value if len(value) <= 64 else value[:64] + "..."
+            shown = _shown(value, 64)
             return arm_error(
                 400,
                 "InvalidApiVersionParameter",
@@ -195,10 +200,10 @@ class ArmRouter:
             return arm_error(
                 405,
                 "MethodNotAllowed",
-                f"{request.method} is not supported on {request.path}.",
+                f"{request.method} is not supported on {_shown(request.path)}.",
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
-        return arm_error(404, "InvalidResourceType", f"No route for {request.path} in the local Azure.")
+        return arm_error(404, "InvalidResourceType", f"No route for {_shown(request.path)} in the local Azure.")
 
     # paging ---------------------------------------------------------------------------------
 
@@ -212,7 +217,7 @@ class ArmRouter:
         token = request.query.get("$skiptoken")
         if token is not None:
             if not _COUNT.fullmatch(token):
-                shown = token if len(token) <= 64 else token[:64] + "..."
+                shown = _shown(token, 64)
                 return arm_error(
                     400, "InvalidSkipToken", f"The $skiptoken '{shown}' is not valid: use the nextLink as given."
                 )
@@ -221,7 +226,7 @@ class ArmRouter:
         top = request.query.get("$top")
         if top is not None:
             if not _COUNT.fullmatch(top) or int(top) < 1:
-                shown = top if len(top) <= 64 else top[:64] + "..."
+                shown = _shown(top, 64)
                 return arm_error(400, "InvalidTop", f"$top must be a whole number from 1 to {MAX_TOP}, not '{shown}'.")
             size = min(int(top), MAX_TOP)
         body: dict[str, Any] = {"value": items[skip : skip + size]}
@@ -376,7 +381,7 @@ class ArmRouter:
             return arm_error(
                 404,
                 "ResourceNotFound",
-                f"The Resource '{match['rest']}' under resource group '{match['rg']}' was not found.",
+                f"The Resource '{_shown(match['rest'])}' under resource group '{match['rg']}' was not found.",
             )
         return web.json_response(found)
 
@@ -406,7 +411,7 @@ class ArmRouter:
             return arm_error(
                 400,
                 "NoRegisteredProviderFound",
-                f"No registered resource provider found for API version '{asked}' and type '{type_name}'. "
+                f"No registered resource provider found for API version '{asked}' and type '{_shown(type_name)}'. "
                 f"The supported api-versions are '{', '.join(versions)}'.",
             )
         return None
@@ -639,7 +644,7 @@ def parse_resource_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         match = _FILTER_TERM.fullmatch(part)
         if match is None:
-            shown = part if len(part) <= 80 else part[:80] + "..."
+            shown = _shown(part, 80)
             raise ValueError(
                 f"The $filter expression {shown!r} is not supported; "
                 "use resourceType, tagName, tagValue or name with eq, joined with and."
