@@ -450,7 +450,7 @@ async def test_every_listed_api_version_reads_the_resource(
     ("method", "tail"),
     [
         ("GET", "/nothing/" + "x" * 6000),
-        ("POST", "/resources/" + "y" * 6000),
+        ("POST", "/resourceGroups/rg-prod-web/providers/Microsoft.Web/sites/" + "y" * 6000),
         ("GET", "/resourceGroups/rg-prod-web/providers/Microsoft.Web/sites/" + "z" * 6000),
     ],
 )
