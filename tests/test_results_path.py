@@ -183,7 +183,7 @@ async def test_small_slices_give_the_same_table(make_local_services: Callable[..
 async def test_a_capped_answer_is_partial_and_the_same(make_local_services: Callable[..., Services]) -> None:
     services = make_local_services()
     heard: list[QueryProgress] = []
-    kql = "range x from 1 to 500001 step 1 | extend s = strcat('row ', x)"
+    kql = "range x from 1 to 500001 step 1"
     try:
         fast = await services.logs.query(WORKSPACE, kql, None, progress=heard.append)
         reference, partial = await sdk_path(services, kql)
