@@ -154,6 +154,14 @@ async def test_telemetry_tables_match_the_sdk_path(make_local_services: Callable
 
 
 @pytest.mark.asyncio
+async def test_an_empty_answer_has_the_same_typed_columns(make_local_services: Callable[..., Services]) -> None:
+    fast, reference, _ = await both_paths(make_local_services(), f"{EVERY_TYPE} | take 0")
+    assert fast.row_count == 0
+    assert_same_table(fast.table, reference)
+    assert fast.table.schema.field("d").type == pa.timestamp("us", tz="UTC")
+
+
+@pytest.mark.asyncio
 @pytest.mark.usefixtures("seeded")
 async def test_small_slices_give_the_same_table(make_local_services: Callable[..., Services]) -> None:
     """The body cut into many slices at row boundaries (some candidate cuts fall inside dynamic text)."""
