@@ -54,7 +54,10 @@ class LazyEngine:
         try:
             from console.emulator.kql_engine import KqlEngine
 
-            self._engine = KqlEngine(self._path)
+            engine = KqlEngine(self._path)
+            # Until the seeding logic has looked at what the file holds, nothing is known complete.
+            engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, None
+            self._engine = engine
             if self._path is not None:
                 self._path.chmod(0o600)
         except BaseException as error:  # surfaced to every caller of the engine
