@@ -206,7 +206,7 @@ def test_paths_are_case_insensitive(local_azure: EmulatorThread, token: str) -> 
     assert body["name"] == "app-checkout-prod"
 
 
-def test_next_link_is_absolute_on_the_called_origin(local_azure: EmulatorThread, token: str) -> None:
+def test_next_link_is_absolute_on_the_server_origin(local_azure: EmulatorThread, token: str) -> None:
     readiness = local_azure.readiness
     status, body = arm_get(readiness, f"/subscriptions/{PROD}/resources?api-version={ARM_API}", token)
     assert status == 200 and len(body["value"]) == 7
