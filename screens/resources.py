@@ -213,7 +213,7 @@ class ResourcesScreen(AreaScreen):
         self.sort_reverse = False
         self._refresh_timer: Any = None
         self._detail_for: str | None = None
-        self._columns_with_subscription: bool | None = None
+        self._column_layout: dict[str, int] = {}
         self._refresh_asked = False
         """The resource whose details are loading or shown."""
 
@@ -238,18 +238,33 @@ class ResourcesScreen(AreaScreen):
         self._set_columns(with_subscription=self.scope.subscription is None)
         self.load_subscriptions()
 
+    def _column_widths(self, with_subscription: bool) -> dict[str, int]:
+        """Fixed widths keep a long disk name from pushing the type off narrow terminals; the tags get what
+        the table has left (each cell has a space either side)."""
+        widths = {k: w for k, w in COLUMN_WIDTHS.items() if with_subscription or k != "subscription"}
+        # The switcher around the table has its width even while the table is hidden behind "Loading".
+        available = self.query_one("#table-area").content_region.width - 2  # the vertical scrollbar
+        if available > 0:
+            others = sum(w + 2 for k, w in widths.items() if k != "tags")
+            widths["tags"] = max(20, available - others - 2)
+        return widths
+
     def _set_columns(self, *, with_subscription: bool) -> None:
         """The table's columns; "All subscriptions" adds one naming each row's subscription."""
         table = self.query_one(DataTable)
-        if self._columns_with_subscription == with_subscription and table.columns:
+        widths = self._column_widths(with_subscription)
+        if self._column_layout == widths and table.columns:
             return
-        self._columns_with_subscription = with_subscription
+        self._column_layout = widths
         table.clear(columns=True)
-        # Fixed widths keep a long disk name from pushing the type off narrow terminals; longer text ends in "…".
         for label, key in COLUMNS:
-            if key == "subscription" and not with_subscription:
-                continue
-            table.add_column(label, key=key, width=COLUMN_WIDTHS[key])
+            if key in widths:
+                table.add_column(label, key=key, width=widths[key])
+
+    def on_resize(self) -> None:
+        # The tags column takes what is left of the width: lay the rows out again for the new size.
+        if self.resources:
+            self.call_after_refresh(self._show)
 
     # loading -------------------------------------------------------------------------------
 
@@ -357,7 +372,8 @@ class ResourcesScreen(AreaScreen):
             }
             if not all_subscriptions:
                 del cells["subscription"]
-            table.add_row(*(fit(text, COLUMN_WIDTHS[key]) for key, text in cells.items()), key=resource.resource_id)
+            widths = self._column_layout
+            table.add_row(*(fit(text, widths[key]) for key, text in cells.items()), key=resource.resource_id)
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)
