@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,30 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+MASK = "***"
+
+# Parameter names whose values are never written down, and values that carry a secret whatever their name.
+_SECRET_NAME = re.compile(
+    r"passw(or)?d|passphrase|^pwd$|secret|token|credential|api[-_]?key|access[-_]?key|account[-_]?key|"
+    r"private[-_]?key|connection[-_]?string|\bsas\b|signature",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)=|[?&]sig=|-----BEGIN|\beyJ[\w-]{10,}\.",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(value: Any) -> Any:
+    """`value` with secret-looking entries replaced by `***`, through nested mappings and lists."""
+    if isinstance(value, dict):
+        return {k: MASK if _SECRET_NAME.search(str(k)) else mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_secrets(item) for item in value]
+    if isinstance(value, str) and _SECRET_VALUE.search(value):
+        return MASK
+    return value
 
 
 class Journal:
@@ -68,3 +93,13 @@ class Journal:
             except json.JSONDecodeError:
                 continue
         return result
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Intents with no outcome for their operation id, oldest first: changes stopped in the middle."""
+        entries = self.entries()
+        finished = {e.get("operation_id") for e in entries if e.get("phase") == "outcome"}
+        return [
+            e
+            for e in entries
+            if e.get("phase") == "intent" and e.get("operation_id") and e["operation_id"] not in finished
+        ]

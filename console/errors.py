@@ -17,6 +17,7 @@ class ErrorKind(enum.Enum):
     TRANSIENT = "transient"
     BAD_REQUEST = "bad request"
     READ_ONLY = "read-only"
+    REFUSED = "refused"
     CONFIG = "config"
 
 

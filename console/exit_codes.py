@@ -58,7 +58,7 @@ def exit_code_for(error: OpsError) -> ExitCode:
     A NOT_FOUND without a request id is a name the user gave that matched nothing (the services say so
     themselves, from lists they read): a usage error. One Azure answered with a 404 carries its request id.
     """
-    if error.kind is ErrorKind.READ_ONLY:
+    if error.kind in (ErrorKind.READ_ONLY, ErrorKind.REFUSED):
         return ExitCode.REFUSED
     if error.kind is ErrorKind.NOT_FOUND and error.request_id is None:
         return ExitCode.USAGE

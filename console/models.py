@@ -96,14 +96,36 @@ class Workspace:
 
 
 @dataclass(frozen=True)
-class JournalEntry:
-    """One line of the operations journal."""
+class OperationProgress:
+    """Where a change to Azure stands while it runs: reported at its start, at each poll and at its end."""
 
-    at: datetime
-    phase: str
     action: str
     target: str
-    details: dict[str, Any] = field(default_factory=dict)
+    status: str
+    """Running until Azure answers; then a long-running operation's status at each poll (InProgress,
+    Succeeded, Failed, Canceled), or Succeeded/Failed for a plain call."""
+    elapsed_s: float
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class UnfinishedOperation:
+    """A journal intent with no outcome (the console stopped mid-change), with its target's state read back."""
+
+    operation_id: str
+    action: str
+    target: str
+    started_at: datetime
+    who: str
+    state: str | None
+    """What Azure holds now, or None when it could not be read (then `read_error` says why)."""
+    read_error: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        started = self.started_at.strftime("%Y-%m-%d %H:%M UTC")
+        now = f"now: {self.state}" if self.state is not None else f"its state could not be read: {self.read_error}"
+        return f"unfinished operation: {self.action} on {self.target} (started {started} by {self.who}); {now}"
 
 
 @dataclass(frozen=True)

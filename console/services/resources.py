@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from console.errors import ErrorKind, OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.base import Service, ServiceContext
+from console.services.operations import ProgressCallback
 
 # api-versions for reading one resource by id; anything else is looked up from its provider.
 KNOWN_API_VERSIONS = {
@@ -55,7 +57,9 @@ def resource_from_sdk(item: Any, *, with_properties: bool = False) -> Resource:
 
 
 class ResourcesService(Service):
-    """Read access to subscriptions, resource groups and resources."""
+    """Subscriptions, resource groups and resources: read them, and set their tags."""
+
+    area = "resources"
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
@@ -189,3 +193,49 @@ class ResourcesService(Service):
                 self._api_versions[full_type] = version
                 return version
         raise OpsError(ErrorKind.NOT_FOUND, f"Azure does not know the resource type {full_type}.")
+
+    async def set_tags(
+        self,
+        scope: str,
+        tags: Mapping[str, str],
+        *,
+        confirmed: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, str]:
+        """Replace the tags of a subscription, resource group or resource; the tags Azure now holds."""
+        subscription_id = _subscription_of(scope)
+        if not subscription_id:
+            raise OpsError(ErrorKind.BAD_REQUEST, f"{scope!r} is not a subscription, resource group or resource id.")
+        wanted = {str(k): str(v) for k, v in tags.items()}
+
+        async def call() -> Any:
+            return await self._client(subscription_id).tags.begin_create_or_update_at_scope(
+                scope, {"properties": {"tags": wanted}}
+            )
+
+        result = await self.mutate(
+            "set tags",
+            scope,
+            call,
+            subscription_id=subscription_id,
+            parameters={"tags": wanted},
+            confirmed=confirmed,
+            progress=progress,
+        )
+        return dict(result.properties.tags or {})
+
+    async def state_of(self, target: str) -> str:
+        """The tags `target` (a subscription, group or resource) holds now."""
+        subscription_id = _subscription_of(target)
+        if not subscription_id:
+            raise OpsError(ErrorKind.BAD_REQUEST, f"{target!r} is not a subscription, resource group or resource id.")
+        await self.context.connected()
+        tags_now = self._client(subscription_id).tags.get_at_scope(target)
+        try:
+            found = await self.call(f"reading the tags of {target}", tags_now)
+        except OpsError as error:
+            if error.kind is ErrorKind.NOT_FOUND:
+                return f"{target.rstrip('/').rsplit('/', 1)[-1]} does not exist"
+            raise
+        tags = dict(found.properties.tags or {}) if found.properties else {}
+        return "tags " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) if tags else "no tags"
