@@ -24,6 +24,10 @@ from console.errors import OpsError
 from console.models import OperationProgress, UnfinishedOperation
 
 ProgressCallback = Callable[[OperationProgress], None]
+Call = Callable[[], Awaitable[Any]]
+"""Starts the SDK call: returns its result, or the `AsyncLROPoller` a `begin_*` method gives."""
+Reread = Callable[[], Awaitable[str]]
+"""Reads what the target looks like now, in a few words."""
 
 PROGRESS_INTERVAL_S = 1.0
 """How often a running long-running operation reports progress (ARM asks to be polled every second or more)."""
@@ -186,7 +190,3 @@ def _parse_time(value: Any) -> datetime:
         return datetime.fromisoformat(str(value)).astimezone(UTC)
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
-
-
-Call = Callable[[], Awaitable[Any]]
-Reread = Callable[[], Awaitable[str]]
