@@ -53,10 +53,14 @@ class LazyEngine:
     def load(self) -> None:
         try:
             from console.emulator.kql_engine import KqlEngine
+            from console.emulator.telemetry import create_tables
 
             engine = KqlEngine(self._path)
-            # Until the seeding logic has looked at what the file holds, nothing is known complete.
+            # Until the seeding logic has looked at what the file holds, nothing is known complete;
+            # the tables exist from the start, so a query meanwhile hears that data is still arriving.
             engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, None
+            create_tables(engine.connection)
+            engine.refresh_schema()
             self._engine = engine
             if self._path is not None:
                 self._path.chmod(0o600)
@@ -154,9 +158,6 @@ async def setup_logs(
             written.set_result((until, kept.seed_now))
             return
         await asyncio.to_thread(telemetry.discard_telemetry, real)
-        # Empty tables at once (a query during the delay hears that data is still arriving), rows later.
-        telemetry.create_tables(real.connection)
-        real.refresh_schema()
         real.seeding, real.seed_progress, real.complete_from = True, 0.0, None
         await asyncio.sleep(config.seed_delay_s)
         seeding = telemetry.TelemetrySeeding(real, now, scale=config.telemetry_scale)

@@ -1125,12 +1125,21 @@ def kept_telemetry(engine: KqlEngine, now: dt.datetime, scale: float) -> KeptTel
 
 
 def discard_telemetry(engine: KqlEngine) -> None:
-    """Drop every telemetry table and the record of what was seeded."""
+    """Drop every telemetry row and the record of what was seeded, leaving empty tables.
+
+    One transaction: a query running meanwhile sees the old tables or the new empty ones, never none.
+    """
     cursor = engine.connection.cursor()
     try:
+        cursor.execute("BEGIN TRANSACTION")
         for table in TABLES:
             cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
         cursor.execute(f"DROP SCHEMA IF EXISTS {_META_SCHEMA} CASCADE")
+        create_tables(cursor)
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
     finally:
         cursor.close()
     engine.refresh_schema()
