@@ -9,6 +9,7 @@ from pathlib import Path
 
 from console.emulator.faults import FaultSpecError, parse_fault_spec
 from console.emulator.server import EmulatorConfig, NotLoopbackError, require_loopback, serve
+from console.exit_codes import ExitCode
 
 
 def main(
@@ -40,13 +41,13 @@ def main(
     args = parser.parse_args(argv)
     if not 0 < args.telemetry_scale <= 10 or not 1 <= args.page_size <= 1000 or not 0 <= args.seed_delay <= 60:
         print("local Azure: --telemetry-scale takes (0, 10], --page-size 1-1000, --seed-delay 0-60.", file=sys.stderr)
-        return 2
+        return int(ExitCode.USAGE)
     try:
         require_loopback(args.host)
         rules = parse_fault_spec(args.faults)
     except (NotLoopbackError, FaultSpecError) as error:
         print(f"local Azure: {error}", file=sys.stderr)
-        return 2
+        return int(ExitCode.USAGE)
     config = EmulatorConfig(
         data_dir=Path(args.data_dir),
         host=args.host,
@@ -68,7 +69,7 @@ def main(
         asyncio.run(serve(config, announce))
     except OSError as error:
         print(f"local Azure: could not start: {error}", file=sys.stderr)
-        return 1
+        return int(ExitCode.AZURE_ERROR)
     return 0
 
 
