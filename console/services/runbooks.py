@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from console.services.base import Service, ServiceContext
 from console.services.logs import LogsService
 
 HISTORY_LIMIT = 2000
+HISTORY_MAX_BYTES = 4 * 1024 * 1024
+"""Past this size the run history is compacted to its newest HISTORY_LIMIT runs."""
 
 
 def _plain(value: Any) -> Any:
@@ -143,9 +146,23 @@ class RunbookService(Service):
                 for s in run.steps
             ],
         }
-        self.history_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.history_path.open("a", encoding="utf-8") as handle:
+        path = self.history_path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, default=str) + "\n")
+            size = handle.tell()
+        if size > HISTORY_MAX_BYTES:
+            self._compact(path)
+
+    def _compact(self, path: Path) -> None:
+        """Keep the newest HISTORY_LIMIT runs: the file never grows without bound."""
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-HISTORY_LIMIT:]
+        temporary = path.with_suffix(".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.writelines(line + "\n" for line in lines)
+        os.replace(temporary, path)
 
     def history(self, runbook: str | None = None) -> list[dict[str, Any]]:
         """Recorded runs, newest first, optionally of one runbook."""
