@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -135,31 +136,45 @@ def print_rows(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[st
             writer.writerow({k: _cell(row.get(k)) for k in columns})
         click.echo(buffer.getvalue(), nl=False)
         return
-    from rich.console import Console
-    from rich.table import Table
-
     texts = [[_cell(row.get(c)) for c in columns] for row in rows]
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for index, column in enumerate(columns):
-        values = [row.get(column) for row in rows if row.get(column) is not None]
-        numeric = bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        widest = max([len(column), *(len(line[index]) for line in texts)])
-        table.add_column(
-            column,
-            justify="right" if numeric else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=min(widest, max(len(column), 12)),
-        )
+    numeric = [_is_numeric_column([row.get(c) for row in rows]) for c in columns]
+    budget = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    widths = fit_widths(list(columns), texts, budget)
+    header = "  ".join(c.ljust(w) if not n else c.rjust(w) for c, w, n in zip(columns, widths, numeric, strict=True))
+    click.echo(click.style(header.rstrip(), bold=True) if budget else header.rstrip())
     for line in texts:
-        table.add_row(*line)
-    if sys.stdout.isatty():
-        Console().print(table)
-        return
-    natural = sum(max([len(c), *(len(line[i]) for line in texts)]) for i, c in enumerate(columns))
-    buffer = io.StringIO()
-    Console(file=buffer, width=natural + 2 * len(columns) + 1, no_color=True, highlight=False).print(table)
-    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
+        cells = [
+            _fit(text, w).rjust(w) if n else _fit(text, w).ljust(w)
+            for text, w, n in zip(line, widths, numeric, strict=True)
+        ]
+        click.echo("  ".join(cells).rstrip())
+
+
+def fit_widths(columns: list[str], texts: list[list[str]], budget: int | None) -> list[int]:
+    """Column widths: each as wide as its widest cell; within `budget` the widest give way first, down
+    to their header or 10 characters (beyond that the lines run longer than the terminal)."""
+    widths = [max([len(c), *(len(line[i]) for line in texts)]) for i, c in enumerate(columns)]
+    if budget is None:
+        return widths
+    floors = [min(w, max(len(c), 10)) for w, c in zip(widths, columns, strict=True)]
+    excess = sum(widths) + 2 * (len(widths) - 1) - budget
+    while excess > 0:
+        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _is_numeric_column(values: list[Any]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
 
 
 def iso_utc(moment: datetime) -> str:

@@ -121,3 +121,18 @@ def test_resources_list_names_the_subscription_of_each_row(demo_data_dir: Path) 
     assert "Contoso Production" in result.stdout and "Contoso Non-Production" in result.stdout
     rows = json.loads(invoke("resources", "list", "--demo", "--output", "json").stdout)
     assert {row["subscription"] for row in rows} == {"Contoso Production", "Contoso Non-Production"}
+
+
+def test_a_table_on_a_narrow_terminal_keeps_every_column_and_cuts_the_widest() -> None:
+    from console.cli import fit_widths
+
+    columns = ["name", "type", "resource_group", "location", "subscription", "tags"]
+    texts = [["n" * 60, "t" * 45, "rg-dev-sandbox", "eastus", "Contoso Non-Production", "x" * 90]]
+    widths = fit_widths(columns, texts, 120)
+    assert sum(widths) + 2 * (len(widths) - 1) <= 120
+    assert all(
+        width >= min(len(texts[0][i]), max(len(c), 10))
+        for i, (c, width) in enumerate(zip(columns, widths, strict=True))
+    )
+    assert widths[2] == len("rg-dev-sandbox") and widths[3] == len("location")
+    assert fit_widths(columns, texts, None) == [60, 45, 14, 8, 22, 90]
