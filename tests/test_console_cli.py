@@ -136,3 +136,18 @@ def test_a_table_on_a_narrow_terminal_keeps_every_column_and_cuts_the_widest() -
     )
     assert widths[2] == len("rg-dev-sandbox") and widths[3] == len("location")
     assert fit_widths(columns, texts, None) == [60, 45, 14, 8, 22, 90]
+
+
+def test_grid_csv_export_and_headless_spell_a_datetime_the_same_way() -> None:
+    import pyarrow as pa
+
+    from console.cli import _cell
+    from console.export import text_cells
+    from screens.widgets.result_grid import format_column
+
+    moments = [datetime(2026, 12, 1, 20, 54, 12, tzinfo=UTC), datetime(2026, 12, 1, 20, 54, 12, 250000, tzinfo=UTC)]
+    column = pa.array(moments, pa.timestamp("us", tz="UTC"))
+    headless = [_cell(moment) for moment in moments]
+    assert headless == ["2026-12-01T20:54:12Z", "2026-12-01T20:54:12.250Z"]
+    assert format_column(column, "datetime") == headless
+    assert text_cells(column) == headless

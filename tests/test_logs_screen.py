@@ -69,7 +69,7 @@ def typed_table(rows: int) -> pa.Table:
 
 def test_format_column_is_vectorised_and_typed() -> None:
     table = typed_table(6)
-    assert format_column(table.column("TimeGenerated"), "datetime")[1] == "2024-05-01T00:01:00.000Z"
+    assert format_column(table.column("TimeGenerated"), "datetime")[1] == "2024-05-01T00:01:00Z"
     assert format_column(table.column("Name"), "text")[4] is None
     assert format_column(table.column("DurationMs"), "number")[3] == "4.5"
     assert format_column(table.column("Props"), "dynamic")[0] == '{"i":0,"ok":true}'
@@ -86,7 +86,7 @@ async def test_grid_formats_sorts_pages_and_copies() -> None:
         header = grid.render_line(0).text
         assert "TimeGenerated" in header and "Props" in header
         first = grid.render_line(1).text
-        assert "2024-05-01T00:00:00.000Z" in first
+        assert "2024-05-01T00:00:00Z" in first
         assert '{"i":0,"ok":true}' in first
         count_cell = grid.render_line(2).text[grid._offsets[2] : grid._offsets[3]]
         assert count_cell.rstrip().endswith("1") and count_cell.startswith("  ")  # numbers right-aligned

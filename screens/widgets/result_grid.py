@@ -60,10 +60,13 @@ def format_column(values: pa.Array | pa.ChunkedArray, kind: str) -> list[str | N
         values = values.combine_chunks()
     arrow_type = values.type
     if kind == "datetime" and pa.types.is_timestamp(arrow_type):
-        zone = arrow_type.tz or "UTC"
-        as_ms = pc.cast(values, pa.timestamp("ms", tz=zone), safe=False)
-        texts = pc.strftime(as_ms, format="%Y-%m-%dT%H:%M:%SZ" if arrow_type.tz else "%Y-%m-%dT%H:%M:%S")
-    elif kind == "number" and pa.types.is_floating(arrow_type):
+        # The one spelling the console uses everywhere (grid, CSV, headless): ISO 8601 UTC, milliseconds
+        # only when there are some.
+        from console.export import text_cells
+
+        nulls = values.is_null().to_pylist()
+        return [None if null else text for null, text in zip(nulls, text_cells(values), strict=True)]
+    if kind == "number" and pa.types.is_floating(arrow_type):
         texts = pc.cast(pc.round(values, 6), pa.string())
     elif pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         texts = pc.replace_substring_regex(values, pattern=r"[\r\n\t]+", replacement=" ")
