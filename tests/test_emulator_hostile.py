@@ -478,3 +478,37 @@ def test_a_malformed_request_is_logged_without_its_bytes(
         status, _, _ = raw.send("GET", "/subscriptions?api-version=2022-12-01", headers={"X-Big": marker})
     assert 400 <= status < 500
     assert "secret-marker" not in caplog.text
+
+
+def test_tokens_are_jwts_with_the_claims_clients_read(raw: Raw) -> None:
+    import base64
+
+    from console.emulator.estate import TENANT_ID
+
+    token = raw.tokens[ARM]
+    header, body, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["typ"] == "JWT"
+    assert claims["tid"] == TENANT_ID and claims["aud"] == ARM and claims["exp"] > time.time()
+    forged = ".".join([header, body, "x" * 43])
+    status, answer, _ = raw.send("GET", "/subscriptions?api-version=2022-12-01", token=forged)
+    assert status == 401 and answer["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_the_classic_arm_audience_gets_a_token_and_an_unknown_one_a_readable_error(raw: Raw) -> None:
+    classic = _token(raw.readiness, "https://management.core.windows.net/")
+    status, _, _ = raw.send("GET", "/subscriptions?api-version=2022-12-01", token=classic)
+    assert status == 200
+    parsed = urllib.parse.urlparse(raw.readiness["identity_endpoint"])
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
+    connection.request(
+        "GET",
+        f"{parsed.path}?api-version=2019-08-01&resource=https://vault.azure.net",
+        headers={"X-IDENTITY-HEADER": raw.readiness["identity_header"]},
+    )
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    assert response.status == 400 and body["statusCode"] == 400 and "vault.azure.net" in body["message"]
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
+    connection.request("GET", f"{parsed.path}?resource={ARM}", headers={"X-IDENTITY-HEADER": "é"})
+    assert connection.getresponse().status == 401

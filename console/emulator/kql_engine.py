@@ -980,10 +980,14 @@ class KqlEngine:
     def close(self) -> None:
         """Interrupt running queries and close the database (a file-backed one is checkpointed)."""
         self.interrupt_all()
-        try:
-            self.connection.close()
-        except duckdb.Error as error:  # a writer thread still holds a cursor: the process is ending anyway
-            log.warning("The telemetry database did not close cleanly: %s", error)
+        for attempt in range(20):
+            try:
+                self.connection.close()
+                return
+            except duckdb.Error as error:  # another thread is in a call on it: give it a moment
+                if attempt == 19:
+                    log.warning("The telemetry database did not close cleanly: %s", error)
+                time.sleep(0.1)
 
     # -- schema -------------------------------------------------------------------------------
 

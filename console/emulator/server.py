@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -92,33 +93,71 @@ def require_loopback(host: str) -> None:
         raise NotLoopbackError(f"{host} is not a loopback address; the local Azure binds to loopback only.")
 
 
+# Audiences the identity endpoint issues tokens for, and the one each is checked as: the az CLI and
+# older SDKs ask for ARM as https://management.core.windows.net/.
+AUDIENCES = {
+    ARM_AUDIENCE: ARM_AUDIENCE,
+    "https://management.core.windows.net": ARM_AUDIENCE,
+    LOGS_AUDIENCE: LOGS_AUDIENCE,
+}
+MANAGED_IDENTITY_CLIENT_ID = "00000000-0000-4000-8000-0000000c0501"
+MANAGED_IDENTITY_OBJECT_ID = "00000000-0000-4000-8000-0000000c0502"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 class TokenIssuer:
-    """Issues and checks bearer tokens: HMAC-signed, per audience, secret never leaves the process."""
+    """Issues and checks bearer tokens: JWTs (HS256) with the claims clients read (`tid`, `oid`,
+    `aud`, `exp`), signed with a key that never leaves the process."""
 
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
 
     def issue(self, audience: str) -> tuple[str, int]:
-        expires = int(time.time()) + TOKEN_LIFETIME_S
-        payload = f"{audience.rstrip('/')}|{expires}|{uuid.uuid4().hex}"
-        signature = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        return f"{payload.encode().hex()}.{signature}", expires
+        now = int(time.time())
+        expires = now + TOKEN_LIFETIME_S
+        claims = {
+            "aud": audience.rstrip("/"),
+            "iss": f"https://sts.windows.net/{estate.TENANT_ID}/",
+            "iat": now,
+            "nbf": now,
+            "exp": expires,
+            "tid": estate.TENANT_ID,
+            "oid": MANAGED_IDENTITY_OBJECT_ID,
+            "sub": MANAGED_IDENTITY_OBJECT_ID,
+            "appid": MANAGED_IDENTITY_CLIENT_ID,
+            "idtyp": "app",
+            "xms_mirid": "/subscriptions/local/resourcegroups/local/providers/Microsoft.ManagedIdentity/local",
+            "jti": uuid.uuid4().hex,
+        }
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
+        return f"{header}.{body}.{signature}", expires
 
     def audience_of(self, token: str) -> str | None:
-        """The audience of a valid, unexpired token, or None."""
-        payload_hex, _, signature = token.partition(".")
+        """The audience (as checked) of a valid, unexpired token, or None."""
+        parts = token.split(".")
+        if len(parts) != 3 or len(token) > 4096:
+            return None
+        header, body, signature = parts
+        expected = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None
         try:
-            payload = bytes.fromhex(payload_hex).decode()
-        except ValueError:
+            claims = json.loads(_unb64(body))
+        except (ValueError, UnicodeDecodeError):
             return None
-        expected = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        expires = claims.get("exp") if isinstance(claims, dict) else None
+        if not isinstance(expires, int) or expires < time.time():
             return None
-        audience, _, rest = payload.partition("|")
-        expires = rest.partition("|")[0]
-        if not expires.isdigit() or int(expires) < time.time():
-            return None
-        return audience
+        return AUDIENCES.get(str(claims.get("aud", "")))
 
 
 def _request_ids(request: web.Request) -> dict[str, str]:
@@ -130,7 +169,12 @@ def _request_ids(request: web.Request) -> dict[str, str]:
 def _control_allowed(request: web.Request) -> bool:
     """Control routes answer only a loopback peer that shows the identity header."""
     shown = request.headers.get("X-IDENTITY-HEADER", "")
-    return _is_loopback_peer(request) and hmac.compare_digest(shown.encode(), request.app[SECRET_KEY].encode())
+    return _is_loopback_peer(request) and _same_secret(shown, request.app[SECRET_KEY])
+
+
+def _same_secret(shown: str, secret: str) -> bool:
+    """Constant-time comparison of a header (any bytes a client sent) with the secret."""
+    return hmac.compare_digest(shown.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 def _is_loopback_peer(request: web.Request) -> bool:
@@ -341,21 +385,26 @@ async def _control_status(request: web.Request) -> web.Response:
     return web.json_response({"telemetry": telemetry})
 
 
+def _identity_error(status: int, code: str, message: str) -> web.Response:
+    """An error as App Service's identity endpoint words it (`statusCode`, `message`), plus the OAuth
+    fields, so MSAL and the SDKs can both show the sentence."""
+    body = {"statusCode": status, "message": message, "error": code, "error_description": message}
+    return web.json_response(body, status=status)
+
+
 def _identity_app(issuer: TokenIssuer, secret: str) -> web.Application:
     """The App Service managed-identity endpoint (plain http on loopback, as Azure does)."""
 
     async def token(request: web.Request) -> web.Response:
-        if not hmac.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), secret):
-            return web.json_response(
-                {"error": "invalid_request", "error_description": "Bad identity header."}, status=401
-            )
+        if not _same_secret(request.headers.get("X-IDENTITY-HEADER", ""), secret):
+            return _identity_error(401, "invalid_request", "The X-IDENTITY-HEADER header is missing or wrong.")
         resource = request.query.get("resource", "").rstrip("/")
         if resource.endswith("/.default"):
             resource = resource[: -len("/.default")]
-        if resource not in {ARM_AUDIENCE, LOGS_AUDIENCE}:
-            return web.json_response(
-                {"error": "invalid_resource", "error_description": f"Unknown resource {resource!r}."}, status=400
-            )
+        if resource not in AUDIENCES:
+            known = ", ".join(sorted(AUDIENCES))
+            sentence = f"No tokens for {resource[:200]!r}; this local Azure serves {known}."
+            return _identity_error(400, "invalid_resource", sentence)
         access_token, expires = issuer.issue(resource)
         return web.json_response(
             {
@@ -363,7 +412,7 @@ def _identity_app(issuer: TokenIssuer, secret: str) -> web.Application:
                 "expires_on": str(expires),
                 "resource": resource,
                 "token_type": "Bearer",
-                "client_id": "00000000-0000-4000-8000-0000000c0501",
+                "client_id": MANAGED_IDENTITY_CLIENT_ID,
             }
         )
 
