@@ -512,3 +512,14 @@ def test_the_classic_arm_audience_gets_a_token_and_an_unknown_one_a_readable_err
     connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
     connection.request("GET", f"{parsed.path}?resource={ARM}", headers={"X-IDENTITY-HEADER": "é"})
     assert connection.getresponse().status == 401
+
+
+def test_cloud_metadata_is_public_and_names_this_origin(raw: Raw) -> None:
+    connection = http.client.HTTPSConnection(raw.host, raw.port, context=raw.context, timeout=10)
+    connection.request("GET", "/metadata/endpoints?api-version=2022-09-01", headers={"Host": "evil.example"})
+    clouds = json.loads(connection.getresponse().read())
+    assert clouds[0]["resourceManager"] == raw.readiness["arm_endpoint"] + "/"
+    assert "https://management.core.windows.net/" in clouds[0]["authentication"]["audiences"]
+    connection = http.client.HTTPSConnection(raw.host, raw.port, context=raw.context, timeout=10)
+    connection.request("GET", "/metadata/endpoints?api-version=2015-01-01")
+    assert "authentication" in json.loads(connection.getresponse().read())

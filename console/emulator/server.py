@@ -52,6 +52,8 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
 REQUESTS_KEY = web.AppKey("request_counts", dict[str, int])
+ORIGIN_KEY = web.AppKey("origin", list[str])
+"""The server's own https origin, known once it is bound (links and metadata never use the Host header)."""
 TelemetryStatus = Callable[[], dict[str, Any]]
 STATUS_KEY: web.AppKey[TelemetryStatus] = web.AppKey("telemetry_status")
 
@@ -210,8 +212,8 @@ async def _guarded(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Faults and bearer-token checks for every ARM and Log Analytics request."""
-    if request.path.startswith("/_emulator/"):
-        return await handler(request)
+    if request.path.startswith("/_emulator/") or request.path.lower().rstrip("/") == "/metadata/endpoints":
+        return await handler(request)  # control routes check their own header; cloud metadata is public
     decision = request.app[FAULTS_KEY].decide(request.method, request.path)
     if decision.latency_ms:
         await asyncio.sleep(decision.latency_ms / 1000)
@@ -364,6 +366,56 @@ async def _control_faults(request: web.Request) -> web.Response:
 SECRET_KEY = web.AppKey("identity_secret", str)
 
 
+async def _cloud_metadata(request: web.Request) -> web.Response:
+    """`GET /metadata/endpoints`: this local Azure described as a cloud, for `az cloud register` and
+    `ARM_CLOUD_METADATA_URL` (a list of clouds since api-version 2019-05-01, one object before)."""
+    origin = request.app[ORIGIN_KEY][0]
+    arm = f"{origin}/"
+    login = "https://login.microsoftonline.com/"
+    audiences = ["https://management.core.windows.net/", "https://management.azure.com/"]
+    version = request.query.get("api-version", "")
+    if version and version < "2019-05-01":
+        return web.json_response(
+            {
+                "galleryEndpoint": arm,
+                "graphEndpoint": "https://graph.windows.net/",
+                "portalEndpoint": "https://portal.azure.com/",
+                "authentication": {"loginEndpoint": login, "audiences": audiences},
+            }
+        )
+    cloud = {
+        "name": "LocalAzure",
+        "portal": "https://portal.azure.com",
+        "resourceManager": arm,
+        "authentication": {
+            "loginEndpoint": login,
+            "audiences": audiences,
+            "tenant": "common",
+            "identityProvider": "AAD",
+        },
+        "graph": "https://graph.windows.net/",
+        "graphAudience": "https://graph.windows.net/",
+        "microsoftGraphResourceId": "https://graph.microsoft.com/",
+        "gallery": arm,
+        "batch": "https://batch.core.windows.net/",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "media": "https://rest.media.azure.net",
+        "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/quickstart-templates/aliases.json",
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        "suffixes": {
+            "storage": "core.windows.net",
+            "keyVaultDns": "vault.azure.net",
+            "sqlServerHostname": "database.windows.net",
+            "acrLoginServer": "azurecr.io",
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+            "azureFrontDoorEndpointSuffix": "azurefd.net",
+        },
+    }
+    return web.json_response([cloud])
+
+
 async def _control_requests(request: web.Request) -> web.Response:
     """Loopback-only: how many authenticated requests reached the handlers, by method (DELETE resets).
 
@@ -480,6 +532,8 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     app.router.add_route("GET", "/_emulator/status", _control_status)
     app[REQUESTS_KEY] = {}
     app.router.add_route("GET", "/_emulator/requests", _control_requests)
+    app[ORIGIN_KEY] = [""]
+    app.router.add_route("GET", "/metadata/endpoints", _cloud_metadata)
     app.router.add_route("DELETE", "/_emulator/requests", _control_requests)
     background: list[asyncio.Task[Any]] = []
     if logs_setup is None:
@@ -524,6 +578,7 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     arm_port = int(arm_listener.sockets[0].getsockname()[1])
     endpoint = f"https://{host}:{arm_port}"
     router.origin = endpoint
+    app[ORIGIN_KEY][0] = endpoint
     identity_port = int(identity_listener.sockets[0].getsockname()[1])
     readiness = {
         "arm_endpoint": endpoint,
