@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,16 @@ def default_export_path(workspace: str, now: datetime | None = None, suffix: str
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^\w.-]+", "-", workspace).strip("-") or "query"
     return Path.cwd() / f"logs-{safe}-{stamp}{suffix}"
+
+
+def _moment_text(text: str) -> str:
+    """A stored ISO timestamp in the console's one datetime spelling (ISO 8601 UTC with a Z)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -94,7 +104,7 @@ class HistoryScreen(ModalScreen[str | None]):
         first = entry.kql.replace("\n", " ⏎ ")
         line.append(first[:80] + ("…" if len(first) > 80 else ""))
         outcome = (entry.error and "error") or (f"{entry.rows:,} rows" if entry.rows is not None else "")
-        line.append(f"\n  {entry.at}  {entry.timespan}  {outcome}", style="dim")
+        line.append(f"\n  {_moment_text(entry.at)}  {entry.timespan}  {outcome}", style="dim")
         return line
 
     @on(Input.Changed, "#history-search")

@@ -135,7 +135,7 @@ def _when(text: str) -> str:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return str(text)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # the console's one datetime spelling
 
 
 def _recorded_text(value: Any) -> str:
@@ -263,9 +263,9 @@ class StepView(Vertical, can_focus=True):
         """Show a step's verdict as a past run recorded it (its rows were not kept: enter runs it again)."""
         self.result = None
         status = str(step.get("status", "info"))
-        state = status if status in ("pass", "fail", "error", "info") else "info"
+        marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "inconclusive": "INCONCLUSIVE", "info": "DONE"}
+        state = status if status in marks else "info"
         self._set_state(state)
-        marks = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "info": "DONE"}
         self.query_one(".step-header", Static).update(self._header(marks[state]))
         outcome = Text(f"Recorded {state.upper()} in the run of {at}")
         rows = step.get("rows")
@@ -609,7 +609,7 @@ class RunbooksScreen(AreaScreen):
         self.session = None
         summary = self.query_one("#summary", Static)
         status = str(entry.get("status", ""))
-        for name in ("pass", "fail", "error"):
+        for name in ("pass", "fail", "inconclusive", "error"):
             summary.set_class(name == status, f"-{name}")
         line = f"{status.upper()}   the run of {at}: {entry.get('summary', '')}   (R runs it again with these values)"
         summary.update(Text(line))
