@@ -40,6 +40,7 @@ class ServiceContext:
         self.credential = credential
         self.journal = journal
         self.requests = RequestLog()
+        self._principal: str | None = None
         self._connected = asyncio.Event()
         self._failure: OpsError | None = None
         if profile is not None:
@@ -58,7 +59,14 @@ class ServiceContext:
     def connect(self, profile: CloudProfile, credential: Any) -> None:
         """Attach the cloud and credential; calls waiting in `connected()` go ahead (call on the loop)."""
         self._profile, self.credential, self._failure = profile, credential, None
+        self._principal = None
         self._connected.set()
+
+    async def principal(self) -> str:
+        """Who the journal says made a change: looked up once per connection (a CLI credential spawns `az`)."""
+        if self._principal is None:
+            self._principal = await principal_name(self.credential, self.profile.arm_scope)
+        return self._principal
 
     def fail(self, error: OpsError) -> None:
         """Connecting failed: every waiting and later call raises `error`."""
@@ -162,7 +170,7 @@ class Service:
         await self.context.connected()
         journal = self.context.journal
         operation_id = str(uuid.uuid4())
-        who = await principal_name(self.context.credential, self.context.profile.arm_scope)
+        who = await self.context.principal()
         await asyncio.to_thread(
             journal.record,
             "intent",
