@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -46,12 +46,15 @@ def _load(config: str | None, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def services_for(session: Session, demo: bool = False, *, telemetry: bool = False) -> Iterator[Any]:
+def services_for(
+    session: Session, demo: bool = False, *, telemetry: bool = False, lookback: timedelta | None = None
+) -> Iterator[Any]:
     """Build the services for a command, starting or reusing the local Azure under --demo (given to the
     command or to `opsconsole` itself).
 
-    With `telemetry`, wait (bounded) until the local Azure's telemetry has all arrived, so the command
-    answers from complete data. Failing to start is one sentence and exit 3; Ctrl-C is exit 130, at once.
+    With `telemetry`, wait (bounded) until the local Azure's telemetry has all arrived (with `lookback`,
+    until that much of the recent past has), so the command answers from complete data. Failing to start
+    is one sentence and exit 3; Ctrl-C is exit 130, at once.
     """
     from console import local as local_azure
     from console.services import make_services
@@ -73,7 +76,7 @@ def services_for(session: Session, demo: bool = False, *, telemetry: bool = Fals
                     extra_args=session.settings.demo_arguments,
                 )
                 if telemetry:
-                    _wait_for_telemetry(local, local_azure.TELEMETRY_WAIT_S)
+                    _wait_for_telemetry(local, local_azure.TELEMETRY_WAIT_S, lookback)
             except OpsError as error:
                 _fail(str(error), ExitCode.AZURE_ERROR)
             local.apply_environment()
@@ -92,15 +95,15 @@ def services_for(session: Session, demo: bool = False, *, telemetry: bool = Fals
         _fail("interrupted.", INTERRUPTED)
 
 
-def _wait_for_telemetry(local: Any, timeout: float) -> None:
+def _wait_for_telemetry(local: Any, timeout: float, lookback: timedelta | None) -> None:
     from console.local import ProgressLine
 
     progress = ProgressLine(sys.stderr)
     try:
-        status = local.wait_for_telemetry(timeout, progress)
+        status = local.wait_for_telemetry(timeout, progress, lookback)
     finally:
         progress.finish()
-    if not status.ready:
+    if not status.covers(lookback):
         click.echo(
             f"opsconsole: warning: the local Azure's telemetry is still loading after {timeout:g} s "
             f"({int(status.progress * 100)}% so far); answering from what has arrived.",
@@ -321,7 +324,7 @@ def query(session: Session, kql: str, demo: bool, workspace: str | None, timespa
         raise click.BadParameter(
             f"{timespan!r} is not a duration; use e.g. PT1H, P7D, 30m, 4h, 2d or 01:30:00.", param_hint="--timespan"
         )
-    with services_for(session, demo, telemetry=True) as services:
+    with services_for(session, demo, telemetry=True, lookback=span) as services:
 
         async def run() -> Any:
             target = await services.logs.find_workspace(services.resources, workspace or session.settings.workspace)

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
@@ -68,6 +69,16 @@ class TelemetryStatus:
 
     ready: bool
     progress: float
+    complete_from: datetime | None = None
+    """While loading: telemetry from this instant (UTC) on is already complete."""
+
+    def covers(self, lookback: timedelta | None) -> bool:
+        """Whether a query looking back `lookback` from now would see only complete data."""
+        if self.ready:
+            return True
+        if lookback is None or self.complete_from is None:
+            return False
+        return self.complete_from <= datetime.now(UTC) - lookback
 
 
 def _opener(readiness: dict[str, Any]) -> urllib.request.OpenerDirector:
@@ -88,7 +99,12 @@ def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> Telemet
     try:
         with _opener(readiness).open(request, timeout=timeout) as response:
             telemetry = json.loads(response.read())["telemetry"]
-        return TelemetryStatus(bool(telemetry["ready"]), float(telemetry.get("progress", 0.0)))
+        complete_from = telemetry.get("complete_from")
+        return TelemetryStatus(
+            bool(telemetry["ready"]),
+            float(telemetry.get("progress", 0.0)),
+            datetime.fromisoformat(complete_from.replace("Z", "+00:00")) if complete_from else None,
+        )
     except urllib.error.HTTPError as error:
         error.close()
         refused = _unreachable(readiness, error)
@@ -182,9 +198,13 @@ class LocalAzure:
         return telemetry_status(self.readiness)
 
     def wait_for_telemetry(
-        self, timeout: float = TELEMETRY_WAIT_S, on_progress: Callable[[float], None] | None = None
+        self,
+        timeout: float = TELEMETRY_WAIT_S,
+        on_progress: Callable[[float], None] | None = None,
+        lookback: timedelta | None = None,
     ) -> TelemetryStatus:
-        """Wait until the telemetry has all arrived or `timeout` passes; returns the last status seen."""
+        """Wait until the telemetry has all arrived (or, with `lookback`, all of that recent past has)
+        or `timeout` passes; returns the last status seen."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process is not None and self.process.poll() is not None:
@@ -202,7 +222,7 @@ class LocalAzure:
                 continue
             if on_progress is not None:
                 on_progress(status.progress)
-            if status.ready or time.monotonic() >= deadline:
+            if status.covers(lookback) or time.monotonic() >= deadline:
                 return status
             time.sleep(0.25)
 

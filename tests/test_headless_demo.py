@@ -52,7 +52,8 @@ def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subproces
 
 
 def test_cold_demo_query_waits_for_the_telemetry_and_answers_from_all_of_it(tmp_path: Path) -> None:
-    """No local Azure running: the query starts one, waits until its telemetry has arrived, exits 0."""
+    """No local Azure running: the query starts one, waits until the telemetry its timespan covers has
+    arrived (the newest first), exits 0 with a whole answer."""
     env = environment(tmp_path)
     master, slave = pty.openpty()  # stderr on a terminal: the wait shows its progress there
     process = subprocess.Popen(
@@ -72,7 +73,7 @@ def test_cold_demo_query_waits_for_the_telemetry_and_answers_from_all_of_it(tmp_
     assert process.returncode == 0, stderr
     assert json.loads(stdout)[0]["Count"] > 0
     assert "partial" not in stderr and "still being loaded" not in stderr
-    assert "loading the local Azure's telemetry: 100%" in stderr, stderr
+    assert "loading the local Azure's telemetry" in stderr, stderr
 
 
 def test_cold_demo_runbook_judges_complete_data_and_is_quiet_when_not_on_a_terminal(tmp_path: Path) -> None:
