@@ -6,9 +6,6 @@ import json
 import os
 import re
 import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,19 +65,6 @@ class Journal:
             finally:
                 os.close(fd)
         return entry
-
-    @contextmanager
-    def operation(self, action: str, target: str, **details: Any) -> Iterator[dict[str, Any]]:
-        """Journal an intent, run the body, journal its outcome (succeeded, or failed with the error)."""
-        operation_id = str(uuid.uuid4())
-        self.record("intent", action, target, operation_id=operation_id, **details)
-        outcome: dict[str, Any] = {}
-        try:
-            yield outcome
-        except BaseException as error:
-            self.record("outcome", action, target, operation_id=operation_id, result="failed", error=str(error))
-            raise
-        self.record("outcome", action, target, operation_id=operation_id, result="succeeded", **outcome)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, oldest first; a torn last line (crash mid-write) is skipped."""

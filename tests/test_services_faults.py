@@ -136,22 +136,6 @@ async def test_not_found_is_a_sentence_with_the_request_id(make_local_services: 
     assert_sentence(caught.value)
 
 
-@pytest.mark.asyncio
-async def test_read_only_refuses_before_any_request(
-    make_local_services: Callable[..., Services], faults: Faults, local_azure: EmulatorThread
-) -> None:
-    tripwire = {"path": ".*", "status": 500, "count": 1}
-    faults([tripwire])
-    services = make_local_services(read_only=True)
-    try:
-        with pytest.raises(OpsError) as caught:
-            services.resources.ensure_writable(PROD, "swap slots of app-checkout-prod")
-    finally:
-        await services.close()
-    assert caught.value.kind is ErrorKind.READ_ONLY
-    assert "Refused to swap slots of app-checkout-prod" in str(caught.value)
-    assert [rule["count"] for rule in control(local_azure.readiness, "GET")] == [1]
-
 
 @pytest.mark.asyncio
 async def test_read_only_can_be_per_subscription(make_local_services: Callable[..., Services]) -> None:
