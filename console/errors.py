@@ -18,6 +18,8 @@ class ErrorKind(enum.Enum):
     BAD_REQUEST = "bad request"
     READ_ONLY = "read-only"
     REFUSED = "refused"
+    FAILED = "failed"
+    """Azure ran the operation and it ended Failed (a long-running operation's terminal state)."""
     CONFIG = "config"
 
 
@@ -93,6 +95,16 @@ def from_azure(error: BaseException, action: str) -> OpsError:
     # A body that is not JSON arrives as DecodeError (an HttpResponseError, often with status 200) or, from the
     # generated models, as DeserializationError (a ValueError): both mean the answer could not be read.
     answered_ok = isinstance(error, az.HttpResponseError) and 200 <= int(error.status_code or 0) < 300
+    failed = _failed_operation(error) if answered_ok else None
+    if failed is not None:
+        failed_code, failed_message = failed
+        status_answer: Any = getattr(error, "response", None)
+        return OpsError(
+            ErrorKind.FAILED,
+            f"The operation ended Failed while {action}: {failed_message} ({failed_code})",
+            request_id=status_answer.headers.get("x-ms-request-id") if status_answer is not None else None,
+            code=failed_code,
+        )
     if isinstance(error, (az.DecodeError, az.DeserializationError)) or answered_ok:
         unreadable: Any = getattr(error, "response", None)
         request_id = unreadable.headers.get("x-ms-request-id") if unreadable is not None else None
@@ -126,6 +138,21 @@ def from_azure(error: BaseException, action: str) -> OpsError:
     if isinstance(error, az.AzureError):
         return OpsError(ErrorKind.TRANSIENT, f"Azure call failed while {action}: {_first_line(error)}")
     raise error
+
+
+def _failed_operation(error: Any) -> tuple[str, str] | None:
+    """The ARM code and message of a long-running operation that ended Failed: its poller raises with
+    the last status answer (HTTP 200, `{"status": "Failed", "error": {...}}`) as the response."""
+    import json
+
+    try:
+        body = json.loads(error.response.text())
+    except Exception:  # no response, not read yet, not JSON: not a failed operation's status answer
+        return None
+    if not isinstance(body, dict) or str(body.get("status", "")).lower() not in ("failed", "canceled"):
+        return None
+    detail: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
+    return str(detail.get("code") or body["status"]), str(detail.get("message") or "no details")
 
 
 def _first_line(error: BaseException) -> str:

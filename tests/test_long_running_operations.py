@@ -90,4 +90,6 @@ async def test_work_that_fails_reports_its_arm_error(local_azure: EmulatorThread
     with pytest.raises(HttpResponseError) as raised:
         await start_and_poll(settings, local_azure.readiness, "&refuse=1")
     assert "EchoRefused" in str(raised.value) or "refused" in str(raised.value).lower()
-    assert from_azure(raised.value, "echoing").kind in {ErrorKind.TRANSIENT, ErrorKind.BAD_REQUEST}
+    mapped = from_azure(raised.value, "echoing")
+    assert mapped.kind is ErrorKind.FAILED
+    assert "ended Failed while echoing" in str(mapped) and "EchoRefused" in str(mapped)
