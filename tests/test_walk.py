@@ -39,6 +39,8 @@ class Tmux:
         self.name = name
         self.tmux = ["tmux", "-L", name, "-f", "/dev/null"]
         subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", "200", "-y", "50", command], check=True)
+        found = subprocess.run([*self.tmux, "display", "-p", "#{socket_path}"], capture_output=True, text=True)
+        self.socket = Path(found.stdout.strip()) if found.stdout.strip() else None
 
     def keys(self, *keys: str) -> None:
         for key in keys:
@@ -74,6 +76,8 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        if self.socket is not None:
+            self.socket.unlink(missing_ok=True)
 
 
 @pytest.fixture
