@@ -64,6 +64,7 @@ import pyarrow as pa
 import yaml
 
 from console.durations import parse_timespan
+from console.kql import datetime_text, real_text, string_literal, timespan_text
 from console.models import QueryResult
 
 __all__ = [
@@ -342,51 +343,13 @@ def _value_from_yaml(name: str, type_: str, value: Any) -> BoundValue:
 # KQL literals: the one place a value becomes query text
 # ---------------------------------------------------------------------------------------------------
 
-_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _string_literal(value: str) -> str:
-    # Double-quoted with backslash escapes; every other character, unicode included, stands for itself
-    # (the lexer refuses only a raw newline, the closing quote and a dangling backslash).
-    return '"' + "".join(_STRING_ESCAPES.get(ch, ch) for ch in value) + '"'
-
-
-def _real_text(value: float) -> str:
-    if math.isinf(value):
-        return "+inf" if value > 0 else "-inf"
-    return repr(value)
-
-
-def _datetime_text(value: datetime) -> str:
-    utc = value.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
-        f".{utc.microsecond:06d}0Z"
-    )
-
-
-def _timespan_text(value: timedelta) -> str:
-    sign = "-" if value < timedelta(0) else ""
-    total_us = abs(value) // timedelta(microseconds=1)
-    seconds, micros = divmod(total_us, 1_000_000)
-    days, seconds = divmod(seconds, 86_400)
-    hours, seconds = divmod(seconds, 3_600)
-    minutes, seconds = divmod(seconds, 60)
-    text = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
-    if days:
-        text = f"{days}.{text}"
-    if micros:
-        text = f"{text}.{micros:06d}"
-    return sign + text
-
-
 def _element_literal(type_: str, value: Any) -> str:
     if type_ == "string":
-        return _string_literal(value)
+        return string_literal(value)
     if type_ == "bool":
         return "true" if value else "false"
     if type_ == "real":
-        return _real_text(value)
+        return real_text(value)
     return str(int(value))
 
 
@@ -403,17 +366,17 @@ def kql_literal(type_: str, value: Any, name: str = "value") -> str:
         return f"dynamic([{', '.join(items)}])"
     checked = _check_scalar(name, normal, value)
     if isinstance(checked, str):
-        return _string_literal(checked)
+        return string_literal(checked)
     if isinstance(checked, bool):
         return "true" if checked else "false"
     if normal in ("int", "long"):
         return f"{normal}({checked})"
     if isinstance(checked, float):
-        return f"real({_real_text(checked)})"
+        return f"real({real_text(checked)})"
     if isinstance(checked, datetime):
-        return f"datetime({_datetime_text(checked)})"
+        return f"datetime({datetime_text(checked)})"
     if isinstance(checked, timedelta):
-        return f"timespan({_timespan_text(checked)})"
+        return f"timespan({timespan_text(checked)})"
     raise RunbookError(f"parameter '{name}' has a value of an unexpected kind: {value!r}")
 
 

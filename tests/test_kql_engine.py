@@ -13,11 +13,10 @@ import pytest
 from console.emulator.kql_engine import (
     KqlEngine,
     KqlQueryError,
-    format_datetime,
-    format_timespan,
     strip_render,
 )
 from console.emulator.telemetry import INCIDENT_APP, incident_start, seed_telemetry
+from console.kql import datetime_text, timespan_text
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 NAIVE_NOW = NOW.replace(tzinfo=None)
@@ -33,7 +32,7 @@ def engine() -> Iterator[KqlEngine]:
 
 def _normal(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return format_datetime(value)
+        return datetime_text(value, trim=True)
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 6)
     return value
@@ -202,9 +201,9 @@ def test_columns_carry_log_analytics_types(engine: KqlEngine) -> None:
 
 
 def test_timespan_formatting_follows_kusto() -> None:
-    assert format_timespan(dt.timedelta(minutes=5)) == "00:05:00"
-    assert format_timespan(dt.timedelta(days=1, hours=2, seconds=3.5)) == "1.02:00:03.5000000"
-    assert format_timespan(-dt.timedelta(hours=1)) == "-01:00:00"
+    assert timespan_text(dt.timedelta(minutes=5)) == "00:05:00"
+    assert timespan_text(dt.timedelta(days=1, hours=2, seconds=3.5)) == "1.02:00:03.5000000"
+    assert timespan_text(-dt.timedelta(hours=1)) == "-01:00:00"
 
 
 def test_timespan_filters_every_table_read(engine: KqlEngine) -> None:

@@ -385,7 +385,7 @@ def test_literals_check_the_value_type() -> None:
         render_prelude([Parameter("bad name", "int")], {"bad name": 1})
     assert kql_literal("string", 'a"b\\c\nd\te\r') == '"a\\"b\\\\c\\nd\\te\\r"'
     assert kql_literal("real", float("inf")) == "real(+inf)"
-    assert kql_literal("timespan", timedelta(days=-1, microseconds=1)) == "timespan(-23:59:59.999999)"
+    assert kql_literal("timespan", timedelta(days=-1, microseconds=1)) == "timespan(-23:59:59.9999990)"
 
 
 # --------------------------------------------------------------------------------------------------

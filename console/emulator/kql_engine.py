@@ -37,7 +37,6 @@ __all__ = [
     "KqlQueryError",
     "QueryOutcome",
     "RenderInfo",
-    "format_timespan",
     "la_type",
     "strip_render",
 ]
@@ -790,29 +789,6 @@ def la_type(duckdb_type: str) -> str:
     return "string"
 
 
-def format_datetime(value: dt.datetime) -> str:
-    """ISO 8601 in UTC with a Z, as Log Analytics writes datetimes."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def format_timespan(value: dt.timedelta) -> str:
-    """A timespan as Kusto writes it: `[-][d.]hh:mm:ss[.fffffff]`."""
-    ticks = (value.days * 86_400 + value.seconds) * 10_000_000 + value.microseconds * 10
-    sign = "-" if ticks < 0 else ""
-    ticks = abs(ticks)
-    seconds, fraction = divmod(ticks, 10_000_000)
-    days, seconds = divmod(seconds, 86_400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    text = f"{sign}{f'{days}.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return text + (f".{fraction:07d}" if fraction else "")
-
-
 _US_PER_DAY = 86_400_000_000
 
 
@@ -842,7 +818,7 @@ def _json_sql(column: str, duckdb_type: str) -> str:
         return (
             f"""CASE WHEN isinf({column}) THEN NULL WHEN microsecond({value}) % 1000000 = 0 """
             f"""THEN strftime({value}, '"%Y-%m-%dT%H:%M:%SZ"') """
-            f"""ELSE strftime({value}, '"%Y-%m-%dT%H:%M:%S.%fZ"') END"""
+            f"""ELSE rtrim(strftime({value}, '"%Y-%m-%dT%H:%M:%S.%f'), '0') || 'Z"' END"""
         )
     if la == "timespan":
         return _timespan_json(f"CAST(round(epoch({column}) * 1000000) AS BIGINT)")
