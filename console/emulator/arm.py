@@ -1,4 +1,5 @@
-"""ARM for the local Azure: case-insensitive routing, api-version, paging, errors and long-running operations."""
+"""ARM for the local Azure: what every area shares (routing by specificity, api-version, paging, errors and
+long-running operations). The areas in `console.emulator.areas` declare the routes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,11 +30,8 @@ METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"}
 MAX_TOP = 1000
 MAX_OPERATIONS = 1000
 """Finished long-running operations kept for polling; the oldest go first."""
-MAX_GROUPS = 980
-"""Resource groups per subscription, Azure's own limit."""
 _API_VERSION = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(-(preview|alpha|beta|privatepreview))?", re.IGNORECASE)
 _COUNT = re.compile(r"[0-9]{1,9}")
-_GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,7 @@ def arm_error(status: int, code: str, message: str, headers: dict[str, str] | No
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def _shown(text: str, limit: int = 200) -> str:
+def clipped(text: str, limit: int = 200) -> str:
     """Client text as echoed in an error message: cut to `limit` characters."""
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -73,7 +71,7 @@ def _api_version_error(request: web.Request) -> web.Response | None:
         )
     for value in values:
         if not valid_api_version(value):
-            shown = _shown(value, 64)
+            shown = clipped(value, 64)
             return arm_error(
                 400,
                 "InvalidApiVersionParameter",
@@ -111,6 +109,26 @@ async def read_json_object(request: web.Request) -> dict[str, Any] | web.Respons
     return body
 
 
+_WILDCARD = re.compile(r"(?<!\\)\.[+*]")
+"""`.+` or `.*` in a pattern: a part that can span several path segments."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ARM route an area declares: method, case-insensitive path pattern, handler."""
+
+    method: str
+    pattern: str
+    handler: Handler
+
+    def specificity(self) -> tuple[bool, int, int, str, str]:
+        """The sort key that puts specific routes first: a pattern that can span segments after all
+        others, then fewer capture groups, then longer patterns (then by text, so ties never
+        depend on the order of declaration)."""
+        groups = re.compile(self.pattern).groups
+        return (_WILDCARD.search(self.pattern) is not None, groups, -len(self.pattern), self.pattern, self.method)
+
+
 @dataclass
 class Operation:
     """A long-running operation: polled through Azure-AsyncOperation and Location until terminal."""
@@ -128,40 +146,29 @@ class ArmRouter:
     origin: str | None = None
     """The server's own `https://host:port`, set once bound; links are built on it, never on `Host`."""
 
-    def __init__(self, store: Store, *, page_size: int = 100) -> None:
+    def __init__(self, store: Store, *, page_size: int = 100, routes: Iterable[Route] = ()) -> None:
         self.store = store
         self.page_size = page_size
         self.origin = None
         self.operations: dict[str, Operation] = {}
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self.add("GET", r"/subscriptions", self._list_subscriptions)
-        self.add("GET", SUB, self._get_subscription)
-        self.add("GET", SUB + r"/resourcegroups", self._list_groups)
-        self.add("GET", RG, self._get_group)
-        self.add("HEAD", RG, self._group_exists)
-        self.add("PUT", RG, self._put_group)
-        self.add("PATCH", RG, self._patch_group)
-        self.add("DELETE", RG, self._delete_group)
-        self.add("GET", SUB + r"/resources", self._list_resources)
-        self.add("GET", RG + r"/resources", self._list_resources)
-        self.add("GET", r"/providers", self._list_providers)
-        self.add("GET", r"/providers/(?P<ns>[^/]+)", self._get_provider)
-        self.add("GET", SUB + r"/providers", self._list_providers)
-        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", self._get_provider)
-        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)", self._list_type_in_subscription)
-        self.add("GET", SUB + r"/providers/(?P<ns>[^/]+)/resourcetypes", self._provider_resource_types)
-        self.add("GET", r"/providers/microsoft\.localazure/operations/(?P<op>[^/]+)", self._operation_status)
-        self.add("GET", r"/providers/microsoft\.localazure/operationresults/(?P<op>[^/]+)", self._operation_result)
-        self.add("GET", RG + r"/providers/(?P<rest>.+)", self._get_resource)
-        self.add("HEAD", RG + r"/providers/(?P<rest>.+)", self._resource_exists)
-        tags = r"(?P<scope>/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/.+?)?)?)"
-        tags += r"/providers/microsoft\.resources/tags/default"
-        for method in ("GET", "PUT", "PATCH", "DELETE"):
-            self.add(method, tags, self._tags_at_scope)
+        self._routes: list[tuple[Route, re.Pattern[str]]] = []
+        operations = r"/providers/microsoft\.localazure"
+        self.add_routes(
+            [
+                Route("GET", operations + r"/operations/(?P<op>[^/]+)", self._operation_status),
+                Route("GET", operations + r"/operationresults/(?P<op>[^/]+)", self._operation_result),
+                *routes,
+            ]
+        )
+
+    def add_routes(self, routes: Iterable[Route]) -> None:
+        """Register routes; they are tried most specific first, whatever the order they come in."""
+        self._routes += [(route, re.compile(f"^{route.pattern}/?$", re.IGNORECASE)) for route in routes]
+        self._routes.sort(key=lambda entry: entry[0].specificity())
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
-        """Register a route; later areas add theirs before the generic resource GET by inserting first."""
-        self._routes.insert(0, (method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler))
+        """Register one route (see `add_routes`)."""
+        self.add_routes([Route(method, pattern, handler)])
 
     def link_origin(self, request: web.Request) -> str:
         """Where returned links point: the server's own origin, or (not yet bound) the one called."""
@@ -179,13 +186,13 @@ class ArmRouter:
         if refused is not None:
             return refused
         allowed: list[str] = []
-        for method, pattern, handler in self._routes:
+        for route, pattern in self._routes:
             match = pattern.match(request.path)
             if match is None:
                 continue
-            if method == request.method:
+            if route.method == request.method:
                 try:
-                    return await handler(request, match.groupdict())
+                    return await route.handler(request, match.groupdict())
                 except web.HTTPRequestEntityTooLarge:
                     return arm_error(
                         413, "RequestEntityTooLarge", "The request is larger than the local Azure accepts."
@@ -195,15 +202,15 @@ class ArmRouter:
                     # but its method and path goes to the log.
                     log.exception("ARM handler failed on %s %s", request.method, request.path[:200])
                     return arm_error(500, "InternalServerError", "The local Azure failed to answer this request.")
-            allowed.append(method)
+            allowed.append(route.method)
         if allowed:
             return arm_error(
                 405,
                 "MethodNotAllowed",
-                f"{request.method} is not supported on {_shown(request.path)}.",
+                f"{request.method} is not supported on {clipped(request.path)}.",
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
-        return arm_error(404, "InvalidResourceType", f"No route for {_shown(request.path)} in the local Azure.")
+        return arm_error(404, "InvalidResourceType", f"No route for {clipped(request.path)} in the local Azure.")
 
     # paging ---------------------------------------------------------------------------------
 
@@ -217,7 +224,7 @@ class ArmRouter:
         token = request.query.get("$skiptoken")
         if token is not None:
             if not _COUNT.fullmatch(token):
-                shown = _shown(token, 64)
+                shown = clipped(token, 64)
                 return arm_error(
                     400, "InvalidSkipToken", f"The $skiptoken '{shown}' is not valid: use the nextLink as given."
                 )
@@ -226,7 +233,7 @@ class ArmRouter:
         top = request.query.get("$top")
         if top is not None:
             if not _COUNT.fullmatch(top) or int(top) < 1:
-                shown = _shown(top, 64)
+                shown = clipped(top, 64)
                 return arm_error(400, "InvalidTop", f"$top must be a whole number from 1 to {MAX_TOP}, not '{shown}'.")
             size = min(int(top), MAX_TOP)
         body: dict[str, Any] = {"value": items[skip : skip + size]}
@@ -305,7 +312,7 @@ class ArmRouter:
             return web.Response(status=204)
         return web.json_response(operation.result)
 
-    # subscriptions, groups, resources -------------------------------------------------------
+    # checks every area makes ----------------------------------------------------------------
 
     def require_subscription(self, subscription_id: str) -> web.Response | None:
         if self.store.subscription(subscription_id) is None:
@@ -320,83 +327,7 @@ class ArmRouter:
             return arm_error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
         return None
 
-    async def _list_subscriptions(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        return self.page(request, self.store.subscriptions())
-
-    async def _get_subscription(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        found = self.store.subscription(match["sub"])
-        if found is None:
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{match['sub']}' could not be found.")
-        return web.json_response(found)
-
-    async def _list_groups(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_subscription(match["sub"])
-        if missing is not None:
-            return missing
-        try:
-            keep = parse_resource_filter(request.query.get("$filter", ""))
-        except ValueError as error:
-            return arm_error(400, "InvalidFilter", str(error))
-        return self.page(request, [g for g in self.store.resource_groups(match["sub"]) if keep(g)])
-
-    async def _get_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        group = self.store.resource_group(match["sub"], match["rg"])
-        assert group is not None
-        return web.json_response(group)
-
-    async def _list_resources(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        group = match.get("rg")
-        missing = self.require_group(match["sub"], group) if group else self.require_subscription(match["sub"])
-        if missing is not None:
-            return missing
-        resources = self.store.resources(match["sub"], group)
-        try:
-            keep = parse_resource_filter(request.query.get("$filter", ""))
-        except ValueError as error:
-            return arm_error(400, "InvalidFilter", str(error))
-        listed = [_summary(r) for r in resources if keep(r)]
-        return self.page(request, listed)
-
-    async def _get_resource(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        refused = self._refuse_type(self._type_of(match["rest"]), request)
-        if refused is not None:
-            return refused
-        if match["rest"].strip("/").count("/") % 2 == 1:  # namespace/type[/name/child...]: a collection
-            prefix = request.path.rstrip("/").lower() + "/"
-            depth = prefix.count("/")
-            children = [
-                r
-                for r in self.store.resources(match["sub"], match["rg"])
-                if str(r["id"]).lower().startswith(prefix) and str(r["id"]).count("/") == depth
-            ]
-            return self.page(request, children)
-        found = self.store.resource(request.path)
-        if found is None:
-            return arm_error(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{_shown(match['rest'])}' under resource group '{match['rg']}' was not found.",
-            )
-        return web.json_response(found)
-
-    async def _list_type_in_subscription(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_subscription(match["sub"])
-        if missing is not None:
-            return missing
-        full_type = f"{match['ns']}/{match['type']}"
-        refused = self._refuse_type(full_type, request)
-        if refused is not None:
-            return refused
-        wanted = full_type.lower()
-        return self.page(request, [r for r in self.store.resources(match["sub"]) if str(r["type"]).lower() == wanted])
-
-    def _refuse_type(self, full_type: str, request: web.Request) -> web.Response | None:
+    def refuse_type(self, full_type: str, request: web.Request) -> web.Response | None:
         """The ARM answer for a type no provider has (404) or an api-version its provider does not list (400)."""
         versions = self.providers().api_versions(full_type)
         namespace, _, type_name = full_type.partition("/")
@@ -411,195 +342,16 @@ class ArmRouter:
             return arm_error(
                 400,
                 "NoRegisteredProviderFound",
-                f"No registered resource provider found for API version '{asked}' and type '{_shown(type_name)}'. "
+                f"No registered resource provider found for API version '{asked}' and type '{clipped(type_name)}'. "
                 f"The supported api-versions are '{', '.join(versions)}'.",
             )
         return None
-
-    @staticmethod
-    def _type_of(rest: str) -> str:
-        """`Namespace/type[/child...]` of the path after `/providers/` (a resource or a collection)."""
-        segments = rest.strip("/").split("/")
-        return "/".join([segments[0], *segments[1::2]])
-
-    async def _resource_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        refused = self._refuse_type(self._type_of(match["rest"]), request)
-        if refused is not None:
-            return web.Response(status=refused.status)
-        found = missing is None and self.store.resource(request.path) is not None
-        return web.Response(status=204 if found else 404)
-
-    # resource groups: existence, create or update, delete -----------------------------------
-
-    async def _group_exists(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        return web.Response(status=404 if missing is not None else 204)
-
-    async def _put_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_subscription(match["sub"])
-        if missing is not None:
-            return missing
-        name = match["rg"]
-        if not _GROUP_NAME.fullmatch(name) or name.endswith("."):
-            return arm_error(
-                400,
-                "InvalidResourceGroupName",
-                "A resource group name is 1-90 letters, digits, '-', '_', '.', '(' or ')', and does not end in '.'.",
-            )
-        body = await read_json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        location = body.get("location")
-        if not isinstance(location, str) or not location.strip():
-            return arm_error(400, "LocationRequired", "The location property is required for this definition.")
-        tags = _tags_of(body)
-        if isinstance(tags, web.Response):
-            return tags
-        existing = self.store.resource_group(match["sub"], name)
-        if existing is None and len(self.store.resource_groups(match["sub"])) >= MAX_GROUPS:
-            return arm_error(
-                400,
-                "ResourceGroupQuotaExceeded",
-                f"The subscription already has {MAX_GROUPS} resource groups, the most it can hold.",
-            )
-        if existing is not None:
-            if str(existing["location"]).lower() != location.lower():
-                return arm_error(
-                    409,
-                    "InvalidResourceGroupLocation",
-                    f"Invalid resource group location '{location}'. The Resource group already exists in "
-                    f"location '{existing['location']}'.",
-                )
-            group = {**existing, "tags": tags}
-        else:
-            group = {
-                "id": f"/subscriptions/{match['sub']}/resourceGroups/{name}",
-                "name": name,
-                "type": "Microsoft.Resources/resourceGroups",
-                "location": location,
-                "tags": tags,
-                "properties": {"provisioningState": "Succeeded"},
-            }
-        self.store.put("resourceGroup", str(group["id"]), group)
-        return web.json_response(group, status=200 if existing is not None else 201)
-
-    async def _patch_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        body = await read_json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        group = dict(self.store.resource_group(match["sub"], match["rg"]) or {})
-        if "tags" in body:
-            tags = _tags_of(body)
-            if isinstance(tags, web.Response):
-                return tags
-            group["tags"] = tags
-        self.store.put("resourceGroup", str(group["id"]), group)
-        return web.json_response(group)
-
-    async def _delete_group(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        missing = self.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        subscription_id, name = match["sub"], match["rg"]
-
-        async def work() -> None:
-            self.store.delete_resource_group(subscription_id, name)
-
-        return self.start_operation(request, work)
-
-    # tags at scope -----------------------------------------------------------------------------
-
-    async def _tags_at_scope(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        scope = match["scope"]
-        parts = scope.strip("/").split("/")
-        if len(parts) == 2:
-            kind, key, missing = "subscription", parts[1], self.require_subscription(parts[1])
-        else:
-            missing = self.require_group(parts[1], parts[3])
-            kind, key = ("resourceGroup", scope) if len(parts) == 4 else ("resource", scope)
-        document = self.store.get(kind, key) if missing is None else None
-        if missing is not None:
-            return missing
-        if document is None:
-            return arm_error(404, "ResourceNotFound", f"The resource '{scope}' was not found.")
-        tags = {str(k): str(v) for k, v in (document.get("tags") or {}).items()}
-        if request.method in {"PUT", "PATCH"}:
-            body = await read_json_object(request)
-            if isinstance(body, web.Response):
-                return body
-            properties = body.get("properties")
-            given = _tags_of(properties if isinstance(properties, dict) else {})
-            if isinstance(given, web.Response):
-                return given
-            operation = str(body.get("operation", "Replace")) if request.method == "PATCH" else "Replace"
-            if operation.lower() == "merge":
-                tags = {**tags, **given}
-            elif operation.lower() == "delete":
-                # A name alone removes the tag; a name with a value removes it only when the value matches.
-                tags = {k: v for k, v in tags.items() if k not in given or given[k] not in ("", v)}
-            elif operation.lower() == "replace":
-                tags = given
-            else:
-                return arm_error(
-                    400, "InvalidTagOperation", f"The operation '{operation[:32]}' is not Merge, Replace or Delete."
-                )
-        elif request.method == "DELETE":
-            tags = {}
-        if request.method != "GET":
-            self.store.put(kind, key, {**document, "tags": tags})
-        if request.method == "DELETE":
-            return web.Response(status=200)
-        return web.json_response(
-            {
-                "id": f"{document.get('id', scope)}/providers/Microsoft.Resources/tags/default",
-                "name": "default",
-                "type": "Microsoft.Resources/tags",
-                "properties": {"tags": tags},
-            }
-        )
 
     # providers -------------------------------------------------------------------------------
 
     def providers(self) -> ProviderRegistry:
         """The providers for the types the store holds now (built per call: the store is small)."""
         return ProviderRegistry(self.store.resource_types())
-
-    async def _list_providers(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        subscription_id = match.get("sub")
-        if subscription_id is not None:
-            missing = self.require_subscription(subscription_id)
-            if missing is not None:
-                return missing
-        registry = self.providers()
-        return self.page(request, [registry.document(n, subscription_id) for n in registry.namespaces()])
-
-    def _provider(self, match: dict[str, str]) -> dict[str, Any] | web.Response:
-        """The provider document the route names, or its ARM 404."""
-        subscription_id = match.get("sub")
-        if subscription_id is not None:
-            missing = self.require_subscription(subscription_id)
-            if missing is not None:
-                return missing
-        registry = self.providers()
-        if registry.canonical(match["ns"]) is None:
-            return arm_error(
-                404, "InvalidResourceNamespace", f"The resource namespace '{match['ns'][:100]}' is invalid."
-            )
-        return registry.document(match["ns"], subscription_id)
-
-    async def _get_provider(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        provider = self._provider(match)
-        return provider if isinstance(provider, web.Response) else web.json_response(provider)
-
-    async def _provider_resource_types(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        provider = self._provider(match)
-        if isinstance(provider, web.Response):
-            return provider
-        return web.json_response({"value": provider["resourceTypes"]})
 
 
 class ArmOperationError(Exception):
@@ -609,60 +361,3 @@ class ArmOperationError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _tags_of(body: dict[str, Any]) -> dict[str, str] | web.Response:
-    """The `tags` of a request body as strings, or the 400 ARM gives for tags that are not a map."""
-    tags = body.get("tags")
-    if tags is None:
-        return {}
-    if not isinstance(tags, dict) or not all(isinstance(v, (str, int, float, bool)) for v in tags.values()):
-        return arm_error(400, "InvalidTagFormat", "Tags must be a JSON object of names to string values.")
-    if len(tags) > 50:
-        return arm_error(400, "InvalidTagCount", "A resource takes at most 50 tags.")
-    if any(not str(k) or len(str(k)) > 512 or len(str(v)) > 256 for k, v in tags.items()):
-        return arm_error(
-            400, "InvalidTagNameOrValue", "Tag names are 1-512 characters and tag values at most 256 characters."
-        )
-    return {str(k): str(v) for k, v in tags.items()}
-
-
-def _summary(resource: dict[str, Any]) -> dict[str, Any]:
-    """What the resources list returns for a resource: no properties, like ARM."""
-    return {k: v for k, v in resource.items() if k not in {"properties"}}
-
-
-_FILTER_TERM = re.compile(r"\s*(resourceType|tagName|tagValue|name)\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)
-
-
-def parse_resource_filter(text: str) -> Callable[[dict[str, Any]], bool]:
-    """Parse the `$filter` ARM accepts on resource lists: `resourceType eq 'x'`, `tagName eq 'k' and
-    tagValue eq 'v'`, `name eq 'n'`, joined with `and`."""
-    if not text.strip():
-        return lambda _resource: True
-    terms: dict[str, str] = {}
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = _FILTER_TERM.fullmatch(part)
-        if match is None:
-            shown = _shown(part, 80)
-            raise ValueError(
-                f"The $filter expression {shown!r} is not supported; "
-                "use resourceType, tagName, tagValue or name with eq, joined with and."
-            )
-        terms[match.group(1).lower()] = match.group(2).replace("''", "'")
-    if "tagvalue" in terms and "tagname" not in terms:
-        raise ValueError("The $filter tagValue needs a tagName beside it: tagName eq 'k' and tagValue eq 'v'.")
-
-    def keep(resource: dict[str, Any]) -> bool:
-        tags = {str(k).lower(): str(v) for k, v in (resource.get("tags") or {}).items()}
-        if "resourcetype" in terms and str(resource.get("type", "")).lower() != terms["resourcetype"].lower():
-            return False
-        if "name" in terms and str(resource.get("name", "")).lower() != terms["name"].lower():
-            return False
-        if "tagname" in terms:
-            value = tags.get(terms["tagname"].lower())
-            if value is None or ("tagvalue" in terms and value != terms["tagvalue"]):
-                return False
-        return True
-
-    return keep

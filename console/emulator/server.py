@@ -1,5 +1,8 @@
 """The local Azure server: HTTPS ARM + Log Analytics on loopback, plus the managed-identity endpoint.
 
+What it answers comes from its areas (`console.emulator.areas`); this module is the shared part:
+TLS, tokens, faults, control routes and the listeners.
+
 `start_emulator()` starts everything on the running event loop and returns the readiness data;
 `serve()` is the `opsconsole emulator` command: start, print one JSON line, serve until a signal.
 """
@@ -19,7 +22,7 @@ import signal
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -30,9 +33,11 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from console.emulator import estate
+from console.emulator.areas import AREAS, Area
+from console.emulator.areas.base import STATUS_KEY
 from console.emulator.arm import ArmRouter, arm_error
 from console.emulator.faults import FaultInjector, FaultRule, FaultSpecError, rule_from_mapping
-from console.emulator.store import Store
+from console.emulator.store import Document, Store
 from console.emulator.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -54,8 +59,6 @@ LRO_FAIL_KEY = web.RequestKey("lro_fail", bool)
 REQUESTS_KEY = web.AppKey("request_counts", dict[str, int])
 ORIGIN_KEY = web.AppKey("origin", list[str])
 """The server's own https origin, known once it is bound (links and metadata never use the Host header)."""
-TelemetryStatus = Callable[[], dict[str, Any]]
-STATUS_KEY: web.AppKey[TelemetryStatus] = web.AppKey("telemetry_status")
 
 
 @dataclass
@@ -497,9 +500,6 @@ class RunningEmulator:
         self.store.close()
 
 
-LogsSetup = Callable[[web.Application, Store, datetime, EmulatorConfig], Awaitable[list[asyncio.Task[Any]]]]
-
-
 def _private_dir(path: Path) -> None:
     """The data dir holds secrets (seeded passwords, the CA key, the identity header): owner only."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -509,17 +509,24 @@ def _private_dir(path: Path) -> None:
             child.chmod(0o600)
 
 
-async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None = None) -> RunningEmulator:
+async def start_emulator(config: EmulatorConfig, *, areas: Sequence[Area] = AREAS) -> RunningEmulator:
     """Start the local Azure on the running loop; returns once both listeners accept connections."""
     require_loopback(config.host)
     _private_dir(config.data_dir)
     now = datetime.now(UTC)
-    store = Store(config.data_dir / "local-azure.duckdb", reset=config.reset, now=now)
+
+    def seed(moment: datetime) -> list[Document]:
+        return [document for area in areas if area.seed is not None for document in area.seed(moment)]
+
+    store = Store(config.data_dir / "local-azure.duckdb", seed=seed, reset=config.reset, now=now)
     _private_dir(config.data_dir)
     issuer = TokenIssuer()
     secret = secrets.token_urlsafe(24)
     faults = FaultInjector(config.faults)
     router = ArmRouter(store, page_size=config.page_size)
+    for area in areas:
+        if area.routes is not None:
+            router.add_routes(area.routes(router))
     loop = asyncio.get_running_loop()
 
     app = web.Application(middlewares=[_azure_middleware], client_max_size=MAX_REQUEST_BYTES)
@@ -536,11 +543,9 @@ async def start_emulator(config: EmulatorConfig, *, logs_setup: LogsSetup | None
     app.router.add_route("GET", "/metadata/endpoints", _cloud_metadata)
     app.router.add_route("DELETE", "/_emulator/requests", _control_requests)
     background: list[asyncio.Task[Any]] = []
-    if logs_setup is None:
-        from console.emulator.logs_wiring import setup_logs
-
-        logs_setup = setup_logs
-    background += await logs_setup(app, store, now, config)
+    for area in areas:
+        if area.start is not None:
+            background += await area.start(app, store, now, config)
     app.router.add_route("*", "/{tail:.*}", router.dispatch)
 
     context, ca_file = server_context(config.data_dir, config.host)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from console.emulator import estate, seed
+from console.emulator import estate
 
 SCHEMA_VERSION = "1"
+
+Document = tuple[str, str, dict[str, Any]]
+"""A seeded ARM document: its kind (`subscription`, `resourceGroup`, `resource`), id and body."""
+Seed = Callable[[datetime], Iterable[Document]]
 
 
 def _key(resource_id: str) -> str:
@@ -30,7 +35,7 @@ class Store:
     swap stays swapped across restarts.
     """
 
-    def __init__(self, path: Path, *, reset: bool = False, now: datetime | None = None) -> None:
+    def __init__(self, path: Path, *, seed: Seed, reset: bool = False, now: datetime | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,19 +51,13 @@ class Store:
         )
         seeded = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if reset or seeded is None or seeded[0] != SCHEMA_VERSION:
-            self._seed(now or datetime.now(UTC))
+            self._seed(now or datetime.now(UTC), seed)
         self._documents: dict[str, dict[str, dict[str, Any]]] = {}
         for kind, key, body in self._db.execute("SELECT kind, key, body FROM documents").fetchall():
             self._documents.setdefault(kind, {})[key] = json.loads(body)
 
-    def _seed(self, now: datetime) -> None:
-        rows: list[tuple[str, str, str]] = []
-        for subscription in seed.subscriptions():
-            rows.append(("subscription", _key(subscription["subscriptionId"]), json.dumps(subscription)))
-        for group in seed.resource_groups():
-            rows.append(("resourceGroup", _key(group["id"]), json.dumps(group)))
-        for resource in seed.seed_resources(now):
-            rows.append(("resource", _key(resource["id"]), json.dumps(resource)))
+    def _seed(self, now: datetime, seed: Seed) -> None:
+        rows = [(kind, _key(key), json.dumps(body)) for kind, key, body in seed(now)]
         self._db.execute("BEGIN")
         self._db.execute("DELETE FROM documents")
         self._db.execute("DELETE FROM meta")

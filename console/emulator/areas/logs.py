@@ -1,4 +1,6 @@
-"""Wires the Log Analytics half into the local Azure: engine, query and metadata routes, seed, live traffic."""
+"""The Log Analytics area of the local Azure: the KQL engine, the query and metadata routes, the
+telemetry seed and live traffic. It has no ARM routes of its own: the workspace is an ARM resource
+of the estate."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from console.emulator import estate
+from console.emulator.areas.base import STATUS_KEY, Area
 
 if TYPE_CHECKING:
     from console.emulator.kql_engine import KqlEngine
@@ -89,12 +92,9 @@ class LazyEngine:
 TELEMETRY_FILE = "telemetry.duckdb"
 
 
-async def setup_logs(
-    app: web.Application, store: Store, now: datetime, config: EmulatorConfig
-) -> list[asyncio.Task[Any]]:
+async def start(app: web.Application, store: Store, now: datetime, config: EmulatorConfig) -> list[asyncio.Task[Any]]:
     """Add the routes now; load the engine, seed (or reuse what the data dir keeps), run live traffic."""
     from console.emulator.logs_api import setup_logs_routes
-    from console.emulator.server import STATUS_KEY
 
     path = config.data_dir / TELEMETRY_FILE
     if config.reset:
@@ -188,3 +188,6 @@ async def setup_logs(
 
     tasks.append(loop.create_task(live_traffic(), name="live-traffic"))
     return tasks
+
+
+AREA = Area("logs", start=start)

@@ -1,0 +1,15 @@
+"""The areas of the local Azure, each one module: its ARM routes, its seed, what else it starts.
+
+The server starts every area in `AREAS` and names none of them. Adding an area is one module here
+that defines an `Area` and one entry in the tuple.
+"""
+
+from __future__ import annotations
+
+from console.emulator.areas import logs, resources
+from console.emulator.areas.base import Area
+
+AREAS: tuple[Area, ...] = (resources.AREA, logs.AREA)
+"""Every area the local Azure starts, in the order their `start` runs."""
+
+__all__ = ["AREAS", "Area"]
