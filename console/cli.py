@@ -11,12 +11,13 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
+from console.durations import iso_utc
 from console.errors import ErrorKind, OpsError
 from console.exit_codes import INTERRUPTED, ExitCode, exit_code_for, help_table
 from console.settings import Settings, load_settings
@@ -178,14 +179,6 @@ def _fit(text: str, width: int) -> str:
 def _is_numeric_column(values: list[Any]) -> bool:
     present = [v for v in values if v is not None]
     return bool(present) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
-
-
-def iso_utc(moment: datetime) -> str:
-    """A datetime as ISO 8601 UTC: 2026-12-01T20:54:12Z (milliseconds only when there are some)."""
-    value = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _json_value(value: Any) -> Any:

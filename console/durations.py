@@ -1,9 +1,10 @@
-"""Timespans as people and Azure write them (`30m`, `1h`, `2d`, `1w`, `00:15:00`, `PT1H`, `P1W`), in one place."""
+"""Timespans as people and Azure write them (`30m`, `1h`, `2d`, `1w`, `00:15:00`, `PT1H`, `P1W`), and the
+console's one spelling of a moment, in one place."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 _UNIT_SECONDS = {
@@ -83,3 +84,12 @@ def format_duration(delta: timedelta) -> str:
     if not days and not clock:
         return "PT0S"
     return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+
+
+def iso_utc(moment: datetime) -> str:
+    """The console's one spelling of a moment: ISO 8601 UTC, `2026-12-01T20:54:12Z`, with milliseconds
+    only when there are some. Naive datetimes are taken as UTC."""
+    value = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

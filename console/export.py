@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from console.durations import iso_utc
 from console.errors import ErrorKind, OpsError
 
 FORMATS: dict[str, str] = {
@@ -43,7 +44,9 @@ def format_for(path: Path) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
