@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from console.emulator import estate
+from console.emulator import estate, story
 from console.emulator.seed import arm_resource_id, resource_groups, seed_resources, subscriptions
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -181,3 +181,36 @@ def test_seed_is_deterministic_and_follows_now(resources: list[dict[str, Any]]) 
 def test_arm_resource_id_rejects_mismatched_name_parts() -> None:
     with pytest.raises(ValueError, match="needs 2 name parts"):
         arm_resource_id(estate.PROD_SUBSCRIPTION, "rg-prod-web", "Microsoft.Web/sites/slots", "app-only")
+
+
+def test_the_story_names_only_what_the_estate_seeds(resources: list[dict[str, Any]]) -> None:
+    apps = {app.name: app for app in estate.WEB_APPS}
+    assert story.incident_app().name == story.INCIDENT_APP in apps
+    app, slot = story.BAD_BUILD_SLOT
+    assert apps[app].builds_by_slot[slot] == story.BAD_BUILD
+    worst = max(estate.BUILDS.values(), key=lambda profile: profile.failure_rate)
+    assert worst.build == story.BAD_BUILD
+    computers = {name for name, _, _ in estate.HEARTBEAT_COMPUTERS}
+    assert story.SILENT_COMPUTER in computers and story.FAILED_BACKUP_ITEM == story.SILENT_COMPUTER
+    protectable = {
+        r["name"]: r
+        for r in resources
+        if r["type"] in {"Microsoft.Compute/virtualMachines", "Microsoft.DBforPostgreSQL/flexibleServers"}
+    }
+    for item in story.BACKUP_ITEMS:
+        assert _split_id(protectable[item.name]["id"])[0] == estate.PROD_SUBSCRIPTION, item
+    assert estate.RECOVERY_VAULT_RESOURCE_ID.lower() in {r["id"].lower() for r in resources}
+
+
+def test_the_alert_rules_watch_the_incident_app(resources: list[dict[str, Any]]) -> None:
+    incident_id = story.incident_app().resource_id.lower()
+    scopes = {
+        s.lower() for r in _by_type(resources, "Microsoft.Insights/metricAlerts") for s in r["properties"]["scopes"]
+    }
+    assert incident_id in scopes
+    queries = [
+        c["query"]
+        for r in _by_type(resources, "Microsoft.Insights/scheduledQueryRules")
+        for c in r["properties"]["criteria"]["allOf"]
+    ]
+    assert any(f"'{story.INCIDENT_APP}'" in query for query in queries)

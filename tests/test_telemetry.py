@@ -10,19 +10,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from console.emulator import estate
+from console.emulator import estate, story
 from console.emulator.kql_engine import KqlEngine
 from console.emulator.logs_api import parse_timespan, setup_logs_routes
-from console.emulator.telemetry import (
-    INCIDENT_APP,
-    INCIDENT_MINUTES,
-    SILENT_COMPUTER,
-    TABLES,
-    TrafficGenerator,
-    create_tables,
-    incident_start,
-    seed_telemetry,
-)
+from console.emulator.story import INCIDENT_APP, INCIDENT_MINUTES, SILENT_COMPUTER, incident_start
+from console.emulator.telemetry import TABLES, TrafficGenerator, create_tables, seed_telemetry
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 
@@ -158,6 +150,24 @@ def test_one_computer_went_silent_two_hours_ago(engine: KqlEngine) -> None:
     assert all(naive_now - seen < dt.timedelta(minutes=3) for name, seen in last.items() if name != SILENT_COMPUTER)
 
 
+def test_the_failed_backup_is_the_storys(engine: KqlEngine) -> None:
+    rows = (
+        engine.connection.cursor()
+        .execute(
+            "SELECT ResultType, ResultDescription, Message, _ResourceId FROM AzureDiagnostics "
+            "WHERE Category = 'AddonAzureBackupJobs'"
+        )
+        .fetchall()
+    )
+    assert {resource for *_, resource in rows} == {estate.RECOVERY_VAULT_RESOURCE_ID.lower()}
+    assert {description.split(":")[1] for _, description, _, _ in rows} == {i.name for i in story.BACKUP_ITEMS}
+    failed = [(description, message) for status, description, message, _ in rows if status == "Failed"]
+    assert [description for description, _ in failed] == [f"VM:{story.FAILED_BACKUP_ITEM}"]
+    assert story.FAILED_BACKUP_ERROR in failed[0][1]
+    warned = {description for status, description, _, _ in rows if status == "CompletedWithWarnings"}
+    assert warned == {f"{i.kind}:{i.name}" for i in story.BACKUP_ITEMS if i.kind != "VM"}
+
+
 def test_activity_has_authorization_failures_and_swaps(engine: KqlEngine) -> None:
     assert _one(engine, "SELECT count(*) FROM AzureActivity WHERE ActivitySubstatusValue = 'Forbidden'") >= 5
     assert _one(engine, "SELECT count(*) FROM AzureActivity WHERE OperationNameValue LIKE '%SLOTSSWAP%'") > 0
@@ -180,7 +190,7 @@ def test_generator_follows_the_build_in_production() -> None:
     start = NOW.replace(tzinfo=None)
     generator = TrafficGenerator(engine, start, scale=1.0, seed_now=NOW)
     good = {(INCIDENT_APP, "production"): "2026.11.4"}
-    bad = {(INCIDENT_APP, "production"): "2026.11.5-rc1"}
+    bad = {(INCIDENT_APP, "production"): story.BAD_BUILD}
     added = 0
     for second in range(0, 1200, 5):
         builds = good if second < 600 else bad
@@ -213,7 +223,7 @@ def test_generator_follows_the_build_in_production() -> None:
         )
         .fetchall()
     }
-    assert "2026.11.5-rc1" in builds
+    assert story.BAD_BUILD in builds
 
 
 # --------------------------------------------------------------------------------------------------

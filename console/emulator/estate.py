@@ -154,3 +154,10 @@ HEARTBEAT_COMPUTERS = (
     ("vm-build-agent-02", PROD_SUBSCRIPTION, "rg-prod-web"),
     ("vm-sandbox-01", NONPROD_SUBSCRIPTION, "rg-dev-sandbox"),
 )
+
+RECOVERY_VAULT_NAME = "rsv-prod-backup"
+RECOVERY_VAULT_RESOURCE_GROUP = "rg-backup"
+RECOVERY_VAULT_RESOURCE_ID = (
+    f"/subscriptions/{PROD_SUBSCRIPTION}/resourceGroups/{RECOVERY_VAULT_RESOURCE_GROUP}"
+    f"/providers/Microsoft.RecoveryServices/vaults/{RECOVERY_VAULT_NAME}"
+)

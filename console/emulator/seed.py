@@ -13,14 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from console.emulator import estate
+from console.emulator import estate, story
 
 Json = dict[str, Any]
 
-# Names the backup, alert and cost seeds can refer to; they live here because only the ARM
-# seed needs them to build resources, everything else only references them.
-RECOVERY_VAULT_NAME = "rsv-prod-backup"
-RECOVERY_VAULT_RESOURCE_GROUP = "rg-backup"
+# Names the alert and cost seeds can refer to; they live here because only the ARM seed needs
+# them to build resources, everything else only references them.
 ACTION_GROUP_NAME = "ag-sre-oncall"
 APP_SERVICE_PLANS = {
     estate.PROD_SUBSCRIPTION: ("rg-prod-web", "asp-web-prod-weu", "P1v3"),
@@ -797,7 +795,7 @@ class _EstateSeed:
         )
 
     def _metric_alerts(self, action_group_id: str) -> None:
-        checkout = estate.WEB_APPS[0]
+        checkout = story.incident_app()
         psql_id = arm_resource_id(
             estate.PROD_SUBSCRIPTION,
             "rg-prod-data",
@@ -898,7 +896,7 @@ class _EstateSeed:
                 1,
                 "PT5M",
                 "PT15M",
-                "AppRequests\n| where AppRoleName == 'app-checkout-prod' and Success == false",
+                f"AppRequests\n| where AppRoleName == '{story.INCIDENT_APP}' and Success == false",
                 "Count",
                 "GreaterThan",
                 25.0,
@@ -975,15 +973,15 @@ class _EstateSeed:
         """The Recovery Services vault that protects the production virtual machines."""
         resource_id = arm_resource_id(
             estate.PROD_SUBSCRIPTION,
-            RECOVERY_VAULT_RESOURCE_GROUP,
+            estate.RECOVERY_VAULT_RESOURCE_GROUP,
             "Microsoft.RecoveryServices/vaults",
-            RECOVERY_VAULT_NAME,
+            estate.RECOVERY_VAULT_NAME,
         )
         self._add(
             estate.PROD_SUBSCRIPTION,
-            RECOVERY_VAULT_RESOURCE_GROUP,
+            estate.RECOVERY_VAULT_RESOURCE_GROUP,
             "Microsoft.RecoveryServices/vaults",
-            RECOVERY_VAULT_NAME,
+            estate.RECOVERY_VAULT_NAME,
             app="backup",
             sku={"name": "RS0", "tier": "Standard"},
             identity=self._system_identity(resource_id),

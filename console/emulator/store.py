@@ -61,7 +61,8 @@ class Store:
         self._db.execute("BEGIN")
         self._db.execute("DELETE FROM documents")
         self._db.execute("DELETE FROM meta")
-        self._db.executemany("INSERT INTO documents VALUES (?, ?, ?)", rows)
+        if rows:
+            self._db.executemany("INSERT INTO documents VALUES (?, ?, ?)", rows)
         self._db.execute("INSERT INTO meta VALUES ('schema', ?), ('seeded_at', ?)", [SCHEMA_VERSION, now.isoformat()])
         self._db.execute("COMMIT")
 

@@ -20,6 +20,22 @@ import duckdb
 
 from . import estate
 from .kql_engine import KqlEngine
+from .story import (
+    BACKUP_ITEMS,
+    FAILED_BACKUP_ERROR,
+    FAILED_BACKUP_ITEM,
+    FAILED_BACKUP_REASON,
+    INCIDENT_APP,
+    INCIDENT_FAILURE_RATE,
+    INCIDENT_LATENCY_FACTOR,
+    INCIDENT_MINUTES,
+    INCIDENT_RESTART_AFTER,
+    SILENT_COMPUTER,
+    SILENT_FOR,
+    WARNING_BACKUP_NIGHT,
+    incident_app,
+    incident_start,
+)
 
 __all__ = [
     "INCIDENT_APP",
@@ -39,13 +55,6 @@ __all__ = [
 ]
 
 DAYS = 7
-INCIDENT_APP = "app-checkout-prod"
-INCIDENT_MINUTES = 40
-INCIDENT_FAILURE_RATE = 0.38
-INCIDENT_LATENCY_FACTOR = 6.0
-#: The computer that stopped sending heartbeats two hours before the seed's `now`.
-SILENT_COMPUTER = "vm-build-agent-02"
-SILENT_FOR = dt.timedelta(hours=2)
 PRODUCTION_SHARE = 0.94
 UNKNOWN_BUILD = estate.BuildProfile("unknown", failure_rate=0.01, latency_ms=150.0)
 
@@ -247,12 +256,6 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("Type", "VARCHAR"),
     ],
 }
-
-
-def incident_start(now: dt.datetime) -> dt.datetime:
-    """When the seeded incident on app-checkout-prod began: 14:10 UTC three days before `now`."""
-    day = _naive_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - dt.timedelta(days=3) + dt.timedelta(hours=14, minutes=10)
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -732,7 +735,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     start = _naive_utc(now) - dt.timedelta(days=DAYS)
     incident = incident_start(now)
-    checkout = estate.WEB_APPS[0]
+    checkout = incident_app()
 
     def add(
         at: dt.datetime,
@@ -792,14 +795,14 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
                 slot,
             )
     add(
-        incident + dt.timedelta(minutes=22),
+        incident + INCIDENT_RESTART_AFTER,
         "MICROSOFT.WEB/SITES/RESTART/ACTION",
         "Started",
         "oncall@contoso.com",
         checkout.resource_id,
     )
     add(
-        incident + dt.timedelta(minutes=23),
+        incident + INCIDENT_RESTART_AFTER + dt.timedelta(minutes=1),
         "MICROSOFT.WEB/SITES/RESTART/ACTION",
         "Succeeded",
         "oncall@contoso.com",
@@ -832,42 +835,25 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
 # --------------------------------------------------------------------------------------------------
 
 
-# (protected item, kind, minutes after 01:30 UTC, typical duration in minutes)
-_BACKUP_ITEMS = (
-    ("vm-jump-prod-01", "VM", 0, 14),
-    ("vm-build-agent-01", "VM", 5, 22),
-    ("vm-build-agent-02", "VM", 10, 21),
-    ("psql-orders-prod", "AzureDatabaseForPostgreSQLFlexibleServer", 20, 35),
-)
-
-
 def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
-    """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them.
-
-    The story: last night's backup of vm-build-agent-02 failed (its guest agent stopped answering,
-    the same machine whose heartbeats stop), and three nights ago PostgreSQL completed with warnings.
-    """
+    """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them
+    (the failed and warned jobs are the story's, `story.py`)."""
     end = _naive_utc(now)
     # The newest night whose failed job has finished, so that failure is always within the last day.
     last_night = end.replace(hour=1, minute=30, second=0, microsecond=0)
     if last_night + dt.timedelta(minutes=31) > end:
         last_night -= dt.timedelta(days=1)
-    vault = (
-        f"/SUBSCRIPTIONS/{estate.PROD_SUBSCRIPTION.upper()}/RESOURCEGROUPS/RG-BACKUP"
-        "/PROVIDERS/MICROSOFT.RECOVERYSERVICES/VAULTS/RSV-PROD-BACKUP"
-    )
+    vault = estate.RECOVERY_VAULT_RESOURCE_ID.upper()
     rows: list[dict[str, object]] = []
     for night in range(DAYS):
         start_of_run = last_night - dt.timedelta(days=night)
-        for item, kind, offset, minutes in _BACKUP_ITEMS:
+        for backup in BACKUP_ITEMS:
+            item, kind, offset, minutes = backup.name, backup.kind, backup.offset_minutes, backup.duration_minutes
             status, message = "Completed", f"Backup of {item} completed."
-            if night == 0 and item == "vm-build-agent-02":
+            if night == 0 and item == FAILED_BACKUP_ITEM:
                 status = "Failed"
-                message = (
-                    f"Backup of {item} failed: UserErrorGuestAgentStatusUnavailable - "
-                    "the VM agent is unable to communicate with Azure Backup."
-                )
-            elif night == 3 and kind != "VM":
+                message = f"Backup of {item} failed: {FAILED_BACKUP_ERROR} - {FAILED_BACKUP_REASON}"
+            elif night == WARNING_BACKUP_NIGHT and kind != "VM":
                 status, message = "CompletedWithWarnings", f"Backup of {item} completed with warnings: 2 files skipped."
             started = start_of_run + dt.timedelta(minutes=offset)
             if started + dt.timedelta(minutes=minutes) > end:
@@ -885,8 +871,8 @@ def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
                     "DurationMs": (minutes * 60 + (3 if status == "Failed" else 0)) * 1000,
                     "CorrelationId": _resource_guid(f"{item}-{started.isoformat()}"),
                     "Message": message,
-                    "Resource": "RSV-PROD-BACKUP",
-                    "ResourceGroup": "RG-BACKUP",
+                    "Resource": estate.RECOVERY_VAULT_NAME.upper(),
+                    "ResourceGroup": estate.RECOVERY_VAULT_RESOURCE_GROUP.upper(),
                     "ResourceProvider": "MICROSOFT.RECOVERYSERVICES",
                     "ResourceType": "VAULTS",
                     "SubscriptionId": estate.PROD_SUBSCRIPTION,
