@@ -293,28 +293,30 @@ class _Resources:
             }
         )
 
-    async def _list_providers(self, request: web.Request, match: dict[str, str]) -> web.Response:
+    def _missing_subscription(self, match: dict[str, str]) -> web.Response | None:
+        """The 404 for a subscription-scoped providers route whose subscription is unknown."""
         subscription_id = match.get("sub")
-        if subscription_id is not None:
-            missing = self.router.require_subscription(subscription_id)
-            if missing is not None:
-                return missing
+        return None if subscription_id is None else self.router.require_subscription(subscription_id)
+
+    async def _list_providers(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        missing = self._missing_subscription(match)
+        if missing is not None:
+            return missing
         registry = self.router.providers()
-        return self.router.page(request, [registry.document(n, subscription_id) for n in registry.namespaces()])
+        documents = [registry.document(n, match.get("sub")) for n in registry.namespaces()]
+        return self.router.page(request, documents)
 
     def _provider(self, match: dict[str, str]) -> dict[str, Any] | web.Response:
         """The provider document the route names, or its ARM 404."""
-        subscription_id = match.get("sub")
-        if subscription_id is not None:
-            missing = self.router.require_subscription(subscription_id)
-            if missing is not None:
-                return missing
+        missing = self._missing_subscription(match)
+        if missing is not None:
+            return missing
         registry = self.router.providers()
         if registry.canonical(match["ns"]) is None:
             return arm_error(
                 404, "InvalidResourceNamespace", f"The resource namespace '{match['ns'][:100]}' is invalid."
             )
-        return registry.document(match["ns"], subscription_id)
+        return registry.document(match["ns"], match.get("sub"))
 
     async def _get_provider(self, request: web.Request, match: dict[str, str]) -> web.Response:
         provider = self._provider(match)
