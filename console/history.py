@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,18 +67,24 @@ class HistoryEntry:
 
 
 class QueryHistory:
-    """Append-only query history with compaction; readable while another session appends."""
+    """Append-only query history with compaction; readable while another session appends.
+
+    Thread-safe: reading and adding hold one lock, so a read on one thread and a run recorded on another
+    never interleave (the file and the kept entries change together).
+    """
 
     def __init__(self, path: Path, limit: int = DEFAULT_LIMIT) -> None:
         self.path = path
         self.limit = max(limit, 500)
         self._entries: list[HistoryEntry] | None = None
+        self._lock = threading.RLock()
 
     def entries(self) -> list[HistoryEntry]:
         """Every kept entry, oldest first (read once, then kept in memory)."""
-        if self._entries is None:
-            self._entries = self._read()
-        return list(self._entries)
+        with self._lock:
+            if self._entries is None:
+                self._entries = self._read()
+            return list(self._entries)
 
     def _read(self) -> list[HistoryEntry]:
         try:
@@ -120,15 +127,16 @@ class QueryHistory:
             duration_ms=round(duration_ms, 1) if duration_ms is not None else None,
             error=redact(error) if error else None,
         )
-        entries = self.entries()
-        entries.append(entry)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if len(entries) > 2 * self.limit:
-            entries = entries[-self.limit :]
-            self._rewrite(entries)
-        else:
-            self._append(entry)
-        self._entries = entries
+        with self._lock:
+            entries = self.entries()
+            entries.append(entry)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if len(entries) > 2 * self.limit:
+                entries = entries[-self.limit :]
+                self._rewrite(entries)
+            else:
+                self._append(entry)
+            self._entries = entries
         return entry
 
     def _append(self, entry: HistoryEntry) -> None:
@@ -160,8 +168,3 @@ class QueryHistory:
                 if limit is not None and len(found) >= limit:
                     break
         return found
-
-    def latest(self) -> HistoryEntry | None:
-        """The most recent entry, if any."""
-        entries = self.entries()
-        return entries[-1] if entries else None

@@ -385,7 +385,7 @@ async def test_every_resource_logs_query_runs_on_the_local_azure(
 ) -> None:
     from datetime import timedelta
 
-    from screens.resources import logs_query_for
+    from console.services.logs import logs_query_for
 
     services = make_local_services()
     try:

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ErrorKind, OpsError, from_azure
-from console.models import Column, QueryResult, Workspace, WorkspaceSchema
+from console.history import QueryHistory
+from console.kql import string_literal
+from console.models import Column, QueryResult, Resource, Workspace, WorkspaceSchema
 from console.services.base import Service, ServiceContext
 
 if TYPE_CHECKING:  # pyarrow is imported on first query: it is not needed to paint the console
@@ -105,6 +107,45 @@ def _query_retry_policy(total: int) -> Any:
     return QueryRetryPolicy(retry_total=total)
 
 
+_DIAGNOSTIC_TYPES = {
+    "microsoft.keyvault/vaults",
+    "microsoft.dbforpostgresql/flexibleservers",
+    "microsoft.storage/storageaccounts",
+    "microsoft.recoveryservices/vaults",
+}
+
+
+def logs_query_for(resource: Resource) -> str:
+    """A KQL query about one resource's own telemetry: requests for a web app or slot, heartbeats for a
+    VM, diagnostics for data services, the activity log for anything else. Names enter as KQL literals."""
+    kind = resource.type.lower()
+    if kind in {"microsoft.web/sites", "microsoft.web/sites/slots"}:
+        app, _, slot = resource.name.partition("/")
+        where = f"| where AppRoleName == {string_literal(app)}"
+        if slot:
+            where += f" and tostring(Properties.slot) == {string_literal(slot)}"
+        return (
+            f"AppRequests\n{where}\n"
+            "| summarize requests = count(), failed = countif(not(Success)) by bin(TimeGenerated, 15m)\n"
+            "| render timechart"
+        )
+    if kind == "microsoft.compute/virtualmachines":
+        return (
+            f"Heartbeat\n| where Computer == {string_literal(resource.name)}\n"
+            "| summarize heartbeats = count() by bin(TimeGenerated, 15m)\n| render timechart"
+        )
+    target = string_literal(resource.resource_id.lower())
+    if kind in _DIAGNOSTIC_TYPES:
+        return (
+            f"AzureDiagnostics\n| where _ResourceId =~ {target}\n"
+            "| summarize operations = count() by bin(TimeGenerated, 1h), ResultType\n| render timechart"
+        )
+    return (
+        f"AzureActivity\n| where _ResourceId =~ {target}\n"
+        "| project TimeGenerated, OperationNameValue, ActivityStatusValue, Caller\n| order by TimeGenerated desc"
+    )
+
+
 @dataclass(frozen=True)
 class QueryProgress:
     """How far a query has got: `running` (waiting for the answer), `receiving` (rows arriving), `done`."""
@@ -125,11 +166,21 @@ class QueryProgress:
 
 
 class LogsService(Service):
-    """Runs KQL against a Log Analytics workspace and reads workspace schemas."""
+    """Runs KQL against a Log Analytics workspace, reads workspace schemas, chooses the workspace every
+    area queries and keeps the query history."""
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
         self._client: Any = None
+        self._workspaces: dict[str, Workspace] = {}
+        self._history: QueryHistory | None = None
+
+    @property
+    def history(self) -> QueryHistory:
+        """The query history in the settings' history file; one instance, safe to use from any thread."""
+        if self._history is None:
+            self._history = QueryHistory(self.context.settings.history_path)
+        return self._history
 
     def _logs(self) -> Any:
         if self._client is None:
@@ -334,21 +385,46 @@ class LogsService(Service):
             tables[str(table["name"])] = columns
         return WorkspaceSchema(tables)
 
-    async def find_workspace(self, resources: Any, wanted: str | None) -> Workspace:
-        """The workspace named by customer id, name or resource id; with none named, the first one found."""
-        if wanted and _GUID.match(wanted):
-            return Workspace("", wanted, wanted, "", "")
-        subscriptions = await resources.list_subscriptions()
-        found = await self.list_workspaces(resources, [s.subscription_id for s in subscriptions])
-        if not found:
-            raise OpsError(ErrorKind.NOT_FOUND, "No Log Analytics workspace is visible in any subscription.")
-        if not wanted:
-            return found[0]
-        for workspace in found:
-            if wanted.lower() in {workspace.name.lower(), workspace.resource_id.lower(), workspace.customer_id.lower()}:
-                return workspace
-        names = ", ".join(w.name for w in found)
-        raise OpsError(ErrorKind.NOT_FOUND, f"No workspace is called {wanted!r}; visible workspaces: {names}.")
+    @staticmethod
+    def is_workspace_id(wanted: str | None) -> bool:
+        """Whether `wanted` is a workspace's customer id (a GUID, any case): queries go to it as it is."""
+        return bool(wanted and _GUID.match(wanted.strip()))
+
+    async def find_workspace(
+        self, resources: Any, wanted: str | None, *, subscription_ids: Sequence[str] | None = None
+    ) -> Workspace:
+        """The workspace every area queries: named by customer id, name or resource id (any case); with none
+        named, the first one found. Looked up once per name and kept, so Logs and Runbooks agree.
+
+        `subscription_ids` are where to look (default: every subscription the identity sees).
+        """
+        text = (wanted or "").strip()
+        key = text.lower()
+        known = self._workspaces.get(key)
+        if known is not None:
+            return known
+        if self.is_workspace_id(text):
+            chosen = Workspace("", text, text, "", "")
+        else:
+            if subscription_ids is None:
+                subscription_ids = [s.subscription_id for s in await resources.list_subscriptions()]
+            found = await self.list_workspaces(resources, list(subscription_ids))
+            if not found:
+                raise OpsError(
+                    ErrorKind.NOT_FOUND,
+                    "No Log Analytics workspace is visible in your subscriptions; set `workspace` in the config file.",
+                )
+            if not key:
+                chosen = found[0]
+            else:
+                match = [w for w in found if key in {w.name.lower(), w.resource_id.lower(), w.customer_id.lower()}]
+                if not match:
+                    names = ", ".join(w.name for w in found)
+                    sentence = f"No workspace is called {text!r}; visible workspaces: {names}."
+                    raise OpsError(ErrorKind.NOT_FOUND, sentence)
+                chosen = match[0]
+        self._workspaces[key] = chosen
+        return chosen
 
     async def list_workspaces(self, resources: Any, subscription_ids: list[str]) -> list[Workspace]:
         """Log Analytics workspaces across subscriptions, with the customer id queries need."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,13 +46,48 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass
+class StepSession:
+    """Steps of one runbook run one at a time, with one set of parameters on one workspace.
+
+    Recorded once, as one run: when every step has run, when the user leaves the runbook, or at close.
+    """
+
+    runbook: Runbook
+    values: dict[str, Any]
+    workspace: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    results: dict[int, StepRun] = field(default_factory=dict)
+    recorded: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether every step of the runbook has a result."""
+        return len(self.results) == len(self.runbook.steps)
+
+    def matches(self, runbook: Runbook, values: Mapping[str, Any], workspace_id: str) -> bool:
+        """Whether a run with these parameters on this workspace continues this session."""
+        return (
+            not self.recorded
+            and self.runbook.name == runbook.name
+            and self.values == dict(values)
+            and self.workspace == workspace_id
+        )
+
+
 class RunbookService(Service):
-    """Runbooks shipped with the product plus the user's own (`runbooks/` in the config dir)."""
+    """Runbooks shipped with the product plus the user's own (`runbooks/` in the config dir).
+
+    Also owns the open step session (steps run one by one in the console) and the run history file.
+    """
 
     def __init__(self, context: ServiceContext, logs: LogsService, user_dir: Path | None = None) -> None:
         super().__init__(context)
         self.logs = logs
         self.user_dir = user_dir
+        self.session: StepSession | None = None
+        """The step session the console has open, if any."""
+        self._history_lock = threading.Lock()
 
     @property
     def history_path(self) -> Path:
@@ -113,6 +151,52 @@ class RunbookService(Service):
         self.record(run)
         return run
 
+    async def open_session(
+        self, runbook: Runbook, values: Mapping[str, Any], workspace_id: str, *, whole: bool = False
+    ) -> StepSession:
+        """The session the next steps belong to: the open one when it is the same runbook, parameters and
+        workspace; otherwise (or for a whole run) the open one is recorded and a new one starts."""
+        session = self.session
+        if whole or session is None or not session.matches(runbook, values, workspace_id):
+            await self.finish_session()
+            session = StepSession(runbook, dict(values), workspace_id)
+            self.session = session
+        return session
+
+    async def run_session_step(self, session: StepSession, index: int, prelude: str) -> StepRun:
+        """Run step `index` of the session's runbook and keep its result in the session."""
+        step = session.runbook.steps[index]
+        result = await self.run_step(step, session.values, prelude, session.workspace)
+        session.results[index] = result
+        return result
+
+    async def finish_session(self, session: StepSession | None = None) -> RunbookRun | None:
+        """Record `session` (default: the open one) once, if any step ran; the run recorded, or None."""
+        session = session if session is not None else self.session
+        run = self._claim(session)
+        if run is not None:
+            await asyncio.to_thread(self.record, run)
+        return run
+
+    def close_session(self) -> RunbookRun | None:
+        """Record the open session now and forget it (the console is closing: no loop to wait on)."""
+        run = self._claim(self.session)
+        self.session = None
+        if run is not None:
+            self.record(run)
+        return run
+
+    def forget_session(self) -> None:
+        """Stop adding to the open session (it is recorded only if already being recorded)."""
+        self.session = None
+
+    def _claim(self, session: StepSession | None) -> RunbookRun | None:
+        if session is None or session.recorded or not session.results:
+            return None
+        session.recorded = True
+        steps = [session.results[i] for i in sorted(session.results)]
+        return self.make_run(session.runbook, session.values, steps, session.workspace, session.started_at)
+
     @staticmethod
     def make_run(
         runbook: Runbook,
@@ -147,13 +231,14 @@ class RunbookService(Service):
             ],
         }
         path = self.history_path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, default=str) + "\n")
-            size = handle.tell()
-        if size > HISTORY_MAX_BYTES:
-            self._compact(path)
+        with self._history_lock:  # a record on a worker thread and one at close never interleave
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, default=str) + "\n")
+                size = handle.tell()
+            if size > HISTORY_MAX_BYTES:
+                self._compact(path)
 
     def _compact(self, path: Path) -> None:
         """Keep the newest HISTORY_LIMIT runs: the file never grows without bound."""
