@@ -18,18 +18,13 @@ from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from console.areas import AREAS, area_index, palette_providers
 from console.cloud import CloudProfile
 from console.errors import ErrorKind, OpsError
 from console.models import Resource, Subscription
-from screens.palette import (
-    AreaCommands,
-    ResourceCommands,
-    RunbookCommands,
-    SubscriptionCommands,
-    SubscriptionSwitcher,
-)
+from screens.messages import AreaRequest, OpenInLogs, OpenRunbook, RevealResource
+from screens.palette import AreaCommands, SubscriptionCommands, SubscriptionSwitcher
 from screens.shell import (
-    AREAS,
     AreaScreen,
     CommandBar,
     JumpRequested,
@@ -45,34 +40,8 @@ if TYPE_CHECKING:
     from console.services import Services
     from console.settings import Settings
 
-AreaFactory = Callable[["Services", ShellContext], Screen[Any]]
 QUIT_AGAIN_S = 3.0
 """How long after a first `q` a second one quits."""
-
-
-def _resources_screen(services: Services, context: ShellContext) -> Screen[Any]:
-    from screens.resources import ResourcesScreen
-
-    return ResourcesScreen(context, services.resources, services.settings.refresh_seconds)
-
-
-def _logs_screen(services: Services, context: ShellContext) -> Screen[Any]:
-    from screens.logs import LogsScreen
-
-    return LogsScreen(context, services)
-
-
-def _runbooks_screen(services: Services, context: ShellContext) -> Screen[Any]:
-    from screens.runbooks import RunbooksScreen
-
-    return RunbooksScreen(context, services)
-
-
-AREA_SCREENS: dict[str, AreaFactory] = {
-    "resources": _resources_screen,
-    "logs": _logs_screen,
-    "runbooks": _runbooks_screen,
-}
 
 
 def known_binding_ids() -> set[str]:
@@ -81,10 +50,9 @@ def known_binding_ids() -> set[str]:
 
     from textual.dom import DOMNode
 
+    screen_modules = [area.screen_module for area in AREAS.values() if area.screen_module]
     for module in (
-        "screens.resources",
-        "screens.logs",
-        "screens.runbooks",
+        *screen_modules,
         "screens.shell",
         "screens.widgets.kql_editor",
         "screens.widgets.result_grid",
@@ -108,7 +76,7 @@ class OpsConsole(App[int]):
     """The console. Give it services (or a `connect` that builds them off the UI thread) and settings."""
 
     TITLE = "opsconsole"
-    COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands, ResourceCommands, RunbookCommands}
+    COMMANDS = App.COMMANDS | {AreaCommands, SubscriptionCommands} | palette_providers()
     BINDINGS = [
         # A priority binding runs before the next key is dispatched, so `:logs` typed in one burst
         # lands in the bar; check_action lets `:` through to text fields.
@@ -116,6 +84,11 @@ class OpsConsole(App[int]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("q", "quit_q", "Quit (press twice)", show=False, id="app.quit_q"),
         Binding("ctrl+s", "switch_subscription", "Subscription", id="app.subscription"),
+        *(
+            Binding(area.key, f"jump({area.name!r})", f"Go to {area.title}", show=False, id=f"area.{area.name}")
+            for area in AREAS.values()
+            if area.key
+        ),
     ]
 
     def __init__(
@@ -137,6 +110,7 @@ class OpsConsole(App[int]):
             protected=settings.is_protected,
             demo=demo,
             preferred=settings.subscription,
+            areas=area_index(),
         )
         self._areas: dict[str, Screen[Any]] = {}
         self._index: tuple[float, list[Resource]] | None = None
@@ -214,7 +188,7 @@ class OpsConsole(App[int]):
 
     def contain_error(self, error: Exception) -> None:
         """Tell the user an action failed, keep the traceback in the error log, and carry on."""
-        where = AREAS.get(self.current_mode, self.current_mode) if self.current_mode else "The console"
+        where = self.shell.areas.title(self.current_mode) if self.current_mode else "The console"
         detail = "".join(traceback.format_exception(error))
         try:
             self.error_log.parent.mkdir(parents=True, exist_ok=True)
@@ -258,12 +232,16 @@ class OpsConsole(App[int]):
     def jump(self, area: str) -> None:
         """Go to an area, creating its screen the first time."""
         if area not in self._areas:
-            factory = AREA_SCREENS.get(area)
-            if factory is None:
+            entry = AREAS.get(area)
+            if entry is None or entry.screen is None:
                 self._install(area, PlaceholderScreen(self.shell, area))
             else:
-                self._install(area, factory(self.services, self.shell))
+                self._install(area, entry.screen(self.services, self.shell))
         self.switch_mode(area)
+
+    def action_jump(self, area: str) -> None:
+        """An area's own key (`area.<name>` in the keys config) jumps to it."""
+        self.jump(area)
 
     def _install(self, area: str, screen: Screen[Any]) -> None:
         self._areas[area] = screen
@@ -347,29 +325,20 @@ class OpsConsole(App[int]):
             return []
         return [(r.name, r.title, ", ".join(r.tags)) for r in runbooks]
 
-    def open_runbook(self, name: str) -> None:
-        """Open a runbook as a document in the Runbooks area."""
-        self.jump("runbooks")
-        opener = getattr(self.screen, "open_runbook", None)
-        if callable(opener):
-            opener(name)
+    # navigation between areas: a request goes up to the app, which switches areas and hands it over
 
-    def show_resource(self, resource: Resource) -> None:
-        """Open Resources at the resource's group with its name as the filter."""
-        self.jump("resources")
-        screen = self.screen
-        if hasattr(screen, "reveal_resource"):
-            screen.reveal_resource(resource)
+    def deliver(self, request: AreaRequest) -> None:
+        """Go to the request's area and give its screen the request (a new screen gets it once mounted)."""
+        if request.delivered:
+            return  # the area's screen has had it; this is the same request bubbling back up
+        self.jump(request.AREA)
+        self._areas[request.AREA].post_message(request.for_area())
 
-    def open_in_logs(self, query: str) -> None:
-        """Go to Logs with `query` in the editor (a new Logs screen starts with it; an open one loads it)."""
-        from screens.logs import LogsScreen
+    def on_open_in_logs(self, message: OpenInLogs) -> None:
+        self.deliver(message)
 
-        if "logs" not in self._areas:
-            self._install("logs", LogsScreen(self.shell, self.services, initial_query=query))
-            self.switch_mode("logs")
-            return
-        self.jump("logs")
-        screen = self._areas["logs"]
-        if isinstance(screen, LogsScreen):
-            screen.load_query(query)
+    def on_open_runbook(self, message: OpenRunbook) -> None:
+        self.deliver(message)
+
+    def on_reveal_resource(self, message: RevealResource) -> None:
+        self.deliver(message)

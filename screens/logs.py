@@ -25,6 +25,7 @@ from console.export import ExportCancelledError, export_table, format_for
 from console.history import HistoryEntry, QueryHistory
 from console.models import QueryResult, Workspace, WorkspaceSchema
 from console.services.logs import Timespan
+from screens.messages import OpenInLogs
 from screens.shell import AreaScreen, ShellContext, ShellHeader
 from screens.widgets.chart import CHART_KINDS, ResultChart
 from screens.widgets.kql_editor import KqlEditor, Statement
@@ -519,6 +520,15 @@ class LogsScreen(AreaScreen):
     def _history_picked(self, kql: str | None) -> None:
         if kql:
             self.load_query(kql)
+
+    def on_open_in_logs(self, message: OpenInLogs) -> None:
+        """Another area sent a query: it replaces the untouched starter text, else joins the editor's text."""
+        if not message.delivered:
+            return
+        editor = self.query_one(KqlEditor)
+        if editor.text == self.initial_query:
+            editor.load_text("")
+        self.load_query(message.query)
 
     def load_query(self, kql: str) -> None:
         """Put a query in the editor as a statement of its own (after any text there), cursor on it."""

@@ -6,10 +6,12 @@ from functools import partial
 from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 
 from console.errors import OpsError
 from console.models import Resource, Subscription
-from screens.shell import AREAS, ShellContext
+from screens.messages import OpenRunbook, RevealResource
+from screens.shell import ShellContext
 
 
 class ConsoleHost(Protocol):
@@ -21,15 +23,13 @@ class ConsoleHost(Protocol):
 
     def select_subscription(self, subscription_id: str) -> None: ...
 
-    def show_resource(self, resource: Resource) -> None: ...
-
     async def resource_index(self) -> list[Resource]: ...
 
     def runbook_titles(self) -> list[tuple[str, str, str]]: ...
 
     async def known_subscriptions(self) -> list[Subscription]: ...
 
-    def open_runbook(self, name: str) -> None: ...
+    def post_message(self, message: Message) -> bool: ...
 
 
 def _host(provider: Provider) -> ConsoleHost:
@@ -40,12 +40,12 @@ class AreaCommands(Provider):
     """`Go to <area>` for every area."""
 
     async def discover(self) -> Hits:
-        for name, title in AREAS.items():
+        for name, title in _host(self).shell.areas.titles.items():
             yield DiscoveryHit(f"Go to {title}", partial(_host(self).jump, name), help=f":{name}")
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, title in AREAS.items():
+        for name, title in _host(self).shell.areas.titles.items():
             text = f"Go to {title}"
             score = matcher.match(text)
             if score > 0:
@@ -128,7 +128,7 @@ class ResourceCommands(Provider):
                 yield Hit(
                     score,
                     matcher.highlight(resource.name),
-                    partial(_host(self).show_resource, resource),
+                    partial(self.app.post_message, RevealResource(resource.resource_id)),
                     help=f"{short_type} in {resource.resource_group}",
                 )
 
@@ -147,4 +147,6 @@ class RunbookCommands(Provider):
             text = f"Runbook: {title}"
             score = max(matcher.match(text), matcher.match(tags))
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(host.open_runbook, name), help=tags or name)
+                yield Hit(
+                    score, matcher.highlight(text), partial(host.post_message, OpenRunbook(name)), help=tags or name
+                )

@@ -20,6 +20,8 @@ from textual.worker import Worker, WorkerState
 from console.errors import OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.resources import ResourcesService
+from screens.filtering import compile_filter, filter_problem
+from screens.messages import OpenInLogs, RevealResource
 from screens.shell import AreaScreen, ShellContext, ShellHeader, SubscriptionChanged
 
 SECRET_KEY = re.compile(r"(password|secret|connectionstring|token|sas|credential|(?<!public)key$|apikey)", re.I)
@@ -52,28 +54,6 @@ def mask_secrets(value: Any, *, reveal: bool = False) -> Any:
     if isinstance(value, list):
         return [MASK if is_secret("", v) else mask_secrets(v) for v in value]
     return value
-
-
-def compile_filter(text: str) -> tuple[re.Pattern[str] | None, bool]:
-    """A case-insensitive pattern from `/` text (regex if valid, else literal) and whether `!` inverts it."""
-    inverse = text.startswith("!")
-    body = text[1:] if inverse else text
-    if not body:
-        return None, inverse
-    try:
-        return re.compile(body, re.IGNORECASE), inverse
-    except re.error:
-        return re.compile(re.escape(body), re.IGNORECASE), inverse
-
-
-def filter_problem(text: str) -> str | None:
-    """Why `/` text is not a valid regular expression (it is then matched as plain text), or None."""
-    body = text[1:] if text.startswith("!") else text
-    try:
-        re.compile(body)
-    except re.error as error:
-        return f"not a valid regex ({error}); matching it as plain text"
-    return None
 
 
 def resource_matches(resource: Resource, pattern: re.Pattern[str] | None, inverse: bool) -> bool:
@@ -561,9 +541,7 @@ class ResourcesScreen(AreaScreen):
         if resource is None:
             self.notify("No resource selected.", severity="warning")
             return
-        opener = getattr(self.app, "open_in_logs", None)
-        if callable(opener):
-            opener(logs_query_for(resource))
+        self.post_message(OpenInLogs(logs_query_for(resource)))
 
     def action_toggle_secrets(self) -> None:
         self.reveal = not self.reveal
@@ -595,6 +573,11 @@ class ResourcesScreen(AreaScreen):
             self.scope = Scope(message.subscription)
             self.resources = []
             self.load_scope()
+
+    def on_reveal_resource(self, message: RevealResource) -> None:
+        """The palette (or another area) asked to show one resource."""
+        if message.delivered:
+            self.reveal_resource(message.resource())
 
     def reveal_resource(self, resource: Resource) -> None:
         """Show one resource: its group as scope, its name as the filter, its details loaded."""

@@ -32,7 +32,8 @@ from console.durations import timespan_text
 from console.errors import OpsError
 from console.models import StepRun, Workspace
 from console.runbooks import Parameter, Runbook, RunbookError, Step
-from screens.resources import compile_filter, filter_problem
+from screens.filtering import compile_filter, filter_problem
+from screens.messages import OpenInLogs, OpenRunbook
 from screens.shell import AreaScreen, ShellContext
 from screens.widgets.chart import ResultChart
 from screens.widgets.result_grid import ResultGrid
@@ -622,6 +623,11 @@ class RunbooksScreen(AreaScreen):
 
     # the document ----------------------------------------------------------------------------
 
+    def on_open_runbook(self, message: OpenRunbook) -> None:
+        """The palette (or another area) asked to open a runbook."""
+        if message.delivered:
+            self.open_runbook(message.name)
+
     def open_runbook(self, name: str) -> None:
         """Show a runbook as a document (also used by the command palette)."""
         runbook = next((r for r in self.runbooks if r.name == name), None)
@@ -828,13 +834,7 @@ class RunbooksScreen(AreaScreen):
         bound = self._bind()
         if bound is None:
             return
-        query = bound[1] + view.step.kql
-        opener = getattr(self.app, "open_in_logs", None)
-        if callable(opener):
-            opener(query)
-        else:
-            self.app.copy_to_clipboard(query)
-            self.notify("The query of this step is on the clipboard; paste it in Logs.", title=view.step.name)
+        self.post_message(OpenInLogs(bound[1] + view.step.kql))
 
     def action_show_history(self) -> None:
         """`h` switches between the document and its history; focus moves along, or the tab would snap back."""

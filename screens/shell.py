@@ -1,4 +1,4 @@
-"""The shell every area screen shares: header, `:` command bar, key help, and the area registry."""
+"""The shell every area screen shares: header, `:` command bar, key help; the areas come from the app's registry."""
 
 from __future__ import annotations
 
@@ -16,31 +16,29 @@ from textual.widgets import Footer, Input, Static
 
 from console.models import Subscription
 
-AREAS: dict[str, str] = {
-    "resources": "Resources",
-    "logs": "Logs",
-    "runbooks": "Runbooks",
-    "alerts": "Alerts",
-    "cost": "Cost",
-    "slots": "Slots",
-    "backup": "Backup",
-}
-"""Every area of the console, by the name `:` jumps to."""
 
-ALIASES = {"res": "resources", "r": "resources", "log": "logs", "kql": "logs", "rb": "runbooks", "budget": "cost"}
+@dataclass(frozen=True)
+class AreaIndex:
+    """What the shell knows of the areas (titles, `:` aliases, which are built), given by the app's registry."""
 
+    titles: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    built: tuple[str, ...] = ()
 
-def resolve_area(text: str) -> str | None:
-    """The area a `:` command names (prefixes and aliases allowed), or None."""
-    word = text.strip().lstrip(":").strip().lower()
-    if not word:
-        return None
-    if word in AREAS:
-        return word
-    if word in ALIASES:
-        return ALIASES[word]
-    matches = [name for name in AREAS if name.startswith(word)]
-    return matches[0] if len(matches) == 1 else None
+    def title(self, name: str) -> str:
+        return self.titles.get(name, name.capitalize())
+
+    def resolve(self, text: str) -> str | None:
+        """The area a `:` command names (prefixes and aliases allowed), or None."""
+        word = text.strip().lstrip(":").strip().lower()
+        if not word:
+            return None
+        if word in self.titles:
+            return word
+        if word in self.aliases:
+            return self.aliases[word]
+        matches = [name for name in self.titles if name.startswith(word)]
+        return matches[0] if len(matches) == 1 else None
 
 
 @dataclass
@@ -56,6 +54,7 @@ class ShellContext:
     portal_link: Callable[[str], str] = lambda resource_id: resource_id
     demo: bool = False
     preferred: str | None = None
+    areas: AreaIndex = field(default_factory=AreaIndex)
 
     def choose_initial(self) -> str | None:
         """Make the preferred subscription (id or name) current, else the first one.
@@ -128,7 +127,7 @@ class ShellHeader(Static):
         context = self.context
         line = Text()
         line.append(" opsconsole ", style="bold reverse")
-        line.append(f" {AREAS.get(self.area, self.area)} ", style="bold")
+        line.append(f" {context.areas.title(self.area)} ", style="bold")
         if context.demo:
             line.append(" local Azure ", style="italic")
         if context.cloud and not context.demo:
@@ -168,8 +167,9 @@ class CommandBar(Input):
 
     BINDINGS = [Binding("escape", "close", "Close", id="commandbar.close")]
 
-    def __init__(self) -> None:
-        super().__init__(placeholder=":" + "  ".join(AREAS), id="command-bar")
+    def __init__(self, areas: AreaIndex) -> None:
+        super().__init__(placeholder=":" + "  ".join(areas.titles), id="command-bar")
+        self.areas = areas
         # Closed, the bar must not take the focus (a screen's auto-focus would pick it while hidden, and an
         # Input swallows `:`).
         self.can_focus = False
@@ -200,10 +200,11 @@ class CommandBar(Input):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        area = resolve_area(event.value)
+        area = self.areas.resolve(event.value)
         self.close()
         if area is None:
-            self.notify(f"No area called {event.value.strip()!r}; try one of: {', '.join(AREAS)}.", severity="warning")
+            known = ", ".join(self.areas.titles)
+            self.notify(f"No area called {event.value.strip()!r}; try one of: {known}.", severity="warning")
             return
         self.post_message(JumpRequested(area))
 
@@ -224,7 +225,7 @@ class AreaScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ShellHeader(self.context, self.AREA)
         yield from self.compose_body()
-        yield CommandBar()
+        yield CommandBar(self.context.areas)
 
     def on_mount(self) -> None:
         # The footer (one widget per key) costs ~40 ms to build: it arrives just after the first paint.
@@ -268,10 +269,11 @@ class PlaceholderScreen(AreaScreen):
         self.AREA = area
 
     def compose_body(self) -> ComposeResult:
-        title = AREAS.get(self.AREA, self.AREA)
+        areas = self.context.areas
+        title = areas.title(self.AREA)
+        built = ", ".join(areas.built[:-1]) + f" or {areas.built[-1]}" if len(areas.built) > 1 else "".join(areas.built)
         yield Static(
-            f"\n  {title} is not built yet.\n\n"
-            "  Press : and type resources, logs or runbooks to go to an area that is.",
+            f"\n  {title} is not built yet.\n\n  Press : and type {built} to go to an area that is.",
             id="placeholder",
         )
 

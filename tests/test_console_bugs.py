@@ -16,6 +16,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static, TabbedCon
 from console.app import OpsConsole
 from console.services import Services
 from console.settings import Settings
+from screens.messages import OpenRunbook
 from screens.resources import MASK, ResourcesScreen, mask_secrets
 from screens.runbooks import RunbooksScreen, StepView
 from screens.shell import AreaScreen, CommandBar, PlaceholderScreen
@@ -87,7 +88,7 @@ async def test_opening_a_second_runbook_and_the_same_one_again_does_not_crash(
         await _open_from_list(pilot, screen, "missing-heartbeats")
         await pilot.pause(0.1)
         # Straight from one open runbook to another (the palette does this).
-        app.open_runbook("slot-health")
+        app.post_message(OpenRunbook("slot-health"))
         await until(pilot, lambda: bool(screen.query("#param-window")), "slot-health's form")
         await pilot.pause(0.1)
         assert len(screen.query("#parameters")) == 1 and not screen.query("#param-silence")
@@ -161,11 +162,16 @@ async def test_colon_keeps_working_after_visiting_a_placeholder_area_twice(
 
 @pytest.mark.asyncio
 async def test_placeholder_names_every_built_area() -> None:
+    from console.areas import AREAS, area_index
     from screens.shell import ShellContext
 
-    screen = PlaceholderScreen(ShellContext(), "cost")
+    screen = PlaceholderScreen(ShellContext(areas=area_index()), "cost")
     text = str(next(iter(screen.compose_body())).render())
-    assert "resources" in text and "logs" in text and "runbooks" in text
+    assert "Cost is not built yet" in text
+    built = [name for name, area in AREAS.items() if area.screen is not None]
+    assert built == ["resources", "logs", "runbooks"]
+    assert all(name in text for name in built)
+    assert not any(name in text.split("type", 1)[1] for name, area in AREAS.items() if area.screen is None)
 
 
 # bug 6: an unknown --subscription ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from console.emulator import estate
 from console.services import Services
 from console.settings import Settings
 from screens.logs import LogsScreen
+from screens.messages import OpenInLogs
 from screens.resources import ResourcesScreen
 from screens.runbooks import RunbooksScreen
 from screens.widgets.kql_editor import KqlEditor
@@ -104,7 +105,8 @@ async def test_capital_l_puts_the_new_query_in_view(build_app: Callable[..., Ops
         editor = screen.query_one(KqlEditor)
         editor.load_text("\n".join(f"Heartbeat | take {n}\n" for n in range(30)))
         await pilot.pause()
-        app.open_in_logs("AppRequests\n| take 5")
+        app.post_message(OpenInLogs("AppRequests\n| take 5"))
+        await until(pilot, lambda: "AppRequests" in editor.text.split("\n"), "the query in the editor")
         first_row = editor.text.split("\n").index("AppRequests")
         await until(pilot, lambda: editor.scroll_offset.y > 0, "the editor to scroll")
         top = editor.scroll_offset.y

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import EmulatorThread
 
+from console.areas import AREAS
 from console.emulator.server import write_record
 from console.history import QueryHistory
-from screens.shell import AREAS
 from screens.widgets.chart import CHART_KINDS
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,8 @@ def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit
     tmux = Tmux(f"walk{os.getpid()}", command)
     try:
         tmux.wait_for("Microsoft.", "the first resources", limit_s=60)
-        for area, title in AREAS.items():
+        for area, entry in AREAS.items():
+            title = entry.title
             tmux.keys("Escape", ":")
             tmux.type(area)
             tmux.keys("Enter")

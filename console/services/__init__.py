@@ -3,34 +3,100 @@
 from __future__ import annotations
 
 import asyncio
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from console.audit import Journal
 from console.cloud import CloudProfile, cloud_named
-from console.services.base import ServiceContext
-from console.services.logs import LogsService
-from console.services.resources import ResourcesService
+from console.services.base import Service, ServiceContext
 from console.settings import Settings
 
 if TYPE_CHECKING:
+    from console.services.logs import LogsService
+    from console.services.resources import ResourcesService
     from console.services.runbooks import RunbookService
+
+S = TypeVar("S", bound=Service)
+ServiceBuilder = Callable[["Services"], Service]
+
+
+def _resources(services: Services) -> Service:
+    from console.services.resources import ResourcesService
+
+    return ResourcesService(services.context)
+
+
+def _logs(services: Services) -> Service:
+    from console.services.logs import LogsService
+
+    return LogsService(services.context)
+
+
+def _runbooks(services: Services) -> Service:
+    # Parsing runbooks needs yaml and pyarrow: imported when the area is first used, not to paint.
+    from console.services.runbooks import RunbookService
+
+    return RunbookService(services.context, services.logs, services.settings.runbooks_dir)
+
+
+SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
+    {
+        "resources": _resources,
+        "logs": _logs,
+        "runbooks": _runbooks,
+    }
+)
+"""The service half of the area registry: area name -> how its service is built (on first use).
+
+The console half (title, aliases, key, screen, palette) is `console.areas.AREAS`.
+"""
 
 
 class Services:
-    """Everything the screens and the headless commands may call, sharing one credential."""
+    """Everything the screens and the headless commands may call, sharing one credential.
 
-    def __init__(self, context: ServiceContext) -> None:
+    Each area's service is built on first use from `SERVICE_AREAS`; `close` closes those built.
+    """
+
+    def __init__(self, context: ServiceContext, builders: Mapping[str, ServiceBuilder] = SERVICE_AREAS) -> None:
         self.context = context
-        self.resources = ResourcesService(context)
-        self.logs = LogsService(context)
+        self._builders = builders
+        self._built: dict[str, Service] = {}
 
-    @cached_property
+    def area(self, name: str) -> Service:
+        """The service of area `name`, built the first time it is asked for."""
+        service = self._built.get(name)
+        if service is None:
+            builder = self._builders.get(name)
+            if builder is None:
+                raise KeyError(f"No area called {name!r} has a service; known: {', '.join(self._builders)}.")
+            service = self._built[name] = builder(self)
+        return service
+
+    def get(self, name: str, kind: type[S]) -> S:
+        """The service of area `name`, checked to be a `kind` (how a screen factory gets its typed service)."""
+        service = self.area(name)
+        if not isinstance(service, kind):
+            raise TypeError(f"The {name} area's service is a {type(service).__name__}, not a {kind.__name__}.")
+        return service
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every area that has a service."""
+        return tuple(self._builders)
+
+    @property
+    def resources(self) -> ResourcesService:
+        return cast("ResourcesService", self.area("resources"))
+
+    @property
+    def logs(self) -> LogsService:
+        return cast("LogsService", self.area("logs"))
+
+    @property
     def runbooks(self) -> RunbookService:
-        """Runbooks; built on first use (parsing them needs yaml and pyarrow, not needed to paint)."""
-        from console.services.runbooks import RunbookService
-
-        return RunbookService(self.context, self.logs, self.context.settings.runbooks_dir)
+        return cast("RunbookService", self.area("runbooks"))
 
     @property
     def settings(self) -> Settings:
@@ -45,7 +111,8 @@ class Services:
         self.context.connect(profile, credential)
 
     async def close(self) -> None:
-        await asyncio.gather(self.resources.close(), self.logs.close(), return_exceptions=True)
+        """Close every service built so far, then the credential."""
+        await asyncio.gather(*(service.close() for service in self._built.values()), return_exceptions=True)
         closer = getattr(self.context.credential, "close", None)
         if closer is not None:
             await closer()

@@ -109,6 +109,9 @@ class Service:
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
 
+    async def close(self) -> None:
+        """Release the SDK clients this service opened (none by default)."""
+
     async def call(self, action: str, awaitable: Awaitable[T]) -> T:
         """Await an SDK call, turning any Azure failure into an OpsError that names `action`."""
         try:
