@@ -1,8 +1,13 @@
-"""Services against the local Azure with faults injected: every failure becomes an OpsError with a sentence."""
+"""Services against the local Azure with faults injected: every failure becomes an OpsError with a sentence.
+
+The matrix covers every public async method of every service the area registry builds (a test checks).
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,7 +15,9 @@ from conftest import EmulatorThread, control
 
 from console.emulator import estate
 from console.errors import ErrorKind, OpsError
-from console.services import Services
+from console.services import SERVICE_AREAS, Services
+from console.services.base import ServiceContext
+from console.settings import Settings
 
 PROD = estate.PROD_SUBSCRIPTION
 POSTGRES_ID = (
@@ -20,17 +27,114 @@ POSTGRES_ID = (
 
 Faults = Callable[[list[dict[str, Any]]], Any]
 Call = Callable[[Services], Awaitable[Any]]
+STAGING_GROUP = f"/subscriptions/{estate.NONPROD_SUBSCRIPTION}/resourceGroups/rg-staging-web"
 
-# Every ResourcesService and LogsService call, with the path its first request goes to.
-CALLS: dict[str, tuple[str, Call]] = {
-    "list_subscriptions": ("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
-    "list_resource_groups": ("/resourcegroups$", lambda s: s.resources.list_resource_groups(PROD)),
-    "list_resources": ("/resources$", lambda s: s.resources.list_resources(PROD)),
-    "list_group_resources": ("/resources$", lambda s: s.resources.list_resources(PROD, "rg-prod-web")),
-    "get_resource": ("/flexibleservers/", lambda s: s.resources.get_resource(POSTGRES_ID)),
-    "logs_query": ("/query$", lambda s: s.logs.query(estate.WORKSPACE_CUSTOMER_ID, "AppRequests | count", None)),
-    "logs_schema": ("/metadata$", lambda s: s.logs.schema(estate.WORKSPACE_CUSTOMER_ID)),
+
+@dataclass(frozen=True)
+class Entry:
+    """One service call of the fault matrix: the path (and method) its first request goes to, and how it fails.
+
+    `raises`: the call raises an OpsError. Otherwise the call records the failure in what it returns (a runbook
+    step keeps its error and the run goes on), and `failed_text` reads it from there.
+    """
+
+    path: str
+    call: Call
+    method: str | None = None
+    failed_text: Callable[[Any], str] | None = None
+
+    @property
+    def raises(self) -> bool:
+        return self.failed_text is None
+
+    def rule(self, **fault: Any) -> dict[str, Any]:
+        return {"path": self.path, **({"method": self.method} if self.method else {}), **fault}
+
+
+async def _runbook_step(services: Services) -> Any:
+    runbook = services.runbooks.find("missing-heartbeats")
+    values, prelude = services.runbooks.bind(runbook, {})
+    return await services.runbooks.run_step(runbook.steps[0], values, prelude, estate.WORKSPACE_CUSTOMER_ID)
+
+
+async def _runbook_run(services: Services) -> Any:
+    return await services.runbooks.run(services.runbooks.find("missing-heartbeats"), {}, estate.WORKSPACE_CUSTOMER_ID)
+
+
+async def _session_step(services: Services) -> Any:
+    runbook = services.runbooks.find("missing-heartbeats")
+    values, prelude = services.runbooks.bind(runbook, {})
+    session = await services.runbooks.open_session(runbook, values, estate.WORKSPACE_CUSTOMER_ID)
+    return await services.runbooks.run_session_step(session, 0, prelude)
+
+
+def _step_error(step: Any) -> str:
+    return str(step.error)
+
+
+def _first_step_error(run: Any) -> str:
+    return str(run.steps[0].error)
+
+
+# Every public async method of every service (found through the area registry), keyed `area.method`.
+CALLS: dict[str, Entry] = {
+    "resources.list_subscriptions": Entry("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
+    "resources.list_resource_groups": Entry("/resourcegroups$", lambda s: s.resources.list_resource_groups(PROD)),
+    "resources.list_resources": Entry("/resources$", lambda s: s.resources.list_resources(PROD)),
+    "resources.list_all_resources": Entry("/resources$", lambda s: s.resources.list_all_resources([PROD])),
+    "resources.get_resource": Entry("/flexibleservers/", lambda s: s.resources.get_resource(POSTGRES_ID)),
+    "resources.set_tags": Entry(
+        "/tags/default$", lambda s: s.resources.set_tags(STAGING_GROUP, {"env": "staging"}), method="PUT"
+    ),
+    "resources.state_of": Entry("/tags/default$", lambda s: s.resources.state_of(STAGING_GROUP), method="GET"),
+    "logs.query": Entry("/query$", lambda s: s.logs.query(estate.WORKSPACE_CUSTOMER_ID, "AppRequests | count", None)),
+    "logs.schema": Entry("/metadata$", lambda s: s.logs.schema(estate.WORKSPACE_CUSTOMER_ID)),
+    "logs.find_workspace": Entry("/resources$", lambda s: s.logs.find_workspace(s.resources, None)),
+    "logs.list_workspaces": Entry("/resources$", lambda s: s.logs.list_workspaces(s.resources, [PROD])),
+    "runbooks.run_step": Entry("/query$", _runbook_step, failed_text=_step_error),
+    "runbooks.run": Entry("/query$", _runbook_run, failed_text=_first_step_error),
+    "runbooks.run_session_step": Entry("/query$", _session_step, failed_text=_step_error),
 }
+
+NOT_IN_THE_MATRIX: dict[str, str] = {
+    "call": "the wrapper every entry above goes through",
+    "mutate": "the base mutation path; set_tags goes through it here, tests/test_mutation_path.py covers it",
+    "close": "closes the SDK clients: sends no request",
+    "logs.state_of": "the base's refusal (Logs changes nothing): sends no request",
+    "runbooks.state_of": "the base's refusal (Runbooks changes nothing): sends no request",
+    "runbooks.open_session": "keeps the step session in memory (recording the previous one writes a file): no request",
+    "runbooks.finish_session": "writes the run history file: no request",
+}
+"""Public async service methods deliberately left out of the matrix, with the reason."""
+
+
+def public_async_methods() -> set[str]:
+    """`area.method` for every public async method of every service the area registry builds."""
+    services = Services(ServiceContext(Settings(), None, None, None))  # never connected: nothing is sent
+    found = set()
+    for area in SERVICE_AREAS:
+        kind = type(services.area(area))
+        for name, member in inspect.getmembers(kind):
+            if not name.startswith("_") and inspect.iscoroutinefunction(member):
+                found.add(f"{area}.{name}")
+    return found
+
+
+def test_every_public_async_service_method_is_in_the_fault_matrix() -> None:
+    methods = public_async_methods()
+    assert len(SERVICE_AREAS) >= 3 and "logs.query" in methods  # the enumeration itself works
+    excluded = {m for m in methods if m in NOT_IN_THE_MATRIX or m.split(".", 1)[1] in NOT_IN_THE_MATRIX}
+    missing = sorted(methods - set(CALLS) - excluded)
+    assert not missing, f"service calls with no fault-matrix entry (add them to CALLS): {missing}"
+    stale = sorted(set(CALLS) - methods)
+    assert not stale, f"fault-matrix entries for calls no service has: {stale}"
+
+
+def failure_of(entry: Entry, outcome: Any) -> str:
+    assert entry.failed_text is not None
+    text = entry.failed_text(outcome)
+    assert text and text != "None", f"the call did not record a failure: {outcome!r}"
+    return text
 
 
 async def run(services: Services, call: Call) -> Any:
@@ -51,7 +155,7 @@ async def test_throttling_with_retry_after_is_waited_out(
     make_local_services: Callable[..., Services], faults: Faults, local_azure: EmulatorThread
 ) -> None:
     faults([{"path": "/resources$", "method": "GET", "status": 429, "retry_after": 1, "count": 2}])
-    found = await run(make_local_services(retry_total=3), CALLS["list_resources"][1])
+    found = await run(make_local_services(retry_total=3), CALLS["resources.list_resources"].call)
     assert len(found) == len(local_azure.running.store.resources(PROD))  # type: ignore[union-attr]
     assert control(local_azure.readiness, "GET") == []  # both throttled answers were used up
 
@@ -62,7 +166,7 @@ async def test_throttling_beyond_the_retries_says_when_to_retry(
 ) -> None:
     faults([{"path": "/resources$", "status": 429, "retry_after": 1}])
     with pytest.raises(OpsError) as caught:
-        await run(make_local_services(retry_total=0), CALLS["list_resources"][1])
+        await run(make_local_services(retry_total=0), CALLS["resources.list_resources"].call)
     error = caught.value
     assert error.kind is ErrorKind.THROTTLED
     assert error.retry_after == 1.0
@@ -76,10 +180,14 @@ async def test_throttling_beyond_the_retries_says_when_to_retry(
 async def test_server_error_every_time_is_transient(
     make_local_services: Callable[..., Services], faults: Faults, name: str
 ) -> None:
-    path, call = CALLS[name]
-    faults([{"path": path, "status": 500}])
+    entry = CALLS[name]
+    faults([entry.rule(status=500)])
+    if not entry.raises:
+        text = failure_of(entry, await run(make_local_services(retry_total=1), entry.call))
+        assert "500" in text and "Traceback" not in text
+        return
     with pytest.raises(OpsError) as caught:
-        await run(make_local_services(retry_total=1), call)
+        await run(make_local_services(retry_total=1), entry.call)
     error = caught.value
     assert error.kind is ErrorKind.TRANSIENT
     assert "500" in error.message
@@ -92,10 +200,14 @@ async def test_server_error_every_time_is_transient(
 async def test_dropped_connection_is_transient(
     make_local_services: Callable[..., Services], faults: Faults, name: str
 ) -> None:
-    path, call = CALLS[name]
-    faults([{"path": path, "drop": True}])
+    entry = CALLS[name]
+    faults([entry.rule(drop=True)])
+    if not entry.raises:
+        text = failure_of(entry, await run(make_local_services(retry_total=1), entry.call))
+        assert "connection" in text.lower()
+        return
     with pytest.raises(OpsError) as caught:
-        await run(make_local_services(retry_total=1), call)
+        await run(make_local_services(retry_total=1), entry.call)
     assert caught.value.kind is ErrorKind.TRANSIENT
     assert "connection" in caught.value.message.lower()
     assert_sentence(caught.value)
@@ -106,10 +218,14 @@ async def test_dropped_connection_is_transient(
 async def test_malformed_body_is_transient(
     make_local_services: Callable[..., Services], faults: Faults, name: str
 ) -> None:
-    path, call = CALLS[name]
-    faults([{"path": path, "malformed": True}])
+    entry = CALLS[name]
+    faults([entry.rule(malformed=True)])
+    if not entry.raises:
+        text = failure_of(entry, await run(make_local_services(retry_total=1), entry.call))
+        assert "could not be read" in text
+        return
     with pytest.raises(OpsError) as caught:
-        await run(make_local_services(retry_total=1), call)
+        await run(make_local_services(retry_total=1), entry.call)
     assert caught.value.kind is ErrorKind.TRANSIENT
     assert "could not be read" in caught.value.message
     assert_sentence(caught.value)
@@ -120,7 +236,7 @@ async def test_one_dropped_connection_is_retried(
     make_local_services: Callable[..., Services], faults: Faults, local_azure: EmulatorThread
 ) -> None:
     faults([{"path": "^/subscriptions$", "drop": True, "count": 1}])
-    found = await run(make_local_services(retry_total=2), CALLS["list_subscriptions"][1])
+    found = await run(make_local_services(retry_total=2), CALLS["resources.list_subscriptions"].call)
     assert len(found) == 2
     assert control(local_azure.readiness, "GET") == []
 
@@ -134,7 +250,6 @@ async def test_not_found_is_a_sentence_with_the_request_id(make_local_services: 
     assert caught.value.code == "ResourceNotFound"
     assert caught.value.request_id
     assert_sentence(caught.value)
-
 
 
 @pytest.mark.asyncio
