@@ -35,7 +35,6 @@ from screens.widgets.time_range import CUSTOM, TimeRangePicker, describe
 if TYPE_CHECKING:
     from console.services import Services
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 STARTER_QUERY = (
     "AppRequests\n| summarize requests = count(), failed = countif(Success == false) by bin(TimeGenerated, 1h)\n"
     "| render timechart"
@@ -215,7 +214,7 @@ class LogsScreen(AreaScreen):
         super().__init__(context)
         self.services = services
         self.settings = services.settings
-        self.history = QueryHistory(self.settings.history_path)
+        self.history = services.logs.history
         self.initial_query = initial_query
         self.workspace: Workspace | None = None
         self.schema: WorkspaceSchema | None = None
@@ -256,32 +255,19 @@ class LogsScreen(AreaScreen):
 
     @work(exclusive=True, group="logs-workspace", name="find workspace", exit_on_error=False)
     async def load_workspace(self) -> None:
-        wanted = (self.settings.workspace or "").strip()
-        if wanted and _GUID.match(wanted):
-            self.workspace = Workspace("", wanted, wanted, "", "")
-        else:
+        wanted = self.settings.workspace
+        subscription_ids: list[str] | None = None
+        if not self.services.logs.is_workspace_id(wanted):
             if not self.context.subscriptions:
                 self.context.subscriptions = await self.services.resources.list_subscriptions()
                 warning = self.context.choose_initial()
                 if warning:
                     self.notify(warning, title="Subscription", severity="warning", timeout=20)
                 self.query_one(ShellHeader).update_from_context()
-            ids = [s.subscription_id for s in self.context.subscriptions]
-            found = await self.services.logs.list_workspaces(self.services.resources, ids)
-            lowered = wanted.lower()
-            chosen = next(
-                (w for w in found if lowered and lowered in {w.name.lower(), w.resource_id.lower(), w.customer_id}),
-                None,
-            )
-            if wanted and chosen is None:
-                raise OpsError(ErrorKind.NOT_FOUND, f"No Log Analytics workspace called {wanted!r} was found.")
-            chosen = chosen or (found[0] if found else None)
-            if chosen is None:
-                raise OpsError(
-                    ErrorKind.NOT_FOUND,
-                    "No Log Analytics workspace is visible in your subscriptions; set `workspace` in the config file.",
-                )
-            self.workspace = chosen
+            subscription_ids = [s.subscription_id for s in self.context.subscriptions]
+        self.workspace = await self.services.logs.find_workspace(
+            self.services.resources, wanted, subscription_ids=subscription_ids
+        )
         self._show_workspace()
         self.load_schema()
 

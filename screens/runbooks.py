@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from screens.widgets.result_grid import ResultGrid
 
 if TYPE_CHECKING:
     from console.services import Services
+    from console.services.runbooks import StepSession
 
 INLINE_GRID_ROWS = 12
 """Rows of a step's result shown before the grid scrolls."""
@@ -285,22 +285,6 @@ class StepView(Vertical, can_focus=True):
 
 
 # ---------------------------------------------------------------------------------------------------
-# A run made of steps run one by one
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Session:
-    """Steps run with one set of parameters on one workspace, recorded once all ran or the user leaves."""
-
-    values: dict[str, Any]
-    workspace: str
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    results: dict[int, StepRun] = field(default_factory=dict)
-    recorded: bool = False
-
-
-# ---------------------------------------------------------------------------------------------------
 # The screen
 # ---------------------------------------------------------------------------------------------------
 
@@ -361,9 +345,7 @@ class RunbooksScreen(AreaScreen):
         self.filter_text = ""
         self.current: Runbook | None = None
         self.workspace: Workspace | None = None
-        self.session: _Session | None = None
         self.history_entries: list[dict[str, Any]] = []
-        self._workspaces: dict[str, Workspace] = {}
         self._pending_open: str | None = None
         self._document_ready: Runbook | None = None
         """The runbook whose widgets are mounted in the document (None while a swap is under way)."""
@@ -430,11 +412,9 @@ class RunbooksScreen(AreaScreen):
             self.query_one("#doc-meta", Static).update(self._meta_text())
 
     async def _resolve_workspace(self, runbook: Runbook) -> Workspace:
-        """settings.workspace, else the runbook's own, else the first workspace found."""
-        wanted = self.services.settings.workspace or runbook.workspace or ""
-        if wanted not in self._workspaces:
-            self._workspaces[wanted] = await self.services.logs.find_workspace(self.services.resources, wanted or None)
-        return self._workspaces[wanted]
+        """settings.workspace, else the runbook's own, else the first workspace found (as Logs chooses it)."""
+        wanted = self.services.settings.workspace or runbook.workspace or None
+        return await self.services.logs.find_workspace(self.services.resources, wanted)
 
     @work(exclusive=True, exit_on_error=False, group="runbooks-history", name="load run history")
     async def load_history(self, runbook: Runbook) -> None:
@@ -466,49 +446,35 @@ class RunbooksScreen(AreaScreen):
         workspace = await self._resolve_workspace(runbook)
         self.workspace = workspace
         self.query_one("#doc-meta", Static).update(self._meta_text())
-        session = self.session
-        if whole or session is None or session.values != values or session.workspace != workspace.customer_id:
-            await self._flush_session()
-            session = _Session(values, workspace.customer_id)
-        elif session.recorded:
-            session = _Session(values, workspace.customer_id)
-        self.session = session
+        previous = self.service.session
+        if previous is not None and (whole or not previous.matches(runbook, values, workspace.customer_id)):
+            await self._record(previous)
+        session = await self.service.open_session(runbook, values, workspace.customer_id, whole=whole)
         for index in indices:
             view = self.query_one(f"#step-{index}", StepView)
-            result = await self.service.run_step(runbook.steps[index], values, prelude, workspace.customer_id)
+            result = await self.service.run_session_step(session, index, prelude)
             if self.current is not runbook:
                 return
-            session.results[index] = result
             view.show_result(result)
             self._show_summary()
-        if whole or len(session.results) == len(runbook.steps):
-            await self._record(runbook, session)
+        if whole or session.complete:
+            await self._record(session)
 
-    async def _record(self, runbook: Runbook, session: _Session) -> None:
-        if session.recorded or not session.results:
+    async def _record(self, session: StepSession) -> None:
+        """Have the service record `session`; the list's last run and the history tab follow."""
+        run = await self.service.finish_session(session)
+        if run is None or not self.is_attached:
             return
-        session.recorded = True
-        steps = [session.results[i] for i in sorted(session.results)]
-        run = self.service.make_run(runbook, session.values, steps, session.workspace, session.started_at)
-        await asyncio.to_thread(self.service.record, run)
-        self.last_runs[runbook.name] = {"status": run.status, "at": run.started_at.isoformat()}
+        self.last_runs[run.runbook] = {"status": run.status, "at": run.started_at.isoformat()}
         self._show_list()
-        if self.current is runbook:
-            self.load_history(runbook)
-
-    async def _flush_session(self) -> None:
-        if self.session is not None and self.current is not None:
-            await self._record(self.current, self.session)
+        if self.current is not None and self.current.name == run.runbook:
+            self.load_history(self.current)
 
     def _record_in_background(self) -> None:
         """Record the open runbook's unrecorded steps: the user is leaving it."""
-        if self.current is not None and self.session is not None and not self.session.recorded:
-            self.run_worker(
-                self._record(self.current, self.session),
-                group="runbooks-record",
-                name="record run",
-                exit_on_error=False,
-            )
+        session = self.service.session
+        if session is not None and not session.recorded and session.results:
+            self.run_worker(self._record(session), group="runbooks-record", name="record run", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place decides how failures look: the list's error state, or a line in the document."""
@@ -607,7 +573,7 @@ class RunbooksScreen(AreaScreen):
             step = steps.get(view.step.name)
             if step is not None:
                 view.show_recorded(step, at)
-        self.session = None
+        self.service.forget_session()
         summary = self.query_one("#summary", Static)
         status = str(entry.get("status", ""))
         for name in ("pass", "fail", "inconclusive", "error"):
@@ -640,7 +606,7 @@ class RunbooksScreen(AreaScreen):
         if self.current is not runbook:
             self._record_in_background()
         self.current = runbook
-        self.session = None
+        self.service.forget_session()
         self.workspace = None
         self.query_one("#views", ContentSwitcher).current = "doc-view"
         self.query_one("#doc-title", Static).update(Text(runbook.title))
@@ -866,7 +832,7 @@ class RunbooksScreen(AreaScreen):
             self.workers.cancel_group(self, "runbooks-run")
             self._record_in_background()
             self.current = None
-            self.session = None
+            self.service.forget_session()
             views.current = "list-view"
             self.query_one("#runbook-table", DataTable).focus()
             return
@@ -895,11 +861,5 @@ class RunbooksScreen(AreaScreen):
         self._record_in_background()
 
     def on_unmount(self) -> None:
-        # Leaving the console: a partly run runbook is still worth a line in the history.
-        session, runbook = self.session, self.current
-        if session is not None and runbook is not None and not session.recorded and session.results:
-            session.recorded = True
-            steps = [session.results[i] for i in sorted(session.results)]
-            self.service.record(
-                self.service.make_run(runbook, session.values, steps, session.workspace, session.started_at)
-            )
+        # Leaving the console: the service records a partly run runbook (it is still worth a line).
+        self.service.close_session()
