@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
@@ -48,3 +52,51 @@ def test_a_broken_contract_is_reported(tmp_path: Path) -> None:
     result = lint(config)
     assert result.returncode != 0
     assert "BROKEN" in result.stdout + result.stderr
+
+
+def _layered(module: str, layers: list[str]) -> bool:
+    named = {part.strip() for layer in layers for part in layer.replace("|", ":").split(":")}
+    return any(module == name or module.startswith(name + ".") for name in named)
+
+
+def test_every_module_of_the_console_is_in_a_layer() -> None:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for package in ("console", "screens")
+        for path in (ROOT / package).rglob("*.py")
+        if path.name != "__init__.py" or path.parent != ROOT / package
+    ]
+    assert "console.history" in modules and "screens.shell" in modules
+    outside = sorted(m.removesuffix(".__init__") for m in modules if not _layered(m.removesuffix(".__init__"), layers))
+    assert not outside, f"modules in no layer of the import contract: {outside}"
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("console/history.py", "import textual.widgets", "The core below the screens never imports textual"),
+        ("console/app.py", "import console.emulator.estate", "Layers"),
+        ("screens/runbooks.py", "import screens.resources", "Area screens never import each other"),
+    ],
+)
+def test_the_contracts_bite(tmp_path: Path, module: str, line: str, contract: str) -> None:
+    """A copy of the tree with one forbidden import added breaks the contract that forbids it."""
+    for package in ("console", "screens"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    with (tmp_path / module).open("a", encoding="utf-8") as source:
+        source.write(f"\n{line}  # added by the test\n")
+    result = subprocess.run(
+        [LINT_IMPORTS, "--no-cache", "--no-logo"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode != 0, report
+    broken = [text for text in report.splitlines() if text.endswith(" BROKEN")]
+    assert any(text.startswith(contract) for text in broken), report
