@@ -8,6 +8,13 @@ from typing import Any
 
 from console.errors import ErrorKind, OpsError
 
+LOCAL_CLOUD = "Local"
+"""The name of the local Azure's profile."""
+DEMO_TENANT_ID = "8d2a4e1c-5b3f-4c7e-9a10-2f6b7c8d9e01"
+"""The demo estate's tenant (the local Azure's seed uses the same id), known before anything starts."""
+DEMO_START_SUBSCRIPTION = "1f0e9c2a-3b4d-4e5f-8a6b-7c8d9e0f1a2b"
+"""The demo opens in its production subscription, where the action is."""
+
 
 @dataclass(frozen=True)
 class CloudProfile:
@@ -32,7 +39,7 @@ class CloudProfile:
 
     @property
     def is_local(self) -> bool:
-        return self.name == "Local"
+        return self.name == LOCAL_CLOUD
 
     def portal_link(self, resource_id: str) -> str:
         """The Azure portal address of a resource (the local Azure has no portal; the public one is shown)."""
@@ -76,7 +83,7 @@ def cloud_named(name: str) -> CloudProfile:
 def local_profile(readiness: dict[str, Any]) -> CloudProfile:
     """The profile of a running local Azure, from the JSON line it printed when ready."""
     return CloudProfile(
-        "Local",
+        LOCAL_CLOUD,
         str(readiness["arm_endpoint"]).rstrip("/"),
         str(readiness["logs_endpoint"]).rstrip("/"),
         "https://login.microsoftonline.com",

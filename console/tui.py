@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from console.settings import Settings
@@ -46,16 +47,21 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         return local.profile, make_credential(settings, local.profile)
 
     from console.app import OpsConsole
+    from console.cloud import DEMO_START_SUBSCRIPTION, DEMO_TENANT_ID, LOCAL_CLOUD
     from console.services import make_services
+    from console.services.inventory_cache import Identity
 
     if demo and not settings.subscription:
         from dataclasses import replace
 
-        from console.emulator.estate import PROD_SUBSCRIPTION
+        settings = replace(settings, subscription=DEMO_START_SUBSCRIPTION)  # the demo opens where the action is
 
-        settings = replace(settings, subscription=PROD_SUBSCRIPTION)  # the demo opens where the action is
-
-    app = OpsConsole(settings, make_services(settings, connect_later=True), connect=connect, demo=demo)
+    services = make_services(settings, connect_later=True)
+    # Whose inventory the cache may show before the sign-in is done: only a tenant known up front.
+    tenant = DEMO_TENANT_ID if demo else os.environ.get("AZURE_TENANT_ID", "").strip()
+    if tenant:
+        services.resources.expected = Identity(LOCAL_CLOUD if demo else settings.cloud, tenant)
+    app = OpsConsole(settings, services, connect=connect, demo=demo)
     try:
         result = app.run()
     finally:

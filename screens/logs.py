@@ -24,7 +24,7 @@ from console.errors import ErrorKind, OpsError
 from console.export import ExportCancelledError, export_table, format_for
 from console.history import HistoryEntry, QueryHistory
 from console.models import QueryResult, Workspace, WorkspaceSchema
-from console.services.logs import Timespan
+from console.services.logs import QueryProgress, Timespan
 from screens.messages import OpenInLogs
 from screens.shell import AreaScreen, ShellContext, ShellHeader
 from screens.widgets.chart import CHART_KINDS, ResultChart
@@ -339,7 +339,9 @@ class LogsScreen(AreaScreen):
         assert self.workspace is not None
         workspace = self.workspace
         try:
-            result = await self.services.logs.query(workspace.customer_id, statement.text, timespan)
+            result = await self.services.logs.query(
+                workspace.customer_id, statement.text, timespan, progress=lambda p: self._query_progress(statement, p)
+            )
         except OpsError as error:
             await asyncio.to_thread(
                 self.history.add, statement.text, workspace=workspace.name, timespan=describe(timespan),
@@ -352,6 +354,11 @@ class LogsScreen(AreaScreen):
         )  # fmt: skip
         self.running = None
         self.show_result(result, describe(timespan))
+
+    def _query_progress(self, statement: Statement, progress: QueryProgress) -> None:
+        """What the running query waits for (running for so long, rows arriving), in the status line."""
+        if self.running is statement:
+            self.query_one("#status-line", Static).update(Text(f"{progress.sentence()} (esc cancels)", style="italic"))
 
     def show_result(self, result: QueryResult, timespan_label: str = "") -> None:
         """Put a result on screen: grid (and chart if it asked for one), status line, banner."""

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, LoadingIndicator,
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
 
+from console.durations import iso_utc
 from console.errors import OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.resources import ResourcesService
@@ -195,7 +197,11 @@ class ResourcesScreen(AreaScreen):
         self._detail_for: str | None = None
         self._column_layout: dict[str, int] = {}
         self._refresh_asked = False
-        """The resource whose details are loading or shown."""
+        self.as_of: datetime | None = None
+        """When the rows shown were listed, while they come from the cache (None: they are fresh)."""
+        self._subscriptions_cached = False
+        self._waiting = ""
+        """What the screen is waiting for, said in the crumbs line ("" when nothing)."""
 
     def compose_body(self) -> ComposeResult:
         tree: Tree[Any] = Tree("All subscriptions", id="scope-tree")
@@ -216,7 +222,31 @@ class ResourcesScreen(AreaScreen):
 
     def on_mount(self) -> None:
         self._set_columns(with_subscription=self.scope.subscription is None)
+        self._show_cached()
         self.load_subscriptions()
+
+    def _show_cached(self) -> None:
+        """Show the last inventory listed for this cloud and tenant, stamped, until fresh rows replace it."""
+        cached = self.service.cached_inventory()
+        if cached is None:
+            return
+        if not self.context.subscriptions:
+            self.context.subscriptions = list(cached.subscriptions)
+            self.context.choose_initial()  # a preferred name not found is said once the fresh list is in
+            self._subscriptions_cached = True
+            self.query_one(ShellHeader).update_from_context()
+            self._fill_tree()
+        self.scope = Scope(self.context.current)
+        part = cached.for_scope(self.scope.subscription.subscription_id if self.scope.subscription else None)
+        if part is None:
+            return
+        found, self.as_of = part
+        self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
+        self._show()
+
+    def _set_waiting(self, text: str) -> None:
+        self._waiting = text
+        self._update_crumbs()
 
     def _column_widths(self, with_subscription: bool) -> dict[str, int]:
         """Fixed widths keep a long disk name from pushing the type off narrow terminals; the tags get what
@@ -250,8 +280,11 @@ class ResourcesScreen(AreaScreen):
 
     @work(exclusive=True, exit_on_error=False, group="resources-subscriptions", name="load subscriptions")
     async def load_subscriptions(self) -> None:
-        if not self.context.subscriptions:
+        if not self.context.subscriptions or self._subscriptions_cached:
+            connected = self.service.context.is_connected
+            self._set_waiting("listing subscriptions…" if connected else "signing in, then listing subscriptions…")
             self.context.subscriptions = await self.service.list_subscriptions()
+            self._subscriptions_cached = False
             warning = self.context.choose_initial()
             if warning:
                 self.notify(warning, title="Subscription", severity="warning", timeout=20)
@@ -274,14 +307,24 @@ class ResourcesScreen(AreaScreen):
         if not self.resources:
             switcher.current = "loading-state"
         scope = self.scope
+        refreshing = "refreshing… " if self._refresh_asked else ""
         if scope.subscription is None:
             ids = [s.subscription_id for s in self.context.subscriptions]
-            found = await self.service.list_all_resources(ids)
+
+            def listing(done: int, total: int) -> None:
+                if scope == self.scope:
+                    self._set_waiting(f"{refreshing}listing {min(done + 1, total)} of {total} subscriptions…")
+
+            found = await self.service.list_all_resources(ids, progress=listing)
         else:
+            where = scope.group or scope.subscription.display_name
+            self._set_waiting(f"{refreshing}listing the resources of {where}…")
             found = await self.service.list_resources(scope.subscription.subscription_id, scope.group)
         if scope != self.scope:
             return
         self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
+        self.as_of = None
+        self._waiting = ""
         self._show()
         if self._refresh_asked:
             self._refresh_asked = False
@@ -320,6 +363,12 @@ class ResourcesScreen(AreaScreen):
             return
         if event.worker.group == "resources-scope" or event.worker.group == "resources-subscriptions":
             self._refresh_asked = False
+            if self.as_of is not None:
+                # The cached rows stay, still stamped; the crumbs say the refresh failed.
+                self._set_waiting(f"could not refresh: {message} (r retries)")
+                self.notify(message, title="Could not refresh resources", severity="error", timeout=8)
+                return
+            self._waiting = ""
             self.query_one("#error-state", Static).update(
                 Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
             )
@@ -357,15 +406,7 @@ class ResourcesScreen(AreaScreen):
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)
-        crumbs = self.scope.crumbs()
-        count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
-        filter_note = f"   filter: {self.filter_text}" if self.filter_text else ""
-        problem = filter_problem(self.filter_text)
-        if problem:
-            filter_note += f" ({problem})"
-        if self.sort_key is not None:
-            filter_note += f"   sorted by {self.sort_key}{' (descending)' if self.sort_reverse else ''}"
-        self.query_one("#crumbs", Static).update(f"{crumbs}   ({count} resources){filter_note}")
+        self._update_crumbs()
         switcher = self.query_one(ContentSwitcher)
         if self.shown:
             switcher.current = "resource-table"
@@ -373,6 +414,25 @@ class ResourcesScreen(AreaScreen):
             empty = "No resources match the filter." if self.resources else "No resources here."
             self.query_one("#empty-state", Static).update(empty)
             switcher.current = "empty-state"
+
+    def _update_crumbs(self) -> None:
+        """Where the table is, how many rows, filter and sort; cached rows carry their stamp; then what is awaited."""
+        line = Text(self.scope.crumbs())
+        if self.resources or self.as_of is not None:
+            count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
+            line.append(f"   ({count} resources)")
+        if self.as_of is not None:
+            line.append(f"   cached, as of {iso_utc(self.as_of.replace(microsecond=0))}", style="bold reverse")
+        if self.filter_text:
+            line.append(f"   filter: {self.filter_text}")
+            problem = filter_problem(self.filter_text)
+            if problem:
+                line.append(f" ({problem})")
+        if self.sort_key is not None:
+            line.append(f"   sorted by {self.sort_key}{' (descending)' if self.sort_reverse else ''}")
+        if self._waiting:
+            line.append(f"   {self._waiting}", style="italic")
+        self.query_one("#crumbs", Static).update(line)
 
     def _selected(self) -> Resource | None:
         table = self.query_one(DataTable)
@@ -405,6 +465,7 @@ class ResourcesScreen(AreaScreen):
             self.context.current = scope.subscription
             self.on_subscription_changed(SubscriptionChanged(scope.subscription))
         self.resources = []
+        self.as_of = None
         self.load_scope()
 
     @on(DataTable.RowSelected, "#resource-table")
@@ -469,8 +530,7 @@ class ResourcesScreen(AreaScreen):
 
     def action_refresh(self) -> None:
         """`r` reloads the table; the crumbs say so until the new rows are in."""
-        crumbs = self.query_one("#crumbs", Static)
-        crumbs.update(Text.assemble(self.scope.crumbs(), ("   refreshing…", "italic")))
+        self._set_waiting("refreshing…")
         self._refresh_asked = True
         self.load_scope()
 
@@ -572,6 +632,7 @@ class ResourcesScreen(AreaScreen):
         if self.scope.subscription != message.subscription:
             self.scope = Scope(message.subscription)
             self.resources = []
+            self.as_of = None
             self.load_scope()
 
     def on_reveal_resource(self, message: RevealResource) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from console.errors import ErrorKind, OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.base import Service, ServiceContext
+from console.services.inventory_cache import CachedInventory, Identity, InventoryCache
 from console.services.operations import ProgressCallback
+
+ListingProgress = Callable[[int, int], None]
+"""Told (subscriptions listed, subscriptions to list) as a listing across subscriptions goes."""
 
 # api-versions for reading one resource by id; anything else is looked up from its provider.
 KNOWN_API_VERSIONS = {
@@ -66,6 +70,33 @@ class ResourcesService(Service):
         self._subscription_client: Any = None
         self._clients: dict[str, Any] = {}
         self._api_versions: dict[str, str] = dict(KNOWN_API_VERSIONS)
+        self._cache = InventoryCache(context.settings.data_dir / "inventory")
+        self.expected: Identity | None = None
+        """Whose inventory to show before the sign-in is done (cloud and tenant known up front), if known."""
+
+    @property
+    def identity(self) -> Identity | None:
+        """The cloud and tenant this console lists: the connected one's, else the one expected; None if unknown."""
+        if not self.context.is_connected:
+            return self.expected
+        profile = self.context.profile
+        tenant = profile.tenant_id
+        if not tenant and self.expected is not None and self.expected.cloud == profile.name:
+            tenant = self.expected.tenant_id
+        return Identity(profile.name, tenant) if tenant else None
+
+    def cached_inventory(self) -> CachedInventory | None:
+        """The last inventory listed for this cloud and tenant, stamped with when it was listed; None when
+        none is usable (nothing cached, another cloud's or tenant's, damaged). Never the current state."""
+        identity = self.identity
+        return self._cache.load(identity) if identity is not None else None
+
+    async def _remember(
+        self, *, subscriptions: list[Subscription] | None = None, resources: dict[str, list[Resource]] | None = None
+    ) -> None:
+        identity = self.identity
+        if identity is not None:
+            await asyncio.to_thread(self._cache.save, identity, subscriptions=subscriptions, resources=resources)
 
     def _subscriptions(self) -> Any:
         if self._subscription_client is None:
@@ -105,8 +136,9 @@ class ResourcesService(Service):
                 async for s in self._subscriptions().subscriptions.list()
             ]
 
-        found = await self.call("listing subscriptions", collect())
-        return sorted(found, key=lambda s: s.display_name.lower())
+        found = sorted(await self.call("listing subscriptions", collect()), key=lambda s: s.display_name.lower())
+        await self._remember(subscriptions=found)
+        return found
 
     async def list_resource_groups(self, subscription_id: str) -> list[ResourceGroup]:
         """The resource groups of one subscription, by name."""
@@ -147,13 +179,33 @@ class ResourcesService(Service):
             return [resource_from_sdk(item) async for item in pages]
 
         where = f"{subscription_id}/{resource_group}" if resource_group else subscription_id
-        return await self.call(f"listing resources of {where}", collect())
+        found = await self.call(f"listing resources of {where}", collect())
+        if not resource_group and not resource_type:
+            await self._remember(resources={subscription_id: found})
+        return found
 
     async def list_all_resources(
-        self, subscription_ids: list[str], *, resource_type: str | None = None
+        self,
+        subscription_ids: list[str],
+        *,
+        resource_type: str | None = None,
+        progress: ListingProgress | None = None,
     ) -> list[Resource]:
-        """Resources across several subscriptions, fetched concurrently."""
-        results = await asyncio.gather(*(self.list_resources(s, resource_type=resource_type) for s in subscription_ids))
+        """Resources across several subscriptions, fetched concurrently; `progress` hears (listed, total)."""
+        total = len(subscription_ids)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+
+        async def one(subscription_id: str) -> list[Resource]:
+            nonlocal done
+            found = await self.list_resources(subscription_id, resource_type=resource_type)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            return found
+
+        results = await asyncio.gather(*(one(s) for s in subscription_ids))
         return [resource for batch in results for resource in batch]
 
     async def get_resource(self, resource_id: str) -> Resource:
