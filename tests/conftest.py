@@ -60,6 +60,15 @@ def control(readiness: dict[str, Any], method: str, rules: list[dict[str, Any]] 
         return json.loads(response.read())
 
 
+async def until(pilot: Any, condition: Callable[[], bool], what: str, attempts: int = 1500) -> None:
+    """Let a Textual app run until `condition` holds (bounded by a number of pauses, never by wall time)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
 def identity_environment(readiness: dict[str, Any]) -> dict[str, str]:
     return {
         "IDENTITY_ENDPOINT": readiness["identity_endpoint"],

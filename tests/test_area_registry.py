@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
+from conftest import until
 from textual.widgets import Static
 
 from console.app import OpsConsole, known_binding_ids
@@ -19,14 +18,6 @@ from screens.resources import ResourcesScreen
 from screens.shell import CommandBar, KeyHelpScreen, PlaceholderScreen
 
 SIZE = (160, 40)
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    for _ in range(1500):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_every_service_area_is_an_area_of_the_console() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from conftest import until
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -24,25 +25,17 @@ from screens.shell import PlaceholderScreen
 SIZE = (160, 40)
 
 
-async def _until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    for _ in range(1500):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 async def _runbook_list(pilot: Pilot[Any]) -> None:
-    await _until(pilot, lambda: isinstance(pilot.app.screen, RunbooksScreen), "the runbooks screen")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunbooksScreen), "the runbooks screen")
     screen = pilot.app.screen
-    await _until(pilot, lambda: screen.query_one("#runbook-table", DataTable).row_count > 0, "the runbook list")
-    await _until(pilot, lambda: bool(screen.query("Footer")), "the footer")
+    await until(pilot, lambda: screen.query_one("#runbook-table", DataTable).row_count > 0, "the runbook list")
+    await until(pilot, lambda: bool(screen.query("Footer")), "the footer")
     await pilot.pause()
 
 
 async def _placeholder(pilot: Pilot[Any]) -> None:
-    await _until(pilot, lambda: isinstance(pilot.app.screen, PlaceholderScreen), "the placeholder")
-    await _until(pilot, lambda: bool(pilot.app.screen.query("Footer")), "the footer")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PlaceholderScreen), "the placeholder")
+    await until(pilot, lambda: bool(pilot.app.screen.query("Footer")), "the footer")
     await pilot.pause()
 
 
