@@ -38,7 +38,8 @@ def failure_message(error: BaseException | None) -> str:
 
 
 class ListStates(ContentSwitcher):
-    """The body of a list area: a loading indicator, the content, an empty sentence, an error sentence.
+    """The body of a list area: a loading indicator, the content (one widget or more: a table, a chart),
+    an empty sentence, an error sentence.
 
     The state widgets' ids are given (areas keep the ids their tests and styles use).
     """
@@ -51,7 +52,7 @@ class ListStates(ContentSwitcher):
     def __init__(
         self,
         content: Widget,
-        *,
+        *more: Widget,
         loading_id: str = "loading-state",
         empty_id: str = "empty-state",
         error_id: str = "error-state",
@@ -60,6 +61,8 @@ class ListStates(ContentSwitcher):
         id: str | None = None,
     ) -> None:
         self.content = content
+        """The main content widget (the one the filter hands the focus back to)."""
+        self.more = more
         self.loading_id, self.empty_id, self.error_id = loading_id, empty_id, error_id
         self.empty_text = empty_text
         super().__init__(initial=initial or loading_id, id=id)
@@ -67,6 +70,7 @@ class ListStates(ContentSwitcher):
     def compose(self) -> ComposeResult:
         yield LoadingIndicator(id=self.loading_id)
         yield self.content
+        yield from self.more
         yield Static(self.empty_text, id=self.empty_id, classes="state")
         yield Static("", id=self.error_id, classes="state error")
 
@@ -122,7 +126,7 @@ class ListAreaScreen(AreaScreen):
     shows rows in `show_rows()`, and starts its load in `reload()`.
     """
 
-    BINDINGS = [Binding("O", "show_operations", "Operations", id="area.operations")]
+    BINDINGS = [Binding("O", "show_operations", "Operations", show=False, id="area.operations")]
     LOAD_FAILURES: ClassVar[dict[str, str]] = {}
     """Worker groups whose failure replaces the list with the error state, and the title said there."""
     RETRY_HINT: ClassVar[str] = "Press r to retry."

@@ -16,15 +16,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, DataTable, Input, LoadingIndicator, Static, Tree
 from textual.widgets.tree import TreeNode
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from console.durations import iso_utc
 from console.errors import OpsError
 from console.models import Resource, ResourceGroup, Subscription
+from console.services.logs import logs_query_for
 from console.services.resources import ResourcesService
+from screens.area import ListAreaScreen
 from screens.filtering import compile_filter, filter_problem
 from screens.messages import OpenInLogs, RevealResource
-from screens.shell import AreaScreen, ShellContext, ShellHeader, SubscriptionChanged
+from screens.shell import ShellContext, ShellHeader, SubscriptionChanged
+from screens.widgets.confirm import ChangeRequest, TagsScreen
 
 SECRET_KEY = re.compile(r"(password|secret|connectionstring|token|sas|credential|(?<!public)key$|apikey)", re.I)
 SECRET_VALUE = re.compile(r"(accountkey|sharedaccesskey|sharedaccesssignature|password|pwd|sig)=[^;&\s]", re.I)
@@ -77,47 +80,6 @@ SORT_FIELDS: dict[str, Callable[[Resource], str]] = {
     "location": lambda r: r.location,
 }
 
-_DIAGNOSTIC_TYPES = {
-    "microsoft.keyvault/vaults",
-    "microsoft.dbforpostgresql/flexibleservers",
-    "microsoft.storage/storageaccounts",
-    "microsoft.recoveryservices/vaults",
-}
-
-
-def logs_query_for(resource: Resource) -> str:
-    """A KQL query about one resource's own telemetry: requests for a web app or slot, heartbeats for a
-    VM, diagnostics for data services, the activity log for anything else."""
-    from console.runbooks import kql_literal  # typed literals, escaped; imported here to keep start-up light
-
-    kind = resource.type.lower()
-    if kind in {"microsoft.web/sites", "microsoft.web/sites/slots"}:
-        app, _, slot = resource.name.partition("/")
-        where = f"| where AppRoleName == {kql_literal('string', app)}"
-        if slot:
-            where += f" and tostring(Properties.slot) == {kql_literal('string', slot)}"
-        return (
-            f"AppRequests\n{where}\n"
-            "| summarize requests = count(), failed = countif(not(Success)) by bin(TimeGenerated, 15m)\n"
-            "| render timechart"
-        )
-    if kind == "microsoft.compute/virtualmachines":
-        return (
-            f"Heartbeat\n| where Computer == {kql_literal('string', resource.name)}\n"
-            "| summarize heartbeats = count() by bin(TimeGenerated, 15m)\n| render timechart"
-        )
-    target = kql_literal("string", resource.resource_id.lower())
-    if kind in _DIAGNOSTIC_TYPES:
-        return (
-            f"AzureDiagnostics\n| where _ResourceId =~ {target}\n"
-            "| summarize operations = count() by bin(TimeGenerated, 1h), ResultType\n| render timechart"
-        )
-    return (
-        f"AzureActivity\n| where _ResourceId =~ {target}\n"
-        "| project TimeGenerated, OperationNameValue, ActivityStatusValue, Caller\n| order by TimeGenerated desc"
-    )
-
-
 @dataclass(frozen=True)
 class Scope:
     """Where the table is: every subscription, one subscription, or one resource group."""
@@ -154,7 +116,7 @@ def _visible_tags(tags: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags.items() if not k.startswith("hidden-"))
 
 
-class ResourcesScreen(AreaScreen):
+class ResourcesScreen(ListAreaScreen):
     """Browse resources by subscription and resource group; `/` filters, enter shows properties."""
 
     AREA = "resources"
@@ -178,13 +140,13 @@ class ResourcesScreen(AreaScreen):
         Binding("backspace", "up_scope", "Up", id="resources.up"),
         Binding("s", "sort", "Sort", id="resources.sort"),
         Binding("L", "resource_logs", "Logs", id="resources.logs"),
+        Binding("t", "edit_tags", "Edit tags", show=False, id="resources.tags"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="resources.clear_filter"),
     ]
 
     def __init__(self, context: ShellContext, service: ResourcesService, refresh_seconds: float = 30.0) -> None:
-        super().__init__(context)
+        super().__init__(context, refresh_seconds)
         self.service = service
-        self.refresh_seconds = refresh_seconds
         self.scope = Scope(context.current)
         self.resources: list[Resource] = []
         self.shown: list[Resource] = []
@@ -193,7 +155,6 @@ class ResourcesScreen(AreaScreen):
         self.detail: Resource | None = None
         self.sort_key: str | None = None
         self.sort_reverse = False
-        self._refresh_timer: Any = None
         self._detail_for: str | None = None
         self._column_layout: dict[str, int] = {}
         self._refresh_asked = False
@@ -332,10 +293,7 @@ class ResourcesScreen(AreaScreen):
         self._arm_refresh()
 
     def _arm_refresh(self) -> None:
-        if self._refresh_timer is not None:
-            self._refresh_timer.stop()
-        if self.refresh_seconds > 0:
-            self._refresh_timer = self.set_timer(self.refresh_seconds, self.load_scope)
+        self.arm_refresh(self.load_scope)
 
     @work(exclusive=True, exit_on_error=False, group="resources-groups", name="load resource groups")
     async def load_groups(self, node: TreeNode[Any]) -> None:
@@ -348,33 +306,30 @@ class ResourcesScreen(AreaScreen):
         if not groups:
             node.add_leaf("(no resource groups)", data=("placeholder",))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """One place decides how failed loads look: the error state, or a notice for small loads."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        message = str(error) if isinstance(error, OpsError) else f"Unexpected failure: {error!r}"
-        if event.worker.group == "resources-detail":
+    def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
+        """How failed loads look here: the details pane, the error state (or the cached rows kept); any other
+        failure (a change, a group list) is a notice, from the list-area base."""
+        if worker.group == "resources-detail":
             # The pane says what went wrong instead of "Loading…" forever.
             self.detail = None
             self.query_one("#detail-body", Static).update(
                 Text.assemble(("Could not load the details.\n\n", "bold"), message, "\n\nPress enter to retry.")
             )
-            return
-        if event.worker.group == "resources-scope" or event.worker.group == "resources-subscriptions":
+            return True
+        if worker.group == "resources-scope" or worker.group == "resources-subscriptions":
             self._refresh_asked = False
             if self.as_of is not None:
                 # The cached rows stay, still stamped; the crumbs say the refresh failed.
                 self._set_waiting(f"could not refresh: {message} (r retries)")
                 self.notify(message, title="Could not refresh resources", severity="error", timeout=8)
-                return
+                return True
             self._waiting = ""
             self.query_one("#error-state", Static).update(
                 Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
             )
             self.query_one(ContentSwitcher).current = "error-state"
-        else:
-            self.notify(message, severity="error", timeout=8)
+            return True
+        return False
 
     # showing -------------------------------------------------------------------------------
 
@@ -602,6 +557,74 @@ class ResourcesScreen(AreaScreen):
             self.notify("No resource selected.", severity="warning")
             return
         self.post_message(OpenInLogs(logs_query_for(resource)))
+
+    def action_edit_tags(self) -> None:
+        """`t` edits the selected resource's tags (in a group's scope with no resource there, the group's):
+        tags dialog, confirm dialog, then the change with its progress in the operation panel."""
+        resource = self._selected()
+        if resource is not None:
+            subscription_id, name = resource.subscription_id, resource.name
+        elif self.scope.subscription is not None and self.scope.group and not self.resources:
+            subscription_id, name = self.scope.subscription.subscription_id, self.scope.group
+        else:
+            self.notify("No resource selected: move to a resource, then t edits its tags.", severity="warning")
+            return
+        try:  # read-only refuses here, with the service's own sentence, before any dialog or request
+            self.service.ensure_writable(subscription_id, f"set tags on {name}", confirmed=True)
+        except OpsError as refused:
+            self.notify(refused.message, title="Read-only", severity="error", timeout=10)
+            return
+        if resource is not None:
+            self._edit_tags(resource.resource_id, name, subscription_id, dict(resource.tags))
+        else:
+            self.read_group_tags(subscription_id, name)
+
+    @work(exclusive=True, exit_on_error=False, group="resources-tags", name="read resource group tags")
+    async def read_group_tags(self, subscription_id: str, name: str) -> None:
+        groups = await self.service.list_resource_groups(subscription_id)
+        group = next((g for g in groups if g.name.lower() == name.lower()), None)
+        if group is None:
+            self.notify(f"The resource group {name} no longer exists.", severity="warning")
+            return
+        scope_id = f"/subscriptions/{subscription_id}/resourceGroups/{group.name}"
+        self._edit_tags(scope_id, group.name, subscription_id, dict(group.tags))
+
+    def _edit_tags(self, scope_id: str, name: str, subscription_id: str, tags: dict[str, str]) -> None:
+        hidden = {k: v for k, v in tags.items() if k.startswith("hidden-")}
+        shown = {k: v for k, v in tags.items() if not k.startswith("hidden-")}
+
+        def edited(new: dict[str, str] | None) -> None:
+            if new is None:
+                return
+            subscription = next(
+                (s for s in self.context.subscriptions if s.subscription_id.lower() == subscription_id.lower()), None
+            )
+            wanted = {**hidden, **new}
+            before = ", ".join(f"{k}={v}" for k, v in shown.items()) or "none"
+            after = ", ".join(f"{k}={v}" for k, v in new.items()) or "none"
+            request = ChangeRequest(
+                "set tags",
+                name,
+                scope_id,
+                subscription.display_name if subscription else subscription_id,
+                protected=self.context.protected(subscription_id),
+                details=f"tags now   {before}\ntags after {after}",
+            )
+            self.confirm_change(request, lambda: self.apply_tags(scope_id, name, wanted))
+
+        self.app.push_screen(TagsScreen(name, shown), edited)
+
+    @work(exclusive=True, exit_on_error=False, group="resources-change", name="set tags")
+    async def apply_tags(self, scope_id: str, name: str, tags: dict[str, str]) -> None:
+        """Set the tags (confirmed by the dialog), with progress in the operation panel; then reload."""
+        now = await self.run_change(
+            "set tags", name, lambda progress: self.service.set_tags(scope_id, tags, confirmed=True, progress=progress)
+        )
+        shown = ", ".join(f"{k}={v}" for k, v in now.items() if not k.startswith("hidden-")) or "none"
+        self.notify(f"Tags of {name} are now: {shown}.", title="Tags set")
+        self.load_scope()
+        if self.detail is not None and self.detail.resource_id == scope_id:
+            self.load_detail(scope_id)
 
     def action_toggle_secrets(self) -> None:
         self.reveal = not self.reveal

@@ -18,22 +18,21 @@ from textual.widgets import (
     ContentSwitcher,
     DataTable,
     Input,
-    LoadingIndicator,
     Markdown,
     Static,
     TabbedContent,
     TabPane,
     Tabs,
 )
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from console.durations import timespan_text
-from console.errors import OpsError
 from console.models import StepRun, Workspace
 from console.runbooks import Parameter, Runbook, RunbookError, Step
+from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
 from screens.messages import OpenInLogs, OpenRunbook
-from screens.shell import AreaScreen, ShellContext
+from screens.shell import ShellContext
 from screens.widgets.chart import ResultChart
 from screens.widgets.result_grid import ResultGrid
 
@@ -289,7 +288,7 @@ class StepView(Vertical, can_focus=True):
 # ---------------------------------------------------------------------------------------------------
 
 
-class RunbooksScreen(AreaScreen):
+class RunbooksScreen(ListAreaScreen):
     """Runbooks by title and tags with their last result; enter opens one as a document to run."""
 
     AREA = "runbooks"
@@ -298,11 +297,8 @@ class RunbooksScreen(AreaScreen):
     RunbooksScreen #views { height: 1fr; }
     RunbooksScreen #list-view { height: 1fr; }
     RunbooksScreen #list-crumbs { height: 1; padding: 0 1; color: $text-muted; }
-    RunbooksScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
-    RunbooksScreen #filter.-open { display: block; }
     RunbooksScreen #list-area { height: 1fr; }
     RunbooksScreen .state { padding: 1 2; }
-    RunbooksScreen #list-error { color: $error; }
     RunbooksScreen #doc-view { height: 1fr; }
     RunbooksScreen #doc-title { height: auto; padding: 0 1; text-style: bold; background: $panel; }
     RunbooksScreen #doc-meta { height: auto; padding: 0 1; color: $text-muted; }
@@ -335,6 +331,9 @@ class RunbooksScreen(AreaScreen):
         Binding("f5", "refresh", "Refresh", show=False, id="runbooks.refresh"),
     ]
 
+    LOAD_FAILURES = {"runbooks-list": "Could not load the runbooks."}
+    RETRY_HINT = "Press F5 to retry."
+
     def __init__(self, context: ShellContext, services: Services) -> None:
         super().__init__(context)
         self.services = services
@@ -342,7 +341,6 @@ class RunbooksScreen(AreaScreen):
         self.runbooks: list[Runbook] = []
         self.shown: list[Runbook] = []
         self.last_runs: dict[str, dict[str, Any]] = {}
-        self.filter_text = ""
         self.current: Runbook | None = None
         self.workspace: Workspace | None = None
         self.history_entries: list[dict[str, Any]] = []
@@ -356,12 +354,15 @@ class RunbooksScreen(AreaScreen):
         with ContentSwitcher(initial="list-view", id="views"):
             with Vertical(id="list-view"):
                 yield Static("Runbooks", id="list-crumbs")
-                yield Input(placeholder="filter: title, tag or name (regex, ! inverts), esc clears", id="filter")
-                with ContentSwitcher(initial="list-loading", id="list-area"):
-                    yield LoadingIndicator(id="list-loading")
-                    yield DataTable(id="runbook-table", cursor_type="row", zebra_stripes=True)
-                    yield Static("No runbooks found.", id="list-empty", classes="state")
-                    yield Static("", id="list-error", classes="state")
+                yield FilterBox("filter: title, tag or name (regex, ! inverts), esc clears")
+                yield ListStates(
+                    DataTable(id="runbook-table", cursor_type="row", zebra_stripes=True),
+                    loading_id="list-loading",
+                    empty_id="list-empty",
+                    error_id="list-error",
+                    empty_text="No runbooks found.",
+                    id="list-area",
+                )
             with Vertical(id="doc-view"):
                 yield Static("", id="doc-title")
                 yield Static("", id="doc-meta")
@@ -394,7 +395,7 @@ class RunbooksScreen(AreaScreen):
     @work(exclusive=True, exit_on_error=False, group="runbooks-list", name="load runbooks")
     async def load_runbooks(self) -> None:
         if not self.runbooks:
-            self.query_one("#list-area", ContentSwitcher).current = "list-loading"
+            self.states.show_loading()
         found, last = await asyncio.to_thread(lambda: (self.service.available(), self.service.last_runs()))
         self.runbooks = found
         self.last_runs = last
@@ -476,27 +477,16 @@ class RunbooksScreen(AreaScreen):
         if session is not None and not session.recorded and session.results:
             self.run_worker(self._record(session), group="runbooks-record", name="record run", exit_on_error=False)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """One place decides how failures look: the list's error state, or a line in the document."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        known = isinstance(error, OpsError | RunbookError)
-        message = str(error) if known else f"Unexpected failure: {error!r}"
-        group = event.worker.group
-        if group == "runbooks-list":
-            self.query_one("#list-error", Static).update(
-                Text.assemble(("Could not load the runbooks.\n\n", "bold"), message, "\n\nPress F5 to retry.")
-            )
-            self.query_one("#list-area", ContentSwitcher).current = "list-error"
-        elif group in ("runbooks-workspace", "runbooks-run"):
+    def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
+        """A failed workspace lookup or run is told in the document (the list's failure is the base's)."""
+        if worker.group in ("runbooks-workspace", "runbooks-run"):
             self.query_one("#doc-meta", Static).update(Text(f"No workspace to run against: {message}"))
             for view in self.query(StepView).results(StepView):
                 if view.has_class("-running"):
                     view.show_result(StepRun(view.step.name, "", error=message))
             self.notify(message, severity="error", timeout=8)
-        else:
-            self.notify(message, severity="error", timeout=8)
+            return True
+        return False
 
     # the list --------------------------------------------------------------------------------
 
@@ -522,13 +512,16 @@ class RunbooksScreen(AreaScreen):
         if problem:
             note += f" ({problem})"
         self.query_one("#list-crumbs", Static).update(f"Runbooks ({count}){note}   enter opens")
-        area = self.query_one("#list-area", ContentSwitcher)
         if self.shown:
-            area.current = "runbook-table"
+            self.states.show_content()
         else:
-            empty = "No runbook matches the filter." if self.runbooks else "No runbooks found."
-            self.query_one("#list-empty", Static).update(empty)
-            area.current = "list-empty"
+            self.states.show_empty("No runbook matches the filter." if self.runbooks else None)
+
+    def show_rows(self) -> None:
+        self._show_list()
+
+    def reload(self) -> None:
+        self.load_runbooks()
 
     def _last_run_text(self, runbook: Runbook) -> Text:
         entry = self.last_runs.get(runbook.name)
@@ -543,11 +536,6 @@ class RunbooksScreen(AreaScreen):
     def _runbook_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.open_runbook(str(event.row_key.value))
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-        self._show_list()
 
     @on(DataTable.RowSelected, "#history-table")
     def _history_selected(self, event: DataTable.RowSelected) -> None:
@@ -582,10 +570,6 @@ class RunbooksScreen(AreaScreen):
         summary.update(Text(line))
         self.query_one("#doc-tabs", TabbedContent).active = "doc-pane"
         self._focus_first_step()
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#runbook-table", DataTable).focus()
 
     # the document ----------------------------------------------------------------------------
 
@@ -836,22 +820,14 @@ class RunbooksScreen(AreaScreen):
             views.current = "list-view"
             self.query_one("#runbook-table", DataTable).focus()
             return
-        box = self.query_one("#filter", Input)
-        if box.has_class("-open") or self.filter_text:
-            box.value = ""
-            box.remove_class("-open")
-            self.filter_text = ""
-            self._show_list()
-            self.query_one("#runbook-table", DataTable).focus()
+        if self.filter_box.is_open or self.filter_text:
+            self.clear_filter()
 
     def action_filter(self) -> None:
         if self.query_one("#views", ContentSwitcher).current == "doc-view":
             self.notify("Go back to the list (esc) to filter runbooks.", severity="information")
             return
-        box = self.query_one("#filter", Input)
-        box.add_class("-open")
-        box.value = self.filter_text
-        box.focus()
+        super().action_filter()
 
     def action_refresh(self) -> None:
         self.load_runbooks()
