@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, DataTable, Input, LoadingIndicator, Static, Tree
+from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 
@@ -23,7 +23,7 @@ from console.errors import OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.logs import logs_query_for
 from console.services.resources import ResourcesService
-from screens.area import ListAreaScreen
+from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
 from screens.messages import OpenInLogs, RevealResource
 from screens.shell import ShellContext, ShellHeader, SubscriptionChanged
@@ -123,13 +123,10 @@ class ResourcesScreen(ListAreaScreen):
     DEFAULT_CSS = """
     ResourcesScreen #scope-tree { width: 36; border-right: vkey $panel; }
     ResourcesScreen #crumbs { height: 1; padding: 0 1; color: $text-muted; }
-    ResourcesScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
-    ResourcesScreen #filter.-open { display: block; }
     ResourcesScreen #table-area { height: 1fr; }
     ResourcesScreen #detail { height: 40%; border-top: hkey $panel; padding: 0 1; }
     ResourcesScreen #detail.-hidden { display: none; }
     ResourcesScreen .state { padding: 1 2; }
-    ResourcesScreen #error-state { color: $error; }
     """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="resources.refresh"),
@@ -150,7 +147,6 @@ class ResourcesScreen(ListAreaScreen):
         self.scope = Scope(context.current)
         self.resources: list[Resource] = []
         self.shown: list[Resource] = []
-        self.filter_text = ""
         self.reveal = False
         self.detail: Resource | None = None
         self.sort_key: str | None = None
@@ -172,12 +168,12 @@ class ResourcesScreen(ListAreaScreen):
             yield tree
             with Vertical():
                 yield Static(self.scope.crumbs(), id="crumbs")
-                yield Input(placeholder="filter: text or regex, ! to invert, esc clears", id="filter")
-                with ContentSwitcher(initial="loading-state", id="table-area"):
-                    yield LoadingIndicator(id="loading-state")
-                    yield DataTable(id="resource-table", cursor_type="row", zebra_stripes=True)
-                    yield Static("No resources here.", id="empty-state", classes="state")
-                    yield Static("", id="error-state", classes="state")
+                yield FilterBox()
+                yield ListStates(
+                    DataTable(id="resource-table", cursor_type="row", zebra_stripes=True),
+                    empty_text="No resources here.",
+                    id="table-area",
+                )
                 with VerticalScroll(id="detail", classes="-hidden"):
                     yield Static("", id="detail-body")
 
@@ -264,9 +260,8 @@ class ResourcesScreen(ListAreaScreen):
 
     @work(exclusive=True, exit_on_error=False, group="resources-scope", name="load resources")
     async def load_scope(self) -> None:
-        switcher = self.query_one(ContentSwitcher)
         if not self.resources:
-            switcher.current = "loading-state"
+            self.states.show_loading()
         scope = self.scope
         refreshing = "refreshing… " if self._refresh_asked else ""
         if scope.subscription is None:
@@ -324,10 +319,7 @@ class ResourcesScreen(ListAreaScreen):
                 self.notify(message, title="Could not refresh resources", severity="error", timeout=8)
                 return True
             self._waiting = ""
-            self.query_one("#error-state", Static).update(
-                Text.assemble(("Could not load resources.\n\n", "bold"), message, "\n\nPress r to retry.")
-            )
-            self.query_one(ContentSwitcher).current = "error-state"
+            self.states.show_error("Could not load resources.", message, self.RETRY_HINT)
             return True
         return False
 
@@ -362,13 +354,16 @@ class ResourcesScreen(ListAreaScreen):
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)
         self._update_crumbs()
-        switcher = self.query_one(ContentSwitcher)
         if self.shown:
-            switcher.current = "resource-table"
+            self.states.show_content()
         else:
-            empty = "No resources match the filter." if self.resources else "No resources here."
-            self.query_one("#empty-state", Static).update(empty)
-            switcher.current = "empty-state"
+            self.states.show_empty("No resources match the filter." if self.resources else None)
+
+    def show_rows(self) -> None:
+        self._show()
+
+    def reload(self) -> None:
+        self.load_scope()
 
     def _update_crumbs(self) -> None:
         """Where the table is, how many rows, filter and sort; cached rows carry their stamp; then what is awaited."""
@@ -489,28 +484,8 @@ class ResourcesScreen(ListAreaScreen):
         self._refresh_asked = True
         self.load_scope()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("-open")
-        box.value = self.filter_text
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-        self._show()
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(DataTable).focus()
-
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.remove_class("-open")
-        self.filter_text = ""
-        self._show()
-        self.query_one(DataTable).focus()
+        self.clear_filter()
 
     def action_copy_id(self) -> None:
         resource = self._selected()
@@ -670,7 +645,7 @@ class ResourcesScreen(ListAreaScreen):
             self.context.current,
         )
         self.filter_text = f"^{re.escape(resource.name)}$"
-        self.query_one("#filter", Input).value = self.filter_text
+        self.filter_box.value = self.filter_text
         self._set_scope(Scope(subscription, resource.resource_group))
         self.query_one("#detail").remove_class("-hidden")
         self.load_detail(resource.resource_id)
