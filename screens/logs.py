@@ -16,17 +16,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Input, LoadingIndicator, OptionList, ProgressBar, Static, Tree
+from textual.widgets import ContentSwitcher, Input, OptionList, ProgressBar, Static, Tree
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from console.errors import ErrorKind, OpsError
 from console.export import ExportCancelledError, export_table, format_for
 from console.history import HistoryEntry, QueryHistory
 from console.models import QueryResult, Workspace, WorkspaceSchema
 from console.services.logs import QueryProgress, Timespan
+from screens.area import ListAreaScreen, ListStates
 from screens.messages import OpenInLogs
-from screens.shell import AreaScreen, ShellContext, ShellHeader
+from screens.shell import ShellContext, ShellHeader
 from screens.widgets.chart import CHART_KINDS, ResultChart
 from screens.widgets.kql_editor import KqlEditor, Statement
 from screens.widgets.result_grid import ResultGrid
@@ -177,7 +178,7 @@ class ExportScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-class LogsScreen(AreaScreen):
+class LogsScreen(ListAreaScreen):
     """Run KQL against a Log Analytics workspace and look at, sort, chart, copy and export the result."""
 
     AREA = "logs"
@@ -195,7 +196,6 @@ class LogsScreen(AreaScreen):
     LogsScreen #export-progress { display: none; height: 1; padding: 0 1; }
     LogsScreen #export-progress.-shown { display: block; }
     LogsScreen .state { padding: 1 2; }
-    LogsScreen #error-state { color: $error; }
     """
     BINDINGS = [
         Binding("ctrl+enter,f5", "run", "Run", id="logs.run"),
@@ -238,12 +238,13 @@ class LogsScreen(AreaScreen):
                 yield KqlEditor(self.initial_query, id="kql-editor")
                 yield Static("", id="banner")
                 yield Static("Run a query with ctrl+enter (or F5).", id="status-line")
-                with ContentSwitcher(initial="empty-state", id="result-area"):
-                    yield LoadingIndicator(id="loading-state")
-                    yield ResultGrid(id="result-grid")
-                    yield ResultChart(id="result-chart")
-                    yield Static("No result yet.", id="empty-state", classes="state")
-                    yield Static("", id="error-state", classes="state")
+                yield ListStates(
+                    ResultGrid(id="result-grid"),
+                    ResultChart(id="result-chart"),
+                    empty_text="No result yet.",
+                    initial="empty-state",
+                    id="result-area",
+                )
                 yield ProgressBar(id="export-progress", show_eta=True)
 
     def on_mount(self) -> None:
@@ -421,18 +422,15 @@ class LogsScreen(AreaScreen):
             return
         self.workers.cancel_group(self, "logs-query")
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """One place decides how worker failures and cancellations look."""
-        group = event.worker.group
-        if event.state == WorkerState.CANCELLED and group == "logs-query":
+    def worker_cancelled(self, worker: Worker[Any]) -> None:
+        if worker.group == "logs-query":
             self.running = None
             self.query_one("#status-line", Static).update(Text("Query cancelled.", style="italic"))
             self._show_previous("The query was cancelled.")
-            return
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        message = str(error) if isinstance(error, OpsError) else f"Unexpected failure: {error!r}"
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
+        """How failures look in Logs: a query's in the banner or the error state, the rest as notices."""
+        group = worker.group
         if group == "logs-query":
             self.running = None
             self._query_failed(error, message)
@@ -448,11 +446,11 @@ class LogsScreen(AreaScreen):
         elif group == "logs-schema":
             self.notify(f"The schema sidebar and completion are unavailable: {message}", severity="warning")
         else:
-            self.notify(message, severity="error", timeout=8)
+            return False
+        return True
 
     def _show_error(self, title: str, message: str) -> None:
-        self.query_one("#error-state", Static).update(Text.assemble((f"{title}\n\n", "bold"), message))
-        self.query_one(ContentSwitcher).current = "error-state"
+        self.states.show_error(title, message)
 
     def _query_failed(self, error: BaseException | None, message: str) -> None:
         status = self.query_one("#status-line", Static)
