@@ -15,8 +15,8 @@ from textual.widgets import ContentSwitcher, Input, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
 from console.errors import ErrorKind, OpsError
-from console.models import OperationProgress
-from screens.shell import AreaScreen, ShellContext
+from console.models import OperationProgress, Subscription
+from screens.shell import AreaScreen, ShellContext, SubscriptionChanged
 from screens.widgets.confirm import ChangeRequest, ConfirmScreen
 from screens.widgets.operation import OperationIndicator, OperationPanel, Operations
 
@@ -194,6 +194,15 @@ class ListAreaScreen(AreaScreen):
             self._refresh_timer = None
         if self.refresh_seconds > 0:
             self._refresh_timer = self.set_timer(self.refresh_seconds, callback or self.reload)
+
+    # subscription ------------------------------------------------------------------------------
+
+    def on_subscription_changed(self, message: SubscriptionChanged) -> None:
+        # The shell's own handler (AreaScreen's) updates the header: Textual calls both.
+        self.subscription_changed(message.subscription)
+
+    def subscription_changed(self, subscription: Subscription) -> None:
+        """The user switched the current subscription (the context already holds it)."""
 
     # failures ----------------------------------------------------------------------------------
 

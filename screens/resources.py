@@ -26,7 +26,7 @@ from console.services.resources import ResourcesService
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
 from screens.messages import OpenInLogs, RevealResource
-from screens.shell import ShellContext, ShellHeader, SubscriptionChanged
+from screens.shell import ShellContext, ShellHeader
 from screens.widgets.confirm import ChangeRequest, TagsScreen
 
 SECRET_KEY = re.compile(r"(password|secret|connectionstring|token|sas|credential|(?<!public)key$|apikey)", re.I)
@@ -413,7 +413,7 @@ class ResourcesScreen(ListAreaScreen):
         self.scope = scope
         if scope.subscription is not None and scope.subscription != self.context.current:
             self.context.current = scope.subscription
-            self.on_subscription_changed(SubscriptionChanged(scope.subscription))
+            self.query_one(ShellHeader).update_from_context()
         self.resources = []
         self.as_of = None
         self.load_scope()
@@ -625,10 +625,10 @@ class ResourcesScreen(ListAreaScreen):
         elif self.scope.subscription:
             self._set_scope(Scope())
 
-    def on_subscription_changed(self, message: SubscriptionChanged) -> None:
-        super().on_subscription_changed(message)
-        if self.scope.subscription != message.subscription:
-            self.scope = Scope(message.subscription)
+    def subscription_changed(self, subscription: Subscription) -> None:
+        """The user switched subscription: the table moves to it (the header is the shell's)."""
+        if self.scope.subscription != subscription:
+            self.scope = Scope(subscription)
             self.resources = []
             self.as_of = None
             self.load_scope()
