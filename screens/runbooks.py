@@ -345,6 +345,8 @@ class RunbooksScreen(ListAreaScreen):
         self.workspace: Workspace | None = None
         self.history_entries: list[dict[str, Any]] = []
         self._pending_open: str | None = None
+        self._given_values: tuple[str, dict[str, str]] | None = None
+        """Parameter values an `OpenRunbook` gave, for the form of that runbook when it is next shown."""
         self._document_ready: Runbook | None = None
         """The runbook whose widgets are mounted in the document (None while a swap is under way)."""
 
@@ -576,6 +578,7 @@ class RunbooksScreen(ListAreaScreen):
     def on_open_runbook(self, message: OpenRunbook) -> None:
         """The palette (or another area) asked to open a runbook."""
         if message.delivered:
+            self._given_values = (message.name, dict(message.params))
             self.open_runbook(message.name)
 
     def open_runbook(self, name: str) -> None:
@@ -618,11 +621,14 @@ class RunbooksScreen(ListAreaScreen):
         await document.mount_all(self._document_widgets(runbook))
         document.scroll_home(animate=False)
         self._document_ready = runbook
+        if self._given_values is not None and self._given_values[0] == runbook.name:
+            self._given_values = None
         self._show_summary()
         self._focus_first_step()
 
     def _document_widgets(self, runbook: Runbook) -> list[Any]:
         widgets: list[Any] = []
+        given = self._given_values[1] if self._given_values and self._given_values[0] == runbook.name else {}
         if runbook.description:
             widgets.append(Static(Text(runbook.description, style="italic")))
         if runbook.parameters:
@@ -635,7 +641,11 @@ class RunbooksScreen(ListAreaScreen):
                 rows.append(
                     Horizontal(
                         Static(label, classes="param-label"),
-                        Input(default_text(parameter), id=f"param-{parameter.name}", classes="param-input"),
+                        Input(
+                            given.get(parameter.name, default_text(parameter)),
+                            id=f"param-{parameter.name}",
+                            classes="param-input",
+                        ),
                         Static(hint, classes="param-hint"),
                         classes="param-row",
                     )

@@ -140,3 +140,29 @@ async def test_open_in_logs_is_delivered_once(make_local_services: Callable[...,
             await pilot.pause(0.02)
         assert editor.text.count("print one = 1") == 1  # the delivered copy does not bounce back into the app
         assert editor.text.strip() == "print one = 1"  # it replaced the untouched starter query
+
+
+@pytest.mark.asyncio
+async def test_open_runbook_fills_the_given_parameters(
+    make_local_services: Callable[..., Services], settings: Settings
+) -> None:
+    from textual.widgets import Input
+
+    from screens.messages import OpenRunbook
+    from screens.runbooks import RunbooksScreen
+
+    app = OpsConsole(settings, make_local_services())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
+        app.post_message(OpenRunbook("missing-heartbeats", {"silence": "00:42:00"}))
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen), "runbooks")
+        screen = app.screen
+        await until(pilot, lambda: bool(screen.query("#param-silence")), "the parameter form")
+        assert screen.query_one("#param-silence", Input).value == "00:42:00"
+        assert screen.query_one("#param-lookback", Input).value  # the others keep their defaults
+        # Opened again without values: the defaults, not the values given before.
+        app.post_message(OpenRunbook("slot-health"))
+        await until(pilot, lambda: bool(screen.query("#param-window")), "slot-health's form")
+        app.post_message(OpenRunbook("missing-heartbeats"))
+        await until(pilot, lambda: bool(screen.query("#param-silence")), "the form again")
+        assert screen.query_one("#param-silence", Input).value != "00:42:00"
