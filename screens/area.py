@@ -244,10 +244,15 @@ class ListAreaScreen(AreaScreen):
         self.app.push_screen(ConfirmScreen(request), answered)
 
     async def run_change(
-        self, action: str, target: str, change: Callable[[Callable[[OperationProgress], None]], Awaitable[T]]
+        self,
+        action: str,
+        target: str,
+        change: Callable[[Callable[[OperationProgress], None]], Awaitable[T]],
+        describe: Callable[[T], str] | None = None,
     ) -> T:
         """Run a change (call it inside a worker) with its progress in the operation panel; the panel opens
-        and may be sent to the background; the outcome stays in it. A failure is re-raised for the worker."""
+        and may be sent to the background; the outcome (`describe` of the result) stays in it. A failure is
+        re-raised for the worker."""
         operation = self.operations.start(action, target)
         self.app.push_screen(OperationPanel(self.operations), lambda _: self._operations_seen())
         try:
@@ -255,7 +260,7 @@ class ListAreaScreen(AreaScreen):
         except BaseException as error:
             Operations.finish(operation, failure_message(error), failed=True)
             raise
-        Operations.finish(operation, "Succeeded.")
+        Operations.finish(operation, describe(result) if describe is not None else "Succeeded.")
         return result
 
     def action_show_operations(self) -> None:

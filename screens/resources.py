@@ -592,11 +592,16 @@ class ResourcesScreen(ListAreaScreen):
     @work(exclusive=True, exit_on_error=False, group="resources-change", name="set tags")
     async def apply_tags(self, scope_id: str, name: str, tags: dict[str, str]) -> None:
         """Set the tags (confirmed by the dialog), with progress in the operation panel; then reload."""
+        def told(now: dict[str, str]) -> str:
+            return f"Tags of {name} are now: {_visible_tags(now) or 'none'}."
+
         now = await self.run_change(
-            "set tags", name, lambda progress: self.service.set_tags(scope_id, tags, confirmed=True, progress=progress)
+            "set tags",
+            name,
+            lambda progress: self.service.set_tags(scope_id, tags, confirmed=True, progress=progress),
+            told,
         )
-        shown = ", ".join(f"{k}={v}" for k, v in now.items() if not k.startswith("hidden-")) or "none"
-        self.notify(f"Tags of {name} are now: {shown}.", title="Tags set")
+        self.notify(told(now), title="Tags set")
         self.load_scope()
         if self.detail is not None and self.detail.resource_id == scope_id:
             self.load_detail(scope_id)

@@ -111,6 +111,7 @@ async def test_protected_subscription_needs_the_typed_name_then_the_change_runs_
         await until(pilot, lambda: bool(screen.operations.items) and screen.operations.items[0].done, "the change")
         operation = screen.operations.items[0]
         assert not operation.failed and operation.status == "Succeeded"
+        assert operation.sentence == f"Tags of {name} are now: stage=after, owner=ops."
         await until(pilot, lambda: any(f"Tags of {name} are now" in n for n in notices(app)), "the outcome")
         assert puts(local_azure) > sent
         await pilot.press("escape")  # the panel goes; the indicator says how it ended until it is seen

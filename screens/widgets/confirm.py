@@ -59,7 +59,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(f"{request.action[:1].upper()}{request.action[1:]} on {request.target}?", id="confirm-title")
             body = Text()
-            body.append("target        ", style="bold")
+            body.append("target\n", style="bold")
             body.append(f"{request.target_id}\n")
             body.append("subscription  ", style="bold")
             body.append(request.subscription)
@@ -133,11 +133,15 @@ class TagsScreen(ModalScreen[dict[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(f"Tags of {self.target}: key=value, comma separated; enter goes on, esc cancels"))
-            yield Input(", ".join(f"{k}={v}" for k, v in self.tags.items()), id="tags-input")
+            # Not selected on focus: a key typed first must add to the tags, not replace them all.
+            text = ", ".join(f"{k}={v}" for k, v in self.tags.items())
+            yield Input(text, id="tags-input", select_on_focus=False)
             yield Static("", id="tags-problem")
 
     def on_mount(self) -> None:
-        self.query_one("#tags-input", Input).focus()
+        box = self.query_one("#tags-input", Input)
+        box.focus()
+        box.cursor_position = len(box.value)
 
     @on(Input.Submitted, "#tags-input")
     def _submitted(self, event: Input.Submitted) -> None:
