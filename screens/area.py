@@ -62,17 +62,18 @@ class ListStates(ContentSwitcher):
     ) -> None:
         self.content = content
         """The main content widget (the one the filter hands the focus back to)."""
-        self.more = more
         self.loading_id, self.empty_id, self.error_id = loading_id, empty_id, error_id
         self.empty_text = empty_text
-        super().__init__(initial=initial or loading_id, id=id)
-
-    def compose(self) -> ComposeResult:
-        yield LoadingIndicator(id=self.loading_id)
-        yield self.content
-        yield from self.more
-        yield Static(self.empty_text, id=self.empty_id, classes="state")
-        yield Static("", id=self.error_id, classes="state error")
+        # Children given here (not composed later) are there as soon as the screen is: a query finds them.
+        super().__init__(
+            LoadingIndicator(id=loading_id),
+            content,
+            *more,
+            Static(empty_text, id=empty_id, classes="state"),
+            Static("", id=error_id, classes="state error"),
+            initial=initial or loading_id,
+            id=id,
+        )
 
     def show_loading(self) -> None:
         self.current = self.loading_id
