@@ -31,7 +31,7 @@ from screens.shell import ShellContext, ShellHeader
 from screens.widgets.chart import CHART_KINDS, ResultChart
 from screens.widgets.kql_editor import KqlEditor, Statement
 from screens.widgets.result_grid import ResultGrid
-from screens.widgets.time_range import CUSTOM, TimeRangePicker, describe
+from screens.widgets.time_range import CUSTOM, PRESETS, TimeRangePicker, describe
 
 if TYPE_CHECKING:
     from console.services import Services
@@ -255,8 +255,9 @@ class LogsScreen(ListAreaScreen):
     # loading -------------------------------------------------------------------------------
 
     @work(exclusive=True, group="logs-workspace", name="find workspace", exit_on_error=False)
-    async def load_workspace(self) -> None:
-        wanted = self.settings.workspace
+    async def load_workspace(self, scope: str | None = None) -> None:
+        """Find the workspace to query: `scope` (name, customer id or resource id) or the configured one."""
+        wanted = scope or self.settings.workspace
         subscription_ids: list[str] | None = None
         if not self.services.logs.is_workspace_id(wanted):
             if not self.context.subscriptions:
@@ -520,6 +521,15 @@ class LogsScreen(ListAreaScreen):
         if editor.text == self.initial_query:
             editor.load_text("")
         self.load_query(message.query)
+        if message.timespan is not None:
+            picker = self.query_one(TimeRangePicker)
+            preset = next((key for key, (_label, delta) in PRESETS.items() if delta == message.timespan), None)
+            if preset is not None:
+                picker.set_preset(preset)
+            else:
+                picker.set_custom((datetime.now(UTC) - message.timespan).isoformat(timespec="seconds"), "now")
+        if message.scope:
+            self.load_workspace(message.scope)
 
     def load_query(self, kql: str) -> None:
         """Put a query in the editor as a statement of its own (after any text there), cursor on it."""

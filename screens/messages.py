@@ -7,6 +7,7 @@ and `OpenRunbook`, and the app delivers each to the area that shows it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import ClassVar
 
 from textual.message import Message
@@ -31,12 +32,12 @@ class AreaRequest(Message):
 
 
 class OpenInLogs(AreaRequest):
-    """Open Logs with `query` in the editor; `timespan` (ISO 8601 duration) and `scope` (workspace or resource id)
-    are hints the Logs area applies when it can."""
+    """Open Logs with `query` in the editor, over the last `timespan` (default: the range already chosen), on
+    the workspace `scope` names (a name, customer id or resource id; default: the one already open)."""
 
     AREA = "logs"
 
-    def __init__(self, query: str, timespan: str | None = None, scope: str | None = None) -> None:
+    def __init__(self, query: str, timespan: timedelta | None = None, scope: str | None = None) -> None:
         super().__init__()
         self.query = query
         self.timespan = timespan

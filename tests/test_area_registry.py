@@ -166,3 +166,34 @@ async def test_open_runbook_fills_the_given_parameters(
         app.post_message(OpenRunbook("missing-heartbeats"))
         await until(pilot, lambda: bool(screen.query("#param-silence")), "the form again")
         assert screen.query_one("#param-silence", Input).value != "00:42:00"
+
+
+@pytest.mark.asyncio
+async def test_open_in_logs_sets_the_time_range_and_the_workspace(
+    make_local_services: Callable[..., Services], settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from console.emulator import estate
+    from screens.logs import LogsScreen
+    from screens.widgets.time_range import CUSTOM, TimeRangePicker
+
+    app = OpsConsole(settings, make_local_services(), start_area="logs")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen), "logs")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await until(pilot, lambda: screen.workspace is not None, "the configured workspace")
+        assert screen.workspace is not None and screen.workspace.name == estate.WORKSPACE_NAME
+        picker = screen.query_one(TimeRangePicker)
+        # A customer id is taken as it is: the workspace then goes by that id, not by its name.
+        app.post_message(OpenInLogs("print 1", timespan=timedelta(hours=1), scope=estate.WORKSPACE_CUSTOMER_ID))
+        await until(pilot, lambda: picker.preset == "1h", "the one-hour range")
+        await until(
+            pilot,
+            lambda: screen.workspace is not None and screen.workspace.name == estate.WORKSPACE_CUSTOMER_ID,
+            "the workspace the request named",
+        )
+        app.post_message(OpenInLogs("print 2", timespan=timedelta(hours=2)))
+        await until(pilot, lambda: picker.preset == CUSTOM, "a custom range for two hours")
+        assert picker.problem is None
