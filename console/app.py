@@ -8,14 +8,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from textual._context import active_message_pump
 from textual.actions import ActionParseResult
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from console.areas import AREAS, area_index, palette_providers
@@ -125,7 +124,21 @@ class OpsConsole(App[int]):
             self.call_after_refresh(
                 self.run_worker, self._unknown_key_ids, thread=True, group="keymap", exit_on_error=False
             )
-        # The first area paints at once and shows its loading state; its calls wait for the connection.
+        # In a terminal the first frame is the shell and a word: the start area (its widgets, its cached rows)
+        # is built right after it, then connecting starts (it imports the SDK, so it waits for that frame too).
+        # Headless there is no frame to hurry: the area opens at once.
+        if self.is_headless:
+            self._open_start_area()
+        else:
+            self.call_after_refresh(self._open_start_area)
+
+    def compose(self) -> ComposeResult:
+        # The first frame, cheap enough to paint at once: the shell's header and what is being opened.
+        if not self.is_headless:
+            yield ShellHeader(self.shell, self.start_area)
+            yield Static(f"\n  Opening {self.shell.areas.title(self.start_area)}…", id="opening")
+
+    def _open_start_area(self) -> None:
         self.jump(self.start_area)
         if self.services.context.is_connected:
             self._connected()
@@ -222,7 +235,10 @@ class OpsConsole(App[int]):
 
     def _handle_exception(self, error: Exception) -> None:
         # A widget's handler failed: that widget stops, the console does not. Errors of the app
-        # itself (start-up, rendering) still end it, with a non-zero exit code.
+        # itself (start-up, rendering) still end it, with a non-zero exit code. Which widget was handling
+        # a message is only known to Textual's private context (imported here, only when something failed).
+        from textual._context import active_message_pump
+
         pump = active_message_pump.get(None)
         if self.is_running and isinstance(pump, Widget) and pump.is_attached:
             self.contain_error(error)

@@ -11,17 +11,18 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
 from console.cloud import CloudProfile, local_profile, parse_readiness_line
 from console.errors import ErrorKind, OpsError
+
+if TYPE_CHECKING:
+    import urllib.request
 
 RECORD_FILE = "emulator.json"
 START_TIMEOUT_S = 30.0
@@ -83,6 +84,8 @@ class TelemetryStatus:
 
 def _opener(readiness: dict[str, Any]) -> urllib.request.OpenerDirector:
     """HTTPS trusting the local Azure's CA, straight to loopback (never through a configured proxy)."""
+    import urllib.request  # not on the console's start path: only asking about telemetry needs it
+
     context = ssl.create_default_context(cafile=str(readiness["ca_file"]))
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
 
@@ -92,6 +95,9 @@ def telemetry_status(readiness: dict[str, Any], timeout: float = 5.0) -> Telemet
 
     Standard library only, so a headless command's start stays cheap; raises OpsError when it cannot tell.
     """
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         f"{readiness['arm_endpoint']}/_emulator/status",
         headers={"X-IDENTITY-HEADER": str(readiness["identity_header"])},
