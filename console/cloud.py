@@ -80,6 +80,10 @@ def cloud_named(name: str) -> CloudProfile:
         raise OpsError(ErrorKind.CONFIG, f"Unknown cloud {name!r}; expected one of {known}.") from None
 
 
+LOCAL_AZURE_RECORD = "emulator.json"
+"""The file in its data dir where a running local Azure records its readiness line (0600)."""
+
+
 def local_profile(readiness: dict[str, Any]) -> CloudProfile:
     """The profile of a running local Azure, from the JSON line it printed when ready."""
     return CloudProfile(

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
-from console.cloud import CloudProfile, local_profile, parse_readiness_line
+from console.cloud import LOCAL_AZURE_RECORD, CloudProfile, local_profile, parse_readiness_line
 from console.errors import ErrorKind, OpsError
 
 if TYPE_CHECKING:
     import urllib.request
 
-RECORD_FILE = "emulator.json"
+RECORD_FILE = LOCAL_AZURE_RECORD
 START_TIMEOUT_S = 30.0
 TELEMETRY_WAIT_S = 120.0
 STOP_WAIT_S = 10.0

@@ -41,7 +41,6 @@ class Settings:
     connection_verify: str | None = None
     retry_total: int = 3
     timeout_seconds: float = 60.0
-    page_concurrency: int = 8
     demo_telemetry_scale: float = 1.0
     config_path: Path | None = None
 
@@ -89,7 +88,6 @@ _TYPES: dict[str, type] = {
     "connection_verify": str,
     "retry_total": int,
     "timeout_seconds": float,
-    "page_concurrency": int,
     "demo_telemetry_scale": float,
 }
 

@@ -1216,10 +1216,10 @@ class KqlEngine:
             if resource_scope is not None:
                 parameters[_SCOPE] = resource_scope.lower().rstrip("/")
             if translation.uses_clock:
-                parameters[_CLOCK_SLOT] = _naive_utc(now)
+                parameters[_CLOCK_SLOT] = naive_utc(now)
             if timespan is not None:
-                parameters[_TIMESPAN_FROM] = _naive_utc(timespan[0])
-                parameters[_TIMESPAN_TO] = _naive_utc(timespan[1])
+                parameters[_TIMESPAN_FROM] = naive_utc(timespan[0])
+                parameters[_TIMESPAN_TO] = naive_utc(timespan[1])
             if not math.isfinite(timeout_s) or timeout_s <= 0:
                 raise KqlQueryError(400, "BadArgumentError", "The query timeout must be a positive number of seconds.")
             token = self._watchdog.watch(cursor, timeout_s)
@@ -1299,7 +1299,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """A datetime as the naive UTC the telemetry tables hold."""
     if value.tzinfo is None:
         return value
     return value.astimezone(dt.UTC).replace(tzinfo=None)

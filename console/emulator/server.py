@@ -32,6 +32,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from console.cloud import LOCAL_AZURE_RECORD
 from console.emulator import estate
 from console.emulator.areas import AREAS, Area
 from console.emulator.areas.base import STATUS_KEY
@@ -42,7 +43,7 @@ from console.emulator.tls import server_context
 
 log = logging.getLogger(__name__)
 
-RECORD_FILE = "emulator.json"
+RECORD_FILE = LOCAL_AZURE_RECORD
 TOKEN_LIFETIME_S = 24 * 3600
 ARM_AUDIENCE = "https://management.azure.com"
 LOGS_AUDIENCE = "https://api.loganalytics.io"

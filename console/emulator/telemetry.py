@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from . import estate
-from .kql_engine import KqlEngine
+from .kql_engine import KqlEngine, naive_utc
 from .story import (
     BACKUP_ITEMS,
     FAILED_BACKUP_ERROR,
@@ -733,7 +733,7 @@ FROM picked
 def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     """Hand-placed activity: slot swaps, a restart during the incident, authorization failures."""
     rows: list[tuple[object, ...]] = []
-    start = _naive_utc(now) - dt.timedelta(days=DAYS)
+    start = naive_utc(now) - dt.timedelta(days=DAYS)
     incident = incident_start(now)
     checkout = incident_app()
 
@@ -748,7 +748,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
         level: str = "Informational",
         status_code: str = "OK",
     ) -> None:
-        if not start <= at < _naive_utc(now):
+        if not start <= at < naive_utc(now):
             return
         parts = resource.split("/")
         correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
@@ -812,7 +812,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
     )
-    burst = _naive_utc(now) - dt.timedelta(hours=26)
+    burst = naive_utc(now) - dt.timedelta(hours=26)
     for minute in range(0, 30, 2):
         operation = (
             "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE" if minute % 4 else "MICROSOFT.KEYVAULT/VAULTS/WRITE"
@@ -838,7 +838,7 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
 def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
     """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them
     (the failed and warned jobs are the story's, `story.py`)."""
-    end = _naive_utc(now)
+    end = naive_utc(now)
     # The newest night whose failed job has finished, so that failure is always within the last day.
     last_night = end.replace(hour=1, minute=30, second=0, microsecond=0)
     if last_night + dt.timedelta(minutes=31) > end:
@@ -883,12 +883,6 @@ def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
     return rows
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def _window_parameters(t0: dt.datetime, t1: dt.datetime, seed_now: dt.datetime, scale: float) -> dict[str, object]:
     incident = incident_start(seed_now)
     return {
@@ -897,7 +891,7 @@ def _window_parameters(t0: dt.datetime, t1: dt.datetime, seed_now: dt.datetime, 
         "scale": scale,
         "inc0": incident,
         "inc1": incident + dt.timedelta(minutes=INCIDENT_MINUTES),
-        "silent": _naive_utc(seed_now) - SILENT_FOR,
+        "silent": naive_utc(seed_now) - SILENT_FOR,
     }
 
 
@@ -1003,7 +997,7 @@ class TelemetrySeeding:
         busy), and `complete_from` moves back as each run of newest windows is done.
         """
         engine = self.engine
-        end = _naive_utc(self.now).replace(second=0, microsecond=0)
+        end = naive_utc(self.now).replace(second=0, microsecond=0)
         start = end - dt.timedelta(days=DAYS)
         engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, end
         windows = _windows(start, end)
@@ -1052,7 +1046,7 @@ class TelemetrySeeding:
             if self._stop.is_set():
                 return end
             meta = {"version": TELEMETRY_VERSION, "scale": repr(self.scale), "seeded_until": end.isoformat()}
-            _write_meta(cursors[0], {**meta, "seed_now": _naive_utc(self.now).isoformat()})
+            _write_meta(cursors[0], {**meta, "seed_now": naive_utc(self.now).isoformat()})
             engine.seed_progress = 1.0
             if progress is not None:
                 progress(1.0)
@@ -1105,7 +1099,7 @@ def kept_telemetry(engine: KqlEngine, now: dt.datetime, scale: float) -> KeptTel
         return None
     if meta.get("version") != TELEMETRY_VERSION or meta.get("scale") != repr(scale):
         return None
-    if not dt.timedelta(0) <= _naive_utc(now) - kept.seeded_until < dt.timedelta(days=DAYS):
+    if not dt.timedelta(0) <= naive_utc(now) - kept.seeded_until < dt.timedelta(days=DAYS):
         return None
     return kept
 
@@ -1136,7 +1130,7 @@ def fill_gap(engine: KqlEngine, kept: KeptTelemetry, now: dt.datetime, scale: fl
 
     Rows older than the seven days are dropped in the same step, so the file does not grow forever.
     """
-    end = _naive_utc(now).replace(second=0, microsecond=0)
+    end = naive_utc(now).replace(second=0, microsecond=0)
     cursor = engine.connection.cursor()
     try:
         cursor.execute("BEGIN TRANSACTION")
@@ -1162,7 +1156,7 @@ def mark_written_until(engine: KqlEngine, until: dt.datetime) -> None:
     """Record that telemetry is complete up to `until` (after a live-traffic tick)."""
     cursor = engine.connection.cursor()
     try:
-        _write_meta(cursor, {"seeded_until": _naive_utc(until).isoformat()})
+        _write_meta(cursor, {"seeded_until": naive_utc(until).isoformat()})
     finally:
         cursor.close()
 
@@ -1188,13 +1182,13 @@ class TrafficGenerator:
     seed_now: dt.datetime | None = None
 
     def __post_init__(self) -> None:
-        self._last = _naive_utc(self.start).replace(microsecond=0)
+        self._last = naive_utc(self.start).replace(microsecond=0)
         self._lock = threading.Lock()
 
     def tick(self, now: dt.datetime, builds_by_slot: Mapping[tuple[str, str], str]) -> int:
         """Append rows for [last tick, now) in whole seconds; return how many rows were added."""
         with self._lock:
-            t1 = _naive_utc(now).replace(microsecond=0)
+            t1 = naive_utc(now).replace(microsecond=0)
             if t1 <= self._last:
                 return 0
             t0 = self._last
