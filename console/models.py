@@ -184,3 +184,117 @@ class RunbookRun:
         kinds = ("pass", "fail", "inconclusive", "error", "info")
         counts = {s: sum(1 for step in self.steps if step.status == s) for s in kinds}
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One deployment slot of a web app, production included, with the build it serves."""
+
+    app: str
+    name: str
+    resource_group: str
+    subscription_id: str
+    state: str
+    """Running or Stopped."""
+    image: str | None
+    """siteConfig.linuxFxVersion, e.g. "DOCKER|contoso/checkout:2026.11.5-rc1"."""
+    app_version: str | None
+    """The APP_VERSION app setting."""
+    routing_percent: float
+    """Share of production traffic routed to this slot (0 for production itself)."""
+    last_deployment: str | None
+
+    @property
+    def build(self) -> str:
+        """The image tag, else APP_VERSION, else "unknown"."""
+        if self.image:
+            reference = self.image.split("|", 1)[-1]
+            tail = reference.rsplit("/", 1)[-1]
+            if ":" in tail:
+                return tail.rsplit(":", 1)[1]
+        return self.app_version or "unknown"
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "production"
+
+
+@dataclass(frozen=True)
+class WebApp:
+    """A web app and its slots, production first."""
+
+    name: str
+    resource_group: str
+    subscription_id: str
+    slots: tuple[Slot, ...]
+
+    def slot(self, name: str) -> Slot | None:
+        """The slot called `name` (case-insensitive), or None."""
+        for slot in self.slots:
+            if slot.name.lower() == name.lower():
+                return slot
+        return None
+
+    @property
+    def where(self) -> dict[str, str]:
+        """Slot name -> build."""
+        return {slot.name: slot.build for slot in self.slots}
+
+
+@dataclass(frozen=True)
+class SettingDiff:
+    """One setting that differs between two slots; values are masked unless revealed."""
+
+    name: str
+    kind: str
+    """"app setting", "connection string" or "config"."""
+    change: str
+    """"added", "removed" or "changed" (seen from the source slot towards the target)."""
+    source: str | None
+    target: str | None
+    sticky: bool
+
+
+@dataclass(frozen=True)
+class GateReading:
+    """One evaluation of a release gate."""
+
+    at: datetime
+    verdict: str
+    """pass, fail, inconclusive or error."""
+    observed: Any
+    sentence: str
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """How a guarded swap or ramp ended, and where every build is afterwards."""
+
+    decision: str
+    """promoted, rolled back, failed or inconclusive."""
+    readings: tuple[GateReading, ...]
+    where: dict[str, str]
+    """Slot name -> build, read back at the end."""
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a guarded release is judged by: a runbook (with parameters) or a KQL query with a check.
+
+    The service binds `app`, `slot` and `since` (the traffic to judge) when the runbook declares them;
+    a KQL gate may use them as names.
+    """
+
+    runbook: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
+    kql: str | None = None
+    check: str | None = None
+    workspace: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.runbook is not None:
+            shown = " ".join(f"{k}={v}" for k, v in self.parameters)
+            return f"runbook {self.runbook}" + (f" ({shown})" if shown else "")
+        return f"KQL check {self.check}"

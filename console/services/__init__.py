@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
     from console.services.runbooks import RunbookService
+    from console.services.slots import SlotsService
 
 S = TypeVar("S", bound=Service)
 ServiceBuilder = Callable[["Services"], Service]
@@ -40,11 +41,19 @@ def _runbooks(services: Services) -> Service:
     return RunbookService(services.context, services.logs, services.settings.runbooks_dir)
 
 
+def _slots(services: Services) -> Service:
+    # azure-mgmt-web is imported when a slot is first read, not to paint.
+    from console.services.slots import SlotsService
+
+    return SlotsService(services.context, services.resources, services.runbooks)
+
+
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
     {
         "resources": _resources,
         "logs": _logs,
         "runbooks": _runbooks,
+        "slots": _slots,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -97,6 +106,10 @@ class Services:
     @property
     def runbooks(self) -> RunbookService:
         return cast("RunbookService", self.area("runbooks"))
+
+    @property
+    def slots(self) -> SlotsService:
+        return cast("SlotsService", self.area("slots"))
 
     @property
     def settings(self) -> Settings:
