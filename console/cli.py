@@ -525,3 +525,374 @@ def completion(shell: str, demo: bool) -> None:
     completion_class = get_completion_class(shell)
     assert completion_class is not None
     click.echo(completion_class(main, {}, "opsconsole", "_OPSCONSOLE_COMPLETE").source())
+
+
+@main.group()
+def slots() -> None:
+    """Deployment slots of web apps: what runs where, diffs, swaps, guarded releases and rollback (exit 0
+    promoted, 1 gate failed before the swap, 3 Azure error, 4 inconclusive, 5 refused, 6 rolled back)."""
+
+
+_SLOT_OUTPUT = click.Choice(["table", "json", "csv"])
+
+
+def _slot_rows(apps: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "app": slot.app,
+            "slot": slot.name,
+            "build": slot.build,
+            "state": slot.state,
+            "routing_percent": slot.routing_percent,
+            "image": slot.image,
+            "app_version": slot.app_version,
+            "last_deployment": slot.last_deployment,
+            "resource_group": slot.resource_group,
+            "subscription_id": slot.subscription_id,
+        }
+        for app in apps
+        for slot in app.slots
+    ]
+
+
+def _where_text(where: dict[str, str]) -> str:
+    return ", ".join(f"{slot} {build}" for slot, build in where.items())
+
+
+@slots.command("list")
+@click.argument("app", required=False)
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--subscription", help="Subscription id (default: the configured one, else all).")
+@click.option("--output", type=_SLOT_OUTPUT, default="table", show_default=True)
+@click.pass_obj
+def slots_list(session: Session, app: str | None, demo: bool, subscription: str | None, output: str) -> None:
+    """Web apps and their slots: build (image tag, else APP_VERSION), state, routing share, last deployment."""
+    with services_for(session, demo) as services:
+
+        async def fetch() -> list[Any]:
+            if app is not None:
+                return [await services.slots.find_app(app, subscription)]
+            return list(await services.slots.list_apps(subscription))
+
+        try:
+            found = run_async(fetch, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    rows = _slot_rows(found)
+    if output == "table":
+        print_rows(rows, output, ["app", "slot", "build", "state", "routing_percent", "last_deployment"])
+    else:
+        print_rows(rows, output, list(rows[0]) if rows else ["app", "slot", "build"])
+
+
+@slots.command("diff")
+@click.argument("app")
+@click.option("--slot", required=True, help="The slot to compare (the source of a swap).")
+@click.option("--target", default="production", show_default=True, help="The slot to compare it with.")
+@click.option("--reveal", is_flag=True, help="Show the values (masked by default).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=_SLOT_OUTPUT, default="table", show_default=True)
+@click.pass_obj
+def slots_diff(session: Session, app: str, slot: str, target: str, reveal: bool, demo: bool, output: str) -> None:
+    """Settings, connection strings and image that differ between two slots; sticky ones stay on a swap."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.slots.diff(app, slot, target, reveal=reveal), services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    rows = [
+        {"name": d.name, "kind": d.kind, "change": d.change, "sticky": d.sticky, slot: d.source, target: d.target}
+        for d in found
+    ]
+    if not rows and output == "table":
+        click.echo(f"{app}: {slot} and {target} hold the same settings.")
+        return
+    print_rows(rows, output, ["name", "kind", "change", "sticky", slot, target])
+
+
+def _confirm_mutation(yes: bool, what: str) -> None:
+    """Go ahead with --yes; at a terminal, ask; with neither, refuse (exit 5)."""
+    if yes:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail(f"refused to {what}: no terminal to confirm at; pass --yes.", ExitCode.REFUSED)
+    if not click.confirm(f"{what[:1].upper()}{what[1:]}?", default=False):
+        _fail(f"refused to {what}: not confirmed.", ExitCode.REFUSED)
+
+
+def _gate_from(guard: str, check: str | None, params: tuple[str, ...], workspace: str | None) -> Any:
+    """A Gate from --guard (a runbook name or path, else KQL with --check), checked before any Azure call."""
+    from console.models import Gate
+    from console.runbooks import Parameter, RunbookError, parse_check
+    from console.services import make_services
+
+    raw = _parse_params(params)
+    catalog = make_services(_session_settings(), connect_later=True).runbooks
+    try:
+        runbook = catalog.find(guard)
+    except RunbookError:
+        runbook = None
+    if runbook is not None:
+        if check is not None:
+            raise click.BadParameter("--check goes with a KQL guard, not a runbook.", param_hint="--check")
+        unknown = [name for name in raw if runbook.parameter(name) is None]
+        if unknown:
+            known = ", ".join(p.name for p in runbook.parameters)
+            raise click.BadParameter(f"{runbook.name} has no parameter {unknown[0]!r}; its parameters: {known}.")
+        return Gate(runbook=guard, parameters=tuple(raw.items()), workspace=workspace)
+    if check is None:
+        names = ", ".join(r.name for r in catalog.available())
+        raise click.BadParameter(
+            f"{guard!r} is not a runbook ({names}); a KQL guard needs --check, e.g. --check 'value(failure_pct) <= 5'.",
+            param_hint="--guard",
+        )
+    if raw:
+        raise click.BadParameter("--param goes with a runbook guard; a KQL guard uses app, slot and since.")
+    bound = (Parameter("app", "string", ""), Parameter("slot", "string", ""), Parameter("since", "datetime", None))
+    try:
+        parse_check(check, bound)
+    except RunbookError as error:
+        raise click.BadParameter(str(error), param_hint="--check") from None
+    return Gate(kql=guard, check=check, workspace=workspace)
+
+
+def _session_settings() -> Settings:
+    """Settings enough to find runbooks (the user directory from the config) before any Azure call."""
+    context = click.get_current_context()
+    session: Session = context.find_object(Session)  # type: ignore[assignment]
+    return session.settings
+
+
+def _duration(text: str, option: str) -> timedelta:
+    from console.durations import parse_timespan
+
+    span = parse_timespan(text)
+    if span is None or span.total_seconds() <= 0:
+        raise click.BadParameter(f"{text!r} is not a duration; use e.g. 30s, 10m or PT5M.", param_hint=option)
+    return span
+
+
+def _echo_reading(reading: Any) -> None:
+    click.echo(f"{reading.at.strftime('%H:%M:%S')}  {reading.verdict.upper():12} {reading.sentence}")
+
+
+def _release_exit(outcome: Any, output: str) -> NoReturn:
+    if output == "json":
+        body = {
+            "decision": outcome.decision,
+            "sentence": outcome.sentence,
+            "where": outcome.where,
+            "readings": [
+                {"at": r.at, "verdict": r.verdict, "observed": r.observed, "sentence": r.sentence}
+                for r in outcome.readings
+            ],
+        }
+        click.echo(json.dumps(body, indent=2, default=_json_value))
+    else:
+        click.echo(f"{outcome.decision.upper()}: {outcome.sentence}")
+        click.echo(f"where: {_where_text(outcome.where)}")
+    sys.exit(_release_code(outcome))
+
+
+def _release_code(outcome: Any) -> int:
+    if outcome.decision == "promoted":
+        return ExitCode.OK
+    if outcome.decision == "rolled back":
+        return ExitCode.ROLLED_BACK
+    if outcome.decision == "inconclusive":
+        return ExitCode.INCONCLUSIVE
+    if any(r.verdict == "fail" for r in outcome.readings):
+        return ExitCode.CHECK_FAILED
+    return ExitCode.AZURE_ERROR
+
+
+def _progress_printer() -> Callable[[Any], None]:
+    def report(progress: Any) -> None:
+        if progress.done or (progress.status == "Running" and progress.elapsed_s < 0.5):
+            click.echo(f"  {progress.action}: {progress.status} ({progress.elapsed_s:.1f} s)", err=True)
+
+    return report
+
+
+_GUARD_OPTIONS = [
+    click.option("--guard", help="Gate: a runbook name or path, or a KQL query (then --check)."),
+    click.option("--check", help="With a KQL guard: the check, e.g. 'value(failure_pct) <= 5'."),
+    click.option("--param", "params", multiple=True, help="A runbook guard's parameter as name=value (repeatable)."),
+    click.option("--watch", "watch_text", default="10m", show_default=True, help="How long to watch after the swap."),
+    click.option("--interval", "interval_text", default="30s", show_default=True, help="How often to read the gate."),
+    click.option("--max-inconclusive", default=2, show_default=True, help="Inconclusive readings in a row tolerated."),
+    click.option("--workspace", help="Log Analytics workspace the gate queries (default: config, then the first)."),
+]
+
+
+def _guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_GUARD_OPTIONS):
+        command = option(command)
+    return command
+
+
+@slots.command("swap")
+@click.argument("app")
+@click.option("--slot", required=True, help="The slot whose build goes in (e.g. staging).")
+@click.option("--target", default="production", show_default=True, help="The slot it goes into.")
+@click.option("--preview", is_flag=True, help="Swap with preview: apply the target's settings to the slot first.")
+@_guard_options
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def slots_swap(
+    session: Session,
+    app: str,
+    slot: str,
+    target: str,
+    preview: bool,
+    guard: str | None,
+    check: str | None,
+    params: tuple[str, ...],
+    watch_text: str,
+    interval_text: str,
+    max_inconclusive: int,
+    workspace: str | None,
+    yes: bool,
+    demo: bool,
+    output: str,
+) -> None:
+    """Swap a slot into production (or --target). With --guard, a release that watches itself: the gate must
+    pass on the slot first, then is read on the target every --interval for --watch; anything but a clean pass
+    swaps back at once (exit 6)."""
+    gate = _gate_from(guard, check, params, workspace) if guard else None
+    if gate is None and (check or params):
+        raise click.BadParameter("--check and --param go with --guard.")
+    watch, interval = _duration(watch_text, "--watch"), _duration(interval_text, "--interval")
+    what = f"{'release' if gate else 'swap'} {app}/{slot} into {target}"
+    _confirm_mutation(yes, what)
+    with services_for(session, demo, telemetry=gate is not None) as services:
+
+        async def run() -> Any:
+            service = services.slots
+            if gate is None:
+                return await service.swap(
+                    app, slot, target, preview=preview, confirmed=True, progress=_progress_printer()
+                )
+            click.echo(f"Releasing {app}/{slot} into {target}, gated by {gate.label}.")
+            return await service.guarded_swap(
+                app,
+                slot,
+                gate,
+                target=target,
+                watch=watch,
+                interval=interval,
+                max_inconclusive=max_inconclusive,
+                preview=preview,
+                confirmed=True,
+                on_reading=_echo_reading if output == "text" else None,
+                progress=_progress_printer(),
+            )
+
+        try:
+            result = run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    if gate is not None:
+        _release_exit(result, output)
+    done = "Applied the settings of" if preview else "Swapped"
+    _finish_swap(result, output, f"{done} {app}/{slot} with {target}")
+
+
+def _finish_swap(app: Any, output: str, what: str) -> None:
+    where = app.where
+    if output == "json":
+        click.echo(json.dumps({"app": app.name, "where": where}, indent=2))
+    else:
+        click.echo(f"{what}; now {_where_text(where)}.")
+
+
+@slots.command("ramp")
+@click.argument("app")
+@click.option("--slot", required=True, help="The slot to route traffic to.")
+@click.option("--steps", required=True, help="Shares of production traffic in turn, in percent, e.g. 5,25,50.")
+@click.option("--hold", "hold_text", default="5m", show_default=True, help="How long each step is watched.")
+@_guard_options
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def slots_ramp(
+    session: Session,
+    app: str,
+    slot: str,
+    steps: str,
+    hold_text: str,
+    guard: str | None,
+    check: str | None,
+    params: tuple[str, ...],
+    watch_text: str,
+    interval_text: str,
+    max_inconclusive: int,
+    workspace: str | None,
+    yes: bool,
+    demo: bool,
+    output: str,
+) -> None:
+    """Route each share of production traffic to the slot in turn, judging the slot's traffic by the gate at
+    every step, then a guarded swap; a breach sets routing back to 0 and stops (exit 6)."""
+    if not guard:
+        raise click.BadParameter("a ramp needs a gate.", param_hint="--guard")
+    try:
+        shares = [float(part) for part in steps.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"{steps!r} is not a list of percentages such as 5,25,50.", param_hint="--steps"
+        ) from None
+    if not shares or any(not 0 < share <= 100 for share in shares):
+        raise click.BadParameter("each step is a share between 0 and 100 percent, e.g. 5,25,50.", param_hint="--steps")
+    gate = _gate_from(guard, check, params, workspace)
+    hold, watch = _duration(hold_text, "--hold"), _duration(watch_text, "--watch")
+    interval = _duration(interval_text, "--interval")
+    _confirm_mutation(yes, f"ramp {app}/{slot} through {steps}% and swap it into production")
+    with services_for(session, demo, telemetry=True) as services:
+
+        async def run() -> Any:
+            click.echo(f"Ramping {app}/{slot} through {steps}%, gated by {gate.label}.")
+            return await services.slots.ramp(
+                app,
+                slot,
+                shares,
+                hold,
+                gate,
+                watch=watch,
+                interval=interval,
+                max_inconclusive=max_inconclusive,
+                confirmed=True,
+                on_reading=_echo_reading if output == "text" else None,
+                progress=_progress_printer(),
+            )
+
+        try:
+            outcome = run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    _release_exit(outcome, output)
+
+
+@slots.command("rollback")
+@click.argument("app")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def slots_rollback(session: Session, app: str, yes: bool, demo: bool, output: str) -> None:
+    """Swap back the app's last swap, as the journal recorded it; refuses when there is none, or when the
+    slots have changed since."""
+    _confirm_mutation(yes, f"roll back the last swap of {app}")
+    with services_for(session, demo) as services:
+
+        async def run() -> Any:
+            return await services.slots.rollback(app, confirmed=True, progress=_progress_printer())
+
+        try:
+            result = run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    _finish_swap(result, output, f"Rolled back the last swap of {app}")
