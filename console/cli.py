@@ -672,6 +672,18 @@ def _duration(text: str, option: str) -> timedelta:
     return span
 
 
+def _moment(text: str) -> datetime:
+    from datetime import UTC
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a moment; use e.g. 2026-12-01T22:30:00Z.", param_hint="--since"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _echo_reading(reading: Any) -> None:
     click.echo(f"{reading.at.strftime('%H:%M:%S')}  {reading.verdict.upper():12} {reading.sentence}")
 
@@ -878,18 +890,22 @@ def slots_ramp(
 
 @slots.command("rollback")
 @click.argument("app")
+@click.option(
+    "--since", "since_text", help="Only a swap made since this moment (ISO 8601, UTC), e.g. the pipeline's start."
+)
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
 @click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
-def slots_rollback(session: Session, app: str, yes: bool, demo: bool, output: str) -> None:
-    """Swap back the app's last swap, as the journal recorded it; refuses when there is none, or when the
-    slots have changed since."""
+def slots_rollback(session: Session, app: str, since_text: str | None, yes: bool, demo: bool, output: str) -> None:
+    """Swap back the app's last swap, as the journal recorded it; refuses (exit 5) when there is none, or when
+    the slots have changed since."""
+    since = _moment(since_text) if since_text else None
     _confirm_mutation(yes, f"roll back the last swap of {app}")
     with services_for(session, demo) as services:
 
         async def run() -> Any:
-            return await services.slots.rollback(app, confirmed=True, progress=_progress_printer())
+            return await services.slots.rollback(app, since=since, confirmed=True, progress=_progress_printer())
 
         try:
             result = run_async(run, services)

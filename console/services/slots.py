@@ -463,13 +463,23 @@ class SlotsService(Service):
         return await self.read_app(found.subscription_id, group, app_name)
 
     async def rollback(
-        self, app: WebApp | str, *, confirmed: bool = False, progress: ProgressCallback | None = None
+        self,
+        app: WebApp | str,
+        *,
+        since: datetime | None = None,
+        confirmed: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> WebApp:
-        """Swap back the app's last swap, found in the journal; refuses when there is none or the slots changed."""
+        """Swap back the app's last swap (made since `since`, when given), found in the journal; refuses when
+        there is none, or when the slots have changed since."""
         found = await self._writable(app, "roll back", confirmed)
-        last = await asyncio.to_thread(self.last_swap, found)
+        last = await asyncio.to_thread(self.last_swap, found, since)
         if last is None:
-            raise OpsError(ErrorKind.NOT_FOUND, f"The journal has no finished swap of {found.name} to roll back.")
+            when = f" since {since.isoformat()[:19]}Z" if since is not None else ""
+            raise OpsError(
+                ErrorKind.REFUSED,
+                f"Nothing to roll back: the journal has no finished swap of {found.name}{when}.",
+            )
         source, dest, before = last["source"], last["target"], last["before"]
         expected = {source: before.get(dest), dest: before.get(source)}
         now = found.where
@@ -483,8 +493,9 @@ class SlotsService(Service):
             )
         return await self._swap(found, source, dest, confirmed, progress, action=SWAP_ACTION, note="rollback")
 
-    def last_swap(self, app: WebApp) -> dict[str, Any] | None:
-        """The app's last swap that succeeded, from the journal: at, source, target and the builds before."""
+    def last_swap(self, app: WebApp, since: datetime | None = None) -> dict[str, Any] | None:
+        """The app's last swap that succeeded (at or after `since`), from the journal: at, source, target and
+        the builds before."""
         entries = self.context.journal.entries()
         succeeded = {
             e.get("operation_id") for e in entries if e.get("phase") == "outcome" and e.get("result") == "succeeded"
@@ -499,6 +510,8 @@ class SlotsService(Service):
                 and str(entry.get("target", "")).lower().startswith(prefix)
                 and isinstance(params.get("before"), dict)
             ):
+                if since is not None and _journal_time(entry) < since:
+                    return None
                 return {
                     "at": str(entry.get("at", "")),
                     "source": str(params["source"]),
@@ -767,6 +780,14 @@ def _compare(
         change = "added" if b is None else "removed" if a is None else "changed"
         found.append(SettingDiff(key, kind, change, shown(a), shown(b), key in sticky))
     return found
+
+
+def _journal_time(entry: Mapping[str, Any]) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(entry.get("at")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _collect(pager: Any) -> list[Any]:
