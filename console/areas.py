@@ -64,6 +64,20 @@ def _runbooks_screen(services: Services, context: ShellContext) -> Screen[Any]:
     return RunbooksScreen(context, services)
 
 
+def _slots_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    from console.services.slots import SlotsService
+    from screens.slots import SlotsScreen
+
+    service = services.get("slots", SlotsService)
+    return SlotsScreen(
+        context,
+        service,
+        services.resources.list_subscriptions,
+        services.runbooks.find,
+        services.settings.refresh_seconds,
+    )
+
+
 AREAS: Mapping[str, Area] = MappingProxyType(
     {
         area.name: area
@@ -81,7 +95,7 @@ AREAS: Mapping[str, Area] = MappingProxyType(
             Area("runbooks", "Runbooks", ("rb",), "alt+3", _runbooks_screen, "screens.runbooks", (RunbookCommands,)),
             Area("alerts", "Alerts", (), "alt+4"),
             Area("cost", "Cost", ("budget",), "alt+5"),
-            Area("slots", "Slots", (), "alt+6"),
+            Area("slots", "Slots", ("slot", "swap"), "alt+6", _slots_screen, "screens.slots"),
             Area("backup", "Backup", (), "alt+7"),
         )
     }
