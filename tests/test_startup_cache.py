@@ -82,6 +82,13 @@ async def test_a_listing_is_cached_for_its_cloud_and_tenant_only(make_local_serv
         assert services.resources.cached_inventory() is None
         path.write_bytes(b"\x00\xff" * 10)
         assert services.resources.cached_inventory() is None
+        # Well-formed JSON of the wrong shape is damage too: read as nothing, and a fresh listing replaces it.
+        path.write_text(json.dumps({**data, "resources": [], "subscriptions": {}}))
+        assert services.resources.cached_inventory() is None
+        await services.resources.list_subscriptions()
+        await services.resources.list_resources(estate.PROD_SUBSCRIPTION)
+        again = services.resources.cached_inventory()
+        assert again is not None and again.for_scope(estate.PROD_SUBSCRIPTION) is not None
     finally:
         await services.close()
 

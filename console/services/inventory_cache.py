@@ -159,13 +159,19 @@ class InventoryCache:
         Failing to write is silent: the cache only ever saves waiting, never data.
         """
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-        data = self._read(identity) or {
-            "format": FORMAT,
-            "cloud": identity.cloud,
-            "tenant": identity.tenant_id,
-            "subscriptions": [],
-            "resources": {},
-        }
+        data = self._read(identity)
+        if (
+            data is None
+            or not isinstance(data.get("resources"), dict)
+            or not isinstance(data.get("subscriptions"), list)
+        ):
+            data = {
+                "format": FORMAT,
+                "cloud": identity.cloud,
+                "tenant": identity.tenant_id,
+                "subscriptions": [],
+                "resources": {},
+            }
         if subscriptions is not None:
             data["subscriptions"] = [_subscription_to_json(s) for s in subscriptions]
         for subscription_id, items in (resources or {}).items():
