@@ -131,8 +131,8 @@ async def test_filter_on_tag_name_and_value(raw_client: ResourceManagementClient
     expected = {r["name"] for r in store.resources(PROD) if (r.get("tags") or {}).get("owner") == "sre"}
     assert expected
     assert {r.name for r in found} == expected
-    tagged = [r async for r in raw_client.resources.list(filter="tagName eq 'build'")]
-    assert tagged and all("build" in (r.tags or {}) for r in tagged)
+    tagged = [r async for r in raw_client.resources.list(filter="tagName eq 'slot'")]
+    assert tagged and all("slot" in (r.tags or {}) for r in tagged)
 
 
 @pytest.mark.asyncio

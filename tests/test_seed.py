@@ -76,7 +76,9 @@ def test_every_web_app_and_its_slots_are_seeded_with_their_builds(resources: lis
         assert site["kind"] == "app,linux"
         assert site["properties"]["state"] == "Running"
         assert site["properties"]["defaultHostName"] == f"{app.name}.azurewebsites.net"
-        assert site["tags"]["build"] == app.builds_by_slot["production"]
+        assert "build" not in site["tags"]  # what runs is the content, which moves on a swap; tags do not
+        production = app.linux_fx_version(app.builds_by_slot["production"])
+        assert site["properties"]["siteConfig"]["linuxFxVersion"] == production
         plan_id = site["properties"]["serverFarmId"].lower()
         assert any(r["id"].lower() == plan_id for r in _by_type(resources, "Microsoft.Web/serverfarms"))
         for slot_name, build in app.builds_by_slot.items():
@@ -84,7 +86,7 @@ def test_every_web_app_and_its_slots_are_seeded_with_their_builds(resources: lis
                 continue
             slot = slots[f"{app.resource_id}/slots/{slot_name}".lower()]
             assert slot["name"] == f"{app.name}/{slot_name}"
-            assert slot["tags"]["build"] == build
+            assert slot["properties"]["siteConfig"]["linuxFxVersion"] == app.linux_fx_version(build)
             assert slot["properties"]["defaultHostName"] == f"{app.name}-{slot_name}.azurewebsites.net"
     expected_slots = sum(len(app.builds_by_slot) - 1 for app in estate.WEB_APPS)
     assert len(slots) == expected_slots

@@ -91,6 +91,24 @@ class WebAppSpec:
             f"/providers/Microsoft.Web/sites/{self.name}"
         )
 
+    @property
+    def image(self) -> str:
+        """The container image the app runs, without its tag (`contoso/checkout`)."""
+        return "contoso/" + self.name.removeprefix("app-").rsplit("-", 1)[0]
+
+    def linux_fx_version(self, build: str) -> str:
+        """`siteConfig.linuxFxVersion` for `build`: the image tagged with the build."""
+        return f"DOCKER|{self.image}:{build}"
+
+
+def build_of(linux_fx_version: str | None, app_version: str | None) -> str | None:
+    """Which build a slot runs, read from its content: the image tag, else the `APP_VERSION` setting."""
+    image = (linux_fx_version or "").partition("|")[2]
+    name, colon, tag = image.rpartition(":")
+    if colon and tag and "/" not in tag and name:
+        return tag
+    return app_version or None
+
 
 WEB_APPS = (
     WebAppSpec(

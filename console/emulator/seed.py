@@ -103,6 +103,89 @@ def seed_resources(now: datetime) -> list[Json]:
     return seed.resources
 
 
+STICKY_APP_SETTINGS = ("ENVIRONMENT_NAME", "WARMUP_PATH")
+"""App settings every seeded web app keeps with its slot on a swap (`config/slotConfigNames`)."""
+STICKY_CONNECTION_STRINGS = ("OrdersDb",)
+"""Connection strings every seeded web app keeps with its slot on a swap."""
+
+
+def web_app_content(now: datetime) -> list[tuple[str, Json]]:
+    """Per slot of each seeded web app (production included), what Azure keeps beside the site document:
+    app settings, connection strings and deployment history, as `(slot resource id, body)`. The
+    production entry also holds the app's slot configuration names."""
+    found: list[tuple[str, Json]] = []
+    for index, app in enumerate(estate.WEB_APPS):
+        short = app.name.removeprefix("app-")
+        for position, (slot, build) in enumerate(app.builds_by_slot.items()):
+            slot_id = app.resource_id if slot == "production" else f"{app.resource_id}/slots/{slot}"
+            database = "psql-orders-prod" if app.subscription_id == estate.PROD_SUBSCRIPTION else "psql-orders-stg"
+            app_settings = {
+                "APP_VERSION": build,
+                "WEBSITES_PORT": "8080",
+                "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+                    f"InstrumentationKey={_guid('ikey', app.name)};IngestionEndpoint="
+                    "https://westeurope-5.in.applicationinsights.azure.com/"
+                ),
+                "FEATURE_FLAGS": "" if slot == "production" else f"{short}-next",
+                "ENVIRONMENT_NAME": slot,
+                "WARMUP_PATH": "/health" if slot == "production" else f"/health?slot={slot}",
+            }
+            connection_strings = {
+                "OrdersDb": {
+                    "value": (
+                        f"Host={database}.postgres.database.azure.com;Database=orders_{slot};"
+                        f"Username={short}_{slot};Password={_guid('password', slot_id)[:18]}"
+                    ),
+                    "type": "PostgreSQL",
+                },
+                "Sessions": {
+                    "value": f"redis-sessions-prod.redis.cache.windows.net:6380,ssl=True,password={_guid('redis')}",
+                    "type": "Custom",
+                },
+            }
+            deployments = []
+            for age, old_build in enumerate((build, *_previous_builds(build))):
+                moment = now - timedelta(days=1 + 3 * age, hours=index + position, minutes=17)
+                deployment_id = _guid("deployment", slot_id, str(age)).replace("-", "")[:20]
+                deployments.append(
+                    {
+                        "id": f"{slot_id}/deployments/{deployment_id}",
+                        "name": deployment_id,
+                        "type": "Microsoft.Web/sites/deployments"
+                        if slot == "production"
+                        else "Microsoft.Web/sites/slots/deployments",
+                        "properties": {
+                            "status": 4,
+                            "message": f"Deploy {app.image}:{old_build} to {slot}",
+                            "author": "release-pipeline",
+                            "deployer": "GitHub Actions",
+                            "author_email": _SEED_USER,
+                            "start_time": _arm_time(moment),
+                            "end_time": _arm_time(moment + timedelta(seconds=94)),
+                            "active": age == 0,
+                            "details": f"{app.linux_fx_version(old_build)}",
+                        },
+                    }
+                )
+            body: Json = {"appSettings": app_settings, "connectionStrings": connection_strings}
+            body["deployments"] = deployments
+            if slot == "production":
+                body["slotConfigNames"] = {
+                    "appSettingNames": list(STICKY_APP_SETTINGS),
+                    "connectionStringNames": list(STICKY_CONNECTION_STRINGS),
+                    "azureStorageConfigNames": [],
+                }
+            found.append((slot_id, body))
+    return found
+
+
+def _previous_builds(build: str) -> tuple[str, ...]:
+    """The two builds before `build` in the estate's list, for a slot's deployment history."""
+    names = list(estate.BUILDS)
+    at = names.index(build) if build in names else 0
+    return tuple(names[(at - step) % len(names)] for step in (1, 2))
+
+
 def _guid(*parts: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
 
@@ -361,7 +444,7 @@ class _EstateSeed:
             "vnetRouteAllEnabled": is_production_app,
             "siteConfig": {
                 "numberOfWorkers": 1,
-                "linuxFxVersion": "DOTNETCORE|8.0",
+                "linuxFxVersion": app.linux_fx_version(build),
                 "alwaysOn": True,
                 "http20Enabled": True,
                 "minTlsVersion": "1.2",
@@ -407,7 +490,6 @@ class _EstateSeed:
             identity=self._system_identity(resource_id),
             properties=properties,
             extra_tags={
-                "build": build,
                 "slot": slot or "production",
                 "hidden-link: /app-insights-resource-id": arm_resource_id(
                     app.subscription_id,

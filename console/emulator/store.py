@@ -13,11 +13,15 @@ import duckdb
 
 from console.emulator import estate
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 Document = tuple[str, str, dict[str, Any]]
 """A seeded ARM document: its kind (`subscription`, `resourceGroup`, `resource`), id and body."""
 Seed = Callable[[datetime], Iterable[Document]]
+
+WEB_CONTENT = "webContent"
+"""The document kind for what a web app's slot holds beside its site document (app settings,
+connection strings, deployments, and on production the slot configuration names), keyed by the slot's id."""
 
 
 def _key(resource_id: str) -> str:
@@ -134,11 +138,31 @@ class Store:
         return len(resource_keys)
 
     def builds_by_slot(self) -> dict[tuple[str, str], str]:
-        """Which build runs in which slot of each web app, as (app name, slot) -> build."""
+        """Which build runs in which slot of each web app, as (app name, slot) -> build.
+
+        Read from the slot's content as Azure holds it: the image tag in `siteConfig.linuxFxVersion`,
+        else the `APP_VERSION` app setting; both move on a swap, tags do not.
+        """
         builds: dict[tuple[str, str], str] = {}
         for app in estate.WEB_APPS:
             for slot, default in app.builds_by_slot.items():
                 slot_id = app.resource_id if slot == "production" else f"{app.resource_id}/slots/{slot}"
-                document = self.resource(slot_id) or {}
-                builds[(app.name, slot)] = str((document.get("tags") or {}).get("build", default))
+                site_config = ((self.resource(slot_id) or {}).get("properties") or {}).get("siteConfig") or {}
+                settings = (self.get(WEB_CONTENT, slot_id) or {}).get("appSettings") or {}
+                found = estate.build_of(site_config.get("linuxFxVersion"), settings.get("APP_VERSION"))
+                builds[(app.name, slot)] = found or default
         return builds
+
+    def routing_by_slot(self) -> dict[tuple[str, str], float]:
+        """The share (percent) of each web app's production traffic routed to a slot, as
+        (app name, slot) -> percent, from the production site's `siteConfig.experiments.rampUpRules`."""
+        routing: dict[tuple[str, str], float] = {}
+        for app in estate.WEB_APPS:
+            site_config = ((self.resource(app.resource_id) or {}).get("properties") or {}).get("siteConfig") or {}
+            rules = (site_config.get("experiments") or {}).get("rampUpRules") or []
+            for rule in rules:
+                slot = str(rule.get("name") or "")
+                percent = rule.get("reroutePercentage")
+                if slot in app.builds_by_slot and slot != "production" and isinstance(percent, (int, float)):
+                    routing[(app.name, slot)] = float(percent)
+        return routing

@@ -333,12 +333,30 @@ _PERFORMANCE_BUCKET = (
 )
 
 
-def _requests_sql(bucket_s: int, builds: Mapping[tuple[str, str], str]) -> str:
-    """Requests for [$t0, $t1) in buckets of `bucket_s` seconds."""
+def _routes_values(routing: Mapping[tuple[str, str], float]) -> str:
+    """Traffic routing as ranges of a uniform draw in [0, 100): production requests drawn into a slot's
+    range are served by that slot (its build), as App Service's `rampUpRules` route them."""
+    rows = ["(-1, 'production', 0.0, 0.0)"]  # keeps the VALUES list non-empty and typed
+    for index, app in enumerate(estate.WEB_APPS):
+        low = 0.0
+        for slot in app.builds_by_slot:
+            percent = min(max(float(routing.get((app.name, slot), 0.0)), 0.0), 100.0 - low)
+            if slot == "production" or percent <= 0:
+                continue
+            rows.append(f"({index}, {_literal(slot)}, {low}, {low + percent})")
+            low += percent
+    return "routes(app_idx, slot, lo, hi) AS (VALUES " + ", ".join(rows) + ")"
+
+
+def _requests_sql(
+    bucket_s: int, builds: Mapping[tuple[str, str], str], routing: Mapping[tuple[str, str], float] | None = None
+) -> str:
+    """Requests for [$t0, $t1) in buckets of `bucket_s` seconds; `routing` sends that percent of each
+    app's production requests to a slot."""
     incident = f"(s.app = {_literal(INCIDENT_APP)} AND s.t >= $inc0 AND s.t < $inc1 AND s.slot = 'production')"
     return f"""
 INSERT INTO AppRequests BY NAME
-WITH {_apps_values()}, {_builds_values(builds)},
+WITH {_apps_values()}, {_builds_values(builds)}, {_routes_values(routing or {})},
 buckets AS (
     SELECT a.*, g.range AS bucket FROM apps a, range($t0, $t1, INTERVAL {bucket_s} SECOND) g
 ),
@@ -353,12 +371,13 @@ expanded AS (
 ),
 shaped AS (
     SELECT e.*, bucket + to_microseconds(CAST(_tg_u(rk, 1) * {bucket_s} * 1e6 AS BIGINT)) AS t,
-        CASE WHEN _tg_u(rk, 2) < {PRODUCTION_SHARE} OR len(nonprod) = 0 THEN 'production'
+        CASE WHEN _tg_u(rk, 2) < {PRODUCTION_SHARE} OR len(nonprod) = 0 THEN coalesce(r.slot, 'production')
              ELSE nonprod[1 + LEAST(len(nonprod) - 1, CAST(floor(
                  (_tg_u(rk, 2) - {PRODUCTION_SHARE}) / (1 - {PRODUCTION_SHARE}) * len(nonprod)) AS INTEGER))]
              END AS slot,
         ops[1 + CAST(floor(_tg_u(rk, 4) * len(ops)) AS INTEGER)] AS op
-    FROM expanded e
+    FROM expanded e LEFT JOIN routes r
+        ON r.app_idx = e.app_idx AND _tg_u(e.rk, 11) * 100 >= r.lo AND _tg_u(e.rk, 11) * 100 < r.hi
 ),
 joined AS (
     SELECT s.*, b.build, b.fail, b.lat, {incident} AS incident
@@ -905,9 +924,10 @@ def _insert_window(
     parameters: dict[str, object],
     bucket_s: int,
     builds: Mapping[tuple[str, str], str],
+    routing: Mapping[tuple[str, str], float] | None = None,
 ) -> None:
     for sql in (
-        _requests_sql(bucket_s, builds),
+        _requests_sql(bucket_s, builds, routing),
         _dependencies_sql(),
         _exceptions_sql(),
         _traces_sql(),
@@ -1185,8 +1205,16 @@ class TrafficGenerator:
         self._last = naive_utc(self.start).replace(microsecond=0)
         self._lock = threading.Lock()
 
-    def tick(self, now: dt.datetime, builds_by_slot: Mapping[tuple[str, str], str]) -> int:
-        """Append rows for [last tick, now) in whole seconds; return how many rows were added."""
+    def tick(
+        self,
+        now: dt.datetime,
+        builds_by_slot: Mapping[tuple[str, str], str],
+        routing: Mapping[tuple[str, str], float] | None = None,
+    ) -> int:
+        """Append rows for [last tick, now) in whole seconds; return how many rows were added.
+
+        `routing` is the percent of each app's production traffic a slot serves, as (app, slot) -> percent.
+        """
         with self._lock:
             t1 = naive_utc(now).replace(microsecond=0)
             if t1 <= self._last:
@@ -1199,7 +1227,7 @@ class TrafficGenerator:
                 before = _total_rows(cursor)
                 cursor.execute("BEGIN TRANSACTION")
                 try:
-                    _insert_window(cursor, parameters, 1, {**_default_builds(), **builds_by_slot})
+                    _insert_window(cursor, parameters, 1, {**_default_builds(), **builds_by_slot}, routing)
                     cursor.execute("COMMIT")
                 except BaseException:
                     cursor.execute("ROLLBACK")

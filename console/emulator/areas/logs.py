@@ -180,7 +180,7 @@ async def start(app: web.Application, store: Store, now: datetime, config: Emula
         while True:
             try:
                 moment = datetime.now(UTC)
-                await asyncio.to_thread(generator.tick, moment, store.builds_by_slot())
+                await asyncio.to_thread(generator.tick, moment, store.builds_by_slot(), store.routing_by_slot())
                 await asyncio.to_thread(telemetry.mark_written_until, lazy.engine, moment)
             except Exception:  # one failed tick must not end live traffic; the next tick covers the gap
                 log.exception("live traffic tick failed")
