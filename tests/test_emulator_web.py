@@ -414,3 +414,55 @@ async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSite
         await web.web_apps.begin_swap_slot(GROUP, CHECKOUT, "staging", CsmSlotEntity(target_slot="staging"))
     assert itself.value.status_code == 400
     await asyncio.sleep(0)
+
+
+def test_the_story_has_a_bad_and_a_good_build_waiting_in_staging() -> None:
+    apps = {app.name: app for app in estate.WEB_APPS}
+    bad_app, bad_slot = story.BAD_BUILD_SLOT
+    good_app, good_slot = story.GOOD_BUILD_SLOT
+    assert apps[bad_app].builds_by_slot[bad_slot] == story.BAD_BUILD
+    assert apps[good_app].builds_by_slot[good_slot] == story.GOOD_BUILD
+    good, bad = estate.BUILDS[story.GOOD_BUILD], estate.BUILDS[story.BAD_BUILD]
+    production = estate.BUILDS[apps[good_app].builds_by_slot["production"]]
+    assert good.failure_rate <= production.failure_rate < bad.failure_rate / 10
+    assert any("canary" in app.builds_by_slot for app in estate.WEB_APPS)
+    assert sum("staging" in app.builds_by_slot for app in estate.WEB_APPS) >= 3
+
+
+async def test_the_other_subscription_answers_and_an_unknown_api_version_is_refused(
+    web_azure: EmulatorThread, web: WebSiteManagementClient
+) -> None:
+    readiness = web_azure.readiness
+    credential = DefaultAzureCredential()
+    other = WebSiteManagementClient(
+        credential,
+        estate.NONPROD_SUBSCRIPTION,
+        base_url=readiness["arm_endpoint"],
+        credential_scopes=["https://management.azure.com/.default"],
+        connection_verify=readiness["ca_file"],
+    )
+    old = WebSiteManagementClient(
+        credential,
+        PROD,
+        base_url=readiness["arm_endpoint"],
+        credential_scopes=["https://management.azure.com/.default"],
+        connection_verify=readiness["ca_file"],
+        api_version="2019-01-01",
+    )
+    try:
+        for app in estate.WEB_APPS:
+            if app.subscription_id != estate.NONPROD_SUBSCRIPTION:
+                continue
+            for slot, build in app.builds_by_slot.items():
+                if slot == "production":
+                    config = await other.web_apps.get_configuration(app.resource_group, app.name)
+                else:
+                    config = await other.web_apps.get_configuration_slot(app.resource_group, app.name, slot)
+                assert config.linux_fx_version == app.linux_fx_version(build)
+        with pytest.raises(HttpResponseError) as refused:
+            await old.web_apps.get(GROUP, CHECKOUT)
+        assert refused.value.status_code == 400 and "api-version" in str(refused.value).lower()
+    finally:
+        await other.close()
+        await old.close()
+        await credential.close()

@@ -25,6 +25,12 @@ INCIDENT_RESTART_AFTER = dt.timedelta(minutes=22)
 BAD_BUILD = "2026.11.5-rc1"
 BAD_BUILD_SLOT = (INCIDENT_APP, "staging")
 
+# The good build: the catalog app's staging slot holds the next release, which behaves as well as
+# production does, so a guarded swap of it promotes. What runs in a slot is its content (the image
+# tag in `siteConfig.linuxFxVersion` and the `APP_VERSION` app setting), which a swap moves.
+GOOD_BUILD = "2026.11.4"
+GOOD_BUILD_SLOT = ("app-catalog-prod", "staging")
+
 # The silent computer: it stopped sending heartbeats two hours before the seed's `now`.
 SILENT_COMPUTER = "vm-build-agent-02"
 SILENT_FOR = dt.timedelta(hours=2)

@@ -125,11 +125,15 @@ class _Web:
 
     # finding things ----------------------------------------------------------------------------
 
-    def _slot(self, match: dict[str, str]) -> _Slot | web.Response:
-        """The slot a route names, or the ARM 404 for a missing subscription, group, site or slot."""
+    def _slot(self, request: web.Request, match: dict[str, str]) -> _Slot | web.Response:
+        """The slot a route names, or the ARM 404 for a missing subscription, group, site or slot (or the
+        400 for an api-version Microsoft.Web does not offer)."""
         missing = self.router.require_group(match["sub"], match["rg"])
         if missing is not None:
             return missing
+        refused = self.router.refuse_type("Microsoft.Web/sites", request)
+        if refused is not None:
+            return refused
         site_id = (
             f"/subscriptions/{match['sub']}/resourceGroups/{match['rg']}/providers/Microsoft.Web/sites/{match['site']}"
         )
@@ -207,18 +211,15 @@ class _Web:
         return self.router.page(request, sites)
 
     async def _list_slots(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         return self.router.page(request, self._slots_of(slot.site_id)[1:])
 
     async def _get_site(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
-        refused = self.router.refuse_type("Microsoft.Web/sites", request)
-        if refused is not None:
-            return refused
         return web.json_response(self._document(slot))
 
     # configuration -----------------------------------------------------------------------------
@@ -236,13 +237,13 @@ class _Web:
         }
 
     async def _get_config(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         return web.json_response(self._config_body(slot))
 
     async def _update_config(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
@@ -338,14 +339,14 @@ class _Web:
         return {"id": f"{slot.resource_id}/config/{name}", "name": name, "type": kind, "properties": properties}
 
     async def _list_app_settings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         settings = self._content(slot).get("appSettings") or {}
         return web.json_response(self._dictionary(slot, "appsettings", settings))
 
     async def _put_app_settings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
@@ -362,14 +363,14 @@ class _Web:
         return web.json_response(self._dictionary(slot, "appsettings", content["appSettings"]))
 
     async def _list_connection_strings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         strings = self._content(slot).get("connectionStrings") or {}
         return web.json_response(self._dictionary(slot, "connectionstrings", strings))
 
     async def _put_connection_strings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
@@ -407,7 +408,7 @@ class _Web:
         return web.json_response(self._dictionary(slot, "connectionstrings", strings))
 
     async def _get_slot_config_names(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         names = self._content(slot).get("slotConfigNames") or {}
@@ -421,7 +422,7 @@ class _Web:
         return self._dictionary(slot, "slotConfigNames", properties)
 
     async def _put_slot_config_names(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
@@ -440,15 +441,15 @@ class _Web:
         return web.json_response(self._config_names(slot, names))
 
     async def _list_deployments(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         return self.router.page(request, list(self._content(slot).get("deployments") or []))
 
     # start, stop, restart ----------------------------------------------------------------------
 
-    async def _set_state(self, match: dict[str, str], state: str | None) -> web.Response:
-        slot = self._slot(match)
+    async def _set_state(self, request: web.Request, match: dict[str, str], state: str | None) -> web.Response:
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         if slot.site_id.lower() in self.swapping:
@@ -461,20 +462,20 @@ class _Web:
         return web.Response(status=200)
 
     async def _start(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        return await self._set_state(match, "Running")
+        return await self._set_state(request, match, "Running")
 
     async def _stop(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        return await self._set_state(match, "Stopped")
+        return await self._set_state(request, match, "Stopped")
 
     async def _restart(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        return await self._set_state(match, None)
+        return await self._set_state(request, match, None)
 
     # swap, swap with preview, differences ------------------------------------------------------
 
     async def _pair(self, request: web.Request, match: dict[str, str]) -> tuple[_Slot, _Slot] | web.Response:
         """(source, target) of a swap-like request: the slot the path names and the body's `targetSlot`,
         production always the target when it is one of the two."""
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
@@ -624,7 +625,7 @@ class _Web:
         return web.Response(status=200)
 
     async def _reset_slot_config(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         if slot.site_id.lower() in self.swapping:
@@ -643,7 +644,7 @@ class _Web:
         return web.Response(status=200)
 
     async def _slot_differences(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(match)
+        slot = self._slot(request, match)
         if isinstance(slot, web.Response):
             return slot
         body = await read_json_object(request)
