@@ -123,7 +123,7 @@ async def test_apps_list_with_their_slots_and_the_build_each_runs(slots: SlotsSe
     apps = await slots.list_apps()
     assert len(apps) >= 3
     checkout = next(app for app in apps if app.name == CHECKOUT)
-    assert [slot.name for slot in checkout.slots][0] == "production"
+    assert checkout.slots[0].name == "production"
     assert {"staging", "canary"} <= {slot.name for slot in checkout.slots}
     staging = checkout.slot("staging")
     assert staging is not None and staging.build == BAD and staging.app_version == BAD
@@ -131,7 +131,7 @@ async def test_apps_list_with_their_slots_and_the_build_each_runs(slots: SlotsSe
     assert checkout.where["production"] == GOOD
     assert all(slot.state == "Running" and slot.routing_percent == 0 for slot in checkout.slots)
     assert staging.last_deployment and BAD in staging.last_deployment
-    with pytest.raises(OpsError, match="No web app is called 'app-nowhere'; known: .*app-checkout-prod"):
+    with pytest.raises(OpsError, match=r"No web app is called 'app-nowhere'; known: .*app-checkout-prod"):
         await slots.find_app("app-nowhere")
     with pytest.raises(OpsError, match="has no slot called 'blue'; its slots: production, canary, staging"):
         await slots.diff(CHECKOUT, "blue")
