@@ -5,9 +5,10 @@ that watches production and swaps back on a breach."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -51,6 +52,7 @@ COLUMNS = [
     ("Subscription", "subscription", 24),
     ("Last deployment", "deployed", 48),
 ]
+_STAMPED = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*(.*)$")
 CHANGE_MARKS = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
 
 
@@ -79,6 +81,24 @@ def routing_text(app: WebApp, slot: Slot) -> str:
         routed = sum(s.routing_percent for s in app.slots if s.name != PRODUCTION)
         return f"{100 - routed:g} %"
     return f"{slot.routing_percent:g} %" if slot.routing_percent else "–"
+
+
+def deployed_text(last_deployment: str | None, now: datetime) -> str:
+    """The last deployment with its age (`1d 3h ago  Deploy …`); as given when it does not start with a time."""
+    if not last_deployment:
+        return "–"
+    match = _STAMPED.match(last_deployment)
+    if match is None:
+        return last_deployment
+    try:
+        at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        return last_deployment
+    minutes = max(0, int((now - at).total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    age = f"{days}d {hours}h" if days else f"{hours}h" if hours else f"{minutes}m"
+    return f"{age} ago  {match.group(2)}".rstrip()
 
 
 def where_text(app: WebApp) -> str:
@@ -223,6 +243,7 @@ class SlotsScreen(ListAreaScreen):
     every change asks first and runs in the operation panel; a guarded swap shows its release panel."""
 
     AREA = "slots"
+    AUTO_FOCUS = "#slots-table"
     DEFAULT_CSS = """
     SlotsScreen #crumbs { height: 1; padding: 0 1; color: $text-muted; }
     SlotsScreen #slots-area { height: 1fr; }
@@ -270,6 +291,8 @@ class SlotsScreen(ListAreaScreen):
         """What the lower pane shows: the selected slot's diff, or its app's release history."""
         self._detail_for: str | None = None
         self.release: Release | None = None
+        self._diffs: dict[str, list[SettingDiff]] = {}
+        """The last differences read per slot, for the confirm dialog's summary."""
         self._waiting = ""
         self._refresh_asked = False
 
@@ -307,6 +330,8 @@ class SlotsScreen(ListAreaScreen):
         found = await asyncio.gather(*(self.service.list_apps(s.subscription_id) for s in subscriptions))
         self.apps = [app for apps in found for app in apps]
         self._waiting = ""
+        self._detail_for = None  # the diff or history below is read again: a change may have moved things
+        self._diffs.clear()
         self.show_rows()
         if self._refresh_asked:
             self._refresh_asked = False
@@ -357,6 +382,7 @@ class SlotsScreen(ListAreaScreen):
                     continue
                 self.shown.append((app, slot))
         table.clear()
+        now = datetime.now(UTC)
         for app, slot in self.shown:
             production = slot.name == PRODUCTION
             state = Text(slot.state, style="green" if slot.state.lower() == "running" else "bold red")
@@ -370,7 +396,7 @@ class SlotsScreen(ListAreaScreen):
                 routing_text(app, slot),
                 app.resource_group,
                 names.get(app.subscription_id.lower(), app.subscription_id),
-                slot.last_deployment or "–",
+                deployed_text(slot.last_deployment, now),
                 key=slot_key(slot),
             )
         if keep is not None:
@@ -445,6 +471,7 @@ class SlotsScreen(ListAreaScreen):
     @work(exclusive=True, exit_on_error=False, group="slots-detail", name="slot differences")
     async def load_diff(self, app: WebApp, slot: Slot, reveal: bool) -> None:
         diffs = await self.service.diff(app, slot.name, PRODUCTION, reveal=reveal)
+        self._diffs[slot_key(slot)] = list(diffs)
         if self._detail_for != f"diff:{slot_key(slot)}:{reveal}":
             return
         text = diff_text(list(diffs), f"{app.name}/{slot.name}", PRODUCTION, reveal)
@@ -543,6 +570,12 @@ class SlotsScreen(ListAreaScreen):
             f"target    {PRODUCTION}   runs {now_there}",
             f"after     {PRODUCTION} runs {slot.build}, {slot.name} runs {now_there}",
         ]
+        diffs = self._diffs.get(slot_key(slot))
+        if diffs is not None:
+            sticky = sum(1 for d in diffs if d.sticky)
+            lines.append(
+                f"settings  {len(diffs)} differ from {PRODUCTION}'s, {sticky} of them sticky (stay with their slot)"
+            )
         if preview:
             lines.append(
                 f"preview   {PRODUCTION}'s settings are applied to {slot.name} first; c completes the swap, x cancels"
@@ -662,10 +695,11 @@ class SlotsScreen(ListAreaScreen):
                 "what      the journal has no finished swap of this app: the service will say so and send nothing"
             )
         else:
+            before = ", ".join(f"{slot} runs {build}" for slot, build in dict(last["before"]).items())
             details = (
-                f"app       {app.name}\nsource    {last['target']}\ntarget    {last['source']}\n"
-                f"now       {where_text(app)}\n"
-                f"what      the swap of {last['source']} with {last['target']} at {last['at'][:19]}Z is swapped back"
+                f"app       {app.name}\nsource    {last['source']}\ntarget    {last['target']}\n"
+                f"what      the swap of {last['source']} with {last['target']} at {last['at'][:19]}Z is swapped back\n"
+                f"now       {where_text(app)}\nafter     {before}"
             )
         request = self._request(action, app, app.slot(PRODUCTION) or slot, details)
         self.confirm_change(request, lambda: self.rollback(app))

@@ -72,7 +72,8 @@ def gate_chart(readings: list[GateReading], threshold: float | None, metric: str
     a column over the threshold is red. Under the columns, each reading's verdict mark."""
     values = [reading_value(r.observed, metric) for r in readings]
     numbers = [v for v in values if v is not None]
-    top = max([*numbers, threshold or 0.0, 1e-9]) * 1.15
+    # Head room above the threshold, so its line sits inside the chart and a breach shows above it.
+    top = max([*numbers, (threshold or 0.0) * 1.5, 1e-9])
     line_row = None if threshold is None else min(height - 1, int(threshold / top * height))
     text = Text()
     axis = 8
@@ -93,6 +94,8 @@ def gate_chart(readings: list[GateReading], threshold: float | None, metric: str
                     cell = "█"
                 elif level > 0:
                     cell = _BLOCKS[max(1, int(level * 8))]
+                elif row == 0:
+                    cell = "▁"  # a zero is drawn as a floor, unlike a reading with no number
                 style = "red" if threshold is not None and value > threshold else "green"
             if cell == " " and row == line_row:
                 cell, style = "╌", "yellow"

@@ -75,9 +75,11 @@ class GuardScreen(ModalScreen[GuardPlan | None]):
         width: 100; height: auto;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    GuardScreen Horizontal { height: auto; }
-    GuardScreen Label { width: 12; padding: 1 0 0 0; }
-    GuardScreen Input { width: 1fr; }
+    GuardScreen Horizontal { height: 1; margin: 0 0 1 0; }
+    GuardScreen Label { width: 12; }
+    GuardScreen Input { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
+    GuardScreen Input:focus { background: $primary 30%; }
+    GuardScreen Checkbox { border: none; padding: 0; height: 1; background: $surface; }
     GuardScreen #guard-problem { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="guard.cancel")]
@@ -168,6 +170,7 @@ class RoutingScreen(ModalScreen[float | None]):
         width: 80; height: auto;
         border: round $accent; background: $surface; padding: 0 1;
     }
+    RoutingScreen Input { height: 1; border: none; padding: 0 1; background: $boost; margin: 1 0 0 0; }
     RoutingScreen #routing-problem { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="routing.cancel")]
