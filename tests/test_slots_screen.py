@@ -270,6 +270,42 @@ async def test_a_swap_runs_in_the_operation_panel_the_builds_move_and_rollback_m
 
 
 @pytest.mark.asyncio
+async def test_a_swap_with_preview_is_marked_until_cancelled(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        before = builds(screen)
+        await select(pilot, screen, "app-catalog-prod", "staging")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        text = text_of(app.screen)
+        assert "Swap staging with production (preview) on app-catalog-prod?" in text
+        assert "c completes the swap, x cancels" in text and "settings  " in text
+        await pilot.press("y")
+        await wait_done(pilot, screen, 1)
+        assert not screen.operations.items[0].failed, screen.operations.items[0].sentence
+
+        def state() -> str:
+            index = next(
+                i for i, (a, s) in enumerate(screen.shown) if (a.name, s.name) == ("app-catalog-prod", "staging")
+            )
+            return str(screen.query_one(DataTable).get_row_at(index)[3])
+
+        await until(pilot, lambda: state() == "Running preview", "the preview mark")
+        assert builds(screen) == before  # a preview moves settings, not builds
+        await pilot.press("escape")
+        await select(pilot, screen, "app-catalog-prod", "staging")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the cancel confirmation")
+        assert "Cancel the swap of staging with production on app-catalog-prod?" in text_of(app.screen)
+        await pilot.press("y")
+        await wait_done(pilot, screen, 2)
+        assert screen.operations.items[1].sentence.startswith("Cancelled: production runs 2026.11.3")
+        await until(pilot, lambda: state() == "Running", "the mark gone")
+        assert builds(screen) == before
+
+
+@pytest.mark.asyncio
 async def test_routing_and_stop_start_go_through_the_dialogs(build_app: Callable[..., OpsConsole]) -> None:
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:
