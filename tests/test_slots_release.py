@@ -144,9 +144,9 @@ async def test_routing_shifts_the_live_traffic_to_the_slot(services: Services) -
         for _ in range(60):
             await asyncio.sleep(0.5)
             row = (await services.logs.query(workspace.customer_id, query, None)).table.to_pylist()[0]
-            if row["n"] >= 20:
+            if row["n"] >= 12:
                 break
-        assert row["n"] >= 20
-        assert row["routed"] / row["n"] > 0.25  # ~53% expected (50% routed, plus staging's own 6%)
+        assert row["n"] >= 12
+        assert row["routed"] / row["n"] > 0.2  # ~53% expected (50% routed, plus staging's own 6%)
     finally:
         await slots.set_routing(CATALOG, "staging", 0)

@@ -324,3 +324,30 @@ async def test_read_only_refuses_every_mutating_method_before_any_request(
             assert refused.value.kind is ErrorKind.READ_ONLY
     assert request_counts(quiet_azure.readiness) == before
     assert not os.environ.get("OPSCONSOLE_READ_ONLY")
+
+
+async def test_an_interrupted_swap_leaves_an_intent_the_next_start_reports_with_the_builds_read_back(
+    slots: SlotsService,
+) -> None:
+    from console.services.operations import review_unfinished
+
+    journal = slots.context.journal
+    task = asyncio.ensure_future(slots.swap(CHECKOUT, "staging"))
+    for _ in range(500):  # until the intent is written and the swap is running
+        await asyncio.sleep(0.01)
+        if any(e["phase"] == "intent" and e["action"] == "swap slots" for e in journal.entries()):
+            break
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):  # the swap goes on in Azure: wait (bounded) for it to end
+        await asyncio.sleep(0.1)
+        production = (await slots.find_app(CHECKOUT)).slot("production")
+        if production is not None and production.build == production.app_version == BAD:
+            break
+    found = await review_unfinished(journal, [slots])
+    assert len(found) == 1 and found[0].action == "swap slots"
+    assert found[0].state is not None and f"production {BAD}" in found[0].state
+    assert f"now: production {BAD}" in found[0].sentence
+    assert await review_unfinished(journal, [slots]) == []  # reported once
