@@ -349,7 +349,9 @@ class ResourcesScreen(ListAreaScreen):
             if not all_subscriptions:
                 del cells["subscription"]
             widths = self._column_layout
-            table.add_row(*(fit(text, widths[key]) for key, text in cells.items()), key=resource.resource_id)
+            # Text, not str: a DataTable reads a str as console markup, and names and tags come from Azure.
+            row = (Text(fit(text, widths[key])) for key, text in cells.items())
+            table.add_row(*row, key=resource.resource_id)
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)

@@ -474,3 +474,36 @@ async def test_palette_finds_a_runbook_and_opens_it(build_app: Callable[..., Ops
         await until(pilot, opened, "the runbook to open")
         assert isinstance(app.screen, RunbooksScreen) and app.screen.current is not None
         assert app.screen.current.name == "slot-health"
+
+
+@pytest.mark.asyncio
+async def test_names_and_tags_from_azure_are_shown_as_text_not_markup(
+    tmp_path: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import identity_environment
+    from rich.text import Text
+
+    from console.cloud import local_profile
+    from console.emulator.server import EmulatorConfig
+    from console.services import make_services
+
+    emulator = EmulatorThread(EmulatorConfig(data_dir=tmp_path / "azure", telemetry_scale=0.001, live_traffic=False))
+    readiness = emulator.start()
+    for name, value in identity_environment(readiness).items():
+        monkeypatch.setenv(name, value)
+    try:
+        target = next(iter(emulator.running.store.resources(estate.NONPROD_SUBSCRIPTION)))  # type: ignore[union-attr]
+        tagger = make_services(settings, profile=local_profile(readiness))
+        try:
+            await tagger.resources.set_tags(target["id"], {"note": "[bold red]x[/] [link=https://evil.example]y"})
+        finally:
+            await tagger.close()
+        app = OpsConsole(settings, make_services(settings, profile=local_profile(readiness)))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for_rows(pilot)
+            table = resources_screen(app).query_one(DataTable)
+            row = table.get_row(target["id"])
+            assert all(isinstance(cell, Text) for cell in row)
+            assert any("[bold red]x[/]" in cell.plain for cell in row)
+    finally:
+        emulator.stop()
