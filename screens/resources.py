@@ -254,7 +254,8 @@ class ResourcesScreen(ListAreaScreen):
         tree: Tree[Any] = self.query_one("#scope-tree", Tree)
         tree.root.remove_children()
         for subscription in self.context.subscriptions:
-            node = tree.root.add(subscription.display_name, data=("sub", subscription), allow_expand=True)
+            # Text labels: a str label is read as console markup, and these names come from Azure.
+            node = tree.root.add(Text(subscription.display_name), data=("sub", subscription), allow_expand=True)
             node.add_leaf("…", data=("placeholder",))
         tree.root.expand()
 
@@ -297,7 +298,7 @@ class ResourcesScreen(ListAreaScreen):
         groups = await self.service.list_resource_groups(subscription.subscription_id)
         node.remove_children()
         for group in groups:
-            node.add_leaf(group.name, data=("group", subscription, group))
+            node.add_leaf(Text(group.name), data=("group", subscription, group))
         if not groups:
             node.add_leaf("(no resource groups)", data=("placeholder",))
 
