@@ -9,16 +9,25 @@ the bad build (~640 ms median) from the good ones (~110 ms) within a few request
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner, Result
 from conftest import EmulatorThread, identity_environment
 
+from console.cli import main
 from console.cloud import local_profile
-from console.emulator.server import EmulatorConfig
+from console.emulator.server import EmulatorConfig, write_record
+from console.exit_codes import ExitCode
 from console.local import telemetry_status
 from console.models import Gate, GateReading
 from console.services import Services, make_services
@@ -150,3 +159,163 @@ async def test_routing_shifts_the_live_traffic_to_the_slot(services: Services) -
         assert row["routed"] / row["n"] > 0.2  # ~53% expected (50% routed, plus staging's own 6%)
     finally:
         await slots.set_routing(CATALOG, "staging", 0)
+
+
+# headless: `opsconsole slots ...` and the pipeline example, on the same local Azure --------------------
+
+WORKFLOW = Path(__file__).resolve().parent.parent / "examples" / "github-actions" / "release.yml"
+OPSCONSOLE = Path(sys.executable).with_name("opsconsole")
+
+
+@pytest.fixture
+def demo_home(live_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Config and data dirs of this test, with `--demo` pointed at the module's local Azure through its record."""
+    data = tmp_path / "data"
+    (data / "local-azure").mkdir(parents=True)
+    write_record(data / "local-azure", live_azure.readiness)
+    env = {
+        "OPSCONSOLE_DATA_DIR": str(data),
+        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
+        **identity_environment(live_azure.readiness),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    return env
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_headless_list_diff_and_a_guarded_swap_that_rolls_back_exits_6(demo_home: dict[str, str]) -> None:
+    listed = invoke("slots", "list", "--demo", "--output", "json")
+    assert listed.exit_code == 0, listed.output
+    rows = {(row["app"], row["slot"]): row for row in json.loads(listed.stdout)}
+    assert rows[(CHECKOUT, "staging")]["build"] == BAD and rows[(CHECKOUT, "production")]["build"] == GOOD
+    diff = invoke("slots", "diff", CHECKOUT, "--slot", "staging", "--demo")
+    version = next(line for line in diff.stdout.splitlines() if line.startswith("APP_VERSION"))
+    assert diff.exit_code == 0 and "••••••" in version and BAD not in version  # values masked; the image is shown
+    refused = invoke("slots", "swap", CHECKOUT, "--slot", "staging", "--demo")  # no terminal, no --yes
+    assert refused.exit_code == ExitCode.REFUSED and "pass --yes" in refused.stderr
+    released = invoke(
+        "slots", "swap", CHECKOUT, "--slot", "staging", "--demo", "--yes",
+        "--guard", PRODUCTION_GATE.kql or "", "--check", SPEED_CHECK, "--watch", "30s", "--interval", "5s",
+    )  # fmt: skip
+    assert released.exit_code == ExitCode.ROLLED_BACK, released.output
+    assert "ROLLED BACK:" in released.stdout and f"where: production {GOOD}" in released.stdout
+    assert "FAIL" in released.stdout and "Traceback" not in released.output
+
+
+def _expression(text: str, inputs: dict[str, str], outputs: dict[str, dict[str, str]]) -> str:
+    """The value of a `${{ }}` expression of the kinds the example uses: `a || 'literal'`, inputs, step outputs."""
+    for operand in text.split("||"):
+        operand = operand.strip()
+        if operand.startswith("'"):
+            return operand.strip("'")
+        if operand.startswith("inputs."):
+            value = inputs.get(operand.removeprefix("inputs."), "")
+        elif operand.startswith("steps."):
+            _, step, _, key = operand.split(".")
+            value = outputs.get(step, {}).get(key, "")
+        elif operand.startswith("secrets."):
+            value = ""
+        else:
+            raise AssertionError(f"the test does not know the expression {operand!r}")
+        if value:
+            return value
+    return ""
+
+
+def _substitute(text: str, inputs: dict[str, str], outputs: dict[str, dict[str, str]]) -> str:
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: _expression(m.group(1), inputs, outputs), text)
+
+
+def _condition(text: str | None, failed: bool, outputs: dict[str, dict[str, str]]) -> bool:
+    """GitHub's `if:` for the forms the example uses (no `if` is success())."""
+    if text is None:
+        return not failed
+
+    def output(match: re.Match[str]) -> str:
+        return repr(outputs.get(match.group(1), {}).get(match.group(2), ""))
+
+    python = re.sub(r"steps\.([\w-]+)\.outputs\.(\w+)", output, text)
+    python = python.replace("&&", " and ").replace("||", " or ")
+    python = python.replace("failure()", str(failed)).replace("always()", "True").replace("success()", str(not failed))
+    return bool(eval(python, {"__builtins__": {}}, {}))  # the example's own conditions, nothing else
+
+
+def run_workflow(
+    env: dict[str, str], tmp_path: Path, inputs: dict[str, str], only: set[str] | None = None
+) -> dict[str, int | None]:
+    """Run the example's steps as a runner would (shell steps in bash -eo pipefail, `if:` honoured, outputs
+    passed on), with `opsconsole` meaning `opsconsole --demo`. Returns each step's exit status (None: skipped)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    shim = tmp_path / "bin"
+    shim.mkdir(exist_ok=True)
+    (shim / "opsconsole").write_text(f'#!/bin/sh\nexec "{OPSCONSOLE}" --demo "$@"\n', encoding="utf-8")
+    (shim / "opsconsole").chmod(0o755)
+    outputs: dict[str, dict[str, str]] = {}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPSCONSOLE_", "IDENTITY_", "MSI_", "AZURE_"))}
+    base.update(env, PATH=f"{shim}:{os.environ['PATH']}", HOME=str(tmp_path))
+    base.update({k: _substitute(str(v), inputs, outputs) for k, v in workflow["env"].items()})
+    failed, codes = False, {}
+    for step in workflow["jobs"]["release"]["steps"]:
+        name = step.get("name") or step.get("uses")
+        if "run" not in step or "pip install" in step["run"]:
+            continue
+        if (only is not None and name not in only) or not _condition(step.get("if"), failed, outputs):
+            codes[name] = None
+            continue
+        output_file = tmp_path / "github-output"
+        output_file.write_text("", encoding="utf-8")
+        script = _substitute(step["run"], inputs, outputs)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            env={**base, "GITHUB_OUTPUT": str(output_file)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode != ExitCode.USAGE, f"{name}: {done.stderr}"  # the example must not rot
+        codes[name] = done.returncode
+        if "id" in step:
+            lines = output_file.read_text(encoding="utf-8").splitlines()
+            outputs[step["id"]] = dict(line.split("=", 1) for line in lines if "=" in line)
+        failed = failed or done.returncode != 0
+    return codes
+
+
+def test_the_pipeline_example_signs_in_with_oidc_and_each_opsconsole_step_runs(
+    demo_home: dict[str, str], tmp_path: Path
+) -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert workflow["permissions"]["id-token"] == "write"
+    steps = workflow["jobs"]["release"]["steps"]
+    login = next(step for step in steps if str(step.get("uses", "")).startswith("azure/login@"))
+    assert set(login["with"]) >= {"client-id", "tenant-id", "subscription-id"} and "creds" not in login["with"]
+    commands = [step["name"] for step in steps if "opsconsole " in step.get("run", "") and "pip" not in step["run"]]
+    assert len(commands) >= 5
+
+    # As a runner runs it, for the app whose staging slot holds the bad build: the pre-check stops it.
+    codes = run_workflow(demo_home, tmp_path, {"app": CHECKOUT, "slot": "staging"})
+    assert codes["What will change"] == 0
+    assert codes["Pre-check the staging slot"] == ExitCode.CHECK_FAILED
+    assert codes["Guarded swap into production"] is None  # skipped after the failure
+    assert codes["Where each build runs now"] == 0  # always()
+    assert codes["Roll back on failure"] is None  # nothing of this run's to swap back
+
+    # The release steps on their own (as if the pre-check had passed): the gate's pre-flight on the staging
+    # slot refuses the bad build (exit 1, nothing swapped), and a rollback finds no swap of this run.
+    release = {"Note when the release starts", "Guarded swap into production", "Roll back on failure"}
+    codes = run_workflow(demo_home, tmp_path, {"app": CHECKOUT, "slot": "staging"}, only=release)
+    assert codes["Guarded swap into production"] == ExitCode.CHECK_FAILED
+    assert codes["Roll back on failure"] is None  # code 1: the condition holds back the rollback
+    rollback = next(step["run"] for step in steps if step.get("name") == "Roll back on failure")
+    script = _substitute(rollback, {}, {"start": {"at": "2026-01-01T00:00:00Z"}})
+    env = {**os.environ, **demo_home, "APP": CHECKOUT, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == ExitCode.REFUSED and "Nothing to roll back" in done.stderr, done.stderr
