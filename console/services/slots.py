@@ -303,14 +303,14 @@ class SlotsService(Service):
     ) -> WebApp:
         web = self._client(app.subscription_id).web_apps
         group, name = app.resource_group, app.name
-        # The call is made on the slot that is not production, naming the other as its target.
+        # A swap with production is asked of the site, naming the slot; any other of one slot, naming the other.
         slot, other = (dest, source) if source == PRODUCTION else (source, dest)
-        entity = {"targetSlot": other, "preserveVnet": True}
 
         def call() -> Awaitable[Any]:
             if other == PRODUCTION:
+                entity = {"targetSlot": slot, "preserveVnet": True}
                 return web.begin_swap_slot_with_production(group, name, entity)  # type: ignore[no-any-return]
-            return web.begin_swap_slot(group, name, slot, entity)  # type: ignore[no-any-return]
+            return web.begin_swap_slot(group, name, slot, {"targetSlot": other, "preserveVnet": True})  # type: ignore[no-any-return]
 
         await self.mutate(
             action,
@@ -329,17 +329,17 @@ class SlotsService(Service):
     ) -> WebApp:
         web = self._client(app.subscription_id).web_apps
         group, name = app.resource_group, app.name
-        slot, other = (dest, source) if source == PRODUCTION else (source, dest)
-        entity = {"targetSlot": other, "preserveVnet": True}
+        # Phase one of a swap with preview: the source slot takes the target's settings (Azure's applySlotConfig).
+        entity = {"targetSlot": dest, "preserveVnet": True}
 
         def call() -> Awaitable[Any]:
-            if other == PRODUCTION:
+            if source == PRODUCTION:
                 return web.apply_slot_config_to_production(group, name, entity)  # type: ignore[no-any-return]
-            return web.apply_slot_configuration_slot(group, name, slot, entity)  # type: ignore[no-any-return]
+            return web.apply_slot_configuration_slot(group, name, source, entity)  # type: ignore[no-any-return]
 
         await self.mutate(
             "start a swap with preview",
-            self._target(app, slot),
+            self._target(app, source),
             call,
             subscription_id=app.subscription_id,
             parameters={"app": name, "source": source, "target": dest},
@@ -594,10 +594,14 @@ class SlotsService(Service):
         on_reading: ReadingCallback | None,
     ) -> tuple[str, str]:
         """Read the gate every interval until `watch` is over: ("pass", why) or ("fail"/"inconclusive", why)."""
-        end = time.monotonic() + watch.total_seconds()
-        unsure = 0
+        # Readings are due at fixed ticks from the start, so the time a query takes does not push them later.
+        start = time.monotonic()
+        end = start + watch.total_seconds()
+        unsure = ticks = 0
         while True:
-            await self._sleep(max(0.0, min(interval.total_seconds(), end - time.monotonic())))
+            ticks += 1
+            due = min(start + ticks * interval.total_seconds(), end)
+            await self._sleep(max(0.0, due - time.monotonic()))
             reading = await self.evaluate(gate, app, slot, since)
             readings.append(reading)
             if on_reading is not None:
