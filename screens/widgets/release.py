@@ -198,7 +198,8 @@ class Release:
             f"watch {duration_text(self.watch_s)}, a reading every {duration_text(self.interval_s)}", style="dim"
         )
         if self.threshold is not None:
-            text.append(f", threshold {self.threshold:g}{' ' + self.metric if self.metric else ''}", style="dim")
+            named = f" on {self.metric}" if self.metric and self.metric != "gate" else ""
+            text.append(f", threshold {self.threshold:g}{named}", style="dim")
         text.append("\n\n")
         if self.outcome is not None:
             style = DECISION_STYLES.get(self.outcome.decision, "bold")
