@@ -357,6 +357,14 @@ async def test_routing_rules_are_checked_and_read_back(web: WebSiteManagementCli
         assert refused.value.status_code == 400
     await _route(web, CHECKOUT, {})
     assert web_azure.running.store.routing_by_slot() == {}
+    from azure.mgmt.web.models import Experiments, RampUpRule, SiteConfigResource
+
+    by_host = RampUpRule(action_host_name=f"{CHECKOUT}-canary.azurewebsites.net", reroute_percentage=10)
+    await web.web_apps.update_configuration(
+        GROUP, CHECKOUT, SiteConfigResource(experiments=Experiments(ramp_up_rules=[by_host]))
+    )
+    assert web_azure.running.store.routing_by_slot() == {(CHECKOUT, "canary"): 10.0}
+    await _route(web, CHECKOUT, {})
 
 
 def test_routing_shares_shift_the_live_traffic() -> None:
@@ -404,6 +412,18 @@ def test_routing_shares_shift_the_live_traffic() -> None:
         .fetchall()
     }
     assert versions == {story.BAD_BUILD}
+    hosts = {
+        str(row[0]).split("/")[2]
+        for row in engine.connection.cursor()
+        .execute(
+            "SELECT Url FROM AppRequests WHERE AppRoleName = $app AND json_extract_string(Properties, '$.slot') = "
+            "'staging' AND TimeGenerated >= $a",
+            {"app": CHECKOUT, "a": start + dt.timedelta(minutes=10)},
+        )
+        .fetchall()
+    }
+    # Routed requests came to production's host name; the slot's own host name still gets its direct traffic.
+    assert hosts == {f"{CHECKOUT}.azurewebsites.net", f"{CHECKOUT}-staging.azurewebsites.net"}
 
 
 async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSiteManagementClient) -> None:

@@ -375,6 +375,7 @@ shaped AS (
              ELSE nonprod[1 + LEAST(len(nonprod) - 1, CAST(floor(
                  (_tg_u(rk, 2) - {PRODUCTION_SHARE}) / (1 - {PRODUCTION_SHARE}) * len(nonprod)) AS INTEGER))]
              END AS slot,
+        (_tg_u(rk, 2) < {PRODUCTION_SHARE} OR len(nonprod) = 0) AND r.slot IS NOT NULL AS routed,
         ops[1 + CAST(floor(_tg_u(rk, 4) * len(ops)) AS INTEGER)] AS op
     FROM expanded e LEFT JOIN routes r
         ON r.app_idx = e.app_idx AND _tg_u(e.rk, 11) * 100 >= r.lo AND _tg_u(e.rk, 11) * 100 < r.hi
@@ -400,7 +401,7 @@ SELECT
     printf('%016x', hash(rk, 100)) AS Id,
     NULL AS Source,
     op AS Name,
-    'https://' || app || CASE WHEN slot = 'production' THEN '' ELSE '-' || slot END || '.azurewebsites.net'
+    'https://' || app || CASE WHEN slot = 'production' OR routed THEN '' ELSE '-' || slot END || '.azurewebsites.net'
         || replace(split_part(op, ' ', 2), '{{id}}', CAST(hash(rk, 7) % 100000 AS VARCHAR)) AS Url,
     ok AS Success,
     CASE WHEN ok THEN CASE WHEN op LIKE 'POST%' THEN '201' ELSE '200' END

@@ -286,7 +286,11 @@ class _Web:
             return arm_error(400, "BadRequest", "Traffic routing rules are set on the production slot.")
         checked: list[dict[str, Any]] = []
         for rule in rules:
-            target = self._named(slot, rule.get("name"))
+            name = rule.get("name")
+            host = rule.get("actionHostName")
+            if not name and isinstance(host, str) and host.lower().startswith(slot.site.lower() + "-"):
+                name = host[len(slot.site) + 1 :].partition(".")[0]  # `{site}-{slot}.azurewebsites.net`
+            target = self._named(slot, name)
             if isinstance(target, web.Response) or target.name == "production":
                 return arm_error(
                     400, "BadRequest", "Each routing rule's name is a slot of the site other than production."
