@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import EmulatorThread, control
 
 from console.emulator import estate
 from console.errors import ErrorKind, OpsError
+from console.models import Gate, WebApp
 from console.services import SERVICE_AREAS, Services
 from console.services.base import ServiceContext
 from console.settings import Settings
@@ -68,6 +70,22 @@ async def _session_step(services: Services) -> Any:
     return await services.runbooks.run_session_step(session, 0, prelude)
 
 
+CHECKOUT = "app-checkout-prod"
+SITES = "/providers/microsoft.web/sites$"
+CHECKOUT_SITE = f"/sites/{CHECKOUT}$"
+KQL_GATE = Gate(kql="AppRequests | where AppRoleName == app | summarize n = count()", check="value(n) >= 0")
+
+
+async def _gate_reading(services: Services) -> Any:
+    app = WebApp(CHECKOUT, "rg-prod-web", PROD, ())
+    return await services.slots.evaluate(KQL_GATE, app, "production", None)
+
+
+def _reading_sentence(reading: Any) -> str:
+    assert reading.verdict == "error"
+    return str(reading.sentence)
+
+
 def _step_error(step: Any) -> str:
     return str(step.error)
 
@@ -94,6 +112,28 @@ CALLS: dict[str, Entry] = {
     "runbooks.run_step": Entry("/query$", _runbook_step, failed_text=_step_error),
     "runbooks.run": Entry("/query$", _runbook_run, failed_text=_first_step_error),
     "runbooks.run_session_step": Entry("/query$", _session_step, failed_text=_step_error),
+    # Slots: a change named by app fails at its first read, before anything is changed.
+    "slots.list_apps": Entry(SITES, lambda s: s.slots.list_apps(PROD)),
+    "slots.find_app": Entry(SITES, lambda s: s.slots.find_app(CHECKOUT, PROD)),
+    "slots.read_app": Entry(CHECKOUT_SITE, lambda s: s.slots.read_app(PROD, "rg-prod-web", CHECKOUT)),
+    "slots.state_of": Entry(
+        CHECKOUT_SITE,
+        lambda s: s.slots.state_of(
+            f"/subscriptions/{PROD}/resourceGroups/rg-prod-web/providers/Microsoft.Web/sites/{CHECKOUT}"
+        ),
+    ),
+    "slots.diff": Entry(SITES, lambda s: s.slots.diff(CHECKOUT, "staging")),
+    "slots.swap": Entry(SITES, lambda s: s.slots.swap(CHECKOUT, "staging")),
+    "slots.complete_preview": Entry(SITES, lambda s: s.slots.complete_preview(CHECKOUT, "staging")),
+    "slots.cancel_preview": Entry(SITES, lambda s: s.slots.cancel_preview(CHECKOUT, "staging")),
+    "slots.start": Entry(SITES, lambda s: s.slots.start(CHECKOUT, "staging")),
+    "slots.stop": Entry(SITES, lambda s: s.slots.stop(CHECKOUT, "staging")),
+    "slots.restart": Entry(SITES, lambda s: s.slots.restart(CHECKOUT, "staging")),
+    "slots.set_routing": Entry(SITES, lambda s: s.slots.set_routing(CHECKOUT, "staging", 10)),
+    "slots.rollback": Entry(SITES, lambda s: s.slots.rollback(CHECKOUT)),
+    "slots.guarded_swap": Entry(SITES, lambda s: s.slots.guarded_swap(CHECKOUT, "staging", KQL_GATE)),
+    "slots.ramp": Entry(SITES, lambda s: s.slots.ramp(CHECKOUT, "staging", [5], timedelta(seconds=1), KQL_GATE)),
+    "slots.evaluate": Entry("/query$", _gate_reading, failed_text=_reading_sentence),
 }
 
 NOT_IN_THE_MATRIX: dict[str, str] = {
@@ -104,6 +144,7 @@ NOT_IN_THE_MATRIX: dict[str, str] = {
     "runbooks.state_of": "the base's refusal (Runbooks changes nothing): sends no request",
     "runbooks.open_session": "keeps the step session in memory (recording the previous one writes a file): no request",
     "runbooks.finish_session": "writes the run history file: no request",
+    "slots.preflight": "judges the app it is given and the journal: no request",
 }
 """Public async service methods deliberately left out of the matrix, with the reason."""
 
