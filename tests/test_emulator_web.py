@@ -433,6 +433,19 @@ async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSite
     with pytest.raises(HttpResponseError) as itself:
         await web.web_apps.begin_swap_slot(GROUP, CHECKOUT, "staging", CsmSlotEntity(target_slot="staging"))
     assert itself.value.status_code == 400
+    with pytest.raises(HttpResponseError) as numbers:
+        await web.web_apps.update_application_settings(GROUP, CHECKOUT, StringDictionary(properties={"A": 1}))  # type: ignore[dict-item]
+    assert numbers.value.status_code == 400 and "text values" in str(numbers.value)
+    from azure.mgmt.web.models import ConnectionStringDictionary, ConnStringValueTypePair
+
+    with pytest.raises(HttpResponseError) as kind:
+        await web.web_apps.update_connection_strings(
+            GROUP,
+            CHECKOUT,
+            ConnectionStringDictionary(properties={"X": ConnStringValueTypePair(value="v", type="Oracle")}),  # type: ignore[arg-type]
+        )
+    assert kind.value.status_code == 400 and "is not one of" in str(kind.value)
+    assert (await _state(web, CHECKOUT, "production"))["settings"]["APP_VERSION"] == "2026.11.4"  # untouched
     await asyncio.sleep(0)
 
 
