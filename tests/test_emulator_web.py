@@ -282,11 +282,12 @@ async def test_a_half_failed_swap_moves_the_images_and_not_the_settings(
     assert after["production"]["settings"] == before["production"]["settings"]
     assert after["staging"]["settings"]["APP_VERSION"] == story.BAD_BUILD
     assert _builds(web_azure)[(app, "production")] == story.BAD_BUILD  # the image is what runs
-    # Swapping again puts the images back; the settings never moved.
+    # A full swap now puts the images back and moves the settings the half-failed one left behind.
     poller = await web.web_apps.begin_swap_slot_with_production(GROUP, app, CsmSlotEntity(target_slot="staging"))
     await poller.result()
     again = {slot: await _state(web, app, slot) for slot in ("production", "staging")}
     assert again["production"]["image"] == before["production"]["image"]
+    assert again["production"]["settings"]["APP_VERSION"] == story.BAD_BUILD
 
 
 # settings, state, routing ------------------------------------------------------------------------
@@ -433,6 +434,7 @@ async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSite
     with pytest.raises(HttpResponseError) as itself:
         await web.web_apps.begin_swap_slot(GROUP, CHECKOUT, "staging", CsmSlotEntity(target_slot="staging"))
     assert itself.value.status_code == 400
+    before = await _state(web, CHECKOUT, "production")
     with pytest.raises(HttpResponseError) as numbers:
         await web.web_apps.update_application_settings(GROUP, CHECKOUT, StringDictionary(properties={"A": 1}))  # type: ignore[dict-item]
     assert numbers.value.status_code == 400 and "text values" in str(numbers.value)
@@ -445,7 +447,7 @@ async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSite
             ConnectionStringDictionary(properties={"X": ConnStringValueTypePair(value="v", type="Oracle")}),  # type: ignore[arg-type]
         )
     assert kind.value.status_code == 400 and "is not one of" in str(kind.value)
-    assert (await _state(web, CHECKOUT, "production"))["settings"]["APP_VERSION"] == "2026.11.4"  # untouched
+    assert await _state(web, CHECKOUT, "production") == before  # untouched
     await asyncio.sleep(0)
 
 
