@@ -282,12 +282,12 @@ async def test_a_half_failed_swap_moves_the_images_and_not_the_settings(
     assert after["production"]["settings"] == before["production"]["settings"]
     assert after["staging"]["settings"]["APP_VERSION"] == story.BAD_BUILD
     assert _builds(web_azure)[(app, "production")] == story.BAD_BUILD  # the image is what runs
-    # A full swap now puts the images back and moves the settings the half-failed one left behind.
+    # Another swap that fails half-way puts the images back; the settings never moved.
+    web_faults([{"path": "/slotsswap/settings$", "lro_fail": True, "count": 1}])
     poller = await web.web_apps.begin_swap_slot_with_production(GROUP, app, CsmSlotEntity(target_slot="staging"))
-    await poller.result()
-    again = {slot: await _state(web, app, slot) for slot in ("production", "staging")}
-    assert again["production"]["image"] == before["production"]["image"]
-    assert again["production"]["settings"]["APP_VERSION"] == story.BAD_BUILD
+    with pytest.raises(HttpResponseError):
+        await poller.result()
+    assert {slot: await _state(web, app, slot) for slot in ("production", "staging")} == before
 
 
 # settings, state, routing ------------------------------------------------------------------------
@@ -435,6 +435,7 @@ async def test_bad_input_gets_a_sentence(web_azure: EmulatorThread, web: WebSite
         await web.web_apps.begin_swap_slot(GROUP, CHECKOUT, "staging", CsmSlotEntity(target_slot="staging"))
     assert itself.value.status_code == 400
     before = await _state(web, CHECKOUT, "production")
+    assert before["settings"]["APP_VERSION"] == "2026.11.4"  # every earlier test left checkout as seeded
     with pytest.raises(HttpResponseError) as numbers:
         await web.web_apps.update_application_settings(GROUP, CHECKOUT, StringDictionary(properties={"A": 1}))  # type: ignore[dict-item]
     assert numbers.value.status_code == 400 and "text values" in str(numbers.value)
