@@ -65,6 +65,10 @@ def _runbooks_screen(services: Services, context: ShellContext) -> Screen[Any]:
 
 
 def _slots_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    # The web SDK takes ~0.3 s to import: here, before the area shows, rather than during its first listing,
+    # when it would hold back keys typed meanwhile (an escape and a `:` read together become alt+:).
+    import azure.mgmt.web.aio  # noqa: F401
+
     from console.services.slots import SlotsService
     from screens.slots import SlotsScreen
 

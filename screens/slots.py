@@ -295,6 +295,8 @@ class SlotsScreen(ListAreaScreen):
         """The last differences read per slot, for the confirm dialog's summary."""
         self._waiting = ""
         self._refresh_asked = False
+        self._listed = False
+        """Whether a listing has come back (until then an empty table means still loading)."""
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
@@ -329,6 +331,7 @@ class SlotsScreen(ListAreaScreen):
         self._set_waiting(("refreshing… " if self._refresh_asked else "") + "listing web apps and their slots…")
         found = await asyncio.gather(*(self.service.list_apps(s.subscription_id) for s in subscriptions))
         self.apps = [app for apps in found for app in apps]
+        self._listed = True
         self._waiting = ""
         self._detail_for = None  # the diff or history below is read again: a change may have moved things
         self._diffs.clear()
@@ -409,7 +412,7 @@ class SlotsScreen(ListAreaScreen):
             self._show_detail()
         elif self.apps:
             self.states.show_empty("No slot matches the filter.")
-        else:
+        elif self._listed:
             self.states.show_empty()
 
     def _set_waiting(self, text: str) -> None:
