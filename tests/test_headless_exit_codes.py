@@ -119,8 +119,8 @@ REACH: dict[ExitCode, Callable[[Path, Path], Result]] = {
 # Reached in their own tests below (they need another local Azure or another command).
 ELSEWHERE = {
     ExitCode.INCONCLUSIVE: "test_a_runbook_on_telemetry_still_arriving_is_inconclusive_and_exits_4",
-    ExitCode.REFUSED: "no headless command changes Azure yet, so none can be refused (the mutation path comes first)",
-    ExitCode.ROLLED_BACK: "no headless guarded release exists yet",
+    ExitCode.REFUSED: "test_slots_release.py::test_headless_list_diff_and_a_guarded_swap_that_rolls_back_exits_6",
+    ExitCode.ROLLED_BACK: "test_slots_release.py::test_headless_list_diff_and_a_guarded_swap_that_rolls_back_exits_6",
 }
 
 
@@ -135,12 +135,6 @@ def test_code_is_reachable(code: ExitCode, demo: Path, runbook_file: Path) -> No
     if code is not ExitCode.OK:
         assert result.stderr.startswith("opsconsole: ") or "FAIL" in result.stdout
     assert "Traceback" not in result.output
-
-
-@pytest.mark.skip(reason="5 (refused) and 6 (rolled back) need a headless command that changes Azure: none exists yet")
-@pytest.mark.parametrize("code", [ExitCode.REFUSED, ExitCode.ROLLED_BACK])
-def test_mutation_codes_are_reachable(code: ExitCode) -> None:
-    raise AssertionError(f"reach {code.name} through the first headless mutating command")
 
 
 def test_a_runbook_on_telemetry_still_arriving_is_inconclusive_and_exits_4(
