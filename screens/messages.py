@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.message import Message
 
@@ -20,6 +20,8 @@ class AreaRequest(Message):
 
     AREA: ClassVar[str] = ""
     """The area that handles this request."""
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    """The constructor's arguments, in order, as attributes of the same names."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,7 +30,10 @@ class AreaRequest(Message):
 
     def for_area(self) -> AreaRequest:
         """A copy marked as delivered, for the area's screen (so it does not bounce back into the app's handler)."""
-        raise NotImplementedError
+        build: Any = type(self)
+        delivered: AreaRequest = build(*(getattr(self, name) for name in self.FIELDS))
+        delivered.delivered = True
+        return delivered
 
 
 class OpenInLogs(AreaRequest):
@@ -36,6 +41,7 @@ class OpenInLogs(AreaRequest):
     the workspace `scope` names (a name, customer id or resource id; default: the one already open)."""
 
     AREA = "logs"
+    FIELDS = ("query", "timespan", "scope")
 
     def __init__(self, query: str, timespan: timedelta | None = None, scope: str | None = None) -> None:
         super().__init__()
@@ -43,32 +49,24 @@ class OpenInLogs(AreaRequest):
         self.timespan = timespan
         self.scope = scope
 
-    def for_area(self) -> OpenInLogs:
-        delivered = OpenInLogs(self.query, self.timespan, self.scope)
-        delivered.delivered = True
-        return delivered
-
 
 class OpenRunbook(AreaRequest):
     """Open runbook `name` as a document in Runbooks, with `params` as its parameter values."""
 
     AREA = "runbooks"
+    FIELDS = ("name", "params")
 
     def __init__(self, name: str, params: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.name = name
         self.params = dict(params or {})
 
-    def for_area(self) -> OpenRunbook:
-        delivered = OpenRunbook(self.name, self.params)
-        delivered.delivered = True
-        return delivered
-
 
 class RevealResource(AreaRequest):
     """Show one resource in Resources: its group as the scope, its name as the filter, its details open."""
 
     AREA = "resources"
+    FIELDS = ("resource_id",)
 
     def __init__(self, resource_id: str) -> None:
         super().__init__()
@@ -87,8 +85,3 @@ class RevealResource(AreaRequest):
         return Resource(
             self.resource_id, parts[-1] if parts else "", kind, "", after("resourcegroups"), after("subscriptions")
         )
-
-    def for_area(self) -> RevealResource:
-        delivered = RevealResource(self.resource_id)
-        delivered.delivered = True
-        return delivered
