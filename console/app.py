@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from textual import events
 from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -244,6 +245,25 @@ class OpsConsole(App[int]):
             self.contain_error(error)
             return
         super()._handle_exception(error)
+
+    async def on_event(self, event: events.Event) -> None:
+        # An escape and the key after it read together (a busy machine, a slow link) arrive as one alt+key.
+        # An alt+key nothing binds is read as the two keys typed.
+        if isinstance(event, events.Key) and not event.is_forwarded and self._typed_after_escape(event):
+            key = event.key.removeprefix("alt+")
+            plain = key.removeprefix("shift+").upper() if key.startswith("shift+") else key
+            # The escape's binding runs here and now: forwarded, it would come back to the app after the key.
+            escape = self.active_bindings.get("escape")
+            if escape is not None and escape.enabled:
+                await self.run_action(escape.binding.action, escape.node)
+            await super().on_event(events.Key(plain, event.character))
+            return
+        await super().on_event(event)
+
+    def _typed_after_escape(self, event: events.Key) -> bool:
+        if not event.key.startswith("alt+") or event.character is None or not event.character.isprintable():
+            return False
+        return event.key not in self.active_bindings
 
     def jump(self, area: str) -> None:
         """Go to an area, creating its screen the first time."""

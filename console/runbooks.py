@@ -343,6 +343,7 @@ def _value_from_yaml(name: str, type_: str, value: Any) -> BoundValue:
 # KQL literals: the one place a value becomes query text
 # ---------------------------------------------------------------------------------------------------
 
+
 def _element_literal(type_: str, value: Any) -> str:
     if type_ == "string":
         return string_literal(value)

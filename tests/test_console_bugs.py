@@ -161,6 +161,28 @@ async def test_colon_keeps_working_after_visiting_a_placeholder_area_twice(
 
 
 @pytest.mark.asyncio
+async def test_an_escape_and_colon_read_together_still_open_the_bar(build_app: Callable[..., OpsConsole]) -> None:
+    """On a busy machine the terminal's escape and `:` arrive as one alt+colon; it is read as the two keys."""
+    from textual import events
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
+        await pilot.press("colon", *"backup", "enter")
+        await until(pilot, lambda: app.current_mode == "backup", "the backup placeholder")
+        app.post_message(events.Key("alt+colon", ":"))
+        await until(pilot, lambda: app.screen.query_one(CommandBar).is_open, "the bar open")
+        assert app.screen.query_one(CommandBar).value == ""
+        await pilot.press(*"runbooks", "enter")
+        await until(pilot, lambda: app.current_mode == "runbooks", "runbooks")
+        app.post_message(events.Key("alt+3", "3"))  # an area's own alt key still jumps, and is not split
+        await pilot.pause()
+        assert app.current_mode == "runbooks"
+        app.post_message(events.Key("alt+1", "1"))
+        await until(pilot, lambda: app.current_mode == "resources", "resources by alt+1")
+
+
+@pytest.mark.asyncio
 async def test_placeholder_names_every_built_area() -> None:
     from console.areas import AREAS, area_index
     from screens.shell import ShellContext

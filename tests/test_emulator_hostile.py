@@ -69,8 +69,15 @@ class Raw:
         assert response.headers.get("Content-Type", "").startswith("application/json"), raw[:200]
         return response.status, json.loads(raw), response
 
-    def query(self, kql: str, *, prefer: str | None = None, timespan: str | None = "P7D", token: str | None = None,
-              path: str = QUERY_PATH) -> tuple[int, dict[str, Any]]:
+    def query(
+        self,
+        kql: str,
+        *,
+        prefer: str | None = None,
+        timespan: str | None = "P7D",
+        token: str | None = None,
+        path: str = QUERY_PATH,
+    ) -> tuple[int, dict[str, Any]]:
         body = {"query": kql, "timespan": timespan} if timespan else {"query": kql}
         headers = {"Prefer": prefer} if prefer else {}
         status, answer, _ = self.send("POST", path, json.dumps(body).encode(), headers, token=token)
@@ -194,10 +201,22 @@ def test_slow_queries_of_one_caller_cannot_starve_another(local_azure: EmulatorT
 def test_a_batch_answers_each_query(raw: Raw) -> None:
     body = {
         "requests": [
-            {"id": "1", "workspace": WORKSPACE_CUSTOMER_ID, "path": "/query", "method": "POST",
-             "headers": {"Prefer": ""}, "body": {"query": "print 1", "timespan": "PT1H"}},
-            {"id": "2", "workspace": WORKSPACE_CUSTOMER_ID, "path": "/query", "method": "POST",
-             "headers": {}, "body": {"query": "print (", "timespan": "PT1H"}},
+            {
+                "id": "1",
+                "workspace": WORKSPACE_CUSTOMER_ID,
+                "path": "/query",
+                "method": "POST",
+                "headers": {"Prefer": ""},
+                "body": {"query": "print 1", "timespan": "PT1H"},
+            },
+            {
+                "id": "2",
+                "workspace": WORKSPACE_CUSTOMER_ID,
+                "path": "/query",
+                "method": "POST",
+                "headers": {},
+                "body": {"query": "print (", "timespan": "PT1H"},
+            },
         ]
     }
     status, answer, _ = raw.send("POST", "/v1/$batch", json.dumps(body).encode())
@@ -352,8 +371,9 @@ def test_a_stopping_server_interrupts_running_queries(tmp_path: Path) -> None:
 
     def slow() -> None:
         try:
-            outcome.append(raw.query("range x from 1 to 30000000000 step 1 | summarize sum(x * x % 7)",
-                                     prefer="wait=600"))
+            outcome.append(
+                raw.query("range x from 1 to 30000000000 step 1 | summarize sum(x * x % 7)", prefer="wait=600")
+            )
         except (OSError, http.client.HTTPException) as error:
             outcome.append(error)
 
@@ -371,8 +391,17 @@ def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> N
 
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
-        [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), "--telemetry-scale", "0.005",
-         "--seed-delay", "0"],
+        [
+            sys.executable,
+            "-m",
+            "console.emulator",
+            "--data-dir",
+            str(data_dir),
+            "--telemetry-scale",
+            "0.005",
+            "--seed-delay",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -397,8 +426,19 @@ def _standalone(data_dir: Path, *extra: str) -> tuple[Any, dict[str, Any]]:
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "console.emulator", "--data-dir", str(data_dir), "--telemetry-scale", "0.005",
-         "--seed-delay", "0", "--no-traffic", *extra],
+        [
+            sys.executable,
+            "-m",
+            "console.emulator",
+            "--data-dir",
+            str(data_dir),
+            "--telemetry-scale",
+            "0.005",
+            "--seed-delay",
+            "0",
+            "--no-traffic",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -470,9 +510,7 @@ def test_a_local_azure_whose_console_was_killed_stops(tmp_path: Path) -> None:
     raise AssertionError("the local Azure outlived its console by more than 15 s")
 
 
-def test_a_malformed_request_is_logged_without_its_bytes(
-    raw: Raw, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_malformed_request_is_logged_without_its_bytes(raw: Raw, caplog: pytest.LogCaptureFixture) -> None:
     marker = "secret-marker-" + "z" * 9000
     with caplog.at_level("DEBUG"):
         status, _, _ = raw.send("GET", "/subscriptions?api-version=2022-12-01", headers={"X-Big": marker})
