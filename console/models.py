@@ -142,6 +142,8 @@ class StepRun:
     result: QueryResult | None = None
     inconclusive: bool = False
     """The check ran on a partial result (data still arriving, capped, a partial error): it decides nothing."""
+    too_little: bool = False
+    """An `enough` check did not hold: there is too little data for any check of the run to decide."""
 
     @property
     def row_count(self) -> int | None:
@@ -172,9 +174,11 @@ class RunbookRun:
 
     @property
     def status(self) -> str:
-        """error if any query failed, else fail if any check failed, else inconclusive if any check ran on
-        partial data, else pass."""
+        """error if any query failed, else inconclusive if there was too little data to judge by, else fail if
+        any check failed, else inconclusive if any check ran on partial data, else pass."""
         statuses = {step.status for step in self.steps}
+        if "error" not in statuses and any(step.too_little for step in self.steps):
+            return "inconclusive"
         for status in ("error", "fail", "inconclusive"):
             if status in statuses:
                 return status

@@ -27,7 +27,10 @@ Parameter types are ``string``, ``int``, ``long``, ``real``, ``bool``, ``datetim
 for ``where Col in (p)``).
 
 A ``kql`` fence is a step. Its info string may carry ``name="..."`` and ``check="..."`` (either quote
-style; use single quotes around a check that holds double quotes). Checks are one of::
+style; use single quotes around a check that holds double quotes), or ``enough="..."`` in place of
+``check``: a check that there is enough data to judge by (``value(requests) >= min_requests``). When it
+does not hold, the step and the whole run are inconclusive, whatever the other checks say: a failure
+rate of one request in three decides nothing. Checks are one of::
 
     rows OP N            the row count
     max(col) OP N        the largest / smallest value of a column (no value -> the check fails)
@@ -669,6 +672,8 @@ class Step:
     check: Check | None = None
     line: int | None = None
     prose: str = ""
+    enough: bool = False
+    """The check says whether there is enough data to judge by; when it does not hold the run is inconclusive."""
 
 
 @dataclass(frozen=True)
@@ -879,13 +884,25 @@ def _parse_steps(body: str, first_line: int, parameters: Sequence[Parameter]) ->
         kql = "\n".join(content).strip("\n")
         if not kql.strip():
             raise RunbookError(f"step '{name}' has no query", line)
+        if "check" in options and "enough" in options:
+            raise RunbookError(f"step '{name}' has both check and enough; a step judges one thing", line)
         check = None
-        if "check" in options:
+        source = options.get("check", options.get("enough"))
+        if source is not None:
             try:
-                check = parse_check(options["check"], parameters)
+                check = parse_check(source, parameters)
             except RunbookError as error:
                 raise RunbookError(error.message, line) from None
-        steps.append(Step(name=name, kql=kql, check=check, line=line, prose="\n".join(prose).strip()))
+        steps.append(
+            Step(
+                name=name,
+                kql=kql,
+                check=check,
+                line=line,
+                prose="\n".join(prose).strip(),
+                enough="enough" in options,
+            )
+        )
         prose = []
     return tuple(steps)
 
@@ -901,8 +918,8 @@ def _parse_attributes(text: str, line: int) -> dict[str, str]:
                 line,
             )
         key = found.group("key")
-        if key not in ("name", "check"):
-            raise RunbookError(f"unknown step attribute '{key}' (allowed: name, check)", line)
+        if key not in ("name", "check", "enough"):
+            raise RunbookError(f"unknown step attribute '{key}' (allowed: name, check, enough)", line)
         if key in options:
             raise RunbookError(f"step attribute '{key}' is given twice", line)
         options[key] = found.group("dq") if found.group("dq") is not None else found.group("sq")

@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,17 +48,36 @@ class EmulatorThread:
         return self.running.readiness
 
 
-def control(readiness: dict[str, Any], method: str, rules: list[dict[str, Any]] | None = None) -> Any:
-    """Call the local Azure's fault control route (loopback, identity header, its own CA)."""
+def _control_route(readiness: dict[str, Any], route: str, method: str = "GET", body: Any = None) -> Any:
+    """Call one of the local Azure's control routes (loopback, identity header, its own CA)."""
     context = ssl.create_default_context(cafile=readiness["ca_file"])
     request = urllib.request.Request(
-        f"{readiness['arm_endpoint']}/_emulator/faults",
-        data=json.dumps(rules).encode() if rules is not None else None,
+        f"{readiness['arm_endpoint']}/_emulator/{route}",
+        data=json.dumps(body).encode() if body is not None else None,
         method=method,
         headers={"X-IDENTITY-HEADER": readiness["identity_header"], "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
         return json.loads(response.read())
+
+
+def control(readiness: dict[str, Any], method: str, rules: list[dict[str, Any]] | None = None) -> Any:
+    """Install (PUT), read (GET) or clear (DELETE) the local Azure's fault rules."""
+    return _control_route(readiness, "faults", method, rules)
+
+
+def telemetry_status(readiness: dict[str, Any]) -> dict[str, Any]:
+    """The local Azure's telemetry status: ready, progress, complete_from."""
+    return dict(_control_route(readiness, "status")["telemetry"])
+
+
+def wait_for_telemetry(readiness: dict[str, Any], limit_s: float = 120) -> None:
+    """Return once every day of the local Azure's telemetry is loaded."""
+    deadline = time.monotonic() + limit_s
+    while not telemetry_status(readiness)["ready"]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the telemetry was not loaded within {limit_s:g} s")
+        time.sleep(0.1)
 
 
 async def until(pilot: Any, condition: Callable[[], bool], what: str, attempts: int = 1500) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread
+from conftest import EmulatorThread, wait_for_telemetry
 from cryptography import x509
 
 from console.emulator import logs_api
@@ -298,7 +298,7 @@ def test_half_sent_and_idle_connections_are_closed(private_emulator: EmulatorThr
 
 def test_data_dir_is_private_and_the_ca_constrained(private_emulator: EmulatorThread) -> None:
     data_dir = Path(private_emulator.readiness["data_dir"])
-    _wait_ready(private_emulator.readiness)
+    wait_for_telemetry(private_emulator.readiness)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for path in data_dir.rglob("*"):
         # Write-ahead logs appear later under the process umask: the standalone server sets 077.
@@ -324,28 +324,12 @@ def test_another_loopback_address_is_certified(tmp_path: Path) -> None:
         emulator.stop()
 
 
-def _status(readiness: dict[str, Any]) -> dict[str, Any]:
-    parsed = urllib.parse.urlparse(readiness["arm_endpoint"])
-    context = ssl.create_default_context(cafile=readiness["ca_file"])
-    connection = http.client.HTTPSConnection(parsed.hostname or "", parsed.port, context=context, timeout=10)
-    connection.request("GET", "/_emulator/status", headers={"X-IDENTITY-HEADER": readiness["identity_header"]})
-    return dict(json.loads(connection.getresponse().read())["telemetry"])
-
-
-def _wait_ready(readiness: dict[str, Any]) -> None:
-    for _ in range(600):
-        if _status(readiness)["ready"]:
-            return
-        time.sleep(0.1)
-    raise AssertionError("telemetry never became ready")
-
-
 def test_telemetry_is_kept_across_a_restart(tmp_path: Path) -> None:
     config = EmulatorConfig(data_dir=tmp_path / "data", telemetry_scale=0.005, live_traffic=False, seed_delay_s=0)
     first = EmulatorThread(config)
     first.start()
     try:
-        _wait_ready(first.readiness)
+        wait_for_telemetry(first.readiness)
         before = _count(Raw(first.readiness), "AppRequests")
         ids = _rows(Raw(first.readiness).query("AppRequests | summarize min(Id), max(Id)", timespan=None)[1])
     finally:
@@ -353,7 +337,7 @@ def test_telemetry_is_kept_across_a_restart(tmp_path: Path) -> None:
     again = EmulatorThread(config)
     again.start()
     try:
-        _wait_ready(again.readiness)
+        wait_for_telemetry(again.readiness)
         raw = Raw(again.readiness)
         assert _count(raw, "AppRequests") >= before > 0
         assert _rows(raw.query("AppRequests | summarize min(Id), max(Id)", timespan=None)[1]) == ids
@@ -409,7 +393,7 @@ def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> N
     try:
         assert process.stdout is not None
         readiness = json.loads(process.stdout.readline())
-        _wait_ready(readiness)
+        wait_for_telemetry(readiness)
         files = [path for path in data_dir.rglob("*") if path.is_file()]
         assert any(path.name == "telemetry.duckdb" for path in files)
         for path in files:

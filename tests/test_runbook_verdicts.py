@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pytest
-from conftest import EmulatorThread, identity_environment
+from conftest import EmulatorThread, identity_environment, wait_for_telemetry
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
@@ -125,3 +125,38 @@ async def test_the_runbook_screen_marks_an_inconclusive_step_and_summary(
         summary = screen.query_one("#summary", Static)
         assert summary.has_class("-inconclusive") and "INCONCLUSIVE" in str(summary.render())
         assert "inconclusive (partial data)" in str(summary.render())
+
+
+# too little data to judge by ------------------------------------------------------------------------
+
+
+def test_a_step_may_not_both_check_and_say_what_is_enough() -> None:
+    from console.runbooks import RunbookError, parse_runbook
+
+    text = '---\ntitle: t\n---\n```kql name="n" check="rows > 0" enough="rows > 5"\nAppRequests\n```\n'
+    with pytest.raises(RunbookError, match="both check and enough"):
+        parse_runbook(text, "t")
+
+
+@pytest.mark.asyncio
+async def test_too_little_traffic_makes_the_run_inconclusive_even_where_a_check_failed(
+    local_azure: EmulatorThread, make_local_services: Callable[..., Services]
+) -> None:
+    await asyncio.to_thread(wait_for_telemetry, local_azure.readiness)
+    services = make_local_services()
+    try:
+        slot_health = services.runbooks.find("slot-health")
+        assert slot_health.steps[0].enough
+        raw = {"window": "7d", "max_failure_pct": "0", "min_requests": "1"}
+        judged = await services.runbooks.run(slot_health, raw, estate.WORKSPACE_CUSTOMER_ID)
+        assert judged.status == "fail"  # enough requests: the failure rate decides
+        thin = await services.runbooks.run(
+            slot_health, {**raw, "min_requests": "100000000"}, estate.WORKSPACE_CUSTOMER_ID
+        )
+    finally:
+        await services.close()
+    by_name = {step.name: step for step in thin.steps}
+    assert by_name["requests in slot"].status == "inconclusive" and by_name["requests in slot"].too_little
+    assert by_name["requests in slot"].sentence.startswith("Too little data to judge: ")
+    assert by_name["failure rate"].status == "fail"  # what the check saw is still shown
+    assert thin.status == "inconclusive"

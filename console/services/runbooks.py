@@ -131,6 +131,18 @@ class RunbookService(Service):
             return StepRun(step.name, query, None, sentence=warning, result=result)
         # On a partial result (capped, or telemetry still arriving) the check is inconclusive, never a pass.
         outcome = step.check.evaluate(result, values)
+        if step.enough and outcome.verdict == "fail":
+            return StepRun(
+                step.name,
+                query,
+                check,
+                False,
+                outcome.observed,
+                f"Too little data to judge: {outcome.sentence}",
+                result=result,
+                inconclusive=True,
+                too_little=True,
+            )
         return StepRun(
             step.name,
             query,
