@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import shutil
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -709,6 +710,8 @@ def _release_exit(outcome: Any, output: str) -> NoReturn:
 def _release_code(outcome: Any) -> int:
     if outcome.decision == "promoted":
         return ExitCode.OK
+    if outcome.decision in ("kept", "stopped"):
+        return INTERRUPTED
     if outcome.decision == "rolled back":
         return ExitCode.ROLLED_BACK
     if outcome.decision == "inconclusive":
@@ -716,6 +719,49 @@ def _release_code(outcome: Any) -> int:
     if any(r.verdict == "fail" for r in outcome.readings):
         return ExitCode.CHECK_FAILED
     return ExitCode.AZURE_ERROR
+
+
+@contextmanager
+def _stopped_by_signals(stop: Any) -> Iterator[None]:
+    """While a release runs, Ctrl-C (or SIGTERM, as a pipeline cancels) stops it rather than killing it, so
+    what it changed is kept or rolled back on purpose (`stop` says which, asking at a terminal)."""
+    loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        if not stop.requested:
+            click.echo("Stopping the release once the current step ends…", err=True)
+        stop.request()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _release_stop() -> Any:
+    """How a headless release stops: at a terminal the user chooses keep or roll back; without one, roll back."""
+    from console.services.slots import ReleaseStop
+
+    async def ask() -> bool:
+        def prompt() -> str:
+            try:
+                return str(
+                    click.prompt(
+                        "Keep what the release changed, or roll it back?",
+                        type=click.Choice(["keep", "roll back"]),
+                        default="roll back",
+                        err=True,
+                    )
+                )
+            except click.Abort:
+                return "roll back"
+
+        return await asyncio.to_thread(prompt) != "keep"
+
+    return ReleaseStop(ask if sys.stdin.isatty() else None)
 
 
 def _progress_printer() -> Callable[[Any], None]:
@@ -772,7 +818,8 @@ def slots_swap(
 ) -> None:
     """Swap a slot into production (or --target). With --guard, a release that watches itself: the gate must
     pass on the slot first, then is read on the target every --interval for --watch; anything but a clean pass
-    swaps back at once (exit 6)."""
+    swaps back at once (exit 6). Ctrl-C stops the watch: at a terminal you choose to keep the swap (exit 130) or
+    roll it back (exit 6); without one it rolls back."""
     gate = _gate_from(guard, check, params, workspace) if guard else None
     if gate is None and (check or params):
         raise click.BadParameter("--check and --param go with --guard.")
@@ -788,19 +835,22 @@ def slots_swap(
                     app, slot, target, preview=preview, confirmed=True, progress=_progress_printer()
                 )
             click.echo(f"Releasing {app}/{slot} into {target}, gated by {gate.label}.")
-            return await service.guarded_swap(
-                app,
-                slot,
-                gate,
-                target=target,
-                watch=watch,
-                interval=interval,
-                max_inconclusive=max_inconclusive,
-                preview=preview,
-                confirmed=True,
-                on_reading=_echo_reading if output == "text" else None,
-                progress=_progress_printer(),
-            )
+            stop = _release_stop()
+            with _stopped_by_signals(stop):
+                return await service.guarded_swap(
+                    app,
+                    slot,
+                    gate,
+                    target=target,
+                    watch=watch,
+                    interval=interval,
+                    max_inconclusive=max_inconclusive,
+                    preview=preview,
+                    confirmed=True,
+                    on_reading=_echo_reading if output == "text" else None,
+                    progress=_progress_printer(),
+                    stop=stop,
+                )
 
         try:
             result = run_async(run, services)
@@ -848,17 +898,16 @@ def slots_ramp(
     output: str,
 ) -> None:
     """Route each share of production traffic to the slot in turn, judging the slot's traffic by the gate at
-    every step, then a guarded swap; a breach sets routing back to 0 and stops (exit 6)."""
+    every step, then a guarded swap; a breach sets routing back to 0 and stops (exit 6). Ctrl-C stops it: keep
+    the routing as it is (exit 130) or send all traffic back to production (exit 6); without a terminal, back."""
     if not guard:
         raise click.BadParameter("a ramp needs a gate.", param_hint="--guard")
+    from console.services.slots import read_ramp_steps
+
     try:
-        shares = [float(part) for part in steps.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(
-            f"{steps!r} is not a list of percentages such as 5,25,50.", param_hint="--steps"
-        ) from None
-    if not shares or any(not 0 < share <= 100 for share in shares):
-        raise click.BadParameter("each step is a share between 0 and 100 percent, e.g. 5,25,50.", param_hint="--steps")
+        shares = read_ramp_steps(steps)
+    except OpsError as error:
+        raise click.BadParameter(error.message, param_hint="--steps") from None
     gate = _gate_from(guard, check, params, workspace)
     hold, watch = _duration(hold_text, "--hold"), _duration(watch_text, "--watch")
     interval = _duration(interval_text, "--interval")
@@ -867,19 +916,22 @@ def slots_ramp(
 
         async def run() -> Any:
             click.echo(f"Ramping {app}/{slot} through {steps}%, gated by {gate.label}.")
-            return await services.slots.ramp(
-                app,
-                slot,
-                shares,
-                hold,
-                gate,
-                watch=watch,
-                interval=interval,
-                max_inconclusive=max_inconclusive,
-                confirmed=True,
-                on_reading=_echo_reading if output == "text" else None,
-                progress=_progress_printer(),
-            )
+            stop = _release_stop()
+            with _stopped_by_signals(stop):
+                return await services.slots.ramp(
+                    app,
+                    slot,
+                    shares,
+                    hold,
+                    gate,
+                    watch=watch,
+                    interval=interval,
+                    max_inconclusive=max_inconclusive,
+                    confirmed=True,
+                    on_reading=_echo_reading if output == "text" else None,
+                    progress=_progress_printer(),
+                    stop=stop,
+                )
 
         try:
             outcome = run_async(run, services)

@@ -275,7 +275,8 @@ class ReleaseOutcome:
     """How a guarded swap or ramp ended, and where every build is afterwards."""
 
     decision: str
-    """promoted, rolled back, failed or inconclusive."""
+    """promoted, rolled back, failed, inconclusive; kept (stopped by the user, who kept the change) or stopped
+    (before anything changed)."""
     readings: tuple[GateReading, ...]
     where: dict[str, str]
     """Slot name -> build, read back at the end."""

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ from console.exit_codes import ExitCode
 from console.local import telemetry_status
 from console.models import Gate, GateReading
 from console.services import Services, make_services
+from console.services.slots import ReleaseStop
 from console.settings import Settings
 
 CHECKOUT, CATALOG = "app-checkout-prod", "app-catalog-prod"
@@ -161,6 +163,68 @@ async def test_routing_shifts_the_live_traffic_to_the_slot(services: Services) -
         await slots.set_routing(CATALOG, "staging", 0)
 
 
+class StopWhen:
+    """Stops a release (keeping or rolling back) after `readings` gate readings, or once traffic is routed."""
+
+    def __init__(self, roll_back: bool, readings: int = 0) -> None:
+        self.stop = ReleaseStop()
+        self.roll_back, self.after = roll_back, readings
+        self.readings: list[GateReading] = []
+        self.shares: list[float] = []
+
+    def reading(self, reading: GateReading) -> None:
+        self.readings.append(reading)
+        if len(self.readings) == self.after:
+            self.stop.request(self.roll_back)
+
+    def share(self, share: float) -> None:
+        self.shares.append(share)
+        if share:
+            self.stop.request(self.roll_back)
+
+
+async def test_a_release_stopped_after_the_swap_keeps_or_rolls_back_as_told(services: Services) -> None:
+    before = (await services.slots.find_app(CATALOG)).where
+    swapped = {"production": before["staging"], "staging": before["production"]}
+    for roll_back, decision, where in ((True, "rolled back", before), (False, "kept", swapped)):
+        when = StopWhen(roll_back, readings=2)  # the pre-flight reading, then the first on production
+        outcome = await services.slots.guarded_swap(
+            CATALOG,
+            "staging",
+            SLOT_GATE,
+            watch=timedelta(minutes=5),
+            interval=timedelta(seconds=2),
+            on_reading=when.reading,
+            stop=when.stop,
+        )
+        assert outcome.decision == decision, outcome.sentence
+        assert len(outcome.readings) == 2 and "stopped by the user" in outcome.sentence
+        assert outcome.where == where and (await services.slots.find_app(CATALOG)).where == where
+    await services.slots.swap(CATALOG, "staging", confirmed=True)  # as the module found it
+    assert (await services.slots.find_app(CATALOG)).where == before
+
+
+async def test_a_ramp_stopped_mid_step_keeps_its_routing_or_sends_traffic_back(services: Services) -> None:
+    for roll_back, decision, share in ((False, "kept", 30.0), (True, "rolled back", 0.0)):
+        when = StopWhen(roll_back)
+        outcome = await services.slots.ramp(
+            CATALOG,
+            "staging",
+            [30, 60],
+            timedelta(minutes=5),
+            SLOT_GATE,
+            interval=timedelta(seconds=2),
+            stop=when.stop,
+            on_share=when.share,
+        )
+        assert outcome.decision == decision, outcome.sentence
+        assert "Stopped at 30%" in outcome.sentence
+        app = await services.slots.find_app(CATALOG)
+        assert next(slot.routing_percent for slot in app.slots if slot.name == "staging") == share
+        assert when.shares == ([30.0, 0.0] if roll_back else [30.0])
+    await services.slots.set_routing(CATALOG, "staging", 0, confirmed=True)
+
+
 # headless: `opsconsole slots ...` and the pipeline example, on the same local Azure --------------------
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "examples" / "github-actions" / "release.yml"
@@ -206,6 +270,33 @@ def test_headless_list_diff_and_a_guarded_swap_that_rolls_back_exits_6(demo_home
     assert released.exit_code == ExitCode.ROLLED_BACK, released.output
     assert "ROLLED BACK:" in released.stdout and f"where: production {GOOD}" in released.stdout
     assert "FAIL" in released.stdout and "Traceback" not in released.output
+
+
+def test_ctrl_c_during_a_headless_release_without_a_terminal_rolls_back_and_exits_6(
+    demo_home: dict[str, str],
+) -> None:
+    before = json.loads(invoke("slots", "list", CATALOG, "--demo", "--output", "json").stdout)
+    command = [
+        str(OPSCONSOLE), "slots", "swap", CATALOG, "--slot", "staging", "--demo", "--yes",
+        "--guard", SLOT_GATE.kql or "", "--check", SPEED_CHECK, "--watch", "5m", "--interval", "2s",
+    ]  # fmt: skip
+    env = {**os.environ, **demo_home}
+    release = subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert release.stdout is not None
+    readings = 0
+    for line in release.stdout:  # ends when the process does: the test cannot hang here
+        readings += " PASS " in line
+        if readings == 2:  # the pre-flight reading, then the first on production
+            release.send_signal(signal.SIGINT)
+            break
+    rest, errors = release.communicate(timeout=120)
+    assert release.returncode == ExitCode.ROLLED_BACK, rest + errors
+    assert "Stopping the release" in errors and "Traceback" not in errors
+    assert "ROLLED BACK:" in rest and "stopped by the user" in rest
+    after = json.loads(invoke("slots", "list", CATALOG, "--demo", "--output", "json").stdout)
+    assert after == before
 
 
 def _expression(text: str, inputs: dict[str, str], outputs: dict[str, dict[str, str]]) -> str:

@@ -24,6 +24,39 @@ Sleep = Callable[[float], Awaitable[None]]
 MASK = "••••••"
 
 
+class ReleaseStop:
+    """How a running guarded swap or ramp is told to stop, and whether to keep what it changed or roll back.
+
+    `request(roll_back)` decides at once (the console asks first); `request()` leaves it to `ask`, called
+    once the release has stopped (a terminal asks then); with neither, it rolls back: an unproven build is
+    not left serving.
+    """
+
+    def __init__(self, ask: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self._ask = ask
+        self._event = asyncio.Event()
+        self._roll_back: bool | None = None
+
+    def request(self, roll_back: bool | None = None) -> None:
+        """Stop the release; `roll_back` True or False decides now, None asks (or rolls back) later."""
+        if roll_back is not None:
+            self._roll_back = roll_back
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    async def rolls_back(self) -> bool:
+        """True to roll back what the release changed, False to keep it."""
+        if self._roll_back is None:
+            self._roll_back = await self._ask() if self._ask is not None else True
+        return self._roll_back
+
+
 def _resource_group_of(resource_id: str) -> str:
     parts = resource_id.split("/")
     lowered = [p.lower() for p in parts]
@@ -592,8 +625,10 @@ class SlotsService(Service):
         max_inconclusive: int,
         readings: list[GateReading],
         on_reading: ReadingCallback | None,
+        stop: ReleaseStop | None = None,
     ) -> tuple[str, str]:
-        """Read the gate every interval until `watch` is over: ("pass", why) or ("fail"/"inconclusive", why)."""
+        """Read the gate every interval until `watch` is over: ("pass", why), ("fail"/"inconclusive", why),
+        or ("stopped", why) once `stop` is requested."""
         # Readings are due at fixed ticks from the start, so the time a query takes does not push them later.
         start = time.monotonic()
         end = start + watch.total_seconds()
@@ -601,7 +636,9 @@ class SlotsService(Service):
         while True:
             ticks += 1
             due = min(start + ticks * interval.total_seconds(), end)
-            await self._sleep(max(0.0, due - time.monotonic()))
+            await self._pause(max(0.0, due - time.monotonic()), stop)
+            if stop is not None and stop.requested:
+                return "stopped", f"stopped by the user after {len(readings)} readings"
             reading = await self.evaluate(gate, app, slot, since)
             readings.append(reading)
             if on_reading is not None:
@@ -621,6 +658,19 @@ class SlotsService(Service):
                 if reading.verdict != "pass":
                     return "inconclusive", f"the watch ended without a clean pass: {reading.sentence}"
                 return "pass", reading.sentence
+
+    async def _pause(self, seconds: float, stop: ReleaseStop | None) -> None:
+        """Sleep `seconds`, or less when `stop` is requested meanwhile."""
+        if stop is None:
+            await self._sleep(seconds)
+            return
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((sleeping, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            stopping.cancel()
 
     async def preflight(self, app: WebApp, slot: str, target: str) -> None:
         """Both slots running and the app not mid-swap, or an OpsError saying which is not."""
@@ -649,8 +699,12 @@ class SlotsService(Service):
         confirmed: bool = False,
         on_reading: ReadingCallback | None = None,
         progress: ProgressCallback | None = None,
+        stop: ReleaseStop | None = None,
     ) -> ReleaseOutcome:
-        """Pre-flight, swap, then watch the gate on `target` every interval; roll back on anything but a pass."""
+        """Pre-flight, swap, then watch the gate on `target` every interval; roll back on anything but a pass.
+
+        Stopped (`stop`) before the swap, nothing is swapped; after it, the swap is kept or rolled back as
+        `stop` says (decision "kept" or "rolled back")."""
         found = await self._writable(app, f"release {slot}", confirmed)
         source, dest = self._slot_of(found, slot).name, self._slot_of(found, target).name
         await self.preflight(found, source, dest)
@@ -667,6 +721,10 @@ class SlotsService(Service):
                 found.where,
                 f"Not swapped: the gate did not pass on {source} before the swap ({first.sentence}).",
             )
+        if stop is not None and stop.requested:
+            return ReleaseOutcome(
+                "stopped", tuple(readings), found.where, "Not swapped: the release was stopped before the swap."
+            )
         if preview:
             await self._apply_preview(found, source, dest, confirmed, progress)
         try:
@@ -676,8 +734,15 @@ class SlotsService(Service):
             return ReleaseOutcome("failed", tuple(readings), after.where, f"The swap failed: {error.message}")
         swapped_at = datetime.now(UTC)
         verdict, why = await self._watch(
-            gate, swapped, dest, swapped_at, watch, interval, max_inconclusive, readings, on_reading
+            gate, swapped, dest, swapped_at, watch, interval, max_inconclusive, readings, on_reading, stop
         )
+        if verdict == "stopped" and stop is not None and not await stop.rolls_back():
+            return ReleaseOutcome(
+                "kept",
+                tuple(readings),
+                swapped.where,
+                f"Kept {swapped.where.get(dest)} in {dest} of {found.name}, unproven: {why}; now {describe(swapped)}.",
+            )
         if verdict == "pass":
             return ReleaseOutcome(
                 "promoted",
@@ -722,28 +787,45 @@ class SlotsService(Service):
         confirmed: bool = False,
         on_reading: ReadingCallback | None = None,
         progress: ProgressCallback | None = None,
+        stop: ReleaseStop | None = None,
+        on_share: Callable[[float], None] | None = None,
     ) -> ReleaseOutcome:
         """Route each share of production traffic to `slot` in turn, judging the slot's traffic at every step,
-        then a guarded swap; on anything but a pass, routing goes back to 0 and the ramp stops."""
-        if not steps or any(not 0 < s <= 100 for s in steps):
-            raise OpsError(
-                ErrorKind.BAD_REQUEST, "Ramp steps are shares of traffic between 0 and 100 percent, e.g. 5,25,50."
-            )
+        then a guarded swap; on anything but a pass, routing goes back to 0 and the ramp stops.
+
+        `on_share` is told each share once it is routed (0 when routing is cleared). Stopped (`stop`) during a
+        step, routing stays at that share (decision "kept") or goes back to 0."""
+        _check_shares(steps)
         found = await self._writable(app, f"ramp {slot}", confirmed)
         source = self._slot_of(found, slot).name
         if source == PRODUCTION:
             raise OpsError(ErrorKind.BAD_REQUEST, "A ramp routes production traffic to another slot; name that slot.")
         await self.preflight(found, source, PRODUCTION)
         readings: list[GateReading] = []
+
+        def routed(share: float) -> None:
+            if on_share is not None:
+                on_share(share)
+
         for share in steps:
             await self.set_routing(found, source, share, confirmed=confirmed)
+            routed(share)
             started = datetime.now(UTC)
             verdict, why = await self._watch(
-                gate, found, source, started, hold, interval, max_inconclusive, readings, on_reading
+                gate, found, source, started, hold, interval, max_inconclusive, readings, on_reading, stop
             )
+            if verdict == "stopped" and stop is not None and not await stop.rolls_back():
+                kept = await self.read_app(found.subscription_id, found.resource_group, found.name)
+                return ReleaseOutcome(
+                    "kept",
+                    tuple(readings),
+                    kept.where,
+                    f"Stopped at {share:g}% and kept that routing: {why}; now {describe(kept)}.",
+                )
             if verdict != "pass":
                 back = await self.set_routing(found, source, 0, confirmed=confirmed)
-                decision = "rolled back" if verdict == "fail" else "inconclusive"
+                routed(0)
+                decision = "rolled back" if verdict in ("fail", "stopped") else "inconclusive"
                 return ReleaseOutcome(
                     decision,
                     tuple(readings),
@@ -751,6 +833,7 @@ class SlotsService(Service):
                     f"Stopped at {share:g}% and routed all traffic back to production: {why}; now {describe(back)}.",
                 )
         await self.set_routing(found, source, 0, confirmed=confirmed)
+        routed(0)
         outcome = await self.guarded_swap(
             found,
             source,
@@ -761,8 +844,25 @@ class SlotsService(Service):
             confirmed=confirmed,
             on_reading=on_reading,
             progress=progress,
+            stop=stop,
         )
         return ReleaseOutcome(outcome.decision, (*readings, *outcome.readings), outcome.where, outcome.sentence)
+
+
+def read_ramp_steps(text: str) -> tuple[float, ...]:
+    """Ramp steps from `5,25,50` (percent signs allowed); an OpsError with a sentence otherwise."""
+    try:
+        shares = tuple(float(part.strip().rstrip("%")) for part in text.split(",") if part.strip())
+    except ValueError:
+        sentence = f"{text.strip()!r} is not a list of percentages such as 5,25,50."
+        raise OpsError(ErrorKind.BAD_REQUEST, sentence) from None
+    _check_shares(shares)
+    return shares
+
+
+def _check_shares(shares: Sequence[float]) -> None:
+    if not shares or any(not 0 < share <= 100 for share in shares):
+        raise OpsError(ErrorKind.BAD_REQUEST, "Each ramp step is a share between 0 and 100 percent, e.g. 5,25,50.")
 
 
 def describe(app: WebApp) -> str:
