@@ -310,11 +310,18 @@ class OpsConsole(App[int]):
         if isinstance(self.screen, AreaScreen):
             self.screen.action_open_command_bar()
 
-    def action_quit_q(self) -> None:
+    async def action_quit(self) -> None:
+        """Quit, unless an area takes over first (a release running asks whether to keep or roll back)."""
+        for screen in self._areas.values():
+            if isinstance(screen, AreaScreen) and screen.holds_quit(self.exit):
+                return
+        self.exit()
+
+    async def action_quit_q(self) -> None:
         """A single `q` asks; a second `q` soon after quits (ctrl+q quits at once)."""
         now = time.monotonic()
         if self._q_pressed_at is not None and now - self._q_pressed_at < QUIT_AGAIN_S:
-            self.exit()
+            await self.action_quit()
             return
         self._q_pressed_at = now
         self.notify("Press q again to quit (ctrl+q quits at once).", title="Quit?", timeout=QUIT_AGAIN_S)

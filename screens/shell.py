@@ -248,6 +248,11 @@ class AreaScreen(Screen[None]):
                 raise
             contain(error)
 
+    def holds_quit(self, quit_now: Callable[[], None]) -> bool:
+        """Whether this area takes over quitting (to ask first, or to finish something); it then calls
+        `quit_now` itself when the console may close."""
+        return False
+
     def action_open_command_bar(self) -> None:
         self.query_one(CommandBar).open()
 

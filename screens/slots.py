@@ -37,11 +37,12 @@ from screens.filtering import compile_filter, filter_problem
 from screens.shell import ShellContext
 from screens.widgets.confirm import ChangeRequest
 from screens.widgets.operation import Operations
-from screens.widgets.release import Release, ReleasePanel
+from screens.widgets.release import Release, ReleasePanel, StopReleaseScreen
 from screens.widgets.slot_forms import GuardPlan, GuardScreen, RoutingScreen, span_text
 
 PRODUCTION = "production"
 DEFAULT_GATE = "slot-health"
+DEFAULT_RAMP = (5.0, 25.0, 50.0)
 COLUMNS = [
     ("App", "app", 22),
     ("Slot", "slot", 11),
@@ -258,6 +259,7 @@ class SlotsScreen(ListAreaScreen):
         Binding("x", "cancel_preview", "Cancel preview", show=False, id="slots.cancel"),
         Binding("b", "rollback", "Roll back", id="slots.rollback"),
         Binding("g", "guarded_swap", "Guarded swap", id="slots.guarded"),
+        Binding("u", "ramp", "Ramp", id="slots.ramp"),
         Binding("G", "show_release", "Release panel", show=False, id="slots.release"),
         Binding("t", "routing", "Routing", id="slots.routing"),
         Binding("s", "start", "Start", show=False, id="slots.start"),
@@ -291,6 +293,8 @@ class SlotsScreen(ListAreaScreen):
         """What the lower pane shows: the selected slot's diff, or its app's release history."""
         self._detail_for: str | None = None
         self.release: Release | None = None
+        self._quit_after_release: Callable[[], None] | None = None
+        """Set when the user quit during a release: called once the release has stopped."""
         self._diffs: dict[str, list[SettingDiff]] = {}
         """The last differences read per slot, for the confirm dialog's summary."""
         self._waiting = ""
@@ -800,29 +804,43 @@ class SlotsScreen(ListAreaScreen):
 
     def action_guarded_swap(self) -> None:
         """`g`: a swap that watches production with a gate and swaps back on a breach."""
+        self._plan_release(GuardPlan(DEFAULT_GATE))
+
+    def action_ramp(self) -> None:
+        """`u`: route growing shares of production traffic to the slot, judged by a gate, then a guarded swap."""
+        self._plan_release(GuardPlan(DEFAULT_GATE, steps=DEFAULT_RAMP))
+
+    def _plan_release(self, plan: GuardPlan) -> None:
         if self.release is not None and not self.release.done:
             self.notify(f"A release of {self.release.app} is running: G shows it.", severity="warning")
             return
-        selected = self._a_slot("g swaps it under a gate")
+        kind = "ramp" if plan.is_ramp else "guarded swap"
+        selected = self._a_slot(f"{'u' if plan.is_ramp else 'g'} starts a {kind} of it")
         if selected is None:
             return
         app, slot = selected
-        action = f"guarded swap of {slot.name} with {PRODUCTION}"
+        action = f"{kind} of {slot.name} {'into' if plan.is_ramp else 'with'} {PRODUCTION}"
         if not self._writable(slot, action):
             return
-        plan = GuardPlan(DEFAULT_GATE)
 
         def planned(plan: GuardPlan | None) -> None:
             if plan is None:
                 return
+            steps = (
+                f"steps     {', '.join(f'{share:g}%' for share in plan.steps)} of production traffic, "
+                f"each held {span_text(plan.hold)}; a breach routes it all back\n"
+                if plan.is_ramp
+                else ""
+            )
             details = self._swap_details(app, slot, plan.preview) + (
-                f"\ngate      {plan.describe()}\n"
+                f"\n{steps}gate      {plan.describe()}\n"
                 f"watch     {span_text(plan.watch)}, a reading every {span_text(plan.interval)}\n"
                 "on breach the slots are swapped back at once"
             )
-            self.confirm_change(self._request(action, app, slot, details), lambda: self.guarded_swap(app, slot, plan))
+            self.confirm_change(self._request(action, app, slot, details), lambda: self.run_release(app, slot, plan))
 
-        self.app.push_screen(GuardScreen(f"Guarded swap of {app.name}: {slot.name} → {PRODUCTION}", plan), planned)
+        title = f"{kind.capitalize()} of {app.name}: {slot.name} → {PRODUCTION}"
+        self.app.push_screen(GuardScreen(title, plan), planned)
 
     def _runbook(self, plan: GuardPlan) -> Runbook | None:
         if plan.is_kql or self.find_runbook is None:
@@ -832,6 +850,29 @@ class SlotsScreen(ListAreaScreen):
         except RunbookError:
             return None  # the service says so in the pre-flight reading
 
+    def holds_quit(self, quit_now: Callable[[], None]) -> bool:
+        """While a release runs, quitting asks whether to keep what it changed or roll it back, and waits for it."""
+        release = self.release
+        if release is None or release.done:
+            return False
+        if release.stop.requested:
+            self.notify("The release is stopping; the console quits once it has.", title="Quit", timeout=5)
+            return True
+        if isinstance(self.app.screen, StopReleaseScreen):
+            return True
+
+        def chosen(roll_back: bool | None) -> None:
+            if roll_back is None or release.done:
+                return
+            self._quit_after_release = quit_now
+            release.stop.request(roll_back)
+            release.phase = "stopping"
+            self.app.push_screen(ReleasePanel(release))
+
+        self.app.switch_mode(self.AREA)
+        self.app.push_screen(StopReleaseScreen(release), chosen)
+        return True
+
     def action_show_release(self) -> None:
         """`G` brings back the release panel."""
         if self.release is None:
@@ -839,8 +880,8 @@ class SlotsScreen(ListAreaScreen):
             return
         self.app.push_screen(ReleasePanel(self.release))
 
-    @work(exclusive=True, exit_on_error=False, group="slots-release", name="guarded swap")
-    async def guarded_swap(self, app: WebApp, slot: Slot, plan: GuardPlan) -> None:
+    @work(exclusive=True, exit_on_error=False, group="slots-release", name="release")
+    async def run_release(self, app: WebApp, slot: Slot, plan: GuardPlan) -> None:
         threshold, metric = gate_limit(plan, self._runbook(plan))
         release = self.release = Release(
             app.name,
@@ -850,9 +891,11 @@ class SlotsScreen(ListAreaScreen):
             plan.watch.total_seconds(),
             plan.interval.total_seconds(),
             threshold,
-            metric,
+            metric=metric,
+            hold_s=plan.hold.total_seconds(),
+            steps=plan.steps,
         )
-        operation = self.operations.start(f"guarded swap of {slot.name}", app.name)
+        operation = self.operations.start(f"{release.kind.lower()} of {slot.name}", app.name)
         self.app.push_screen(ReleasePanel(release))
         self._update_crumbs()
 
@@ -866,29 +909,54 @@ class SlotsScreen(ListAreaScreen):
             operation.status = f"{release.phase}, {len(release.readings)} readings"
 
         try:
-            outcome: ReleaseOutcome = await self.service.guarded_swap(
-                app,
-                slot.name,
-                gate_of(plan),
-                watch=plan.watch,
-                interval=plan.interval,
-                preview=plan.preview,
-                confirmed=True,
-                on_reading=reading,
-                progress=progress,
-            )
+            outcome: ReleaseOutcome
+            if plan.is_ramp:
+                outcome = await self.service.ramp(
+                    app,
+                    slot.name,
+                    plan.steps,
+                    plan.hold,
+                    gate_of(plan),
+                    watch=plan.watch,
+                    interval=plan.interval,
+                    confirmed=True,
+                    on_reading=reading,
+                    progress=progress,
+                    stop=release.stop,
+                    on_share=release.routed,
+                )
+            else:
+                outcome = await self.service.guarded_swap(
+                    app,
+                    slot.name,
+                    gate_of(plan),
+                    watch=plan.watch,
+                    interval=plan.interval,
+                    preview=plan.preview,
+                    confirmed=True,
+                    on_reading=reading,
+                    progress=progress,
+                    stop=release.stop,
+                )
         except BaseException as error:
             release.fail(failure_message(error))
             Operations.finish(operation, release.failure or "", failed=True)
             self._update_crumbs()
+            self._quit_if_asked()
             raise
         release.finish(outcome)
         Operations.finish(operation, outcome.sentence, failed=outcome.decision != "promoted")
         promoted = outcome.decision == "promoted"
         self.notify(
             outcome.sentence,
-            title=f"Release {outcome.decision}",
+            title=f"{release.kind} {outcome.decision}",
             severity="information" if promoted else "error",
             timeout=15,
         )
         self.load_apps()
+        self._quit_if_asked()
+
+    def _quit_if_asked(self) -> None:
+        quit_now, self._quit_after_release = self._quit_after_release, None
+        if quit_now is not None:
+            quit_now()

@@ -4,6 +4,7 @@ a swap and a rollback in the operation panel, a guarded swap's release panel, re
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -28,7 +29,7 @@ from screens.shell import KeyHelpScreen
 from screens.slots import SlotsScreen, changes_of, deployed_text, gate_limit
 from screens.widgets.confirm import ConfirmScreen
 from screens.widgets.operation import OperationPanel
-from screens.widgets.release import Release, ReleasePanel, gate_chart, reading_value
+from screens.widgets.release import Release, ReleasePanel, StopReleaseScreen, gate_chart, reading_value
 from screens.widgets.slot_forms import GuardPlan, GuardScreen, RoutingScreen, read_guard_plan, read_percent
 
 SIZE = (200, 50)
@@ -452,6 +453,90 @@ async def test_the_release_panel_can_go_to_the_background_while_the_release_runs
         await pilot.press("G")
         await until(pilot, lambda: isinstance(app.screen, ReleasePanel), "the panel back")
         assert "PROMOTED" in text_of(app.screen)
+
+
+async def _release_from_form(pilot: Any, key: str, fields: dict[str, str]) -> SlotsScreen:
+    """Open the release form with `key`, fill it in, confirm, and return once the release panel shows."""
+    app = pilot.app
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, GuardScreen), "the release form")
+    form = app.screen
+    for field, value in fields.items():
+        form.query_one(f"#guard-{field}", Input).value = value
+    form.query_one("#guard-gate", Input).focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+    return slots_screen(app)
+
+
+@pytest.mark.asyncio
+async def test_u_ramps_the_slot_and_stops_at_the_step_that_breaches(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        await select(pilot, screen, "app-catalog-prod", "staging")
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, GuardScreen), "the ramp form")
+        assert app.screen.query_one("#guard-steps", Input).value == "5,25,50"
+        await pilot.press("escape")
+        fields = {"gate": "print failure_pct = 50.0", "check": "value(failure_pct) <= 5", "steps": "10,40"}
+        await _release_from_form(pilot, "u", {**fields, "hold": "3s", "interval": "1s"})
+        text = text_of(app.screen)
+        assert "Ramp of staging into production on app-catalog-prod?" in text
+        assert "10%, 40% of production traffic, each held 3s" in text
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ReleasePanel), "the release panel")
+        release = screen.release
+        assert release is not None and release.kind == "Ramp"
+        assert "Ramp" in text_of(app.screen)
+        await until(pilot, lambda: release.done, "the ramp's decision", attempts=3000)
+        assert release.outcome is not None and release.outcome.decision == "rolled back", release.failure
+        assert "Stopped at 10%" in release.outcome.sentence and release.share == 0
+        assert [r.verdict for r in release.readings] == ["fail"] and release.preflight_readings == 0
+        await pilot.press("escape")
+        await until(
+            pilot,
+            lambda: all(s.routing_percent == 0 for a, s in screen.shown if a.name == "app-catalog-prod"),
+            "routing back to production",
+        )
+
+
+@pytest.mark.asyncio
+async def test_quitting_during_a_release_asks_then_rolls_back_and_quits(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        before = builds(screen)
+        await select(pilot, screen, "app-payments-prod", "staging")
+        fields = {"gate": PASSING_GATE, "check": "value(failure_pct) <= 5", "watch": "5m", "interval": "1s"}
+        await _release_from_form(pilot, "g", fields)
+        await pilot.press("y")
+        release = screen.release
+        assert release is not None
+        await until(pilot, lambda: release.phase == "watching", "the watch after the swap", attempts=3000)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, StopReleaseScreen), "the question")
+        assert "swapped into production" in text_of(app.screen)
+        await pilot.press("escape")  # go on watching
+        await until(pilot, lambda: not isinstance(app.screen, StopReleaseScreen), "the question to go")
+        assert app.is_running and not release.stop.requested
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, StopReleaseScreen), "the question again")
+        await pilot.press("r")
+        for _ in range(3000):  # the console quits by itself once the release has rolled back
+            if release.done and not app.is_running:
+                break
+            await asyncio.sleep(0.02)
+    assert release.outcome is not None and release.outcome.decision == "rolled back", release.failure
+    assert "stopped by the user" in release.outcome.sentence
+    assert app.return_code == 0
+    where = release.outcome.where
+    assert (where["production"], where["staging"]) == (
+        before[("app-payments-prod", "production")],
+        before[("app-payments-prod", "staging")],
+    )
 
 
 # -- read-only and keys ---------------------------------------------------------------------------------

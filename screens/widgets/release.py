@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.models import GateReading, OperationProgress, ReleaseOutcome
+from console.services.slots import ReleaseStop
 
 VERDICT_MARKS = {
     "pass": ("✓", "green"),
@@ -28,6 +29,8 @@ DECISION_STYLES = {
     "rolled back": "bold red",
     "failed": "bold red",
     "inconclusive": "bold yellow",
+    "kept": "bold yellow",
+    "stopped": "bold yellow",
 }
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -123,6 +126,7 @@ class Release:
     watch_s: float
     interval_s: float
     threshold: float | None = None
+    hold_s: float = 0.0
     metric: str | None = None
     """What the chart draws: the observed value's name (e.g. failure_pct), when the gate observes several."""
     started: float = field(default_factory=time.monotonic)
@@ -134,7 +138,26 @@ class Release:
     outcome: ReleaseOutcome | None = None
     failure: str | None = None
     """The sentence of a release that could not run to a decision (refused, Azure failed)."""
-    _preflight: int = 0
+    _preflight: list[int] = field(default_factory=list)
+    """The indexes of the readings taken before a swap (the gate against the source slot)."""
+    steps: tuple[float, ...] = ()
+    """A ramp's shares of production traffic; empty for a guarded swap."""
+    share: float = 0.0
+    """The share of production traffic the slot serves now (a ramp's current step)."""
+    stop: ReleaseStop = field(default_factory=ReleaseStop)
+    """How the console stops the release (keeping or rolling back what it changed)."""
+
+    @property
+    def kind(self) -> str:
+        return "Ramp" if self.steps else "Guarded swap"
+
+    def routed(self, share: float) -> None:
+        """A ramp routed `share` percent of production traffic to the slot; its watch of that step begins."""
+        self.share = share
+        if not self.done:
+            # A share starts a step's watch; 0 ends the ramp's steps: its guarded swap's pre-flight comes next.
+            self.phase = "ramping" if share else "pre-flight"
+            self.watch_started = time.monotonic() if share else None
 
     @property
     def done(self) -> bool:
@@ -156,12 +179,12 @@ class Release:
     @property
     def preflight_readings(self) -> int:
         """How many readings came before the watch (the gate against the source slot)."""
-        return self._preflight
+        return len(self._preflight)
 
     def reading(self, reading: GateReading) -> None:
         """One evaluation of the gate (the pre-flight one comes before the swap)."""
         if self.watch_started is None:
-            self._preflight += 1
+            self._preflight.append(len(self.readings))
         self.readings.append(reading)
         self.last_reading_at = time.monotonic()
 
@@ -183,6 +206,15 @@ class Release:
             since = self.last_reading_at if self.last_reading_at and self.last_reading_at > self.watch_started else None
             next_in = self.interval_s - (now - (since or self.watch_started))
             return f"watching: {duration_text(left)} left, next reading in {duration_text(next_in)}"
+        if self.phase == "ramping" and self.watch_started is not None:
+            step = self.steps.index(self.share) + 1 if self.share in self.steps else 0
+            left = self.hold_s - (now - self.watch_started)
+            return (
+                f"ramping: {self.share:g}% of production traffic to {self.slot} (step {step} of {len(self.steps)}), "
+                f"{duration_text(left)} left of this step"
+            )
+        if self.phase == "stopping":
+            return "stopping: the current reading finishes, then the release keeps or rolls back as you chose"
         if self.phase == "rolling back":
             return "rolling back: swapping the slots back"
         if self.phase == "swapping":
@@ -194,6 +226,10 @@ class Release:
         text = Text()
         text.append(f"{self.app}", style="bold")
         text.append(f"   {self.slot} → {self.target}   gate {self.gate}\n")
+        if self.steps:
+            shares = ", ".join(f"{share:g}%" for share in self.steps)
+            text.append(f"steps {shares}, each held {duration_text(self.hold_s)}; ", style="dim")
+            text.append(f"routing now {self.share:g}%\n", style="bold" if self.share else "dim")
         text.append(
             f"watch {duration_text(self.watch_s)}, a reading every {duration_text(self.interval_s)}", style="dim"
         )
@@ -221,7 +257,7 @@ class Release:
         for index, reading in enumerate(self.readings, 1):
             mark, style = VERDICT_MARKS.get(reading.verdict, ("·", "dim"))
             text.append(f"{index:>3} {reading.at:%H:%M:%S} ", style="dim")
-            if index <= self.preflight_readings:
+            if index - 1 in self._preflight:
                 text.append("pre-flight ", style="italic")
             text.append(f"{mark} {reading.verdict:<12}", style=style)
             text.append(f" {reading.sentence}\n")
@@ -253,7 +289,7 @@ class ReleasePanel(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("Guarded swap", style="bold"), id="release-title")
+            yield Static(Text(self.release.kind, style="bold"), id="release-title")
             yield Static("", id="release-summary")
             yield Static("", id="release-chart")
             with VerticalScroll(id="release-readings"):
@@ -269,3 +305,49 @@ class ReleasePanel(ModalScreen[None]):
         self.query_one("#release-summary", Static).update(release.summary())
         self.query_one("#release-chart", Static).update(gate_chart(release.readings, release.threshold, release.metric))
         self.query_one("#release-reading-list", Static).update(release.reading_lines())
+
+
+class StopReleaseScreen(ModalScreen[bool | None]):
+    """Asked when quitting during a release: keep what it changed (False), roll it back (True), or go on (None)."""
+
+    DEFAULT_CSS = """
+    StopReleaseScreen { align: center middle; }
+    StopReleaseScreen > Vertical {
+        width: 90; height: auto; border: thick $warning; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("k", "choose(False)", "Keep", id="release.keep"),
+        Binding("r", "choose(True)", "Roll back", id="release.roll_back"),
+        Binding("escape", "choose(None)", "Go on", id="release.go_on"),
+    ]
+
+    def __init__(self, release: Release) -> None:
+        super().__init__()
+        self.release = release
+
+    def compose(self) -> ComposeResult:
+        release = self.release
+        changed = (
+            f"{release.share:g}% of production traffic goes to {release.slot}"
+            if release.phase == "ramping"
+            else f"{release.slot} was swapped into {release.target}"
+            if release.watch_started is not None
+            else "nothing has changed yet"
+        )
+        with Vertical():
+            yield Static(Text(f"A {release.kind.lower()} of {release.app} is running", style="bold"))
+            yield Static(f"It is {release.phase}; {changed}, and the gate has not decided.\n")
+            yield Static(
+                Text.assemble(
+                    ("k", "bold"),
+                    " keep what it changed (unproven) and quit   ",
+                    ("r", "bold"),
+                    " roll it back, then quit   ",
+                    ("esc", "bold"),
+                    " go on watching",
+                )
+            )
+
+    def action_choose(self, roll_back: bool | None) -> None:
+        self.dismiss(roll_back)

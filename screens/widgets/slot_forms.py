@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static
 
 from console.durations import parse_timespan
+from console.errors import OpsError
+from console.services.slots import read_ramp_steps
 from screens.widgets.confirm import parse_tags
 
 
@@ -29,6 +31,14 @@ class GuardPlan:
     watch: timedelta = timedelta(minutes=10)
     interval: timedelta = timedelta(seconds=30)
     preview: bool = False
+    steps: tuple[float, ...] = ()
+    """A ramp's shares of production traffic, in turn; empty for a guarded swap."""
+    hold: timedelta = timedelta(minutes=5)
+    """How long a ramp watches each share."""
+
+    @property
+    def is_ramp(self) -> bool:
+        return bool(self.steps)
 
     @property
     def is_kql(self) -> bool:
@@ -42,10 +52,25 @@ class GuardPlan:
         return f"{self.gate}{f' ({params})' if params else ''}"
 
 
+def _positive_span(text: str, what: str, example: str) -> timedelta:
+    span = parse_timespan(text)
+    if span is None or span <= timedelta(0):
+        raise ValueError(f"{what} {text.strip()!r} is not a positive timespan (for example {example}).")
+    return span
+
+
 def read_guard_plan(
-    gate: str, parameters: str, watch: str, interval: str, preview: bool = False, check: str = ""
+    gate: str,
+    parameters: str,
+    watch: str,
+    interval: str,
+    preview: bool = False,
+    check: str = "",
+    steps: str = "",
+    hold: str = "",
 ) -> GuardPlan:
-    """A plan from the form's text; a ValueError with a sentence for anything that cannot be read."""
+    """A plan from the form's text (a ramp's when `steps` is given); a ValueError with a sentence for anything
+    that cannot be read."""
     gate, check = gate.strip(), check.strip()
     if not gate:
         raise ValueError("Name a gate: a runbook (slot-health), or a KQL query with a check.")
@@ -55,19 +80,25 @@ def read_guard_plan(
         values = parse_tags(parameters)
     except ValueError as error:
         raise ValueError(f"Parameters: {str(error).replace('Tag', 'parameter')}") from None
-    watched = parse_timespan(watch)
-    if watched is None or watched <= timedelta(0):
-        raise ValueError(f"Watch {watch.strip()!r} is not a positive timespan (for example 10m).")
-    every = parse_timespan(interval)
-    if every is None or every <= timedelta(0):
-        raise ValueError(f"Interval {interval.strip()!r} is not a positive timespan (for example 30s).")
+    watched = _positive_span(watch, "Watch", "10m")
+    every = _positive_span(interval, "Interval", "30s")
     if every > watched:
         raise ValueError("The interval is longer than the watch: the gate would never be read.")
-    return GuardPlan(gate, values, check, watched, every, preview)
+    if not steps.strip():
+        return GuardPlan(gate, values, check, watched, every, preview)
+    try:
+        shares = read_ramp_steps(steps)
+    except OpsError as error:
+        raise ValueError(error.message) from None
+    held = _positive_span(hold, "Hold", "5m")
+    if every > held:
+        raise ValueError("The interval is longer than the hold: no step would be judged.")
+    return GuardPlan(gate, values, check, watched, every, False, shares, held)
 
 
 class GuardScreen(ModalScreen[GuardPlan | None]):
-    """Ask for a guarded swap's gate, parameters, watch and interval; enter goes on, esc cancels."""
+    """Ask for a guarded swap's (or a ramp's) gate, parameters, watch and interval (and a ramp's steps and
+    hold); enter goes on, esc cancels."""
 
     DEFAULT_CSS = """
     GuardScreen { align: center middle; }
@@ -94,24 +125,38 @@ class GuardScreen(ModalScreen[GuardPlan | None]):
         params = ", ".join(f"{k}={v}" for k, v in plan.parameters.items())
         with Vertical():
             yield Static(Text(self.title_text, style="bold"))
+            how = (
+                "Each share of production traffic goes to the slot in turn, its traffic judged by the gate every\n"
+                "interval for the hold; then a guarded swap. A breach routes all traffic back to production.\n"
+                if plan.is_ramp
+                else "The gate runs against the source slot first, then against production every interval.\n"
+            )
             yield Static(
                 Text(
-                    "The gate runs against the source slot first, then against production every interval.\n"
-                    "gate: a runbook's name (parameters as k=v, comma separated), or a KQL query with its check.",
+                    how + "gate: a runbook's name (parameters as k=v, comma separated), or a KQL query with its check.",
                     "dim",
                 )
             )
-            for label, field_id, value in (
+            fields = [
                 ("gate", "guard-gate", plan.gate),
                 ("parameters", "guard-params", params),
                 ("check", "guard-check", plan.check),
+            ]
+            if plan.is_ramp:
+                fields += [
+                    ("steps %", "guard-steps", ",".join(f"{share:g}" for share in plan.steps)),
+                    ("hold", "guard-hold", span_text(plan.hold)),
+                ]
+            fields += [
                 ("watch", "guard-watch", span_text(plan.watch)),
                 ("interval", "guard-interval", span_text(plan.interval)),
-            ):
+            ]
+            for label, field_id, value in fields:
                 with Horizontal():
                     yield Label(label)
                     yield Input(value, id=field_id, select_on_focus=False)
-            yield Checkbox("swap with preview first", plan.preview, id="guard-preview")
+            if not plan.is_ramp:
+                yield Checkbox("swap with preview first", plan.preview, id="guard-preview")
             yield Static("", id="guard-problem")
             yield Static(Text("enter goes on to the confirmation, esc cancels", style="dim"))
 
@@ -121,14 +166,21 @@ class GuardScreen(ModalScreen[GuardPlan | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+
+        def value(field_id: str) -> str:
+            found = self.query(f"#{field_id}").results(Input)
+            return next((field.value for field in found), "")
+
         try:
             plan = read_guard_plan(
-                self.query_one("#guard-gate", Input).value,
-                self.query_one("#guard-params", Input).value,
-                self.query_one("#guard-watch", Input).value,
-                self.query_one("#guard-interval", Input).value,
-                self.query_one("#guard-preview", Checkbox).value,
-                self.query_one("#guard-check", Input).value,
+                value("guard-gate"),
+                value("guard-params"),
+                value("guard-watch"),
+                value("guard-interval"),
+                any(box.value for box in self.query("#guard-preview").results(Checkbox)),
+                value("guard-check"),
+                value("guard-steps"),
+                value("guard-hold"),
             )
         except ValueError as error:
             self.query_one("#guard-problem", Static).update(str(error))
