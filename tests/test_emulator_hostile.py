@@ -370,29 +370,9 @@ def test_a_stopping_server_interrupts_running_queries(tmp_path: Path) -> None:
 
 
 def test_a_standalone_local_azure_writes_only_private_files(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     data_dir = tmp_path / "data"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.emulator",
-            "--data-dir",
-            str(data_dir),
-            "--telemetry-scale",
-            "0.005",
-            "--seed-delay",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, readiness = _standalone(data_dir)
     try:
-        assert process.stdout is not None
-        readiness = json.loads(process.stdout.readline())
         wait_for_telemetry(readiness)
         files = [path for path in data_dir.rglob("*") if path.is_file()]
         assert any(path.name == "telemetry.duckdb" for path in files)

@@ -363,6 +363,20 @@ async def test_routing_and_stop_start_go_through_the_dialogs(build_app: Callable
         await until(pilot, lambda: state() == "Running", "the slot running again")
 
 
+async def _release_from_form(pilot: Any, key: str, fields: dict[str, str]) -> SlotsScreen:
+    """Open the release form with `key`, fill it in, confirm, and return once the release panel shows."""
+    app = pilot.app
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, GuardScreen), "the release form")
+    form = app.screen
+    for field, value in fields.items():
+        form.query_one(f"#guard-{field}", Input).value = value
+    form.query_one("#guard-gate", Input).focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+    return slots_screen(app)
+
+
 # -- guarded swap ---------------------------------------------------------------------------------------
 
 
@@ -424,16 +438,8 @@ async def test_the_release_panel_can_go_to_the_background_while_the_release_runs
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_area(pilot)
         await select(pilot, screen, "app-payments-prod", "staging")
-        await pilot.press("g")
-        await until(pilot, lambda: isinstance(app.screen, GuardScreen), "the gate form")
-        form = app.screen
-        form.query_one("#guard-gate", Input).value = PASSING_GATE
-        form.query_one("#guard-check", Input).value = "value(failure_pct) <= 5"
-        form.query_one("#guard-watch", Input).value = "3s"
-        form.query_one("#guard-interval", Input).value = "1s"
-        form.query_one("#guard-gate", Input).focus()
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        fields = {"gate": PASSING_GATE, "check": "value(failure_pct) <= 5", "watch": "3s", "interval": "1s"}
+        await _release_from_form(pilot, "g", fields)
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReleasePanel), "the release panel")
         await pilot.press("escape")
@@ -453,20 +459,6 @@ async def test_the_release_panel_can_go_to_the_background_while_the_release_runs
         await pilot.press("G")
         await until(pilot, lambda: isinstance(app.screen, ReleasePanel), "the panel back")
         assert "PROMOTED" in text_of(app.screen)
-
-
-async def _release_from_form(pilot: Any, key: str, fields: dict[str, str]) -> SlotsScreen:
-    """Open the release form with `key`, fill it in, confirm, and return once the release panel shows."""
-    app = pilot.app
-    await pilot.press(key)
-    await until(pilot, lambda: isinstance(app.screen, GuardScreen), "the release form")
-    form = app.screen
-    for field, value in fields.items():
-        form.query_one(f"#guard-{field}", Input).value = value
-    form.query_one("#guard-gate", Input).focus()
-    await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
-    return slots_screen(app)
 
 
 @pytest.mark.asyncio

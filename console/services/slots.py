@@ -630,12 +630,13 @@ class SlotsService(Service):
         """Read the gate every interval until `watch` is over: ("pass", why), ("fail"/"inconclusive", why),
         or ("stopped", why) once `stop` is requested."""
         # Readings are due at fixed ticks from the start, so the time a query takes does not push them later.
+        # The first comes half an interval in: a build that fails at once is caught within one interval.
         start = time.monotonic()
         end = start + watch.total_seconds()
         unsure = ticks = 0
         while True:
             ticks += 1
-            due = min(start + ticks * interval.total_seconds(), end)
+            due = min(start + (ticks - 0.5) * interval.total_seconds(), end)
             await self._pause(max(0.0, due - time.monotonic()), stop)
             if stop is not None and stop.requested:
                 return "stopped", f"stopped by the user after {len(readings)} readings"
