@@ -145,14 +145,11 @@ class OpsConsole(App[int]):
             self._connected()
             return
         # Connecting imports the SDK (and may wait for the local Azure); after the first paint, off the loop.
-        self.call_after_refresh(
-            self.run_worker,
-            self._connect_in_thread,
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-            group="connect",
-            name="connect",
+        self.call_after_refresh(self._start_connecting)
+
+    def _start_connecting(self) -> None:
+        self.run_worker(
+            self._connect_in_thread, thread=True, exclusive=True, exit_on_error=False, group="connect", name="connect"
         )
 
     def _unknown_key_ids(self) -> None:
@@ -178,7 +175,8 @@ class OpsConsole(App[int]):
             failure = (
                 error if isinstance(error, OpsError) else OpsError(ErrorKind.CONFIG, f"Could not connect: {error}")
             )
-            self.services.context.fail(failure)
+            # The next call of any area (r in a list) tries again: what was in the way may have gone.
+            self.services.context.fail(failure, retry=self._start_connecting)
             self.notify(str(failure), title="Not connected", severity="error", timeout=30)
 
     def _connected(self) -> None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import shlex
 import shutil
 import signal
 import sys
@@ -229,10 +230,44 @@ def emulator(ctx: click.Context) -> None:
     from console.emulator.__main__ import main as emulator_main
 
     session: Session = ctx.obj
+    if ctx.args[:1] == ["env"]:
+        emulator_env.main(ctx.args[1:], prog_name="opsconsole emulator env", obj=session)
     args = [arg for arg in ctx.args if arg != "--demo"]  # every command takes --demo; the local Azure is the demo
     argv = [*args, "--reset"] if session.reset else args
     default_data_dir = str(session.settings.data_dir / "local-azure")
     sys.exit(emulator_main(argv, prog="opsconsole emulator", default_data_dir=default_data_dir))
+
+
+_SHELL_LINES = {
+    "bash": "export {name}={value}",
+    "zsh": "export {name}={value}",
+    "fish": "set -gx {name} {value}",
+    "powershell": "$env:{name} = {value}",
+}
+
+
+@click.command()
+@click.option("--shell", type=click.Choice(sorted(_SHELL_LINES)), default="bash", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="The local Azure's data dir.")
+@click.option("--demo", is_flag=True, hidden=True)
+@click.pass_obj
+def emulator_env(session: Session, shell: str, data_dir: Path | None, demo: bool) -> None:
+    """Print what a shell needs to point az (and SDK scripts) at the running local Azure of the data dir:
+    `eval "$(opsconsole emulator env)"`, then `az login --identity`."""
+    from console.local import LocalAzure, running_emulator
+
+    data_dir = data_dir or session.settings.data_dir / "local-azure"
+    readiness = running_emulator(data_dir)
+    if readiness is None:
+        _fail(
+            f"no local Azure is serving {data_dir}; start one with `opsconsole emulator --data-dir {data_dir}` "
+            "(or `opsconsole --demo`) first.",
+            ExitCode.AZURE_ERROR,
+        )
+    quote = (lambda text: "'" + text.replace("'", "''") + "'") if shell == "powershell" else shlex.quote
+    line = _SHELL_LINES[shell]
+    for name, value in LocalAzure(readiness, None).client_environment(data_dir).items():
+        click.echo(line.format(name=name, value=quote(value)))
 
 
 @main.group()

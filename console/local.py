@@ -29,6 +29,8 @@ START_TIMEOUT_S = 30.0
 TELEMETRY_WAIT_S = 120.0
 STOP_WAIT_S = 10.0
 INTERRUPTED_STOP_WAIT_S = 0.5
+BUSY_WAIT_S = 10.0
+"""How long a start waits for another process holding the data dir (a local Azure stopping, or starting)."""
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
@@ -171,6 +173,32 @@ class LocalAzure:
             "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
         }
 
+    def client_environment(self, data_dir: Path) -> dict[str, str]:
+        """What a shell needs to point the az CLI and SDK scripts at this local Azure: a private az config dir,
+        one CA bundle (the system roots and the local CA), the cloud's metadata URL and the identity variables.
+        Writes the bundle and makes the config dir, both private, under `data_dir`."""
+        import ssl
+
+        roots = ssl.get_default_verify_paths().cafile
+        if not roots or not Path(roots).is_file():
+            import certifi
+
+            roots = certifi.where()
+        bundle = data_dir / "tls" / "bundle-with-system-roots.pem"
+        local_ca = Path(str(self.readiness["ca_file"])).read_text(encoding="utf-8")
+        bundle.write_text(Path(roots).read_text(encoding="utf-8") + "\n" + local_ca, encoding="utf-8")
+        bundle.chmod(0o600)
+        config_dir = data_dir / "az-config"
+        config_dir.mkdir(mode=0o700, exist_ok=True)
+        return {
+            "AZURE_CONFIG_DIR": str(config_dir),
+            "REQUESTS_CA_BUNDLE": str(bundle),
+            "SSL_CERT_FILE": str(bundle),
+            "ARM_CLOUD_METADATA_URL": f"{self.readiness['arm_endpoint']}/metadata/endpoints?api-version=2022-09-01",
+            "AZURE_CORE_COLLECT_TELEMETRY": "false",
+            **self.environment(),
+        }
+
     def apply_environment(self) -> None:
         """Set `environment()` in this process; the local Azure is on loopback, so no proxy may stand between."""
         os.environ.update(self.environment())
@@ -266,24 +294,42 @@ class PendingLocalAzure:
                     ErrorKind.CONFIG,
                     f"The local Azure did not say it was ready within {timeout:g} s (its log: {self.log_path}).",
                 )
-            raise OpsError(ErrorKind.CONFIG, self._why_not_started())
+            written = self._written()
+            holder = _lock_holder(written)
+            sentence = start_failure_sentence(written, self.log_path)
+            raise DataDirBusyError(sentence, holder) if holder is not None else OpsError(ErrorKind.CONFIG, sentence)
         return LocalAzure(parse_readiness_line(line), self.process)
 
-    def _why_not_started(self) -> str:
-        """One sentence from what the child wrote to its log since it was started."""
+    def _written(self) -> str:
+        """What the child wrote to its log since it was started."""
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as log:
                 log.seek(self.log_offset)
-                written = log.read()
+                return log.read()
         except OSError:
-            written = ""
-        return start_failure_sentence(written, self.log_path)
+            return ""
+
+
+_LOCK_HELD = re.compile(r"Could not set lock on file \"(?P<file>[^\"]+)\".*?\(PID (?P<pid>\d+)\)", re.DOTALL)
+
+
+def _lock_holder(log_text: str) -> int | None:
+    found = _LOCK_HELD.search(log_text)
+    return int(found.group("pid")) if found is not None else None
+
+
+class DataDirBusyError(OpsError):
+    """The data dir's store is locked by another process (`pid`) that left no record of a local Azure."""
+
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(ErrorKind.CONFIG, message)
+        self.pid = pid
 
 
 def start_failure_sentence(log_text: str, log_path: Path) -> str:
     """Why a local Azure did not start, as one sentence, from the log lines it wrote while trying."""
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    lock = re.search(r"Could not set lock on file \"(?P<file>[^\"]+)\".*?\(PID (?P<pid>\d+)\)", log_text, re.DOTALL)
+    lock = _LOCK_HELD.search(log_text)
     if lock is not None:
         store = Path(lock.group("file"))
         return (
@@ -341,7 +387,25 @@ def open_local_azure(
     return spawn_local_azure(data_dir, reset=reset, extra_args=extra_args)
 
 
+def ready_local_azure(
+    opened: LocalAzure | PendingLocalAzure, data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None
+) -> LocalAzure:
+    """Wait for `opened` to be ready. When another process held the data dir (a local Azure still stopping
+    after its console quit, or one starting for another console), wait up to `BUSY_WAIT_S` for it to go or
+    to leave its record, then open once more."""
+    if isinstance(opened, LocalAzure):
+        return opened
+    try:
+        return opened.wait()
+    except DataDirBusyError as busy:
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while _alive(busy.pid) and running_emulator(data_dir) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        again = open_local_azure(data_dir, reset=reset, extra_args=extra_args)
+        return again if isinstance(again, LocalAzure) else again.wait()
+
+
 def start_local_azure(data_dir: Path, *, reset: bool = False, extra_args: list[str] | None = None) -> LocalAzure:
     """Reuse the local Azure serving `data_dir`, or start one as a child and wait until it is ready."""
     opened = open_local_azure(data_dir, reset=reset, extra_args=extra_args)
-    return opened if isinstance(opened, LocalAzure) else opened.wait()
+    return ready_local_azure(opened, data_dir, reset=reset, extra_args=extra_args)

@@ -24,16 +24,18 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
     With --demo the local Azure is spawned before the UI is imported, so it starts while the first
     screen paints; a local Azure already serving the data dir is reused.
     """
-    from console.local import LocalAzure, PendingLocalAzure, open_local_azure
+    from console.local import LocalAzure, PendingLocalAzure, open_local_azure, ready_local_azure
 
+    data_dir = settings.data_dir / "local-azure"
     opened: LocalAzure | PendingLocalAzure | None = None
     if demo:
-        opened = open_local_azure(settings.data_dir / "local-azure", reset=reset, extra_args=settings.demo_arguments)
+        opened = open_local_azure(data_dir, reset=reset, extra_args=settings.demo_arguments)
     local: LocalAzure | None = None
 
     def connect() -> tuple[CloudProfile, Any]:
-        """Runs in a thread after the first paint: import the SDK, wait for the local Azure, sign in."""
-        nonlocal local
+        """Runs in a thread after the first paint: import the SDK, wait for the local Azure, sign in.
+        Called again after a failure (the user retries), it opens the local Azure afresh."""
+        nonlocal local, opened
         from console.cloud import cloud_named
         from console.services import make_credential
 
@@ -41,8 +43,12 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         if not demo:
             profile = cloud_named(settings.cloud)
             return profile, make_credential(settings, profile)
-        assert opened is not None
-        local = opened if isinstance(opened, LocalAzure) else opened.wait()
+        if opened is None:
+            opened = open_local_azure(data_dir, extra_args=settings.demo_arguments)
+        try:
+            local = ready_local_azure(opened, data_dir, reset=reset, extra_args=settings.demo_arguments)
+        finally:
+            opened = None  # used up: a retry opens again
         local.apply_environment()
         return local.profile, make_credential(settings, local.profile)
 

@@ -486,7 +486,10 @@ class ResourcesScreen(ListAreaScreen):
         """`r` reloads the table; the crumbs say so until the new rows are in."""
         self._set_waiting("refreshing…")
         self._refresh_asked = True
-        self.load_scope()
+        if self.context.subscriptions:
+            self.load_scope()
+        else:
+            self.load_subscriptions()  # they could not be listed (not signed in, say): that first
 
     def action_clear_filter(self) -> None:
         self.clear_filter()

@@ -158,6 +158,21 @@ def test_a_held_data_dir_without_a_record_is_one_sentence_and_exit_3(tmp_path: P
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+def test_a_data_dir_held_for_a_moment_is_waited_for(tmp_path: Path) -> None:
+    """A local Azure still stopping (its console just quit) holds the store a moment: a new start waits for it."""
+    store = tmp_path / "data" / "local-azure" / "local-azure.duckdb"
+    store.parent.mkdir(parents=True)
+    hold = "import duckdb, sys, time; duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(store)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = run(["query", "print answer = 42", "--demo", "--output", "json"], environment(tmp_path))
+    finally:
+        holder.wait(30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"answer": 42}]
+
+
 def test_a_data_dir_that_cannot_be_made_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
     (tmp_path / "data").write_text("a file where the data dir should be")
     result = run(["query", "print 1", "--demo"], environment(tmp_path), timeout=60)

@@ -326,6 +326,36 @@ async def test_connect_failure_is_shown_in_the_first_area(settings: Settings) ->
 
 
 @pytest.mark.asyncio
+async def test_r_after_a_failed_connect_connects_again_and_lists(settings: Settings, local_azure: Any) -> None:
+    """What was in the way (a data dir still held by a local Azure stopping) may go: r tries again."""
+    from console.cloud import local_profile
+    from console.errors import ErrorKind, OpsError
+    from console.services import make_credential, make_services
+
+    attempts: list[int] = []
+
+    def connect() -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OpsError(ErrorKind.CONFIG, "The local Azure's data dir is in use by another process.")
+        profile = local_profile(local_azure.readiness)
+        return profile, make_credential(settings, profile)
+
+    app = OpsConsole(settings, make_services(settings, connect_later=True), connect=connect, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(
+            pilot,
+            lambda: "in use by another process" in text_of(app.screen.query_one("#error-state", Static)),
+            "the failure in the error state",
+        )
+        await pilot.press("r")
+        await wait_for_rows(pilot)
+        assert len(attempts) == 2 and app.services.context.is_connected
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+@pytest.mark.asyncio
 async def test_portal_link_and_copy_id_name_the_selected_resource(build_app: Callable[..., OpsConsole]) -> None:
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:

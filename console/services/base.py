@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from console.audit import Journal, mask_secrets
@@ -43,6 +43,7 @@ class ServiceContext:
         self._principal: str | None = None
         self._connected = asyncio.Event()
         self._failure: OpsError | None = None
+        self._retry: Callable[[], None] | None = None
         if profile is not None:
             self._connected.set()
 
@@ -68,13 +69,18 @@ class ServiceContext:
             self._principal = await principal_name(self.credential, self.profile.arm_scope)
         return self._principal
 
-    def fail(self, error: OpsError) -> None:
-        """Connecting failed: every waiting and later call raises `error`."""
-        self._failure = error
+    def fail(self, error: OpsError, retry: Callable[[], None] | None = None) -> None:
+        """Connecting failed: every waiting call raises `error`. With `retry`, the next call starts connecting
+        again (`retry` must end in `connect` or `fail`) and waits for that attempt; without, it raises too."""
+        self._failure, self._retry = error, retry
         self._connected.set()
 
     async def connected(self) -> None:
         """Wait until connected; raise the connection failure if there was one."""
+        if self._failure is not None and self._retry is not None:
+            retry, self._retry, self._failure = self._retry, None, None
+            self._connected.clear()
+            retry()
         await self._connected.wait()
         if self._failure is not None:
             raise self._failure

@@ -109,7 +109,7 @@ class GuardScreen(ModalScreen[GuardPlan | None]):
     GuardScreen Horizontal { height: 1; margin: 0 0 1 0; }
     GuardScreen Label { width: 12; }
     GuardScreen Input { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
-    GuardScreen Input:focus { background: $primary 30%; }
+    GuardScreen Input:focus { border: none; background: $primary 30%; }
     GuardScreen Checkbox { border: none; padding: 0; height: 1; background: $surface; }
     GuardScreen #guard-problem { color: $error; height: auto; }
     """
@@ -223,6 +223,7 @@ class RoutingScreen(ModalScreen[float | None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     RoutingScreen Input { height: 1; border: none; padding: 0 1; background: $boost; margin: 1 0 0 0; }
+    RoutingScreen Input:focus { border: none; background: $primary 30%; }
     RoutingScreen #routing-problem { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="routing.cancel")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,6 +111,7 @@ class _Web:
             ("POST", "/applyslotconfig", self._apply_slot_config),
             ("POST", "/resetslotconfig", self._reset_slot_config),
             ("POST", "/slotsdiffs", self._slot_differences),
+            ("POST", "/publishxml", self._publishing_profiles),
         ]
         found = [
             Route("GET", SUB + r"/providers/microsoft\.web/sites", self._list_sites),
@@ -449,6 +451,31 @@ class _Web:
         if isinstance(slot, web.Response):
             return slot
         return self.router.page(request, list(self._content(slot).get("deployments") or []))
+
+    async def _publishing_profiles(self, request: web.Request, match: dict[str, str]) -> web.Response:
+        """The publishing profiles as Azure gives them (XML); their passwords are made for each answer, since
+        nothing here can be deployed to with them."""
+        slot = self._slot(request, match)
+        if isinstance(slot, web.Response):
+            return slot
+        hosts = list(self._document(slot)["properties"].get("enabledHostNames") or [])
+        host = next((h for h in hosts if ".scm." not in h), f"{slot.site}.azurewebsites.net")
+        scm = next((h for h in hosts if ".scm." in h), host.replace(".azurewebsites.", ".scm.azurewebsites."))
+        user = "$" + (slot.site if slot.name == "production" else f"{slot.site}__{slot.name}")
+        password = secrets.token_urlsafe(36)
+        common = f'userName="{user}" userPWD="{password}" destinationAppUrl="https://{host}" webSystem="WebSites"'
+        profiles = (
+            f'<publishProfile profileName="{slot.site} - Web Deploy" publishMethod="MSDeploy" '
+            f'publishUrl="{scm}:443" msdeploySite="{slot.site}" {common}><databases /></publishProfile>',
+            f'<publishProfile profileName="{slot.site} - FTP" publishMethod="FTP" '
+            f'publishUrl="ftps://waws-prod-am2-001.ftp.azurewebsites.windows.net/site/wwwroot" ftpPassiveMode="True" '
+            f'userName="{slot.site}\\{user}" userPWD="{password}" destinationAppUrl="https://{host}" '
+            'webSystem="WebSites"><databases /></publishProfile>',
+            f'<publishProfile profileName="{slot.site} - Zip Deploy" publishMethod="ZipDeploy" '
+            f'publishUrl="{scm}:443" {common}><databases /></publishProfile>',
+        )
+        body = "<publishData>" + "".join(profiles) + "</publishData>"
+        return web.Response(text=body, content_type="application/xml")
 
     # start, stop, restart ----------------------------------------------------------------------
 
