@@ -78,7 +78,7 @@ COST_SPIKE_FACTOR = 9.0
 COST_SPIKE_ECHO_RESOURCE = "stopsdiagprod"
 """The second, smaller contributor to the spike: the storage account the diagnostic settings archive to."""
 COST_SPIKE_ECHO_METER = "Hot LRS Write Operations"
-COST_SPIKE_ECHO_FACTOR = 6.0
+COST_SPIKE_ECHO_FACTOR = 20.0
 COST_STOPPED_RESOURCE = "vm-sandbox-01"
 COST_STOPPED_DAYS_AGO = 20
 COST_NEW_RESOURCE = "afd-contoso-shop"
