@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from console.errors import ErrorKind, OpsError
@@ -223,6 +223,10 @@ class CostService(Service):
                         raise self._mapped(error, operation) from error
                     if after is None:
                         self._not_before = time.monotonic() + 2.0**attempt
+                except OpsError:
+                    raise
+                except Exception as error:  # a dropped connection, a body that is not the answer
+                    raise self._mapped(error, operation) from error
             columns = tuple(str(dict(c).get("name")) for c in page.get("columns") or [])
             rows += [tuple(row) for row in page.get("rows") or []]
             url = page.get("nextLink")
@@ -338,9 +342,10 @@ class CostService(Service):
             )
             if ahead:
                 return CostForecast(tuple(sorted(ahead, key=lambda d: d.day)), FORECAST_API)
-        except (OpsError, ValueError):
-            pass  # no forecast from Azure (refused, throttled, unknown shape): the trend stands in, and says so
-        return trend_forecast(history, days, today)
+            why = "the forecast API gave no days"
+        except (OpsError, ValueError) as error:
+            why = str(error)  # no forecast from Azure (refused, throttled, unknown shape): the trend stands in
+        return replace(trend_forecast(history, days, today), note=why)
 
     # budgets ----------------------------------------------------------------------------------------------
 
@@ -477,7 +482,7 @@ class CostService(Service):
 
     async def _budget_state(self, scope: CostScope, name: str) -> str:
         client = await self._connected_client()
-        raw = dict(await client.budgets.get(scope.path, name))
+        raw = dict(await self.call(f"read budget {name}", client.budgets.get(scope.path, name)))
         return f"amount {dict(raw.get('properties') or {}).get('amount')}"
 
     async def state_of(self, target: str) -> str:

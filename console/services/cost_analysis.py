@@ -40,6 +40,8 @@ class CostForecast:
 
     days: tuple[DailyCost, ...]
     source: str
+    note: str = ""
+    """Why the trend stands in, when it does (the forecast API's failure in a sentence)."""
 
     @property
     def total(self) -> float:
