@@ -87,7 +87,7 @@ def _cost_screen(services: Services, context: ShellContext) -> Screen[Any]:
     from screens.cost import CostScreen
 
     service = services.get("cost", CostService)
-    return CostScreen(context, service, services.settings.refresh_seconds)
+    return CostScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
 
 
 AREAS: Mapping[str, Area] = MappingProxyType(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pyarrow as pa
@@ -32,7 +32,7 @@ from console.services.cost_analysis import (
 )
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter
-from screens.shell import ShellContext
+from screens.shell import ShellContext, ShellHeader
 from screens.widgets.chart import ResultChart
 from screens.widgets.confirm import ChangeRequest
 
@@ -187,9 +187,16 @@ class CostScreen(ListAreaScreen):
     ]
     LOAD_FAILURES = {"cost-load": "Could not read the cost."}
 
-    def __init__(self, context: ShellContext, service: CostService, refresh_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        context: ShellContext,
+        service: CostService,
+        list_subscriptions: Callable[[], Awaitable[list[Subscription]]],
+        refresh_seconds: float = 300.0,
+    ) -> None:
         super().__init__(context, refresh_seconds)
         self.service = service
+        self.list_subscriptions = list_subscriptions
         self.budgets: list[BudgetStatus] = []
         self.breakdown: list[BreakdownRow] = []
         self.anomalies: list[Anomaly] = []
@@ -227,6 +234,7 @@ class CostScreen(ListAreaScreen):
         table = self.query_one("#budgets-table", DataTable)
         for label, width in BUDGET_COLUMNS:
             table.add_column(label, width=width)
+        self.set_interval(5, self._update_crumbs)  # the data's age keeps counting
         self.load()
 
     @property
@@ -240,6 +248,11 @@ class CostScreen(ListAreaScreen):
     async def load(self) -> None:
         if not self._loaded:
             self.states.show_loading()
+        if not self.context.subscriptions:
+            self._set_waiting("listing subscriptions…")
+            self.context.subscriptions = await self.list_subscriptions()
+            self.context.choose_initial()
+            self.query_one(ShellHeader).update_from_context()
         scope = self.scope
         if scope is None:
             self.states.show_empty("No subscription is open.")
@@ -412,7 +425,10 @@ class CostScreen(ListAreaScreen):
         fetched = self.service.last_fetched
         if fetched is not None:
             age = max(time.time() - fetched, 0.0)
-            parts.append(f"data {age:.0f} s old" if age < 120 else f"data {age / 60:.0f} min old")
+            if age < 5:
+                parts.append("data just read")
+            else:
+                parts.append(f"data {age:.0f} s old" if age < 120 else f"data {age / 60:.0f} min old")
         if self.service.remaining:
             parts.append(f"quota {self.service.remaining}")
         if self._waiting:

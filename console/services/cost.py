@@ -133,7 +133,8 @@ class CostService(Service):
         self._gate = asyncio.Lock()
         self._not_before = 0.0
         self._cache: dict[tuple[Any, ...], Answer] = {}
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC).date())
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC).date())
+        """What today is (the day cost ends on); tests pin it."""
         self.requests_sent = 0
         """How many requests this service sent to the cost API (throttled ones included)."""
         self.waited_seconds = 0.0
@@ -157,7 +158,7 @@ class CostService(Service):
         return self._client
 
     def today(self) -> dt.date:
-        return self._clock()
+        return self.clock()
 
     def age_of(self, answer_time: float | None) -> float | None:
         return None if answer_time is None else max(time.time() - answer_time, 0.0)

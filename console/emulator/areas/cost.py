@@ -12,7 +12,8 @@ Throttling: query and forecast count query processing units (one a request) per 
 10 seconds, a minute and an hour (12, 60 and 600 by default, as Azure documents). Past any of them the
 answer is a 429 with `Retry-After` and `x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after`;
 every answer says what is left in `x-ms-ratelimit-microsoft.costmanagement-qpu-remaining`. The
-environment variable `OPSCONSOLE_LOCAL_COST_RATE` sets the limits (`12/10s,60/1m,600/1h`, or `off`).
+environment variable `OPSCONSOLE_LOCAL_COST_RATE` sets the limits (`12/10s,60/1m,600/1h`, or `off`), and
+`OPSCONSOLE_LOCAL_COST_TODAY` (`YYYY-MM-DD`) pins the day the cost ends on (tests and screenshots use it).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ BUDGET = "costBudget"
 """The store's document kind for a budget, keyed by its id (scope + provider path + name)."""
 PAGE_ROWS = 1000
 RATE_VARIABLE = "OPSCONSOLE_LOCAL_COST_RATE"
+TODAY_VARIABLE = "OPSCONSOLE_LOCAL_COST_TODAY"
 DEFAULT_RATE = "12/10s,60/1m,600/1h"
 HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu"
 MAX_BUDGETS_PER_SCOPE = 100
@@ -344,7 +346,18 @@ def _usage_date(day: dt.date) -> int:
 
 def routes(router: ArmRouter) -> list[Route]:
     """The routes of the cost area, answered over the router's store."""
-    return _Cost(router, parse_rate(os.environ.get(RATE_VARIABLE, DEFAULT_RATE))).routes()
+    return _Cost(router, parse_rate(os.environ.get(RATE_VARIABLE, DEFAULT_RATE)), pinned_today()).routes()
+
+
+def pinned_today() -> dt.date | None:
+    """The day `OPSCONSOLE_LOCAL_COST_TODAY` pins the cost to, if any."""
+    text = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{TODAY_VARIABLE}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _notification(threshold: int, kind: str) -> dict[str, Any]:
@@ -362,7 +375,7 @@ def _notification(threshold: int, kind: str) -> dict[str, Any]:
 
 def documents(now: dt.datetime) -> list[Document]:
     """The seeded budgets: production's monthly budget sits below its forecast (the story), the others do not."""
-    today = now.astimezone(dt.UTC).date()
+    today = pinned_today() or now.astimezone(dt.UTC).date()
     lines = cost_data.cost_lines(today)
     first = today.replace(day=1).isoformat() + "T00:00:00Z"
     end = cost_data.add_months(today.replace(day=1), 36).isoformat() + "T00:00:00Z"
@@ -403,8 +416,9 @@ AREA = Area("cost", routes, seed=documents)
 class _Cost:
     """The handlers; the day's cost lines are built once per calendar day and kept."""
 
-    def __init__(self, router: ArmRouter, windows: tuple[Window, ...]) -> None:
+    def __init__(self, router: ArmRouter, windows: tuple[Window, ...], pinned: dt.date | None = None) -> None:
         self.router = router
+        self.pinned = pinned
         self.store = router.store
         self.throttle = Throttle(windows)
         self._lines: tuple[dt.date, list[CostLine]] | None = None
@@ -429,7 +443,7 @@ class _Cost:
     # data ---------------------------------------------------------------------------------------------
 
     def today(self) -> dt.date:
-        return dt.datetime.now(dt.UTC).date()
+        return self.pinned or dt.datetime.now(dt.UTC).date()
 
     def lines(self) -> list[CostLine]:
         today = self.today()
