@@ -22,7 +22,7 @@ HISTORY_DAYS = 90
 CURRENCY = "USD"
 _WEEKDAY_FACTOR = (1.0, 1.03, 1.04, 1.02, 0.97, 0.74, 0.70)
 """How much a usage meter costs on each weekday (Monday first) against its base."""
-_DAILY_GROWTH = 1.008
+_DAILY_GROWTH = 1.005
 _NOISE = 0.05
 
 

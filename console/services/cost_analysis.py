@@ -23,7 +23,9 @@ QUIET_DAYS = 3
 """A stopped cost has had no cost for at least this many days; a new cost at least this many days of cost."""
 GROWTH_WEEKS = 4
 GROWTH_MINIMUM = 0.03
-"""Steady growth: each of the last four weeks cost more than the one before, the last this much above the first."""
+"""Steady growth: no week of the last four cost less than the one before (within `GROWTH_TOLERANCE`), and
+the last cost this much more than the first."""
+GROWTH_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -325,17 +327,17 @@ def _weeks(series: Mapping[dt.date, float], today: dt.date) -> list[float]:
 
 
 def growth(meters: MeterSeries, today: dt.date) -> list[Anomaly]:
-    """Steady growth of the scope total: each of the last four weeks above the one before, by 3% or more in all."""
+    """Steady growth of the scope total: no week of the last four below the one before (1% tolerance), +3% in all."""
     totals = _totals(meters)
     weeks = _weeks(totals, today)
-    if weeks[0] <= 0 or not all(b > a for a, b in itertools.pairwise(weeks)):
+    if weeks[0] <= 0 or not all(b >= a * (1 - GROWTH_TOLERANCE) for a, b in itertools.pairwise(weeks)):
         return []
     rise = weeks[-1] / weeks[0] - 1
     if rise < GROWTH_MINIMUM:
         return []
     rule = (
-        f"each of the last {GROWTH_WEEKS} weeks cost more than the one before "
-        f"({' < '.join(f'{w:.0f}' for w in weeks)}), +{100 * rise:.1f}% in all"
+        f"none of the last {GROWTH_WEEKS} weeks cost less than the one before "
+        f"({', '.join(f'{w:.0f}' for w in weeks)}), +{100 * rise:.1f}% in all"
     )
     return [Anomaly("steady growth", "scope total", today, round(weeks[-1], 2), round(weeks[0], 2), rule)]
 
