@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import EmulatorThread, identity_environment
+from test_mutation_path import request_counts
 
 from console.cloud import local_profile
 from console.emulator import estate, story
@@ -322,8 +323,13 @@ async def test_throttling_waits_as_told_and_never_hammers(
                 await cost.breakdown(PROD, by)
             # five different queries at two per three seconds: the service waited out each Retry-After
             assert cost.waited_seconds >= 3
-            # and sent at most one throttled request per wait (no hammering)
+            # and sent at most one throttled request per wait (no hammering), as the local Azure counted them
             assert cost.requests_sent <= 5 + 3
+            assert request_counts(tight.readiness).get("POST", 0) == cost.requests_sent
+            again = cost.requests_sent
+            for by in ("service", "group", "resource", "meter", "tag:env"):
+                await cost.breakdown(PROD, by)
+            assert cost.requests_sent == again  # all from the cache
             assert cost.remaining is not None and "QueryResource" in cost.remaining
         finally:
             await made.close()

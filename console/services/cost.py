@@ -160,9 +160,6 @@ class CostService(Service):
     def today(self) -> dt.date:
         return self.clock()
 
-    def age_of(self, answer_time: float | None) -> float | None:
-        return None if answer_time is None else max(time.time() - answer_time, 0.0)
-
     @property
     def last_fetched(self) -> float | None:
         """When the newest answer in the cache arrived (`time.time()`), for "data is N s old"."""
