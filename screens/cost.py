@@ -5,8 +5,10 @@ budget's amount and thresholds through the mutation path."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +38,7 @@ from screens.shell import ShellContext, ShellHeader
 from screens.widgets.chart import ResultChart
 from screens.widgets.confirm import ChangeRequest
 
+BUDGET_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
 GROUPINGS = ("service", "group", "resource", "meter", "tag:env", "tag:owner")
 BUDGET_COLUMNS = [
     ("Budget", 24),
@@ -108,8 +111,18 @@ def thresholds_text(thresholds: tuple[Threshold, ...]) -> str:
     return ", ".join(f"{'f' if t.kind == 'Forecasted' else ''}{t.percent:g}" for t in thresholds)
 
 
-class BudgetForm(ModalScreen[tuple[float, list[Threshold]] | None]):
-    """Ask for a budget's amount and thresholds (`80, 100, f100`: f marks a forecast threshold)."""
+@dataclass(frozen=True)
+class BudgetPlan:
+    """What the budget form asks for: the name (new budgets), the amount and the thresholds."""
+
+    name: str
+    amount: float
+    thresholds: list[Threshold]
+
+
+class BudgetForm(ModalScreen[BudgetPlan | None]):
+    """Ask for a budget's amount and thresholds (`80, 100, f100`: f marks a forecast threshold); with no
+    budget given, for a new monthly budget's name too."""
 
     DEFAULT_CSS = """
     BudgetForm { align: center middle; }
@@ -121,26 +134,38 @@ class BudgetForm(ModalScreen[tuple[float, list[Threshold]] | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="budget.cancel")]
 
-    def __init__(self, budget: BudgetStatus) -> None:
+    def __init__(self, budget: BudgetStatus | None) -> None:
         super().__init__()
         self.budget = budget
 
     def compose(self) -> ComposeResult:
+        budget = self.budget
         with Vertical():
-            yield Static(Text(f"Budget {self.budget.name}: amount per {self.budget.time_grain.lower()} period", "bold"))
-            yield Input(f"{self.budget.amount:g}", id="budget-amount", select_on_focus=True)
+            if budget is None:
+                yield Static(Text("New monthly budget: its name", "bold"))
+                yield Input("", id="budget-name", placeholder="budget-team-monthly")
+                yield Static(Text("Amount per month", "bold"))
+                yield Input("", id="budget-amount")
+            else:
+                yield Static(Text(f"Budget {budget.name}: amount per {budget.time_grain.lower()} period", "bold"))
+                yield Input(f"{budget.amount:g}", id="budget-amount", select_on_focus=True)
             yield Static(Text("Thresholds in percent (f before one: of the forecast)", "bold"))
-            yield Input(thresholds_text(self.budget.thresholds), id="budget-thresholds")
+            shown = thresholds_text(budget.thresholds) if budget is not None else "80, 100, f100"
+            yield Input(shown, id="budget-thresholds")
             yield Static("", id="budget-problem")
             yield Static(Text("enter goes on, tab moves, esc cancels", style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one("#budget-amount", Input).focus()
+        self.query_one("#budget-name" if self.budget is None else "#budget-amount", Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         problem = self.query_one("#budget-problem", Static)
+        name = self.budget.name if self.budget is not None else self.query_one("#budget-name", Input).value.strip()
+        if not BUDGET_NAME.fullmatch(name):
+            problem.update("A budget's name is 1 to 63 letters, digits, hyphens or underscores.")
+            return
         try:
             amount = float(self.query_one("#budget-amount", Input).value.replace(",", ""))
         except ValueError:
@@ -154,7 +179,7 @@ class BudgetForm(ModalScreen[tuple[float, list[Threshold]] | None]):
         except ValueError as error:
             problem.update(str(error))
             return
-        self.dismiss((amount, thresholds))
+        self.dismiss(BudgetPlan(name, amount, thresholds))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -180,6 +205,7 @@ class CostScreen(ListAreaScreen):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="cost.refresh"),
         Binding("e", "edit_budget", "Edit budget", id="cost.edit"),
+        Binding("n", "new_budget", "New budget", id="cost.new"),
         Binding("a", "toggle_lower", "Anomalies/Break-down", id="cost.anomalies"),
         Binding("g", "next_grouping", "Group by", id="cost.group"),
         Binding("tab", "focus_next_table", "Next table", show=False, id="cost.next_table"),
@@ -464,51 +490,66 @@ class CostScreen(ListAreaScreen):
     def action_edit_budget(self) -> None:
         """`e` changes the selected budget's amount and thresholds (asks first; journaled)."""
         budget = self.selected_budget()
-        scope = self.scope
-        if budget is None or scope is None:
-            self.notify("No budget selected.", severity="warning")
+        if budget is None:
+            self.notify("No budget selected: n creates one.", severity="warning")
             return
+        self._budget_change(budget)
+
+    def action_new_budget(self) -> None:
+        """`n` creates a monthly budget in the current subscription (asks first; journaled)."""
+        self._budget_change(None)
+
+    def _budget_change(self, budget: BudgetStatus | None) -> None:
+        scope = self.scope
+        if scope is None:
+            self.notify("No subscription is open.", severity="warning")
+            return
+        what = f"set budget {budget.name}" if budget is not None else "create a budget"
         try:
-            self.service.ensure_writable(scope.subscription_id, f"set budget {budget.name}", confirmed=True)
+            self.service.ensure_writable(scope.subscription_id, what, confirmed=True)
         except OpsError as refused:
             self.notify(refused.message, title="Read-only", severity="error", timeout=10)
             return
 
-        def chosen(answer: tuple[float, list[Threshold]] | None) -> None:
-            if answer is None:
+        def chosen(plan: BudgetPlan | None) -> None:
+            if plan is None:
                 return
-            amount, thresholds = answer
+            before = (
+                f"{money(budget.amount)} → {money(plan.amount)} {budget.currency}"
+                if budget is not None
+                else f"{money(plan.amount)} a month (new)"
+            )
+            was = thresholds_text(budget.thresholds) if budget is not None else ""
             details = (
-                f"budget      {budget.name}\namount      {money(budget.amount)} → {money(amount)} {budget.currency}\n"
-                f"thresholds  {thresholds_text(budget.thresholds) or '–'} → {thresholds_text(tuple(thresholds)) or '–'}"
+                f"budget      {plan.name}\namount      {before}\n"
+                f"thresholds  {was or '–'} → {thresholds_text(tuple(plan.thresholds)) or '–'}"
             )
             subscription = self.context.current
             request = ChangeRequest(
-                "change the amount and thresholds",
-                budget.name,
-                f"{budget.scope}/providers/Microsoft.CostManagement/budgets/{budget.name}",
+                "change the amount and thresholds" if budget is not None else "create the budget",
+                plan.name,
+                f"{scope.path}/providers/Microsoft.CostManagement/budgets/{plan.name}",
                 subscription.display_name if subscription else scope.subscription_id,
                 protected=self.context.protected(scope.subscription_id),
                 details=details,
             )
-            self.confirm_change(request, lambda: self.set_budget(scope, budget, amount, thresholds))
+            self.confirm_change(request, lambda: self.set_budget(scope, plan))
 
         self.app.push_screen(BudgetForm(budget), chosen)
 
     @work(exclusive=True, exit_on_error=False, group="cost-change", name="set budget")
-    async def set_budget(
-        self, scope: CostScope, budget: BudgetStatus, amount: float, thresholds: list[Threshold]
-    ) -> None:
+    async def set_budget(self, scope: CostScope, plan: BudgetPlan) -> None:
         async def change(progress: Callable[[OperationProgress], None]) -> BudgetStatus:
             return await self.service.set_budget(
-                scope, budget.name, amount, thresholds, confirmed=True, progress=progress
+                scope, plan.name, plan.amount, plan.thresholds, confirmed=True, progress=progress
             )
 
         changed = await self.run_change(
-            f"set budget {budget.name}",
-            budget.name,
+            f"set budget {plan.name}",
+            plan.name,
             change,
             lambda b: f"{b.name}: {money(b.amount)} {b.currency}, forecast {money(b.forecast)}.",
         )
-        self.budgets = worst_first([changed if b.name == changed.name else b for b in self.budgets])
+        others = [b for b in self.budgets if b.name != changed.name]
+        self.budgets = worst_first([*others, changed])
         self.show_rows()

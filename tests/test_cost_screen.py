@@ -203,3 +203,26 @@ def test_thresholds_are_read_as_typed() -> None:
     ]
     with pytest.raises(ValueError):
         parse_thresholds("eighty")
+
+
+@pytest.mark.asyncio
+async def test_a_new_budget_is_created_after_the_confirm_dialog(build_app: Callable[..., OpsConsole]) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, BudgetForm), "the budget form")
+        app.screen.query_one("#budget-name", Input).value = "bad name!"
+        app.screen.query_one("#budget-amount", Input).value = "99999"
+        await pilot.press("enter")
+        assert isinstance(app.screen, BudgetForm)  # the name is refused in the form, nothing sent
+        assert "letters, digits" in str(app.screen.query_one("#budget-problem", Static).render())
+        app.screen.query_one("#budget-name", Input).value = "budget-platform-monthly"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("y")
+        await until(pilot, lambda: any(b.name == "budget-platform-monthly" for b in screen.budgets), "the new budget")
+        created = next(b for b in screen.budgets if b.name == "budget-platform-monthly")
+        assert created.amount == 99999 and not created.breaches and screen.budgets[-1] is created
+        entries = [e for e in app.services.context.journal.entries() if e.get("action") == "create budget"]
+        assert [e["phase"] for e in entries] == ["intent", "outcome"]
