@@ -369,3 +369,84 @@ async def test_the_local_azure_answers_429_with_the_rate_limit_headers(
             await made.close()
     finally:
         tight.stop()
+
+
+HOSTILE = [
+    ("POST", "/providers/Microsoft.CostManagement/query", "not json", 400),
+    ("POST", "/providers/Microsoft.CostManagement/query", "[1, 2]", 400),
+    (
+        "POST",
+        "/providers/Microsoft.CostManagement/query?$skiptoken=%%%",
+        '{"type":"ActualCost","timeframe":"MonthToDate","dataset":{}}',
+        400,
+    ),
+    (
+        "POST",
+        "/providers/Microsoft.CostManagement/query",
+        '{"type":"ActualCost","timeframe":"MonthToDate","dataset":{"filter":' + '{"not":' * 40 + "{}" + "}" * 40 + "}}",
+        400,
+    ),
+    (
+        "POST",
+        "/providers/Microsoft.CostManagement/query",
+        '{"type":"ActualCost","timeframe":"MonthToDate","dataset":{"filter":{"dimensions":{"name":"ResourceId","operator":"In","values":['
+        + ",".join(['"x"'] * 500)
+        + "]}}}}",
+        400,
+    ),
+    (
+        "POST",
+        "/providers/Microsoft.CostManagement/forecast",
+        '{"type":"ActualCost","timeframe":"MonthToDate","dataset":{}}',
+        400,
+    ),
+    ("PUT", "/providers/Microsoft.CostManagement/budgets/bad%20name", '{"properties":{}}', 400),
+    (
+        "PUT",
+        "/providers/Microsoft.CostManagement/budgets/b1",
+        '{"properties":{"amount":-5,"timeGrain":"Monthly"}}',
+        400,
+    ),
+    (
+        "PUT",
+        "/providers/Microsoft.CostManagement/budgets/b1",
+        '{"properties":{"amount":5,"timeGrain":"Monthly","timePeriod":{"startDate":"2026-11-15T00:00:00Z"}}}',
+        400,
+    ),
+    (
+        "PUT",
+        "/providers/Microsoft.CostManagement/budgets/b1",
+        '{"properties":{"amount":5,"timeGrain":"Monthly","timePeriod":{"startDate":"2026-11-01T00:00:00Z"},'
+        '"notifications":{"n":{"enabled":true,"operator":"GreaterThan","threshold":80,"contactEmails":[]}}}}',
+        400,
+    ),
+    ("GET", "/providers/Microsoft.CostManagement/budgets/nope", "", 404),
+    ("DELETE", "/providers/Microsoft.CostManagement/budgets/nope", "", 204),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), HOSTILE)
+async def test_hostile_input_is_a_4xx_in_azure_shape(
+    client: Any, method: str, path: str, body: str, status: int
+) -> None:
+    from azure.core.rest import HttpRequest
+
+    url = f"{client._config.base_url}{PROD.path}{path}"
+    url += ("&" if "?" in url else "?") + "api-version=2025-03-01"
+    response = await client.send_request(
+        HttpRequest(method, url, content=body.encode(), headers={"Content-Type": "application/json"})
+    )
+    assert response.status_code == status, response.text()
+    if status >= 400:
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+
+
+async def test_unknown_scopes_are_404(client: Any) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    body = {"type": "ActualCost", "timeframe": "MonthToDate", "dataset": {}}
+    with pytest.raises(ResourceNotFoundError):
+        await client.query.usage("/subscriptions/00000000-0000-0000-0000-000000000000", body)
+    with pytest.raises(ResourceNotFoundError):
+        await client.query.usage(f"{PROD.path}/resourceGroups/rg-nowhere", body)
