@@ -381,11 +381,13 @@ def documents(now: dt.datetime) -> list[Document]:
     end = cost_data.add_months(today.replace(day=1), 36).isoformat() + "T00:00:00Z"
     found: list[Document] = []
     specs = (
-        (estate.PROD_SUBSCRIPTION, None, story.COST_BREACH_BUDGET, story.COST_BREACH_SHARE),
-        (estate.PROD_SUBSCRIPTION, "rg-prod-data", "budget-prod-data", 1.25),
-        (estate.NONPROD_SUBSCRIPTION, None, "budget-nonprod-monthly", 1.6),
+        (estate.PROD_SUBSCRIPTION, None, story.COST_BREACH_BUDGET, story.COST_BREACH_SHARE, "Monthly"),
+        # about three months of cost with room to spare: it holds
+        (estate.PROD_SUBSCRIPTION, None, "budget-prod-quarterly", 3.6, "Quarterly"),
+        (estate.PROD_SUBSCRIPTION, "rg-prod-data", "budget-prod-data", 1.25, "Monthly"),
+        (estate.NONPROD_SUBSCRIPTION, None, "budget-nonprod-monthly", 1.6, "Monthly"),
     )
-    for subscription, group, name, share in specs:
+    for subscription, group, name, share, grain in specs:
         scope = f"/subscriptions/{subscription}" + (f"/resourceGroups/{group}" if group else "")
         amount = cost_data.seed_budget_amount(lines, subscription, group, today, share)
         budget_id = f"{scope}/providers/Microsoft.CostManagement/budgets/{name}"
@@ -397,7 +399,7 @@ def documents(now: dt.datetime) -> list[Document]:
             "properties": {
                 "category": "Cost",
                 "amount": amount,
-                "timeGrain": "Monthly",
+                "timeGrain": grain,
                 "timePeriod": {"startDate": first, "endDate": end},
                 "notifications": {
                     "Actual_GreaterThan_80_Percent": _notification(80, "Actual"),
