@@ -450,3 +450,15 @@ async def test_unknown_scopes_are_404(client: Any) -> None:
         await client.query.usage("/subscriptions/00000000-0000-0000-0000-000000000000", body)
     with pytest.raises(ResourceNotFoundError):
         await client.query.usage(f"{PROD.path}/resourceGroups/rg-nowhere", body)
+
+
+async def test_consumption_budgets_are_the_same_budgets(client: Any) -> None:
+    from azure.core.rest import HttpRequest
+
+    base = f"{client._config.base_url}{PROD.path}/providers/Microsoft.Consumption/budgets"
+    listed = await client.send_request(HttpRequest("GET", f"{base}?api-version=2024-08-01"))
+    names = {b["name"]: b for b in listed.json()["value"]}
+    assert story.COST_BREACH_BUDGET in names
+    assert names[story.COST_BREACH_BUDGET]["type"] == "Microsoft.Consumption/budgets"
+    same = await client.budgets.get(PROD.path, story.COST_BREACH_BUDGET)
+    assert names[story.COST_BREACH_BUDGET]["properties"]["amount"] == same.properties.amount
