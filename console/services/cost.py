@@ -122,6 +122,25 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+_WINDOW = re.compile(r"([0-9]+)(s|sec|m|min|h|hr|hour)$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "hour": 3600}
+
+
+def spent_window(remaining: str) -> float | None:
+    """The longest window (in seconds) a `qpu-remaining` header says is used up, e.g. 10 for
+    `QueryResource:10s:0,QueryResource:1min:48`; None when every window has room (or it cannot be read)."""
+    longest = None
+    for part in remaining.split(","):
+        pieces = part.strip().rsplit(":", 2)
+        if len(pieces) != 3 or not pieces[2].strip().isdigit() or int(pieces[2]) > 0:
+            continue
+        window = _WINDOW.match(pieces[1].strip())
+        if window is not None:
+            seconds = float(int(window.group(1)) * _UNIT_SECONDS[window.group(2).lower()])
+            longest = seconds if longest is None else max(longest, seconds)
+    return longest
+
+
 class CostService(Service):
     """Cost against budgets for a subscription or resource group, read through one request budget."""
 
@@ -137,6 +156,8 @@ class CostService(Service):
         """What today is (the day cost ends on); tests pin it."""
         self.requests_sent = 0
         """How many requests this service sent to the cost API (throttled ones included)."""
+        self.throttled_answers = 0
+        """How many of those Azure answered with a 429."""
         self.waited_seconds = 0.0
         """How long it waited for the rate limit in all."""
         self.remaining: str | None = None
@@ -181,6 +202,9 @@ class CostService(Service):
         remaining = headers.get(f"{RATE_HEADER}-remaining")
         if remaining:
             self.remaining = remaining
+            spent = spent_window(remaining)
+            if spent is not None:  # a window is used up: the next request waits it out instead of drawing a 429
+                self._not_before = max(self._not_before, time.monotonic() + spent)
         after = retry_after_of(headers)
         if after is not None:
             self._not_before = max(self._not_before, time.monotonic() + after)
@@ -217,6 +241,8 @@ class CostService(Service):
                 except HttpResponseError as error:
                     headers = getattr(error.response, "headers", None) or {}
                     after = self._learn(headers)
+                    if error.status_code == 429:
+                        self.throttled_answers += 1
                     if error.status_code != 429 or attempt == THROTTLE_RETRIES:
                         raise self._mapped(error, operation) from error
                     if after is None:
