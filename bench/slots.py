@@ -171,7 +171,8 @@ def main() -> None:
                 to_breach = statistics.median(r["to_breach"] for r in runs)
                 to_rollback = statistics.median(r["to_rollback"] for r in runs)
                 print(
-                    f"  median: swap end -> breach seen {to_breach:.3f} s ({to_breach / args.interval:.2f} intervals, goal < 1); "
+                    f"  median: swap end -> breach seen {to_breach:.3f} s "
+                    f"({to_breach / args.interval:.2f} intervals, goal < 1); "
                     f"breach -> rollback start {to_rollback * 1000:.1f} ms (goal < 1 s)"
                 )
             in_process = asyncio.run(list_in_process(readiness, home / "console", args.list_runs))

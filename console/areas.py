@@ -82,6 +82,14 @@ def _slots_screen(services: Services, context: ShellContext) -> Screen[Any]:
     )
 
 
+def _cost_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    from console.services.cost import CostService
+    from screens.cost import CostScreen
+
+    service = services.get("cost", CostService)
+    return CostScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
+
+
 AREAS: Mapping[str, Area] = MappingProxyType(
     {
         area.name: area
@@ -98,7 +106,7 @@ AREAS: Mapping[str, Area] = MappingProxyType(
             Area("logs", "Logs", ("log", "kql"), "alt+2", _logs_screen, "screens.logs"),
             Area("runbooks", "Runbooks", ("rb",), "alt+3", _runbooks_screen, "screens.runbooks", (RunbookCommands,)),
             Area("alerts", "Alerts", (), "alt+4"),
-            Area("cost", "Cost", ("budget",), "alt+5"),
+            Area("cost", "Cost", ("budget",), "alt+5", _cost_screen, "screens.cost"),
             Area("slots", "Slots", ("slot", "swap"), "alt+6", _slots_screen, "screens.slots"),
             Area("backup", "Backup", (), "alt+7"),
         )

@@ -999,3 +999,225 @@ def slots_rollback(session: Session, app: str, since_text: str | None, yes: bool
         except OpsError as error:
             _fail(str(error), exit_code_for(error))
     _finish_swap(result, output, f"Rolled back the last swap of {app}")
+
+
+# cost ----
+
+
+@main.group()
+def cost() -> None:
+    """Cost against budgets: budgets, daily cost, break-downs and anomalies (exit 1: a forecast crosses a budget)."""
+
+
+_COST_OUTPUT = click.Choice(["table", "json", "csv"])
+_COST_BY = "service, group, resource, meter or tag:NAME"
+
+
+def _cost_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--output", type=_COST_OUTPUT, default="table", show_default=True)(command)
+    command = click.option("--demo", is_flag=True, help="Use the embedded local Azure.")(command)
+    return click.option(
+        "--scope", help="Subscription id or name, or /subscriptions/<id>/resourceGroups/<name> (default: configured)."
+    )(command)
+
+
+def _check_by(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--by` checked before anything starts: a bad grouping is a usage error (exit 2)."""
+    from console.services.cost import grouping_of
+
+    if value is not None:
+        try:
+            grouping_of(value)
+        except OpsError as error:
+            raise click.BadParameter(error.message) from None
+    return value
+
+
+async def _cost_scope(services: Any, text: str | None) -> Any:
+    """The cost scope a command names: an ARM scope path, else a subscription by id or name (default: configured)."""
+    from console.services.cost import CostScope
+
+    if text and text.startswith("/"):
+        return CostScope.parse(text)
+    wanted = text or services.settings.subscription
+    known = await services.resources.list_subscriptions()
+    chosen = resolve_subscriptions(known, [wanted] if wanted else [])
+    return CostScope(chosen[0].subscription_id)
+
+
+def _run_cost(session: Session, demo: bool, work: Callable[[Any, Any], Awaitable[T]], scope: str | None) -> T:
+    with services_for(session, demo) as services:
+
+        async def run() -> T:
+            return await work(services.cost, await _cost_scope(services, scope))
+
+        try:
+            return run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+
+
+@cost.command("budgets")
+@_cost_options
+@click.pass_obj
+def cost_budgets(session: Session, scope: str | None, demo: bool, output: str) -> None:
+    """Budgets, worst first: amount, spend to date, forecast to the period's end, the date it crosses the amount."""
+    budgets = _run_cost(session, demo, lambda service, where: service.budgets(where), scope)
+    rows = [
+        {
+            "name": b.name,
+            "amount": b.amount,
+            "spent": b.spent,
+            "forecast": b.forecast,
+            "used_percent": b.percent_used,
+            "forecast_percent": b.forecast_percent,
+            "breach_date": b.breach_date.isoformat() if b.breach_date else "",
+            "crossed": ", ".join(b.crossed),
+            "forecast_from": b.forecast_source,
+            "currency": b.currency,
+            "period": f"{b.period_start.isoformat()}..{b.period_end.isoformat()}",
+            "scope": b.scope,
+        }
+        for b in budgets
+    ]
+    print_rows(rows, output, ["name", "amount", "spent", "forecast", "used_percent", "breach_date", "crossed"])
+    breaching = [b for b in budgets if b.breaches]
+    for b in breaching:
+        when = b.breach_date.isoformat() if b.breach_date else "before the period ends"
+        click.echo(
+            f"opsconsole: budget {b.name} ({b.amount:g} {b.currency}) is forecast to reach {b.forecast:.2f} by "
+            f"{b.period_end.isoformat()}, crossing its amount on {when} (forecast from the {b.forecast_source}).",
+            err=True,
+        )
+    if breaching:
+        sys.exit(ExitCode.CHECK_FAILED)
+
+
+@cost.command("daily")
+@_cost_options
+@click.option("--by", callback=_check_by, help=f"Split each day by {_COST_BY}.")
+@click.option("--days", type=click.IntRange(1, 90), default=30, show_default=True)
+@click.pass_obj
+def cost_daily(session: Session, scope: str | None, demo: bool, output: str, by: str | None, days: int) -> None:
+    """Cost per day (and accumulated), or per day and group with --by."""
+
+    async def work(service: Any, where: Any) -> Any:
+        return await service.daily_by(where, (by,) if by else (), days=days)
+
+    found, _answer = _run_cost(session, demo, work, scope)
+    rows: list[dict[str, Any]] = []
+    total = 0.0
+    for (group, day), amount in sorted(found.items(), key=lambda item: (item[0][1], item[0][0])):
+        total += amount
+        row: dict[str, Any] = {"date": day.isoformat(), "cost": round(amount, 2)}
+        if by:
+            row[by] = group[-1] if group else ""
+        else:
+            row["accumulated"] = round(total, 2)
+        rows.append(row)
+    print_rows(rows, output, ["date", by, "cost"] if by else ["date", "cost", "accumulated"])
+
+
+@cost.command("breakdown")
+@_cost_options
+@click.option("--by", default="service", show_default=True, callback=_check_by, help=f"Group by {_COST_BY}.")
+@click.option(
+    "--days", type=click.IntRange(1, 45), default=30, show_default=True, help="The period (and the one before)."
+)
+@click.pass_obj
+def cost_breakdown(session: Session, scope: str | None, demo: bool, output: str, by: str, days: int) -> None:
+    """Cost by service, group, resource, meter or tag over the last N days, against the N days before."""
+    found = _run_cost(session, demo, lambda service, where: service.breakdown(where, by, days=days), scope)
+    rows = [
+        {
+            by: r.key,
+            "cost": r.current,
+            "previous": r.previous,
+            "change": r.change,
+            "change_percent": "" if r.change_percent is None else r.change_percent,
+        }
+        for r in found
+    ]
+    print_rows(rows, output, [by, "cost", "previous", "change", "change_percent"])
+
+
+@cost.command("anomalies")
+@_cost_options
+@click.pass_obj
+def cost_anomalies(session: Session, scope: str | None, demo: bool, output: str) -> None:
+    """Spikes (with the resources and meters that moved them, largest first), new and stopped costs, growth."""
+    found = _run_cost(session, demo, lambda service, where: service.anomalies(where), scope)
+    rows = [
+        {
+            "kind": a.kind,
+            "subject": a.subject,
+            "date": a.day.isoformat(),
+            "amount": a.amount,
+            "baseline": a.baseline,
+            "rule": a.rule,
+            "why": a.why if a.contributors else "",
+            "contributors": [
+                {
+                    "resource": c.resource_id,
+                    "meter": c.meter,
+                    "baseline": c.baseline,
+                    "actual": c.actual,
+                    "change": c.change,
+                }
+                for c in a.contributors
+            ],
+        }
+        for a in found
+    ]
+    print_rows(rows, output, ["kind", "subject", "date", "amount", "baseline", "why", "rule"])
+
+
+@cost.command("set-budget")
+@click.argument("name")
+@click.option("--amount", type=click.FloatRange(min=0.01), required=True, help="The budget per period.")
+@click.option(
+    "--threshold", "thresholds", multiple=True, help="PERCENT[:Actual|Forecasted], repeatable (replaces all)."
+)
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@_cost_options
+@click.pass_obj
+def cost_set_budget(
+    session: Session,
+    name: str,
+    amount: float,
+    thresholds: tuple[str, ...],
+    yes: bool,
+    scope: str | None,
+    demo: bool,
+    output: str,
+) -> None:
+    """Create a monthly budget or change its amount (and thresholds); journaled like every change."""
+    from console.services.cost_analysis import Threshold
+
+    parsed: list[Threshold] = []
+    for text in thresholds:
+        percent, _, kind = text.partition(":")
+        try:
+            value = float(percent)
+        except ValueError:
+            _fail(f"--threshold {text!r} is not PERCENT[:Actual|Forecasted].", ExitCode.USAGE)
+        kind = {"": "Actual", "actual": "Actual", "forecasted": "Forecasted", "forecast": "Forecasted"}.get(
+            kind.lower(), ""
+        )
+        if not kind or not 0 < value <= 1000:
+            _fail(f"--threshold {text!r} is not PERCENT[:Actual|Forecasted].", ExitCode.USAGE)
+        parsed.append(Threshold("", value, kind))
+    _confirm_mutation(yes, f"set budget {name} to {amount:g}")
+    budget = _run_cost(
+        session,
+        demo,
+        lambda service, where: service.set_budget(
+            where, name, amount, parsed or None, confirmed=True, progress=_progress_printer()
+        ),
+        scope,
+    )
+    print_rows(
+        [{"name": budget.name, "amount": budget.amount, "spent": budget.spent, "forecast": budget.forecast}],
+        output,
+        ["name", "amount", "spent", "forecast"],
+    )

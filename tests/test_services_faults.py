@@ -19,6 +19,7 @@ from console.errors import ErrorKind, OpsError
 from console.models import Gate, WebApp
 from console.services import SERVICE_AREAS, Services
 from console.services.base import ServiceContext
+from console.services.cost import CostScope
 from console.settings import Settings
 
 PROD = estate.PROD_SUBSCRIPTION
@@ -94,6 +95,15 @@ def _first_step_error(run: Any) -> str:
     return str(run.steps[0].error)
 
 
+COST_SCOPE = CostScope(PROD)
+COST_BUDGET = "costmanagement/budgets/budget-prod-monthly"
+
+
+async def _cost_forecast(services: Services) -> Any:
+    today = services.cost.today()
+    return await services.cost.forecast(COST_SCOPE, today, today + timedelta(days=5), [])
+
+
 # Every public async method of every service (found through the area registry), keyed `area.method`.
 CALLS: dict[str, Entry] = {
     "resources.list_subscriptions": Entry("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
@@ -134,6 +144,23 @@ CALLS: dict[str, Entry] = {
     "slots.guarded_swap": Entry(SITES, lambda s: s.slots.guarded_swap(CHECKOUT, "staging", KQL_GATE)),
     "slots.ramp": Entry(SITES, lambda s: s.slots.ramp(CHECKOUT, "staging", [5], timedelta(seconds=1), KQL_GATE)),
     "slots.evaluate": Entry("/query$", _gate_reading, failed_text=_reading_sentence),
+    "cost.daily": Entry("costmanagement/query$", lambda s: s.cost.daily(COST_SCOPE)),
+    "cost.daily_by": Entry("costmanagement/query$", lambda s: s.cost.daily_by(COST_SCOPE, ("service",))),
+    "cost.breakdown": Entry("costmanagement/query$", lambda s: s.cost.breakdown(COST_SCOPE, "group")),
+    "cost.anomalies": Entry("costmanagement/query$", lambda s: s.cost.anomalies(COST_SCOPE)),
+    # A forecast the API cannot give comes from the trend, saying why.
+    "cost.forecast": Entry("costmanagement/forecast$", _cost_forecast, failed_text=lambda f: str(f.note)),
+    "cost.budgets": Entry("costmanagement/budgets$", lambda s: s.cost.budgets(COST_SCOPE)),
+    "cost.budget": Entry(COST_BUDGET + "$", lambda s: s.cost.budget(COST_SCOPE, "budget-prod-monthly")),
+    "cost.set_budget": Entry(
+        COST_BUDGET + "$", lambda s: s.cost.set_budget(COST_SCOPE, "budget-prod-monthly", 10.0), method="GET"
+    ),
+    "cost.state_of": Entry(
+        COST_BUDGET + "$",
+        lambda s: s.cost.state_of(
+            f"/subscriptions/{PROD}/providers/Microsoft.CostManagement/budgets/budget-prod-monthly"
+        ),
+    ),
 }
 
 NOT_IN_THE_MATRIX: dict[str, str] = {

@@ -13,7 +13,7 @@ import duckdb
 
 from console.emulator import estate
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 Document = tuple[str, str, dict[str, Any]]
 """A seeded ARM document: its kind (`subscription`, `resourceGroup`, `resource`), id and body."""
@@ -85,6 +85,16 @@ class Store:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", [kind, _key(key), json.dumps(body)])
             self._documents.setdefault(kind, {})[_key(key)] = body
+
+    def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every document of `kind`, by its (lower-case) key."""
+        return dict(self._documents.get(kind, {}))
+
+    def delete(self, kind: str, key: str) -> None:
+        """Remove a document from the file, then from view."""
+        with self._lock:
+            self._db.execute("DELETE FROM documents WHERE kind = ? AND key = ?", [kind, _key(key)])
+            self._documents.get(kind, {}).pop(_key(key), None)
 
     def subscriptions(self) -> list[dict[str, Any]]:
         return sorted(self._all("subscription"), key=lambda s: str(s["displayName"]))

@@ -62,7 +62,39 @@ FAILED_BACKUP_REASON = "the VM agent is unable to communicate with Azure Backup.
 WARNING_BACKUP_NIGHT = 3
 """Nights before last night on which the items that are not VMs completed with warnings."""
 
-# Fired alerts and a cost anomaly are not part of the story yet: the alerts and cost areas add them here.
+# Fired alerts are not part of the story yet: the alerts area adds them here.
+
+# Cost. Ninety days of daily cost per resource (`areas/cost.py`), with four things in it:
+# - the spike: nine days before the seed a verbose log level on the checkout app sent about nine times the
+#   usual logs into the workspace, so its ingestion meter jumped for one day, and the diagnostics storage
+#   account that archives the same logs wrote more too;
+# - a stopped cost: the sandbox VM was deallocated twenty days before the seed (its disk still costs);
+# - a new cost: the shop's Front Door profile started serving on the 15th of a month, at least a week ago;
+# - the production budget: its amount sits below what the month will cost, so its forecast crosses it.
+COST_SPIKE_DAYS_AGO = 9
+COST_SPIKE_RESOURCE = estate.WORKSPACE_NAME
+COST_SPIKE_METER = "Analytics Logs Data Ingestion"
+COST_SPIKE_FACTOR = 9.0
+COST_SPIKE_ECHO_RESOURCE = "stopsdiagprod"
+"""The second, smaller contributor to the spike: the storage account the diagnostic settings archive to."""
+COST_SPIKE_ECHO_METER = "Hot LRS Write Operations"
+COST_SPIKE_ECHO_FACTOR = 20.0
+COST_STOPPED_RESOURCE = "vm-sandbox-01"
+COST_STOPPED_DAYS_AGO = 20
+COST_NEW_RESOURCE = "afd-contoso-shop"
+COST_NEW_DAY_OF_MONTH = 15
+COST_BREACH_BUDGET = "budget-prod-monthly"
+COST_BREACH_SHARE = 0.92
+"""The breaching budget's amount, as a share of what its month is forecast to cost at seed time."""
+
+
+def cost_new_since(today: dt.date) -> dt.date:
+    """The day the new cost starts: the 15th of the latest month whose 15th is at least a week before `today`."""
+    month = today.replace(day=COST_NEW_DAY_OF_MONTH)
+    while (today - month).days < 7:
+        previous = month.replace(day=1) - dt.timedelta(days=1)
+        month = previous.replace(day=COST_NEW_DAY_OF_MONTH)
+    return month
 
 
 def incident_start(now: dt.datetime) -> dt.datetime:

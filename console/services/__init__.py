@@ -13,6 +13,7 @@ from console.services.base import Service, ServiceContext
 from console.settings import Settings
 
 if TYPE_CHECKING:
+    from console.services.cost import CostService
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
     from console.services.runbooks import RunbookService
@@ -48,12 +49,20 @@ def _slots(services: Services) -> Service:
     return SlotsService(services.context, services.resources, services.runbooks)
 
 
+def _cost(services: Services) -> Service:
+    # azure-mgmt-costmanagement is imported on the first cost call, not to paint.
+    from console.services.cost import CostService
+
+    return CostService(services.context)
+
+
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
     {
         "resources": _resources,
         "logs": _logs,
         "runbooks": _runbooks,
         "slots": _slots,
+        "cost": _cost,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -110,6 +119,10 @@ class Services:
     @property
     def slots(self) -> SlotsService:
         return cast("SlotsService", self.area("slots"))
+
+    @property
+    def cost(self) -> CostService:
+        return cast("CostService", self.area("cost"))
 
     @property
     def settings(self) -> Settings:
