@@ -28,7 +28,17 @@ arm = ResourceManagementClient(credential, subscription, base_url=readiness["arm
 groups = [group.name for group in arm.resource_groups.list()]
 logs = LogsQueryClient(credential, endpoint=readiness["logs_endpoint"] + "/v1", audience="https://api.loganalytics.io")
 answer = logs.query_workspace(sys.argv[2], "print answer = 42", timespan=timedelta(hours=1))
-print(json.dumps({"groups": groups, "answer": answer.tables[0].rows[0][0]}))
+# As the SDK's visualization sample reads the render options.
+chart = logs.query_workspace(
+    sys.argv[2],
+    "print operation = 'x', operation_count = 12 "
+    "| render columnchart with (title='Operations with errors', xtitle='Operation', ytitle='Count', ymax=100)",
+    timespan=timedelta(days=1),
+    include_visualization=True,
+)
+viz = chart.visualization
+shown = {"title": viz["title"], "x": viz["xTitle"], "y": viz["yTitle"], "range": [0, viz["yMax"]]}
+print(json.dumps({"groups": groups, "answer": answer.tables[0].rows[0][0], "viz": shown}))
 """
 
 ASYNC_CLIENT = """
@@ -65,6 +75,7 @@ def test_sync_sdk_clients_follow_the_readme(local_azure: EmulatorThread) -> None
     readiness = local_azure.readiness
     found = _run(SYNC_CLIENTS, readiness, WORKSPACE_CUSTOMER_ID, REQUESTS_CA_BUNDLE=readiness["ca_file"])
     assert found["answer"] == 42
+    assert found["viz"] == {"title": "Operations with errors", "x": "Operation", "y": "Count", "range": [0, 100]}
     assert found["groups"] and all(name.startswith("rg-") for name in found["groups"])
 
 

@@ -365,7 +365,9 @@ def test_render_is_reported_and_stripped(engine: KqlEngine) -> None:
         now=NOW,
     )
     assert outcome.render is not None and outcome.render.kind == "timechart"
-    assert outcome.render.as_la() == {"visualization": "timechart", "title": "Requests"}
+    shaped = outcome.render.as_la()
+    assert shaped["visualization"] == "timechart" and shaped["title"] == "Requests"
+    assert shaped["xTitle"] is None and shaped["yMax"] == "NaN" and shaped["accumulate"] is False
     assert b"render" not in outcome.as_la_bytes()
     query, kind, options = strip_render("T | where x == '| render piechart' | render barchart with (ytitle=n)")
     assert query == "T | where x == '| render piechart'"

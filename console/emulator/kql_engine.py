@@ -94,8 +94,38 @@ class RenderInfo:
     options: dict[str, Any] = field(default_factory=dict)
 
     def as_la(self) -> dict[str, Any]:
-        """The `render` object of a Log Analytics response (`prefer: include-render=true`)."""
-        return {"visualization": self.kind, **self.options}
+        """The `render` object of a Log Analytics response (`prefer: include-render=true`): every property, in
+        the service's spelling (`xTitle`, `yMax`), null or NaN when the query did not set it; limits are numbers."""
+        given = {name.lower(): value for name, value in self.options.items()}
+        answer: dict[str, Any] = {"visualization": self.kind}
+        for name in _RENDER_PROPERTIES:
+            value = given.get(name.lower())
+            if name in ("yMin", "yMax", "xMin", "xMax"):
+                answer[name] = _render_number(value)
+            elif name == "accumulate":
+                answer[name] = str(value).lower() == "true"
+            elif name == "isQuerySorted":
+                answer[name] = False
+            else:
+                answer[name] = value
+        return answer
+
+
+_RENDER_PROPERTIES = (
+    "title", "accumulate", "isQuerySorted", "kind", "legend", "series", "yMin", "yMax", "xMin", "xMax",
+    "xAxis", "xColumn", "xTitle", "yAxis", "yColumns", "ySplit", "yTitle", "anomalyColumns",
+)  # fmt: skip
+
+
+def _render_number(value: Any) -> float | int | str:
+    """A render limit as the service sends it: a number, or the string NaN when unset or unreadable."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return "NaN"
+    if math.isnan(number) or math.isinf(number):
+        return "NaN"
+    return int(number) if number.is_integer() else number
 
 
 @dataclass(frozen=True)
