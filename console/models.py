@@ -268,6 +268,8 @@ class GateReading:
     """pass, fail, inconclusive or error."""
     observed: Any
     sentence: str
+    too_little: bool = False
+    """Inconclusive only for too little traffic yet: more time may decide it, so it does not count as a miss."""
 
 
 @dataclass(frozen=True)

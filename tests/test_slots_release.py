@@ -141,6 +141,18 @@ async def test_a_ramp_stops_at_the_step_that_breaches_and_routes_everything_back
     assert verdicts[-1] == "fail" and set(verdicts[:-1]) <= {"pass"}  # it stopped at the first breach
 
 
+async def test_too_little_traffic_in_a_step_waits_for_the_hold_and_never_promotes(services: Services) -> None:
+    thin = Gate(runbook="slot-health", parameters=(("min_requests", "100000000"),))
+    outcome = await services.slots.ramp(
+        CATALOG, "staging", [20], timedelta(seconds=7), thin, interval=timedelta(seconds=2)
+    )
+    assert outcome.decision == "inconclusive", outcome.sentence
+    assert "the watch ended without a clean pass" in outcome.sentence
+    assert len(outcome.readings) >= 4 and all(r.too_little for r in outcome.readings)  # not stopped at 3 misses
+    app = await services.slots.find_app(CATALOG)
+    assert all(slot.routing_percent == 0 for slot in app.slots)
+
+
 async def test_routing_shifts_the_live_traffic_to_the_slot(services: Services) -> None:
     slots = services.slots
     await slots.set_routing(CATALOG, "staging", 50)

@@ -583,7 +583,10 @@ class SlotsService(Service):
             sentence = "; ".join(step.sentence for step in run.steps if step.check is not None and step.sentence)
             return GateReading(at, "pass", observed, sentence or "every check passed")
         sentence = "; ".join(f"{step.name}: {step.error or step.sentence}" for step in checked)
-        return GateReading(at, run.status, observed, sentence)
+        too_little = run.status == "inconclusive" and all(
+            step.too_little for step in checked if step.status == "inconclusive"
+        )
+        return GateReading(at, run.status, observed, sentence, too_little)
 
     async def _run_gate(self, gate: Gate, app: WebApp, slot: str, since: datetime | None) -> Any:
         from console.runbooks import Parameter, Runbook, Step, parse_check
@@ -647,13 +650,15 @@ class SlotsService(Service):
             if reading.verdict in ("fail", "error"):
                 how = "could not be read" if reading.verdict == "error" else "was breached"
                 return "fail", f"the gate {how}: {reading.sentence}"
-            if reading.verdict == "inconclusive":
+            # Too little traffic yet neither counts nor clears a miss: the rest of the watch may bring enough,
+            # and its end needs a clean pass all the same.
+            if reading.verdict == "inconclusive" and not reading.too_little:
                 unsure += 1
                 if unsure > max_inconclusive:
                     return "inconclusive", (
                         f"the gate was inconclusive {unsure} intervals in a row: {reading.sentence}"
                     )
-            else:
+            elif reading.verdict == "pass":
                 unsure = 0
             if time.monotonic() >= end:
                 if reading.verdict != "pass":
