@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, control
+from conftest import EmulatorThread, control, until
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, Tree
 
@@ -25,15 +25,6 @@ Faults = Callable[[list[dict[str, Any]]], Any]
 def text_of(widget: Static) -> str:
     """The plain text a Static shows."""
     return str(widget.render())
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str, attempts: int = 400) -> None:
-    """Let the app run until `condition` holds (bounded by a number of pauses, never by wall time)."""
-    for _ in range(attempts):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def resources_screen(app: OpsConsole) -> ResourcesScreen:
