@@ -30,6 +30,8 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
+from console.emulator import kql_extensions
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -472,12 +474,6 @@ def _find_make_series(text: str) -> _MakeSeries | None:
 # SQL peephole rewrites: the same answers, in forms DuckDB optimises better.
 # --------------------------------------------------------------------------------------------------
 
-# `bin(datetime, span)` as the engine writes it, for a plain column: epoch floor arithmetic that
-# defeats DuckDB's optimiser, where time_bucket with the Unix epoch as origin is the same floor.
-_BIN_DATETIME = re.compile(
-    r"""to_timestamp\(floor\(epoch\(("(?:[^"]|"")+")\) / epoch\((INTERVAL '[0-9a-z ]+')\)\) """
-    r"""\* epoch\(\2\)\) AT TIME ZONE 'UTC'"""
-)
 # A LIKE pattern escaped at run time: with a literal free of wildcards and backslashes the escaping
 # is a no-op, and dropping ESCAPE lets DuckDB use its fast prefix/contains matching.
 _ESCAPED_LIKE = re.compile(
@@ -740,7 +736,6 @@ def _stream_series(sql: str) -> str:
 
 def _optimize_sql(sql: str) -> str:
     sql = _stream_series(sql)
-    sql = _BIN_DATETIME.sub(r"time_bucket(\2, \1, TIMESTAMP '1970-01-01')", sql)
     sql = _ESCAPED_LIKE.sub(_like_replacement, sql)
     pieces: list[str] = []
     position = 0
@@ -806,6 +801,25 @@ def _timespan_json(us: str) -> str:
     )
 
 
+# A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
+# is what keeps digits inside them from being read as numbers.
+_WHOLE_NUMBER_TOKEN = r"""'("(?:[^"\\]|\\.)*")|(-?[0-9]+)\.0+([,\]}]|$)'"""
+
+
+def _dynamic_text(json_value: str) -> str:
+    """SQL for the text Log Analytics sends for a dynamic value: its string form.
+
+    That is the JSON of an array, object, number or bool, but a string's own text, unquoted (as
+    `tostring()` gives it), and numbers written as Kusto writes them: a whole real has no `.0`.
+    """
+    text = f"CAST({json_value} AS VARCHAR)"
+    whole = f"regexp_replace({text}, {_WHOLE_NUMBER_TOKEN}, '\\1\\2\\3', 'g')"
+    return (
+        f"CASE WHEN json_type({json_value}) = 'VARCHAR' THEN {json_value} ->> '$' "
+        f"WHEN contains({text}, '.0') THEN {whole} ELSE {text} END"
+    )
+
+
 def _json_sql(column: str, duckdb_type: str) -> str:
     """SQL that encodes one value of `column` as the JSON Log Analytics sends for its type.
 
@@ -833,9 +847,7 @@ def _json_sql(column: str, duckdb_type: str) -> str:
     if la == "decimal":
         return f"""'"' || CAST({column} AS VARCHAR) || '"'"""
     if la == "dynamic":
-        # Log Analytics sends dynamic values as JSON text inside a JSON string.
-        text = f"CAST({column} AS VARCHAR)" if name == "JSON" else f"CAST(to_json({column}) AS VARCHAR)"
-        return f"CAST(to_json({text}) AS VARCHAR)"
+        return f"CAST(to_json({_dynamic_text(column if name == 'JSON' else f'to_json({column})')}) AS VARCHAR)"
     return f"CAST(to_json(CAST({column} AS VARCHAR)) AS VARCHAR)"
 
 
@@ -937,6 +949,9 @@ class KqlEngine:
     def __init__(self, path: Path | None = None) -> None:
         connection = duckdb.connect(str(path) if path is not None else ":memory:")
         connection.execute("SET TimeZone = 'UTC'")
+        kql_extensions.install()
+        for macro in kql_extensions.MACROS:
+            connection.execute(macro)
         for statement in _LOCKDOWN:
             connection.execute(statement)
         self.connection: duckdb.DuckDBPyConnection = connection
