@@ -389,6 +389,7 @@ class _MakeSeries:
     step: str
     by: list[str]
     suffix: str  # the pipeline after make-series, without the leading pipe
+    nonempty: bool = False  # kind=nonempty: an empty input still gives one row of defaults
 
 
 _SERIES_KEYWORDS = ("on", "from", "to", "step", "by", "in")
@@ -420,7 +421,9 @@ def _find_make_series(text: str) -> _MakeSeries | None:
     depth = segment[0].depth
     body = segment[1:]
     # Operator properties such as `kind=nonempty` precede the aggregates.
+    nonempty = False
     while len(body) >= 3 and body[1].text == "=" and body[0].text.lower() == "kind":
+        nonempty = body[2].text.lower() == "nonempty"
         body = body[3:]
     for token in body:
         if token.kind == "word" and token.depth == depth and token.text in _SERIES_KEYWORDS:
@@ -467,6 +470,7 @@ def _find_make_series(text: str) -> _MakeSeries | None:
         step=step,
         by=by,
         suffix=suffix,
+        nonempty=nonempty,
     )
 
 
@@ -1178,11 +1182,22 @@ class KqlEngine:
             f'to_json(list({_quote(name)} ORDER BY "__ms_i")) AS {_quote(name)}' for name in aggregate_columns
         )
         axis_name = axis.strip() if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", axis.strip()) else "Axis"
-        group = f"GROUP BY {', '.join(quoted_by)}" if quoted_by else ""
+        # Without `by`, no input rows means no series (one all-null row is what plain SQL gives),
+        # unless kind=nonempty over a fixed range asks for one series of defaults.
+        group = f"GROUP BY {', '.join(quoted_by)}" if quoted_by else 'HAVING count("__ms_i") > 0'
+        grid = f"SELECT DISTINCT {grid_keys} FROM __ms_agg"
+        if series.nonempty and not quoted_by and series.start is not None and series.end is not None:
+            bounds_sql, bounds_parameters = self._to_sql(
+                f"{series.prelude}{' '.join(bounds)}\n"
+                "print __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end",
+                schema,
+            )
+            parameters.update(bounds_parameters)
+            grid = bounds_sql
         select_by = "".join(f"{name}, " for name in quoted_by)
         series_sql = (
             f"WITH __ms_agg AS ({aggregate_sql}),\n"
-            f"__ms_grid AS (SELECT DISTINCT {grid_keys} FROM __ms_agg),\n"
+            f"__ms_grid AS ({grid}),\n"
             f'__ms_cells AS (SELECT g.*, r."__ms_i" FROM __ms_grid g, '
             f'range(CAST(ceil(epoch(g."__ms_e" - g."__ms_s") / epoch(g."__ms_t")) AS BIGINT)) '
             f'AS r("__ms_i")),\n'
