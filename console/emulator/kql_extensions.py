@@ -18,6 +18,7 @@ from duckdb_kql import KqlUnsupportedError
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
+from duckdb_kql.translate import naming as kql_naming
 
 __all__ = ["LIBRARY_VERSION", "MACROS", "install"]
 
@@ -32,6 +33,39 @@ MACROS: tuple[str, ...] = (
     # so one expression serves both, where the engine's answer was always a datetime.
     "CREATE OR REPLACE MACRO __kql_bin_span(v, r) AS v - to_microseconds("
     "((epoch_us(v) % NULLIF(epoch_us(r), 0)) + epoch_us(r)) % epoch_us(r))",
+    # A dynamic value as JSON, whatever SQL type carries it.
+    "CREATE OR REPLACE MACRO __kql_json(x) AS CAST(to_json(x) AS JSON)",
+    "CREATE OR REPLACE MACRO __kql_is_array(x) AS coalesce(json_type(__kql_json(x)) = 'ARRAY', false)",
+    "CREATE OR REPLACE MACRO __kql_items(x) AS CASE WHEN __kql_is_array(x) THEN CAST(__kql_json(x) AS JSON[]) END",
+    "CREATE OR REPLACE MACRO __kql_numbers(x) AS "
+    "CASE WHEN __kql_is_array(x) THEN TRY_CAST(__kql_json(x) AS DOUBLE[]) END",
+    # Element i (0-based) of an array as a number, or the value itself when it is a scalar: the
+    # series_* functions take either on each side.
+    "CREATE OR REPLACE MACRO __kql_number_at(x, i) AS CASE WHEN __kql_is_array(x) "
+    "THEN TRY_CAST(__kql_json(x) ->> ('$[' || i || ']') AS DOUBLE) ELSE TRY_CAST(x AS DOUBLE) END",
+    "CREATE OR REPLACE MACRO __kql_length(x) AS "
+    "CASE WHEN __kql_is_array(x) THEN CAST(json_array_length(__kql_json(x)) AS BIGINT) ELSE 1 END",
+    "CREATE OR REPLACE MACRO __kql_pair_length(a, b) AS CASE WHEN __kql_is_array(a) AND __kql_is_array(b) "
+    "THEN greatest(__kql_length(a), __kql_length(b)) WHEN __kql_is_array(a) THEN __kql_length(a) "
+    "WHEN __kql_is_array(b) THEN __kql_length(b) END",
+    # Distinct elements in first-seen order.
+    "CREATE OR REPLACE MACRO __kql_distinct(l) AS list_filter(l, lambda e, i: list_position(l, e) = i)",
+    # Elements moved n places towards the start, `fill` where nothing moved in.
+    "CREATE OR REPLACE MACRO __kql_shift(a, n, fill) AS to_json(list_transform(range(0, __kql_length(a)), "
+    "lambda i: CASE WHEN i + n >= 0 AND i + n < __kql_length(a) THEN __kql_items(a)[i + n + 1] "
+    "ELSE __kql_json(fill) END))",
+    "CREATE OR REPLACE MACRO __kql_rotate(a, n) AS to_json(list_transform(range(0, __kql_length(a)), "
+    "lambda i: __kql_items(a)[((i + n) % __kql_length(a) + __kql_length(a)) % __kql_length(a) + 1]))",
+    # A dynamic element as a condition: a bool is itself, a number is true when not zero, and
+    # anything else is null.
+    "CREATE OR REPLACE MACRO __kql_truth(j) AS CASE json_type(j) WHEN 'BOOLEAN' THEN CAST(j AS BOOLEAN) "
+    "WHEN 'BIGINT' THEN CAST(j AS DOUBLE) <> 0 WHEN 'UBIGINT' THEN CAST(j AS DOUBLE) <> 0 "
+    "WHEN 'DOUBLE' THEN CAST(j AS DOUBLE) <> 0 END",
+    # .NET's URL encoding, which Kusto uses: lower-case hex, and these characters kept as they are.
+    "CREATE OR REPLACE MACRO __kql_url_encode(s, space) AS array_to_string(list_transform("
+    "string_split(CAST(s AS VARCHAR), ''), lambda c: CASE WHEN regexp_full_match(c, '[A-Za-z0-9_.!*()-]') "
+    "THEN c WHEN c = ' ' THEN space ELSE regexp_replace(lower(hex(encode(c))), '(..)', '%\\1', 'g') END), '')",
+    "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
 
@@ -56,12 +90,258 @@ def _render_bin(original: _Renderer) -> _Renderer:
 _BASE64_TO_STRING = "coalesce(TRY(decode(from_base64({0}))), '')"
 
 
+_SERIES_UNARY = {
+    "abs": "abs(e)",
+    "acos": "acos(e)",
+    "asin": "asin(e)",
+    "atan": "atan(e)",
+    "ceiling": "ceil(e)",
+    "cos": "cos(e)",
+    "exp": "exp(e)",
+    "floor": "floor(e)",
+    "log": "CASE WHEN e > 0 THEN ln(e) END",
+    "sign": "sign(e)",
+    "sin": "sin(e)",
+    "tan": "tan(e)",
+}
+_SERIES_BINARY = {
+    "add": "{a} + {b}",
+    "subtract": "{a} - {b}",
+    "multiply": "{a} * {b}",
+    "divide": "{a} / {b}",
+    "pow": "pow({a}, {b})",
+    "greater": "{a} > {b}",
+    "greater_equals": "{a} >= {b}",
+    "less": "{a} < {b}",
+    "less_equals": "{a} <= {b}",
+    "equals": "{a} = {b}",
+    "not_equals": "{a} <> {b}",
+}
+
+
+def _series_rows() -> list[tuple[str, str, tuple[int, ...]]]:
+    rows: list[tuple[str, str, tuple[int, ...]]] = [
+        (f"series_{name}", f"to_json(list_transform(__kql_numbers({{0}}), lambda e: {body}))", (1,))
+        for name, body in _SERIES_UNARY.items()
+    ]
+    for name, body in _SERIES_BINARY.items():
+        element = body.format(a="__kql_number_at({0}, i)", b="__kql_number_at({1}, i)")
+        rows.append(
+            (
+                f"series_{name}",
+                f"to_json(list_transform(range(0, __kql_pair_length({{0}}, {{1}})), lambda i: {element}))",
+                (2,),
+            )
+        )
+    rows += [
+        ("series_sum", "coalesce(list_sum(__kql_numbers({0})), 0.0)", (1,)),
+        ("series_product", "list_product(__kql_numbers({0}))", (1,)),
+        ("series_magnitude", "sqrt(list_sum(list_transform(__kql_numbers({0}), lambda e: e * e)))", (1,)),
+    ]
+    return rows
+
+
+# (name, SQL template, argument counts): functions with one fixed form.
+_SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("base64_decode_tostring", _BASE64_TO_STRING, (1,)),
+    ("base64_decodestring", _BASE64_TO_STRING, (1,)),
+    ("string_size", "CAST(octet_length(encode(CAST({0} AS VARCHAR))) AS BIGINT)", (1,)),
+    (
+        "strcmp",
+        "CASE WHEN CAST({0} AS VARCHAR) < CAST({1} AS VARCHAR) THEN -1 "
+        "WHEN CAST({0} AS VARCHAR) > CAST({1} AS VARCHAR) THEN 1 ELSE 0 END",
+        (2,),
+    ),
+    ("isascii", "regexp_full_match(CAST({0} AS VARCHAR), '[\\x00-\\x7F]*')", (1,)),
+    ("url_encode", "__kql_url_encode({0}, '+')", (1,)),
+    ("url_encode_component", "__kql_url_encode({0}, '%20')", (1,)),
+    ("url_decode", "TRY(url_decode(CAST({0} AS VARCHAR)))", (1,)),
+    ("unixtime_seconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE) * 1000000)", (1,)),
+    ("unixtime_milliseconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE) * 1000)", (1,)),
+    ("unixtime_microseconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE))", (1,)),
+    # DuckDB holds whole microseconds: a finer instant is refused rather than rounded.
+    (
+        "unixtime_nanoseconds_todatetime",
+        "CASE WHEN TRY_CAST({0} AS BIGINT) % 1000 <> 0 THEN error('unixtime_nanoseconds_todatetime(): "
+        "this local Log Analytics holds datetimes to the microsecond') "
+        "ELSE make_timestamp(TRY_CAST({0} AS BIGINT) // 1000) END",
+        (1,),
+    ),
+    ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
+    ("array_shift_right", "__kql_shift({0}, -({1}), NULL)", (2,)),
+    ("array_rotate_left", "__kql_rotate({0}, {1})", (2,)),
+    ("array_rotate_right", "__kql_rotate({0}, -({1}))", (2,)),
+    (
+        "unicode_codepoints_from_string",
+        "to_json(list_transform(string_split(CAST({0} AS VARCHAR), ''), lambda c: unicode(c)))",
+        (1,),
+    ),
+    (
+        "jaccard_index",
+        "(len(list_intersect(__kql_distinct(__kql_items({0})), __kql_distinct(__kql_items({1})))) "
+        "/ NULLIF(len(__kql_distinct(list_concat(__kql_items({0}), __kql_items({1})))), 0))",
+        (2,),
+    ),
+    (
+        "bag_has_key",
+        # A key that starts with `$` is a JSONPath to a nested key.
+        "coalesce(CASE WHEN starts_with(CAST({1} AS VARCHAR), '$') "
+        "THEN TRY(json_exists(__kql_json({0}), CAST({1} AS VARCHAR))) "
+        "ELSE list_contains(json_keys(__kql_json({0})), CAST({1} AS VARCHAR)) END, false)",
+        (2,),
+    ),
+)
+
+
 def _replaced_scalars() -> list[Any]:
     f = kql_functions.FunctionSpec
-    return [
-        f("base64_decode_tostring", "template", _BASE64_TO_STRING, (1,)),
-        f("base64_decodestring", "template", _BASE64_TO_STRING, (1,)),
+    return [f(name, "template", template, arities) for name, template, arities in (*_SCALARS, *_series_rows())]
+
+
+# (name, SQL template, argument counts, output-name prefix)
+_AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
+    ("stdevp", "coalesce(stddev_pop({0}), 0.0)", (1,), "stdevp"),
+    ("stdevpif", "coalesce(stddev_pop({0}) FILTER (WHERE {1}), 0.0)", (2,), "stdevpif"),
+    ("variancep", "coalesce(var_pop({0}), 0.0)", (1,), "variancep"),
+    ("variancepif", "coalesce(var_pop({0}) FILTER (WHERE {1}), 0.0)", (2,), "variancepif"),
+    ("covariance", "coalesce(covar_samp({0}, {1}), 0.0)", (2,), "covariance"),
+    ("covariancep", "coalesce(covar_pop({0}, {1}), 0.0)", (2,), "covariancep"),
+    ("covarianceif", "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covarianceif"),
+    ("covariancepif", "coalesce(covar_pop({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covariancepif"),
+    ("take_anyif", "any_value({0}) FILTER (WHERE {1})", (2,), "take_anyif"),
+    ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2, 3), "list"),
+    ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
+)
+
+
+# Aggregates of two columns that Kusto names after both: `covariance(x, y)` is `covariance_x_y`.
+_NAMED_AFTER_TWO = frozenset({"covariance", "covariancep", "covarianceif", "covariancepif"})
+
+
+def _aggregate_name(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
+    def name(spec: Any, expr: Any) -> str:
+        if spec.name not in _NAMED_AFTER_TWO:
+            return original(spec, expr)
+        names = [kql_naming.expression_name(arg) for arg in expr.args[:2]]
+        if len(names) != 2 or None in names:
+            raise KqlUnsupportedError(
+                f"aggregate:{spec.name}", hint=f"name the {spec.name}() column: its default name is not known here"
+            )
+        return f"{spec.prefix}_{names[0]}_{names[1]}"
+
+    return name
+
+
+def _added_aggregates() -> list[Any]:
+    a = kql_functions.AggregateSpec
+    return [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
+
+
+def _args(node: Any) -> list[str]:
+    return [kql_translate.render_expr(arg) for arg in node.args]
+
+
+def _render_set(combine: str) -> _Renderer:
+    """set_union / set_intersect / set_difference over two or more arrays, first-seen order kept."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) < 2:
+            return None
+        first, *others = (f"__kql_items({arg})" for arg in _args(node))
+        if combine == "union":
+            return f"to_json(__kql_distinct(flatten([{first}, {', '.join(others)}])))"
+        test = " AND ".join(
+            f"{'' if combine == 'intersect' else 'NOT '}coalesce(list_contains({other}, e), false)" for other in others
+        )
+        return f"to_json(list_filter(__kql_distinct({first}), lambda e: {test}))"
+
+    return render
+
+
+def _render_array_iff(node: Any) -> str | None:
+    """array_iff(conditions, when_true, when_false): either branch may be an array or a scalar."""
+    if len(node.args) != 3:
+        return None
+    condition, when_true, when_false = _args(node)
+
+    def pick(value: str) -> str:
+        return f"CASE WHEN __kql_is_array({value}) THEN __kql_items({value})[i + 1] ELSE __kql_json({value}) END"
+
+    return (
+        f"to_json(list_transform(range(0, __kql_length({condition})), lambda i: "
+        f"CASE __kql_truth(__kql_items({condition})[i + 1]) WHEN true THEN {pick(when_true)} "
+        f"WHEN false THEN {pick(when_false)} END))"
+    )
+
+
+def _render_strrep(node: Any) -> str | None:
+    """strrep(value, times[, delimiter]): the value's text repeated, joined by the delimiter."""
+    if len(node.args) not in (2, 3):
+        return None
+    args = _args(node)
+    value, times = f"CAST({args[0]} AS VARCHAR)", f"CAST({args[1]} AS BIGINT)"
+    delimiter = f"CAST({args[2]} AS VARCHAR)" if len(args) == 3 else "''"
+    return f"CASE WHEN {times} > 0 THEN repeat({value} || {delimiter}, {times} - 1) || {value} ELSE '' END"
+
+
+def _render_tohex(node: Any) -> str | None:
+    """tohex(number[, minimum length]): lower-case two's complement hex, zero padded."""
+    if len(node.args) not in (1, 2):
+        return None
+    args = _args(node)
+    digits = f"lower(hex(TRY_CAST({args[0]} AS BIGINT)))"
+    if len(args) == 1:
+        return digits
+    return f"lpad({digits}, CAST(greatest(CAST({args[1]} AS INTEGER), length({digits})) AS INTEGER), '0')"
+
+
+def _render_array_shift(direction: int) -> _Renderer:
+    def render(node: Any) -> str | None:
+        if len(node.args) != 3:
+            return None
+        array, places, fill = _args(node)
+        moved = f"({places})" if direction > 0 else f"-({places})"
+        return f"__kql_shift({array}, {moved}, {fill})"
+
+    return render
+
+
+def _render_bin_at(node: Any) -> str | None:
+    """bin_at(value, size, fixed point) is fixed point + bin(value - fixed point, size)."""
+    if len(node.args) != 3:
+        return None
+    value, size, fixed = node.args
+    shifted = kql_ir.FunctionCall("bin", (kql_ir.BinaryOp("-", value, fixed), size))
+    return str(kql_translate.render_expr(kql_ir.BinaryOp("+", shifted, fixed)))
+
+
+def _render_unicode_codepoints_to_string(node: Any) -> str | None:
+    """Code points, given as arrays or numbers (or both), to the text they spell."""
+    if not node.args:
+        return None
+    parts = [
+        f"CASE WHEN __kql_is_array({arg}) THEN TRY_CAST(__kql_json({arg}) AS BIGINT[]) "
+        f"ELSE [TRY_CAST({arg} AS BIGINT)] END"
+        for arg in _args(node)
     ]
+    return f"array_to_string(list_transform(flatten([{', '.join(parts)}]), lambda c: chr(CAST(c AS INTEGER))), '')"
+
+
+def _special_forms() -> dict[str, _Renderer]:
+    forms: dict[str, _Renderer] = {
+        "set_union": _render_set("union"),
+        "set_intersect": _render_set("intersect"),
+        "set_difference": _render_set("difference"),
+        "array_iff": _render_array_iff,
+        "array_iif": _render_array_iff,
+        "strrep": _render_strrep,
+        "tohex": _render_tohex,
+        "bin_at": _render_bin_at,
+        "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
+    }
+    forms["array_shift_left"] = _render_array_shift(1)
+    forms["array_shift_right"] = _render_array_shift(-1)
+    return forms
 
 
 def install() -> None:
@@ -80,6 +360,11 @@ def install() -> None:
         special[name] = wrapped
     for spec in _replaced_scalars():
         kql_functions.SCALAR_FUNCTIONS[spec.name] = spec
+    for aggregate in _added_aggregates():
+        kql_functions.AGGREGATE_FUNCTIONS[aggregate.name] = aggregate
+    for name, renderer in _special_forms().items():
+        special[name] = renderer
+    kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
 
 
 # Referenced so a renamed or removed library structure fails at import, not on a query.
@@ -88,6 +373,8 @@ _REQUIRED = (
     kql_ir.Literal,
     kql_translate.render_expr,
     kql_translate._is_timespan_expr,
+    kql_naming._aggregate_name,
+    kql_naming.expression_name,
     kql_functions.SCALAR_FUNCTIONS,
     kql_functions.AGGREGATE_FUNCTIONS,
     KqlUnsupportedError,
