@@ -209,7 +209,7 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("covarianceif", "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covarianceif"),
     ("covariancepif", "coalesce(covar_pop({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covariancepif"),
     ("take_anyif", "any_value({0}) FILTER (WHERE {1})", (2,), "take_anyif"),
-    ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2, 3), "list"),
+    ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
 )
 
