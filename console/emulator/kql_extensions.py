@@ -26,6 +26,9 @@ LIBRARY_VERSION = "1.1.2"
 
 _Renderer = Callable[[Any], "str | None"]
 
+_IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = "\\.".join([_IPV4_OCTET] * 4) + "(/(3[0-2]|[12]?[0-9]))?"
+
 # Macro names carry a prefix no KQL function has, so a query can reach them only through a row here.
 MACROS: tuple[str, ...] = (
     # bin() of a datetime or a timespan by a timespan: floor towards minus infinity from the Unix
@@ -65,6 +68,26 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO __kql_url_encode(s, space) AS array_to_string(list_transform("
     "string_split(CAST(s AS VARCHAR), ''), lambda c: CASE WHEN regexp_full_match(c, '[A-Za-z0-9_.!*()-]') "
     "THEN c WHEN c = ' ' THEN space ELSE regexp_replace(lower(hex(encode(c))), '(..)', '%\\1', 'g') END), '')",
+    # IPv4: an address as a long (null unless a valid dotted quad, with an optional /prefix), its
+    # prefix (32 without one), and a long masked to a prefix.
+    f"CREATE OR REPLACE MACRO __kql_ip4(s) AS CASE WHEN regexp_full_match(trim(CAST(s AS VARCHAR)), '{_IPV4}') "
+    "THEN list_reduce(list_transform(string_split(regexp_extract(trim(CAST(s AS VARCHAR)), '^[0-9.]+'), '.'), "
+    "lambda o: CAST(o AS BIGINT)), lambda a, b: a * 256 + b) END",
+    "CREATE OR REPLACE MACRO __kql_ip4_prefix(s) AS CASE WHEN __kql_ip4(s) IS NOT NULL THEN "
+    "coalesce(TRY_CAST(regexp_extract(trim(CAST(s AS VARCHAR)), '/([0-9]+)$', 1) AS BIGINT), 32) END",
+    "CREATE OR REPLACE MACRO __kql_ip4_mask(v, p) AS CASE WHEN p < 0 OR p > 32 THEN NULL WHEN p = 0 THEN 0 "
+    "ELSE (v >> (32 - p)) << (32 - p) END",
+    "CREATE OR REPLACE MACRO __kql_ip4_compare(a, b, p) AS sign("
+    "__kql_ip4_mask(__kql_ip4(a), least(__kql_ip4_prefix(a), __kql_ip4_prefix(b), p)) "
+    "- __kql_ip4_mask(__kql_ip4(b), least(__kql_ip4_prefix(a), __kql_ip4_prefix(b), p)))",
+    "CREATE OR REPLACE MACRO __kql_ip4_in_range(ip, r) AS "
+    "__kql_ip4_mask(__kql_ip4(ip), __kql_ip4_prefix(r)) = __kql_ip4_mask(__kql_ip4(r), __kql_ip4_prefix(r))",
+    "CREATE OR REPLACE MACRO __kql_ip4_text(v) AS CASE WHEN v BETWEEN 0 AND 4294967295 THEN "
+    "printf('%d.%d.%d.%d', (v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255) END",
+    # An address given as text (with an optional /prefix) or as a long, masked to at most `p` bits.
+    "CREATE OR REPLACE MACRO __kql_ip4_masked(x, p) AS CASE WHEN typeof(x) = 'VARCHAR' "
+    "THEN __kql_ip4_mask(__kql_ip4(CAST(x AS VARCHAR)), least(__kql_ip4_prefix(CAST(x AS VARCHAR)), p)) "
+    "ELSE __kql_ip4_mask(TRY_CAST(x AS BIGINT), p) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -166,6 +189,22 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "this local Log Analytics holds datetimes to the microsecond') "
         "ELSE make_timestamp(TRY_CAST({0} AS BIGINT) // 1000) END",
         (1,),
+    ),
+    ("ipv4_compare", "CAST(__kql_ip4_compare({0}, {1}, 32) AS INTEGER)", (2,)),
+    ("ipv4_is_match", "(__kql_ip4_compare({0}, {1}, 32) = 0)", (2,)),
+    ("ipv4_is_in_range", "__kql_ip4_in_range({0}, {1})", (2,)),
+    (
+        "ipv4_is_private",
+        "(__kql_ip4_in_range({0}, '10.0.0.0/8') OR __kql_ip4_in_range({0}, '172.16.0.0/12') "
+        "OR __kql_ip4_in_range({0}, '192.168.0.0/16'))",
+        (1,),
+    ),
+    ("ipv4_netmask_suffix", "CAST(__kql_ip4_prefix({0}) AS INTEGER)", (1,)),
+    (
+        "has_ipv4",
+        "(__kql_ip4({1}) IS NOT NULL AND regexp_matches(CAST({0} AS VARCHAR), "
+        "'(^|[^0-9A-Za-z.])' || replace(trim(CAST({1} AS VARCHAR)), '.', '\\.') || '($|[^0-9A-Za-z.])'))",
+        (2,),
     ),
     ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
     ("array_shift_right", "__kql_shift({0}, -({1}), NULL)", (2,)),
@@ -327,6 +366,54 @@ def _render_unicode_codepoints_to_string(node: Any) -> str | None:
     return f"array_to_string(list_transform(flatten([{', '.join(parts)}]), lambda c: chr(CAST(c AS INTEGER))), '')"
 
 
+def _render_ip4_compare(equal: bool) -> _Renderer:
+    """ipv4_compare / ipv4_is_match with a third argument: the most prefix bits to compare."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) != 3:
+            return None
+        first, second, prefix = _args(node)
+        compared = f"__kql_ip4_compare({first}, {second}, CAST({prefix} AS BIGINT))"
+        return f"({compared} = 0)" if equal else f"CAST({compared} AS INTEGER)"
+
+    return render
+
+
+def _render_ip4_in_any_range(node: Any) -> str | None:
+    """ipv4_is_in_any_range(address, ranges...): ranges as text arguments or dynamic arrays."""
+    if len(node.args) < 2:
+        return None
+    address, *ranges = _args(node)
+    texts = [
+        f"CASE WHEN __kql_is_array({value}) THEN TRY_CAST(__kql_json({value}) AS VARCHAR[]) "
+        f"ELSE [CAST({value} AS VARCHAR)] END"
+        for value in ranges
+    ]
+    return (
+        f"CASE WHEN __kql_ip4({address}) IS NOT NULL THEN coalesce(list_bool_or(list_transform("
+        f"flatten([{', '.join(texts)}]), lambda r: __kql_ip4_in_range({address}, r))), false) END"
+    )
+
+
+def _render_format_ipv4(with_mask: bool) -> _Renderer:
+    """format_ipv4(address[, prefix]) and format_ipv4_mask: the address masked, as dotted text."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) not in (1, 2):
+            return None
+        args = _args(node)
+        prefix = f"CAST({args[1]} AS BIGINT)" if len(args) == 2 else "32"
+        value = f"__kql_ip4_masked({args[0]}, {prefix})"
+        text = f"__kql_ip4_text({value})"
+        if with_mask:
+            own = f"__kql_ip4_prefix(CAST({args[0]} AS VARCHAR))"
+            kept = f"CASE WHEN typeof({args[0]}) = 'VARCHAR' THEN least({own}, {prefix}) ELSE {prefix} END"
+            text = f"{text} || '/' || CAST({kept} AS VARCHAR)"
+        return f"coalesce({text}, '')"
+
+    return render
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -338,6 +425,11 @@ def _special_forms() -> dict[str, _Renderer]:
         "tohex": _render_tohex,
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
+        "ipv4_compare": _render_ip4_compare(equal=False),
+        "ipv4_is_match": _render_ip4_compare(equal=True),
+        "ipv4_is_in_any_range": _render_ip4_in_any_range,
+        "format_ipv4": _render_format_ipv4(with_mask=False),
+        "format_ipv4_mask": _render_format_ipv4(with_mask=True),
     }
     forms["array_shift_left"] = _render_array_shift(1)
     forms["array_shift_right"] = _render_array_shift(-1)
