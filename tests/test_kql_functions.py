@@ -116,6 +116,11 @@ SCALARS: list[tuple[str, Any]] = [
     ("format_ipv4('192.168.1.1/24', 32)", "192.168.1.0"),
     ("format_ipv4_mask('192.168.1.1', 24)", "192.168.1.0/24"),
     ("format_ipv4('192.168.1.1/24', -1)", ""),
+    ("range(1, 8, 3)", [1, 4, 7]),
+    ("range(5, 1, -2)", [5, 3, 1]),
+    ("range(1.0, 2.0, 0.5)", [1, 1.5, 2]),
+    ("unicode_codepoints_to_string(range(48, 51))", "0123"),
+    ("base64_decode_toarray('S3VzdG8=')", [75, 117, 115, 116, 111]),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -145,6 +150,25 @@ def test_aggregates_give_kustos_answers(engine: KqlEngine) -> None:
     assert row[3] == pytest.approx(16.4)
     assert json.loads(row[4]) == [1, 3, 5]
     assert row[5] == 5
+
+
+def test_bitwise_aggregates_give_kustos_answers(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "datatable(num:long)[0xFFFFFFFF, 0xFFFFF00F, 0xCFFFFFFD, 0xFAFEFFFF] "
+        "| summarize a = toupper(tohex(binary_all_and(num))), o = binary_all_or(num), x = binary_all_xor(num)",
+        timespan=None,
+        now=NOW,
+    )
+    row = json.loads(outcome.as_la_bytes())["tables"][0]["rows"][0]
+    values = [0xFFFFFFFF, 0xFFFFF00F, 0xCFFFFFFD, 0xFAFEFFFF]
+    assert row[0] == "CAFEF00D"
+    assert row[1] == values[0] | values[1] | values[2] | values[3]
+    assert row[2] == values[0] ^ values[1] ^ values[2] ^ values[3]
+
+
+def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError, match="1,048,576"):
+        engine.execute("print range(1, 100000000000)", timespan=None, now=NOW)
 
 
 def test_a_nanosecond_instant_finer_than_a_microsecond_is_refused(engine: KqlEngine) -> None:

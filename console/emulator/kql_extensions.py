@@ -206,6 +206,12 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "'(^|[^0-9A-Za-z.])' || replace(trim(CAST({1} AS VARCHAR)), '.', '\\.') || '($|[^0-9A-Za-z.])'))",
         (2,),
     ),
+    (
+        "base64_decode_toarray",
+        "to_json(list_transform(range(0, octet_length(TRY(from_base64(CAST({0} AS VARCHAR))))), lambda i: "
+        "CAST(('0x' || substr(hex(from_base64(CAST({0} AS VARCHAR))), CAST(2 * i + 1 AS INTEGER), 2)) AS BIGINT)))",
+        (1,),
+    ),
     ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
     ("array_shift_right", "__kql_shift({0}, -({1}), NULL)", (2,)),
     ("array_rotate_left", "__kql_rotate({0}, {1})", (2,)),
@@ -248,6 +254,9 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("covarianceif", "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covarianceif"),
     ("covariancepif", "coalesce(covar_pop({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covariancepif"),
     ("take_anyif", "any_value({0}) FILTER (WHERE {1})", (2,), "take_anyif"),
+    ("binary_all_and", "bit_and(CAST({0} AS BIGINT))", (1,), "binary_all_and"),
+    ("binary_all_or", "bit_or(CAST({0} AS BIGINT))", (1,), "binary_all_or"),
+    ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
     ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
 )
@@ -414,6 +423,25 @@ def _render_format_ipv4(with_mask: bool) -> _Renderer:
     return render
 
 
+# The most elements a scalar range() may have: Kusto's own cap.
+_RANGE_LIMIT = 1_048_576
+
+
+def _render_range(node: Any) -> str | None:
+    """range(start, stop[, step]) of numbers: the array from start to stop inclusive."""
+    if len(node.args) not in (2, 3) or any(_timespan_typed(arg) for arg in node.args):
+        return None
+    args = _args(node)
+    start, stop = (f"TRY_CAST({arg} AS DOUBLE)" for arg in args[:2])
+    step = f"TRY_CAST({args[2]} AS DOUBLE)" if len(args) == 3 else "1.0"
+    count = f"CAST(greatest(floor(({stop} - {start}) / NULLIF({step}, 0)) + 1, 0) AS BIGINT)"
+    limited = (
+        f"CASE WHEN {count} > {_RANGE_LIMIT} THEN error('range(): more than {_RANGE_LIMIT:,} elements') "
+        f"ELSE {count} END"
+    )
+    return f"to_json(list_transform(range(0, {limited}), lambda i: {start} + i * {step}))"
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -425,6 +453,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "tohex": _render_tohex,
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
+        "range": _render_range,
         "ipv4_compare": _render_ip4_compare(equal=False),
         "ipv4_is_match": _render_ip4_compare(equal=True),
         "ipv4_is_in_any_range": _render_ip4_in_any_range,
