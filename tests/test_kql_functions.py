@@ -121,6 +121,26 @@ SCALARS: list[tuple[str, Any]] = [
     ("range(1.0, 2.0, 0.5)", [1, 1.5, 2]),
     ("unicode_codepoints_to_string(range(48, 51))", "0123"),
     ("base64_decode_toarray('S3VzdG8=')", [75, 117, 115, 116, 111]),
+    (
+        "bag_merge(dynamic({'A1': 12, 'B1': 2, 'C1': 3}), dynamic({'A2': 81, 'B2': 82, 'A1': 1}))",
+        {"A1": 12, "B1": 2, "C1": 3, "A2": 81, "B2": 82},
+    ),
+    ("bag_keys(dynamic({'a': 1, 'b': {'c': 2}}))", ["a", "b"]),
+    ("bag_remove_keys(dynamic({'key1': 123, 'key2': 'abc'}), dynamic(['key2', 'key4']))", {"key1": 123}),
+    ("bag_remove_keys(dynamic({'key1': 123, 'key2': 'abc'}), dynamic(['$.key1']))", {"key2": "abc"}),
+    ("loggamma(5)", pytest.approx(3.1780538303479458)),
+    ("bitset_count_ones(255)", 8),
+    ("around(1.5, 1, 0.5)", True),
+    ("around(1.6, 1, 0.5)", False),
+    ("parse_version('1.2.3.4')", "1000000020000000300000004"),
+    ("parse_version('0.0.3')", "300000000"),
+    ("parse_version('1.2.3.4.5')", None),
+    ("regex_quote('(so$me.Te^xt)')", "\\(so\\$me\\.Te\\^xt\\)"),
+    ("format_bytes(564)", "564 Bytes"),
+    ("format_bytes(10332, 1)", "10.1 KB"),
+    ("format_bytes(20010332)", "19 MB"),
+    ("format_bytes(20010332, 2)", "19.08 MB"),
+    ("format_bytes(20010332, 0, 'KB')", "19541 KB"),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -150,6 +170,38 @@ def test_aggregates_give_kustos_answers(engine: KqlEngine) -> None:
     assert row[3] == pytest.approx(16.4)
     assert json.loads(row[4]) == [1, 3, 5]
     assert row[5] == 5
+
+
+def test_bag_and_conditional_aggregates_give_kustos_answers(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        'datatable(prop:string, value:string, keep:bool)["prop01", "val_a", true, "prop02", "val_b", false, '
+        '"prop03", "val_c", true] | extend p = bag_pack(prop, value) '
+        "| summarize make_bag(p), kept = make_bag_if(p, keep), count_distinct(prop), minif(value, keep), "
+        "maxif(value, keep), kept_set = make_set_if(value, keep)",
+        timespan=None,
+        now=NOW,
+    )
+    table = json.loads(outcome.as_la_bytes())["tables"][0]
+    assert [column["name"] for column in table["columns"]] == [
+        "bag_p",
+        "kept",
+        "count_distinct_prop",
+        "minif_value",
+        "maxif_value",
+        "kept_set",
+    ]
+    row = table["rows"][0]
+    assert json.loads(row[0]) == {"prop01": "val_a", "prop02": "val_b", "prop03": "val_c"}
+    assert json.loads(row[1]) == {"prop01": "val_a", "prop03": "val_c"}
+    assert row[2:5] == [3, "val_a", "val_c"]
+    assert sorted(json.loads(row[5])) == ["val_a", "val_c"]
+
+
+def test_make_bag_of_nothing_is_an_empty_bag(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "datatable(b:dynamic)[dynamic({'a': 1})] | take 0 | summarize make_bag(b)", timespan=None, now=NOW
+    )
+    assert json.loads(outcome.as_la_bytes())["tables"][0]["rows"] == [["{}"]]
 
 
 def test_bitwise_aggregates_give_kustos_answers(engine: KqlEngine) -> None:

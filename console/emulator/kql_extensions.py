@@ -88,6 +88,12 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO __kql_ip4_masked(x, p) AS CASE WHEN typeof(x) = 'VARCHAR' "
     "THEN __kql_ip4_mask(__kql_ip4(CAST(x AS VARCHAR)), least(__kql_ip4_prefix(CAST(x AS VARCHAR)), p)) "
     "ELSE __kql_ip4_mask(TRY_CAST(x AS BIGINT), p) END",
+    # A bag as (key, value) entries, and entries back to a bag: the first of a repeated key wins.
+    "CREATE OR REPLACE MACRO __kql_entries(b) AS CASE WHEN json_type(__kql_json(b)) = 'OBJECT' THEN "
+    "list_transform(json_keys(__kql_json(b)), lambda k: {'k': k, 'v': __kql_json(b) -> "
+    "('$.\"' || replace(k, '\"', '\\\"') || '\"')}) END",
+    "CREATE OR REPLACE MACRO __kql_bag(entries) AS to_json(map_from_entries(list_filter(entries, "
+    "lambda e, i: list_position(list_transform(entries, lambda x: x.k), e.k) = i)))",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -212,6 +218,28 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "CAST(('0x' || substr(hex(from_base64(CAST({0} AS VARCHAR))), CAST(2 * i + 1 AS INTEGER), 2)) AS BIGINT)))",
         (1,),
     ),
+    ("bag_keys", "CASE WHEN json_type(__kql_json({0})) = 'OBJECT' THEN to_json(json_keys(__kql_json({0}))) END", (1,)),
+    (
+        "bag_remove_keys",
+        "CASE WHEN list_bool_or(list_transform(TRY_CAST(__kql_json({1}) AS VARCHAR[]), "
+        "lambda k: starts_with(k, '$') AND k NOT SIMILAR TO '\\$\\.[A-Za-z0-9_]+')) "
+        "THEN error('bag_remove_keys(): a nested JSONPath key is not supported by this local Log Analytics') "
+        "ELSE __kql_bag(list_filter(__kql_entries({0}), lambda e: NOT coalesce(list_contains("
+        "list_transform(TRY_CAST(__kql_json({1}) AS VARCHAR[]), lambda k: CASE WHEN starts_with(k, '$.') "
+        "THEN substr(k, 3) ELSE k END), e.k), false))) END",
+        (2,),
+    ),
+    ("loggamma", "lgamma(CAST({0} AS DOUBLE))", (1,)),
+    ("bitset_count_ones", "CAST(bit_count(CAST({0} AS BIGINT)) AS BIGINT)", (1,)),
+    ("around", "({0} BETWEEN ({1}) - ({2}) AND ({1}) + ({2}))", (3,)),
+    (
+        "parse_version",
+        "CASE WHEN regexp_full_match(trim(CAST({0} AS VARCHAR)), '[0-9]{{1,8}}(\\.[0-9]{{1,8}}){{0,3}}') "
+        "THEN CAST(list_sum(list_transform(string_split(trim(CAST({0} AS VARCHAR)), '.'), "
+        "lambda part, i: CAST(part AS HUGEINT) * CAST('1' || repeat('0', 8 * (4 - i)) AS HUGEINT))) "
+        "AS DECIMAL(38, 0)) END",
+        (1,),
+    ),
     ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
     ("array_shift_right", "__kql_shift({0}, -({1}), NULL)", (2,)),
     ("array_rotate_left", "__kql_rotate({0}, {1})", (2,)),
@@ -254,6 +282,33 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("covarianceif", "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covarianceif"),
     ("covariancepif", "coalesce(covar_pop({0}, {1}) FILTER (WHERE {2}), 0.0)", (3,), "covariancepif"),
     ("take_anyif", "any_value({0}) FILTER (WHERE {1})", (2,), "take_anyif"),
+    ("count_distinct", "count(DISTINCT {0})", (1,), "count_distinct"),
+    ("count_distinctif", "count(DISTINCT {0}) FILTER (WHERE {1})", (2,), "count_distinctif"),
+    ("minif", "min({0}) FILTER (WHERE {1})", (2,), "minif"),
+    ("maxif", "max({0}) FILTER (WHERE {1})", (2,), "maxif"),
+    (
+        "make_set_if",
+        "to_json(coalesce(list_distinct(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
+        "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL AND ({1})))), []))",
+        (2,),
+        "set",
+    ),
+    (
+        "make_bag",
+        # The entries are taken after aggregating: DuckDB cannot bind a lambda inside an aggregate's argument.
+        "coalesce(__kql_bag(flatten(list_transform(list(__kql_json({0})) FILTER "
+        "(WHERE json_type(__kql_json({0})) = 'OBJECT'), lambda b: __kql_entries(b)))), CAST('{{}}' AS JSON))",
+        (1,),
+        "bag",
+    ),
+    (
+        "make_bag_if",
+        "coalesce(__kql_bag(flatten(list_transform(list(__kql_json({0})) FILTER "
+        "(WHERE json_type(__kql_json({0})) = 'OBJECT' AND ({1})), lambda b: __kql_entries(b)))), "
+        "CAST('{{}}' AS JSON))",
+        (2,),
+        "bag",
+    ),
     ("binary_all_and", "bit_and(CAST({0} AS BIGINT))", (1,), "binary_all_and"),
     ("binary_all_or", "bit_or(CAST({0} AS BIGINT))", (1,), "binary_all_or"),
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
@@ -442,6 +497,51 @@ def _render_range(node: Any) -> str | None:
     return f"to_json(list_transform(range(0, {limited}), lambda i: {start} + i * {step}))"
 
 
+def _render_bag_merge(node: Any) -> str | None:
+    """bag_merge(bag, bag, ...): every key, the first bag that has a key giving its value."""
+    if len(node.args) < 2:
+        return None
+    entries = ", ".join(f"coalesce(__kql_entries({arg}), [])" for arg in _args(node))
+    return f"__kql_bag(flatten([{entries}]))"
+
+
+# What .NET's Regex.Escape (and so Kusto's regex_quote) escapes: metacharacters and white space.
+_REGEX_METACHARACTERS = r"([\\*+?|{\[()^$.# ])"
+_ESCAPED_GROUP = r"\\\1"  # a backslash, then the character matched
+
+
+def _render_regex_quote(node: Any) -> str | None:
+    if len(node.args) != 1:
+        return None
+    (text,) = _args(node)
+    escaped = f"regexp_replace(CAST({text} AS VARCHAR), '{_REGEX_METACHARACTERS}', '{_ESCAPED_GROUP}', 'g')"
+    for char, name in (("\t", "t"), ("\n", "n"), ("\r", "r"), ("\f", "f")):
+        escaped = f"replace({escaped}, chr({ord(char)}), '\\{name}')"
+    return escaped
+
+
+_BYTE_UNITS = ("Bytes", "KB", "MB", "GB", "TB", "PB", "EB")
+
+
+def _render_format_bytes(node: Any) -> str | None:
+    """format_bytes(size[, precision[, unit]]): the size in the largest fitting unit of 1024 (or the one named)."""
+    if len(node.args) not in (1, 2, 3):
+        return None
+    args = _args(node)
+    size = f"TRY_CAST({args[0]} AS DOUBLE)"
+    precision = f"CAST({args[1]} AS INTEGER)" if len(args) > 1 else "0"
+    units = "[" + ", ".join(f"'{unit}'" for unit in _BYTE_UNITS) + "]"
+    if len(args) == 3:
+        exponent = f"list_position({units}, CAST({args[2]} AS VARCHAR)) - 1"
+    else:
+        exponent = f"least(greatest(CAST(floor(log(1024, greatest(abs({size}), 1))) AS INTEGER), 0), 6)"
+    scaled = f"round({size} / pow(1024, {exponent}), {precision})"
+    return (
+        f"CASE WHEN {size} IS NULL OR ({exponent}) IS NULL THEN '' "
+        f"ELSE format('{{:.{{}}f}}', {scaled}, {precision}) || ' ' || {units}[({exponent}) + 1] END"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -454,6 +554,9 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "bag_merge": _render_bag_merge,
+        "regex_quote": _render_regex_quote,
+        "format_bytes": _render_format_bytes,
         "ipv4_compare": _render_ip4_compare(equal=False),
         "ipv4_is_match": _render_ip4_compare(equal=True),
         "ipv4_is_in_any_range": _render_ip4_in_any_range,
