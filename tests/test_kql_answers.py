@@ -187,6 +187,41 @@ def test_make_list_of_packed_bags_then_a_property_of_an_element(engine: KqlEngin
     assert sorted(rows) == [["a", 1], ["b", 2]]
 
 
+# -- sorting dynamic arrays ---------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(
+    numbers=st.lists(
+        st.one_of(st.none(), st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6).map(lambda x: round(x, 3)))
+    ),
+    nulls_last=st.booleans(),
+)
+def test_array_sort_orders_numbers_by_value_and_puts_nulls_where_asked(
+    engine: KqlEngine, numbers: list[float | None], nulls_last: bool
+) -> None:
+    literal = json.dumps(numbers)
+    flag = "true" if nulls_last else "false"
+    _, rows = _answer(
+        engine, f"print a = array_sort_asc(dynamic({literal}), {flag}), d = array_sort_desc(dynamic({literal}), {flag})"
+    )
+    present = [number for number in numbers if number is not None]
+    nulls: list[None] = [None] * (len(numbers) - len(present))
+    ascending, descending = sorted(present), sorted(present, reverse=True)
+    expected_ascending = ascending + nulls if nulls_last else nulls + ascending
+    expected_descending = descending + nulls if nulls_last else nulls + descending
+    assert json.loads(rows[0][0]) == expected_ascending
+    assert json.loads(rows[0][1]) == expected_descending
+
+
+@PROPERTY
+@given(words=st.lists(_plain_text, min_size=1, max_size=6))
+def test_array_sort_orders_strings_ordinally(engine: KqlEngine, words: list[str]) -> None:
+    _, rows = _answer(engine, f"print a = array_sort_asc(dynamic({json.dumps(words)}))")
+    hand = _hand(engine, f"SELECT list_sort({[word for word in words]!r})")
+    assert json.loads(rows[0][0]) == sorted(words) == hand
+
+
 # -- make-series over an empty input ------------------------------------------------------------------
 
 

@@ -733,7 +733,9 @@ def _stream_series(sql: str) -> str:
         end = close_args + 1 + alias.end()
         streamed = f'SELECT "__series" AS {alias.group(1)} FROM generate_series({arguments}) AS __g("__series")'
         sql = sql[:start] + streamed + sql[end:]
-    if sql.count("generate_series(") != sql.count("FROM generate_series("):
+    # Left over, the list form would be built whole in memory; inside an expression (zip() over
+    # two arrays' lengths) it is bounded by values already in memory.
+    if "UNNEST(generate_series(" in sql:
         raise KqlQueryError(400, "UnsupportedError", "This form of range is not supported by this local Log Analytics.")
     return sql
 
@@ -1188,8 +1190,7 @@ class KqlEngine:
         grid = f"SELECT DISTINCT {grid_keys} FROM __ms_agg"
         if series.nonempty and not quoted_by and series.start is not None and series.end is not None:
             bounds_sql, bounds_parameters = self._to_sql(
-                f"{series.prelude}{' '.join(bounds)}\n"
-                "print __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end",
+                f"{series.prelude}{' '.join(bounds)}\nprint __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end",
                 schema,
             )
             parameters.update(bounds_parameters)

@@ -94,6 +94,12 @@ MACROS: tuple[str, ...] = (
     "('$.\"' || replace(k, '\"', '\\\"') || '\"')}) END",
     "CREATE OR REPLACE MACRO __kql_bag(entries) AS to_json(map_from_entries(list_filter(entries, "
     "lambda e, i: list_position(list_transform(entries, lambda x: x.k), e.k) = i)))",
+    # Sorting dynamic elements: numbers by value, then strings, then bools, then anything else.
+    "CREATE OR REPLACE MACRO __kql_is_null(e) AS (e IS NULL OR json_type(e) = 'NULL')",
+    "CREATE OR REPLACE MACRO __kql_sort_key(e) AS {'r': CASE json_type(e) WHEN 'BIGINT' THEN 0 "
+    "WHEN 'UBIGINT' THEN 0 WHEN 'DOUBLE' THEN 0 WHEN 'VARCHAR' THEN 1 WHEN 'BOOLEAN' THEN 2 ELSE 3 END, "
+    "'n': CASE WHEN json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(e AS DOUBLE) END, "
+    "'s': CASE WHEN json_type(e) = 'VARCHAR' THEN e ->> '$' ELSE CAST(e AS VARCHAR) END, 'j': e}",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -238,6 +244,29 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "THEN CAST(list_sum(list_transform(string_split(trim(CAST({0} AS VARCHAR)), '.'), "
         "lambda part, i: CAST(part AS HUGEINT) * CAST('1' || repeat('0', 8 * (4 - i)) AS HUGEINT))) "
         "AS DECIMAL(38, 0)) END",
+        (1,),
+    ),
+    (
+        "series_fill_forward",
+        "to_json(list_transform(__kql_items({0}), lambda e, i: CASE WHEN __kql_is_null(e) THEN "
+        "list_filter(__kql_items({0})[1:i], lambda x: NOT __kql_is_null(x))[-1] ELSE e END))",
+        (1,),
+    ),
+    (
+        "series_fill_backward",
+        "to_json(list_transform(__kql_items({0}), lambda e, i: CASE WHEN __kql_is_null(e) THEN "
+        "list_filter(__kql_items({0})[i:], lambda x: NOT __kql_is_null(x))[1] ELSE e END))",
+        (1,),
+    ),
+    (
+        "series_stats_dynamic",
+        "json_object('min', list_min(__kql_numbers({0})), "
+        "'min_idx', list_position(__kql_numbers({0}), list_min(__kql_numbers({0}))) - 1, "
+        "'max', list_max(__kql_numbers({0})), "
+        "'max_idx', list_position(__kql_numbers({0}), list_max(__kql_numbers({0}))) - 1, "
+        "'avg', list_avg(__kql_numbers({0})), 'stdev', coalesce(list_stddev_samp(__kql_numbers({0})), 0.0), "
+        "'variance', coalesce(list_var_samp(__kql_numbers({0})), 0.0), 'sum', list_sum(__kql_numbers({0})), "
+        "'len', len(list_filter(__kql_numbers({0}), lambda x: x IS NOT NULL)))",
         (1,),
     ),
     ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
@@ -542,6 +571,41 @@ def _render_format_bytes(node: Any) -> str | None:
     )
 
 
+def _render_array_sort(order: str) -> _Renderer:
+    """array_sort_asc/desc(array[, nulls_last]): elements by value, nulls last unless told otherwise.
+
+    duckdb-kql sorts the elements' JSON text, so 10 came before 9; this sorts numbers as numbers.
+    """
+
+    def render(node: Any) -> str | None:
+        if len(node.args) not in (1, 2):
+            return None
+        args = _args(node)
+        items = f"__kql_items({args[0]})"
+        values = (
+            f"list_transform(list_sort(list_transform(list_filter({items}, lambda e: NOT __kql_is_null(e)), "
+            f"lambda e: __kql_sort_key(e)), '{order}'), lambda k: k.j)"
+        )
+        nulls = f"list_filter({items}, lambda e: __kql_is_null(e))"
+        nulls_last = f"coalesce(TRY_CAST({args[1]} AS BOOLEAN), true)" if len(args) == 2 else "true"
+        return (
+            f"to_json(CASE WHEN {nulls_last} THEN list_concat({values}, {nulls}) "
+            f"ELSE list_concat({nulls}, {values}) END)"
+        )
+
+    return render
+
+
+def _render_series_fill_const(node: Any) -> str | None:
+    """series_fill_const(series[, constant]): missing elements (nulls) replaced by the constant (0)."""
+    if len(node.args) not in (1, 2):
+        return None
+    args = _args(node)
+    constant = f"__kql_json({args[1]})" if len(args) == 2 else "CAST('0' AS JSON)"
+    filled = f"CASE WHEN __kql_is_null(e) THEN {constant} ELSE e END"
+    return f"to_json(list_transform(__kql_items({args[0]}), lambda e: {filled}))"
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -554,6 +618,9 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "series_fill_const": _render_series_fill_const,
+        "array_sort_asc": _render_array_sort("ASC"),
+        "array_sort_desc": _render_array_sort("DESC"),
         "bag_merge": _render_bag_merge,
         "regex_quote": _render_regex_quote,
         "format_bytes": _render_format_bytes,
