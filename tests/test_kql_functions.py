@@ -68,6 +68,8 @@ SCALARS: list[tuple[str, Any]] = [
     ("strrep('a', 0, ',')", ""),
     ("url_encode('https://www.bing.com/hello world')", "https%3a%2f%2fwww.bing.com%2fhello+world"),
     ("url_encode_component('https://www.bing.com/hello world')", "https%3a%2f%2fwww.bing.com%2fhello%20world"),
+    ("url_decode('https%3a%2f%2fwww.bing.com%2fhello+world')", "https://www.bing.com/hello world"),
+    ("array_sort_desc(dynamic([3, null, 1]), true)", [3, 1, None]),
     ("unixtime_seconds_todatetime(1546300800)", "2019-01-01T00:00:00Z"),
     ("unixtime_milliseconds_todatetime(1546300800000)", "2019-01-01T00:00:00Z"),
     ("unixtime_microseconds_todatetime(1546300800000000)", "2019-01-01T00:00:00Z"),
@@ -246,6 +248,12 @@ def test_bitwise_aggregates_give_kustos_answers(engine: KqlEngine) -> None:
     assert row[0] == "CAFEF00D"
     assert row[1] == values[0] | values[1] | values[2] | values[3]
     assert row[2] == values[0] ^ values[1] ^ values[2] ^ values[3]
+
+
+def test_array_sort_of_several_arrays_is_refused_not_half_done(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute("print array_sort_asc(dynamic([2, 1]), dynamic(['b', 'a']))", timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"
 
 
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:

@@ -190,7 +190,8 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("isascii", "regexp_full_match(CAST({0} AS VARCHAR), '[\\x00-\\x7F]*')", (1,)),
     ("url_encode", "__kql_url_encode({0}, '+')", (1,)),
     ("url_encode_component", "__kql_url_encode({0}, '%20')", (1,)),
-    ("url_decode", "TRY(url_decode(CAST({0} AS VARCHAR)))", (1,)),
+    # .NET's URL decoding reads '+' as a space, as url_encode writes one.
+    ("url_decode", "TRY(url_decode(replace(CAST({0} AS VARCHAR), '+', ' ')))", (1,)),
     ("unixtime_seconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE) * 1000000)", (1,)),
     ("unixtime_milliseconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE) * 1000)", (1,)),
     ("unixtime_microseconds_todatetime", "__kql_unixtime(TRY_CAST({0} AS DOUBLE))", (1,)),
@@ -571,6 +572,10 @@ def _render_format_bytes(node: Any) -> str | None:
     )
 
 
+def _bool_literal(node: Any) -> bool:
+    return isinstance(node, kql_ir.Literal) and node.kind == "bool"
+
+
 def _render_array_sort(order: str) -> _Renderer:
     """array_sort_asc/desc(array[, nulls_last]): elements by value, nulls last unless told otherwise.
 
@@ -578,7 +583,9 @@ def _render_array_sort(order: str) -> _Renderer:
     """
 
     def render(node: Any) -> str | None:
-        if len(node.args) not in (1, 2):
+        # A second argument that is not a bool literal is another array to sort along with the
+        # first (several outputs), which is not supported: declining leaves it to be refused.
+        if len(node.args) not in (1, 2) or (len(node.args) == 2 and not _bool_literal(node.args[1])):
             return None
         args = _args(node)
         items = f"__kql_items({args[0]})"
