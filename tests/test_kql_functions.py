@@ -229,6 +229,17 @@ def test_bag_and_conditional_aggregates_give_kustos_answers(engine: KqlEngine) -
     assert sorted(json.loads(row[5])) == ["val_a", "val_c"]
 
 
+def test_percentiles_array_is_each_percentile_in_an_array(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "range x from 1 to 100 step 1 | summarize percentiles_array(x, 5, 50, 95), p = percentile(x, 95)",
+        timespan=None,
+        now=NOW,
+    )
+    table = json.loads(outcome.as_la_bytes())["tables"][0]
+    assert [column["name"] for column in table["columns"]] == ["percentiles_x", "p"]
+    assert json.loads(table["rows"][0][0]) == [5, 50, table["rows"][0][1]]
+
+
 def test_make_bag_of_nothing_is_an_empty_bag(engine: KqlEngine) -> None:
     outcome = engine.execute(
         "datatable(b:dynamic)[dynamic({'a': 1})] | take 0 | summarize make_bag(b)", timespan=None, now=NOW

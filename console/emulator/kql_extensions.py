@@ -365,9 +365,21 @@ def _aggregate_name(original: Callable[[Any, Any], str]) -> Callable[[Any, Any],
     return name
 
 
+class _PercentilesArray(kql_functions.AggregateSpec):
+    """percentiles_array(x, p1, p2, ...): the nearest-rank percentiles, as percentile() takes them, in an array."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) < 2:
+            raise ValueError("percentiles_array() takes a value and at least one percentile")
+        levels = ", ".join(f"quantile_disc({args[0]}, ({level}) / 100.0)" for level in args[1:])
+        return f"to_json([{levels}])"
+
+
 def _added_aggregates() -> list[Any]:
     a = kql_functions.AggregateSpec
-    return [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
+    added = [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
+    added.append(_PercentilesArray("percentiles_array", "", (), name_prefix="percentiles"))
+    return added
 
 
 def _args(node: Any) -> list[str]:
