@@ -270,6 +270,21 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "'len', len(list_filter(__kql_numbers({0}), lambda x: x IS NOT NULL)))",
         (1,),
     ),
+    (
+        "base64_encode_fromarray",
+        "CASE WHEN list_bool_and(list_transform(TRY_CAST(__kql_json({0}) AS BIGINT[]), lambda b: b BETWEEN 0 AND 255)) "
+        "THEN to_base64(unhex(array_to_string(list_transform(TRY_CAST(__kql_json({0}) AS BIGINT[]), "
+        "lambda b: lpad(hex(b), 2, '0')), ''))) WHEN __kql_length({0}) = 0 THEN '' END",
+        (1,),
+    ),
+    (
+        "parse_urlquery",
+        "json_object('Query Parameters', __kql_bag(list_transform(list_filter(string_split(CAST({0} AS VARCHAR), "
+        "'&'), lambda p: p <> ''), lambda p: {{'k': TRY(url_decode(replace(split_part(p, '=', 1), '+', ' '))), "
+        "'v': to_json(CASE WHEN strpos(p, '=') > 0 THEN TRY(url_decode(replace(substr(p, strpos(p, '=') + 1), "
+        "'+', ' '))) ELSE '' END)}})))",
+        (1,),
+    ),
     ("array_shift_left", "__kql_shift({0}, {1}, NULL)", (2,)),
     ("array_shift_right", "__kql_shift({0}, -({1}), NULL)", (2,)),
     ("array_rotate_left", "__kql_rotate({0}, {1})", (2,)),
@@ -625,6 +640,24 @@ def _render_series_fill_const(node: Any) -> str | None:
     return f"to_json(list_transform(__kql_items({args[0]}), lambda e: {filled}))"
 
 
+def _render_array_split(node: Any) -> str | None:
+    """array_split(array, index or indices): the pieces between the indices (negative: from the end)."""
+    if len(node.args) != 2:
+        return None
+    array, indices = _args(node)
+    size = f"__kql_length({array})"
+    cuts = (
+        f"list_transform(CASE WHEN __kql_is_array({indices}) THEN TRY_CAST(__kql_json({indices}) AS BIGINT[]) "
+        f"ELSE [TRY_CAST({indices} AS BIGINT)] END, lambda c: least(greatest(CASE WHEN c < 0 THEN {size} + c "
+        f"ELSE c END, 0), {size}))"
+    )
+    bounds = f"list_concat([0], {cuts}, [{size}])"
+    return (
+        f"to_json(list_transform(range(0, len({bounds}) - 1), lambda k: "
+        f"__kql_items({array})[{bounds}[k + 1] + 1:{bounds}[k + 2]]))"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -637,6 +670,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "array_split": _render_array_split,
         "series_fill_const": _render_series_fill_const,
         "array_sort_asc": _render_array_sort("ASC"),
         "array_sort_desc": _render_array_sort("DESC"),
