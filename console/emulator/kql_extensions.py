@@ -125,26 +125,19 @@ def _render_bin(original: _Renderer) -> _Renderer:
 _BASE64_TO_STRING = "coalesce(TRY(decode(from_base64({0}))), '')"
 
 
-_SERIES_UNARY = {
-    "abs": "abs(e)",
-    "acos": "acos(e)",
-    "asin": "asin(e)",
-    "atan": "atan(e)",
-    "ceiling": "ceil(e)",
-    "cos": "cos(e)",
-    "exp": "exp(e)",
-    "floor": "floor(e)",
-    "log": "CASE WHEN e > 0 THEN ln(e) END",
-    "sign": "sign(e)",
-    "sin": "sin(e)",
-    "tan": "tan(e)",
-}
-_SERIES_BINARY = {
+# series_<name>(x) applies the scalar function <name> to each element, as the engine computes it.
+_SERIES_UNARY = ("abs", "acos", "asin", "atan", "cos", "exp", "log", "sign", "sin", "tan")
+_SERIES_ROUNDING = {"ceiling": "ceil(e)", "floor": "floor(e)"}
+# series_<name>(a, b): element-wise arithmetic (a number per element) ...
+_SERIES_ARITHMETIC = {
     "add": "{a} + {b}",
     "subtract": "{a} - {b}",
     "multiply": "{a} * {b}",
     "divide": "{a} / {b}",
     "pow": "pow({a}, {b})",
+}
+# ... and comparisons (a bool per element).
+_SERIES_COMPARISONS = {
     "greater": "{a} > {b}",
     "greater_equals": "{a} >= {b}",
     "less": "{a} < {b}",
@@ -154,20 +147,27 @@ _SERIES_BINARY = {
 }
 
 
+def _finite(elements: str) -> str:
+    """A non-finite result (NaN, an infinity) is null inside a dynamic array, which JSON cannot hold."""
+    return f"list_transform({elements}, lambda v: CASE WHEN isfinite(v) THEN v END)"
+
+
+def _pairwise(body: str) -> str:
+    element = body.format(a="__kql_number_at({0}, i)", b="__kql_number_at({1}, i)")
+    return f"list_transform(range(0, __kql_pair_length({{0}}, {{1}})), lambda i: {element})"
+
+
 def _series_rows() -> list[tuple[str, str, tuple[int, ...]]]:
+    bodies = {name: kql_functions.SCALAR_FUNCTIONS[name].render(["e"]) for name in _SERIES_UNARY}
+    bodies.update(_SERIES_ROUNDING)
     rows: list[tuple[str, str, tuple[int, ...]]] = [
-        (f"series_{name}", f"to_json(list_transform(__kql_numbers({{0}}), lambda e: {body}))", (1,))
-        for name, body in _SERIES_UNARY.items()
+        (f"series_{name}", f"to_json({_finite(f'list_transform(__kql_numbers({{0}}), lambda e: {body})')})", (1,))
+        for name, body in bodies.items()
     ]
-    for name, body in _SERIES_BINARY.items():
-        element = body.format(a="__kql_number_at({0}, i)", b="__kql_number_at({1}, i)")
-        rows.append(
-            (
-                f"series_{name}",
-                f"to_json(list_transform(range(0, __kql_pair_length({{0}}, {{1}})), lambda i: {element}))",
-                (2,),
-            )
-        )
+    rows += [
+        (f"series_{name}", f"to_json({_finite(_pairwise(body))})", (2,)) for name, body in _SERIES_ARITHMETIC.items()
+    ]
+    rows += [(f"series_{name}", f"to_json({_pairwise(body)})", (2,)) for name, body in _SERIES_COMPARISONS.items()]
     rows += [
         ("series_sum", "coalesce(list_sum(__kql_numbers({0})), 0.0)", (1,)),
         ("series_product", "list_product(__kql_numbers({0}))", (1,)),
