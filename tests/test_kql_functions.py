@@ -183,6 +183,10 @@ SCALARS: list[tuple[str, Any]] = [
     ("parse_urlquery('view=vs-2019&preserve-view=true')['Query Parameters']['view']", "vs-2019"),
     ("base64_encode_fromarray(dynamic([75,117,115,116,111]))", "S3VzdG8="),
     ("base64_encode_fromarray(dynamic([]))", ""),
+    ("format_timespan(time(29.09:00:05.12345), 'dd.hh:mm:ss:FF')", "29.09:00:05:12"),
+    ("format_timespan(time(29.09:00:05.12345), 'ddd.h:mm:ss [fffffff]')", "029.9:00:05 [1234500]"),
+    ("format_timespan(time(1.01:02:03), 'H:mm:ss')", "1:02:03"),
+    ("format_timespan(time(00:00:05), 's.FFF')", "5."),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -275,6 +279,15 @@ def test_array_sort_of_several_arrays_is_refused_not_half_done(engine: KqlEngine
     with pytest.raises(KqlQueryError) as refused:
         engine.execute("print array_sort_asc(dynamic([2, 1]), dynamic(['b', 'a']))", timespan=None, now=NOW)
     assert refused.value.code == "UnsupportedError"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["format_timespan(-1h, 'H')", "format_timespan(time(00:00:01.5), 'FF')", "format_timespan(1h, 'x')"],
+)
+def test_format_timespan_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, expression: str) -> None:
+    with pytest.raises(KqlQueryError):
+        engine.execute(f"print {expression}", timespan=None, now=NOW)
 
 
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:

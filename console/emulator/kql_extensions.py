@@ -658,6 +658,74 @@ def _render_array_split(node: Any) -> str | None:
     )
 
 
+_TIMESPAN_DELIMITERS = frozenset(" /-:,._[]")
+_TIMESPAN_RUNS = {"d": 8, "f": 7, "F": 7, "h": 2, "H": 2, "m": 2, "s": 2}
+
+
+def _timespan_elements(text: str) -> list[str]:
+    """A format_timespan format split into elements and delimiters; anything else is refused."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in _TIMESPAN_DELIMITERS:
+            out.append(char)
+            index += 1
+            continue
+        longest = _TIMESPAN_RUNS.get(char)
+        end = index
+        while end < len(text) and text[end] == char:
+            end += 1
+        if longest is None or end - index > longest:
+            raise KqlUnsupportedError(f"format_timespan:{text[index:end]}", hint="not a timespan format element")
+        out.append(text[index:end])
+        index = end
+    return out
+
+
+def _timespan_piece(element: str) -> str:
+    """SQL for one element of a formatted timespan, over `_us` (its whole microseconds, not negative)."""
+    width = len(element)
+    parts = {
+        "d": "_us // 86400000000",
+        "h": "(_us // 3600000000) % 24",
+        "H": "(_us // 3600000000) % 24",
+        "m": "(_us // 60000000) % 60",
+        "s": "(_us // 1000000) % 60",
+    }
+    if element[0] in parts:
+        return f"lpad(CAST({parts[element[0]]} AS VARCHAR), {width}, '0')"
+    digits = f"substr(lpad(CAST((_us % 1000000) * 10 AS VARCHAR), 7, '0'), 1, {width})"
+    if element[0] == "f":
+        return digits
+    # `F` drops an all-zero fraction; whether it keeps trailing zeros otherwise is not settled, so a
+    # value where that matters is refused rather than guessed.
+    return (
+        f"CASE WHEN rtrim({digits}, '0') = '' THEN '' WHEN rtrim({digits}, '0') = {digits} THEN {digits} "
+        "ELSE error('format_timespan(): F with trailing zeros is not supported by this local Log Analytics') END"
+    )
+
+
+def _render_format_timespan(node: Any) -> str | None:
+    """format_timespan(timespan, format) with Kusto's elements (d..dddddddd, h, H, m, s, f, F)."""
+    if len(node.args) != 2:
+        return None
+    value, text = node.args
+    if not (isinstance(text, kql_ir.Literal) and text.kind == "string" and text.value):
+        raise KqlUnsupportedError("format_timespan", hint="the format must be a string literal")
+    pieces = [
+        f"'{element}'" if element[0] in _TIMESPAN_DELIMITERS else _timespan_piece(element)
+        for element in _timespan_elements(str(text.value))
+    ]
+    body = " || ".join(pieces)
+    span = kql_translate.render_expr(value)
+    return (
+        f"list_transform([CAST(epoch_us(CAST({span} AS INTERVAL)) AS BIGINT)], lambda _us: CASE WHEN _us < 0 "
+        f"THEN error('format_timespan() of a negative timespan is not supported by this local Log Analytics') "
+        f"ELSE {body} END)[1]"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -670,6 +738,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
         "series_fill_const": _render_series_fill_const,
         "array_sort_asc": _render_array_sort("ASC"),
