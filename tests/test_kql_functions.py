@@ -254,6 +254,32 @@ def test_percentiles_array_is_each_percentile_in_an_array(engine: KqlEngine) -> 
     assert json.loads(table["rows"][0][0]) == [5, 50, table["rows"][0][1]]
 
 
+def test_exact_sketches_agree_with_dcount_and_percentile(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "range x from 1 to 100 step 1 | extend y = x % 7 "
+        "| summarize h = hll(y), t = tdigest(x), d = dcount(y), p = percentile(x, 90), p10 = percentile(x, 10) "
+        "| extend dh = dcount_hll(h), pt = percentile_tdigest(t, 90), pa = percentiles_array_tdigest(t, 10, 90) "
+        "| project d, dh, p, pt, p10, pa",
+        timespan=None,
+        now=NOW,
+    )
+    d, dh, p, pt, p10, pa = json.loads(outcome.as_la_bytes())["tables"][0]["rows"][0]
+    assert dh == d == 7
+    assert pt == p
+    assert json.loads(pa) == [p10, p]
+
+
+def test_merged_sketches_hold_every_input(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "range x from 1 to 10 step 1 | summarize t = tdigest(x), h = hll(x) "
+        "| union (range x from 5 to 12 step 1 | summarize t = tdigest(x), h = hll(x)) "
+        "| summarize t = merge_tdigest(t), h = hll_merge(h) | project n = array_length(t), d = dcount_hll(h)",
+        timespan=None,
+        now=NOW,
+    )
+    assert json.loads(outcome.as_la_bytes())["tables"][0]["rows"] == [[18, 12]]
+
+
 def test_make_bag_of_nothing_is_an_empty_bag(engine: KqlEngine) -> None:
     outcome = engine.execute(
         "datatable(b:dynamic)[dynamic({'a': 1})] | take 0 | summarize make_bag(b)", timespan=None, now=NOW

@@ -237,6 +237,12 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         (2,),
     ),
     ("loggamma", "lgamma(CAST({0} AS DOUBLE))", (1,)),
+    ("dcount_hll", "CAST(json_array_length(__kql_json({0})) AS BIGINT)", (1,)),
+    (
+        "percentile_tdigest",
+        "list_aggregate(TRY_CAST(__kql_json({0}) AS DOUBLE[]), 'quantile_disc', ({1}) / 100.0)",
+        (2,),
+    ),
     ("bitset_count_ones", "CAST(bit_count(CAST({0} AS BIGINT)) AS BIGINT)", (1,)),
     ("around", "({0} BETWEEN ({1}) - ({2}) AND ({1}) + ({2}))", (3,)),
     (
@@ -354,6 +360,19 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
         (2,),
         "bag",
     ),
+    # Sketches kept exact: an hll is the distinct values and a tdigest every value, so dcount_hll and
+    # percentile_tdigest answer what dcount and percentile would (Kusto estimates; these do not).
+    ("hll", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL), []))", (1, 2), "hll"),
+    ("hll_if", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND ({1})), []))", (2, 3), "hll_if"),
+    (
+        "hll_merge",
+        "to_json(coalesce(list_distinct(flatten(list(CAST(__kql_json({0}) AS JSON[])))), []))",
+        (1,),
+        "hll_merge",
+    ),
+    ("tdigest", "to_json(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL), []))", (1,), "tdigest"),
+    ("tdigest_merge", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "tdigest_merge"),
+    ("merge_tdigest", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "merge_tdigest"),
     ("binary_all_and", "bit_and(CAST({0} AS BIGINT))", (1,), "binary_all_and"),
     ("binary_all_or", "bit_or(CAST({0} AS BIGINT))", (1,), "binary_all_or"),
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
@@ -726,6 +745,16 @@ def _render_format_timespan(node: Any) -> str | None:
     )
 
 
+def _render_percentiles_array_tdigest(node: Any) -> str | None:
+    """percentiles_array_tdigest(tdigest, p1, p2, ...): each percentile of the digest's values."""
+    if len(node.args) < 2:
+        return None
+    digest, *levels = _args(node)
+    values = f"TRY_CAST(__kql_json({digest}) AS DOUBLE[])"
+    picks = ", ".join(f"list_aggregate({values}, 'quantile_disc', ({level}) / 100.0)" for level in levels)
+    return f"to_json([{picks}])"
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -738,6 +767,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "percentiles_array_tdigest": _render_percentiles_array_tdigest,
         "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
         "series_fill_const": _render_series_fill_const,
