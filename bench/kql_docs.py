@@ -346,6 +346,7 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, required=True, help="dataexplorer-docs checkout or git directory")
     parser.add_argument("--list", choices=("differ", "unsupported", "all", "none"), default="differ")
     parser.add_argument("--only", default="", help="run only examples whose query contains this text")
+    parser.add_argument("--outcomes", type=Path, help="also write each example's outcome here (JSON lines)")
     arguments = parser.parse_args()
     examples = [example for example in extract(_doc_files(arguments.docs)) if arguments.only in example.query]
     deterministic = [example for example in examples if not _NONDETERMINISTIC.search(example.query)]
@@ -359,6 +360,21 @@ def main() -> None:
     print(_figures("geo_* functions", [r for r in runnable if r.example.scope == "geo"]))
     print(_figures("Data Explorer only", [r for r in runnable if r.example.scope == "out"]))
     print(_figures("overall", runnable))
+    if arguments.outcomes is not None:
+        arguments.outcomes.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "source": r.example.source,
+                        "query": r.example.query,
+                        "scope": r.example.scope,
+                        "outcome": r.outcome,
+                    }
+                )
+                + "\n"
+                for r in results
+            )
+        )
     wanted = {"differ": ("differ",), "unsupported": ("unsupported",), "all": ("differ", "unsupported"), "none": ()}
     for result in runnable:
         if result.outcome in wanted[arguments.list] and result.example.scope != "geo":

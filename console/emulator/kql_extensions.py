@@ -243,7 +243,13 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         "list_aggregate(TRY_CAST(__kql_json({0}) AS DOUBLE[]), 'quantile_disc', ({1}) / 100.0)",
         (2,),
     ),
-    ("bitset_count_ones", "CAST(bit_count(CAST({0} AS BIGINT)) AS BIGINT)", (1,)),
+    # An int's bits are its 32 (two's complement), a long's its 64.
+    (
+        "bitset_count_ones",
+        "CAST(bit_count(CASE WHEN typeof({0}) IN ('INTEGER', 'SMALLINT', 'TINYINT') "
+        "THEN CAST({0} AS BIGINT) & 4294967295 ELSE CAST({0} AS BIGINT) END) AS BIGINT)",
+        (1,),
+    ),
     ("around", "({0} BETWEEN ({1}) - ({2}) AND ({1}) + ({2}))", (3,)),
     (
         "parse_version",
@@ -468,7 +474,15 @@ def _render_tohex(node: Any) -> str | None:
     if len(node.args) not in (1, 2):
         return None
     args = _args(node)
-    digits = f"lower(hex(TRY_CAST({args[0]} AS BIGINT)))"
+    # An int is written as 32 bits (its two's complement), a long as 64; anything else is refused.
+    value = args[0]
+    bits = (
+        f"CASE WHEN typeof({value}) IN ('INTEGER', 'SMALLINT', 'TINYINT', 'UTINYINT', 'USMALLINT') "
+        f"THEN CAST({value} AS BIGINT) & 4294967295 WHEN typeof({value}) IN ('BIGINT', 'UINTEGER') "
+        f"THEN CAST({value} AS BIGINT) WHEN {value} IS NULL THEN NULL "
+        "ELSE error('tohex() takes an int or a long') END"
+    )
+    digits = f"lower(hex({bits}))"
     if len(args) == 1:
         return digits
     return f"lpad({digits}, CAST(greatest(CAST({args[1]} AS INTEGER), length({digits})) AS INTEGER), '0')"
