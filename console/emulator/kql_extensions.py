@@ -769,6 +769,36 @@ def _render_percentiles_array_tdigest(node: Any) -> str | None:
     return f"to_json([{picks}])"
 
 
+def _render_indexof(node: Any) -> str | None:
+    """indexof(text, match, start[, length[, occurrence]]) with .NET's IndexOf(value, start, count).
+
+    A negative start counts back from the end; a match must lie wholly within `length` characters
+    from where its search starts; each further occurrence is searched for from one past the last.
+    """
+    if len(node.args) not in (3, 4, 5):
+        return None
+    args = _args(node)
+    text, match = (f"CAST({arg} AS VARCHAR)" for arg in args[:2])
+    start = f"CAST({args[2]} AS BIGINT)"
+    count = f"CAST({args[3]} AS BIGINT)" if len(args) > 3 else "-1"
+    occurrence = f"CAST({args[4]} AS BIGINT)" if len(args) > 4 else "1"
+    first = f"CASE WHEN {start} < 0 THEN length({text}) + {start} ELSE {start} END"
+    # Every position the match starts at (overlapping), then one search per occurrence; -2 marks
+    # "not found" and stays so.
+    positions = f"list_filter(range(0, length({text}) - length({match}) + 1), lambda p: substr({text}, p + 1, length({match})) = {match})"
+    step = (
+        f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({positions}, lambda p: p >= f + 1 "
+        f"AND ({count} = -1 OR p + length({match}) <= f + 1 + {count}))), -2) END"
+    )
+    found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
+    return (
+        f"CASE WHEN {occurrence} < 0 OR {count} < -1 OR ({first}) < 0 THEN NULL "
+        f"WHEN {occurrence} = 0 THEN error('indexof(): an occurrence of 0 is not supported by this local Log Analytics') "
+        f"WHEN ({first}) > length({text}) THEN -1 "
+        f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -781,6 +811,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "indexof": _render_indexof,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,
         "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
