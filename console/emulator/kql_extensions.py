@@ -785,7 +785,8 @@ def _render_indexof(node: Any) -> str | None:
     first = f"CASE WHEN {start} < 0 THEN length({text}) + {start} ELSE {start} END"
     # Every position the match starts at (overlapping), then one search per occurrence; -2 marks
     # "not found" and stays so.
-    positions = f"list_filter(range(0, length({text}) - length({match}) + 1), lambda p: substr({text}, p + 1, length({match})) = {match})"
+    at = f"substr({text}, p + 1, length({match})) = {match}"
+    positions = f"list_filter(range(0, length({text}) - length({match}) + 1), lambda p: {at})"
     step = (
         f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({positions}, lambda p: p >= f + 1 "
         f"AND ({count} = -1 OR p + length({match}) <= f + 1 + {count}))), -2) END"
@@ -793,7 +794,7 @@ def _render_indexof(node: Any) -> str | None:
     found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
     return (
         f"CASE WHEN {occurrence} < 0 OR {count} < -1 OR ({first}) < 0 THEN NULL "
-        f"WHEN {occurrence} = 0 THEN error('indexof(): an occurrence of 0 is not supported by this local Log Analytics') "
+        f"WHEN {occurrence} = 0 THEN error('indexof(): an occurrence of 0 is not supported here') "
         f"WHEN ({first}) > length({text}) THEN -1 "
         f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
     )
