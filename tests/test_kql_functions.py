@@ -202,6 +202,14 @@ SCALARS: list[tuple[str, Any]] = [
     ("indexof('abcdefgabcdefg', 'cde', 1, -1, 3)", -1),
     ("indexof('abc', 'b', -10)", None),
     ("indexof('abc', 'b', 0, -2)", None),
+    ("ipv6_compare('fe80::85d:e82c:9446:7994/120', 'fe80::85d:e82c:9446:7998')", 0),
+    ("ipv6_compare('fe80::1', 'fe80::2')", -1),
+    ("ipv6_compare('192.168.1.1/24', '::ffff:c0a8:01ff')", 0),
+    ("ipv6_compare('not an address', 'fe80::2')", None),
+    ("ipv6_is_match('192.168.1.1', '::ffff:c0a8:0101')", True),
+    ("ipv6_is_match('fe80::1', 'fe80::2')", False),
+    ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', 'a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112')", True),
+    ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', '0:0:0:0:0:ffff:c0a8:ac/60')", False),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -329,6 +337,11 @@ def test_array_sort_of_several_arrays_is_refused_not_half_done(engine: KqlEngine
 def test_format_timespan_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, expression: str) -> None:
     with pytest.raises(KqlQueryError):
         engine.execute(f"print {expression}", timespan=None, now=NOW)
+
+
+def test_an_ipv4_compatible_address_is_refused_not_guessed(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError, match="IPv4-compatible"):
+        engine.execute("print ipv6_compare('::192.168.1.1/30', '192.168.1.255/24')", timespan=None, now=NOW)
 
 
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:

@@ -100,6 +100,16 @@ MACROS: tuple[str, ...] = (
     "WHEN 'UBIGINT' THEN 0 WHEN 'DOUBLE' THEN 0 WHEN 'VARCHAR' THEN 1 WHEN 'BOOLEAN' THEN 2 ELSE 3 END, "
     "'n': CASE WHEN json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(e AS DOUBLE) END, "
     "'s': CASE WHEN json_type(e) = 'VARCHAR' THEN e ->> '$' ELSE CAST(e AS VARCHAR) END, 'j': e}",
+    # IPv6: the prefix an address carries (an address with a dotted quad counts its /n from bit 96),
+    # and canonical text (eight groups of four hex digits) as a 128-bit number masked to p bits.
+    "CREATE OR REPLACE MACRO __kql_ip6_prefix(s) AS CASE WHEN regexp_matches(CAST(s AS VARCHAR), "
+    "'[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+') THEN 96 + coalesce(TRY_CAST(regexp_extract(CAST(s AS VARCHAR), "
+    "'/([0-9]+)$', 1) AS INTEGER), 32) ELSE coalesce(TRY_CAST(regexp_extract(CAST(s AS VARCHAR), '/([0-9]+)$', 1) "
+    "AS INTEGER), 128) END",
+    "CREATE OR REPLACE MACRO __kql_ip6_masked(canonical, p) AS CASE WHEN canonical IS NULL OR canonical = '' "
+    "OR p IS NULL OR p < 0 OR p > 128 THEN NULL WHEN p = 0 THEN CAST(0 AS UHUGEINT) "
+    "ELSE (CAST('0x' || replace(canonical, ':', '') AS UHUGEINT) >> CAST(128 - p AS UHUGEINT)) "
+    "<< CAST(128 - p AS UHUGEINT) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -800,6 +810,57 @@ def _render_indexof(node: Any) -> str | None:
     )
 
 
+def _ip6_canonical(node: Any) -> str:
+    """The engine's own parse_ipv6: canonical text, masked to the address's own prefix ('' if invalid)."""
+    return str(kql_translate.render_expr(kql_ir.FunctionCall("parse_ipv6", (node,))))
+
+
+# `::a.b.c.d` (an IPv4-compatible address, deprecated) is read differently by the engine's
+# parse_ipv6 and by Kusto's comparisons, so it is refused rather than answered.
+_IP4_COMPATIBLE_REFUSAL = "error('IPv4-compatible addresses (::a.b.c.d) are not supported by this local Log Analytics')"
+
+
+def _ip4_compatible(sql: str) -> str:
+    return f"regexp_matches(CAST({sql} AS VARCHAR), '^\\s*::[0-9]+\\.')"
+
+
+def _ip6_compare(first: Any, second: Any) -> str:
+    """-1, 0 or 1 comparing two addresses on the shorter of their prefixes (null if either is invalid)."""
+    a, b = kql_translate.render_expr(first), kql_translate.render_expr(second)
+    bits = f"least(__kql_ip6_prefix({a}), __kql_ip6_prefix({b}))"
+    left = f"__kql_ip6_masked({_ip6_canonical(first)}, {bits})"
+    right = f"__kql_ip6_masked({_ip6_canonical(second)}, {bits})"
+    return (
+        f"(CASE WHEN {_ip4_compatible(a)} OR {_ip4_compatible(b)} THEN {_IP4_COMPATIBLE_REFUSAL} "
+        f"WHEN {left} < {right} THEN -1 WHEN {left} > {right} THEN 1 WHEN {left} = {right} THEN 0 END)"
+    )
+
+
+def _ip6_in_range(address: Any, network: Any) -> str:
+    r = kql_translate.render_expr(network)
+    bits = f"__kql_ip6_prefix({r})"
+    a = kql_translate.render_expr(address)
+    same = f"__kql_ip6_masked({_ip6_canonical(address)}, {bits}) = __kql_ip6_masked({_ip6_canonical(network)}, {bits})"
+    return f"(CASE WHEN {_ip4_compatible(a)} OR {_ip4_compatible(r)} THEN {_IP4_COMPATIBLE_REFUSAL} ELSE {same} END)"
+
+
+def _render_ip6(kind: str) -> _Renderer:
+    """ipv6_compare / ipv6_is_match (two addresses: a prefix argument is not supported) and
+    ipv6_is_in_range (an address and a network)."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) != 2:
+            return None
+        first, second = node.args
+        if kind == "compare":
+            return f"CAST({_ip6_compare(first, second)} AS INTEGER)"
+        if kind == "match":
+            return f"({_ip6_compare(first, second)} = 0)"
+        return _ip6_in_range(first, second)
+
+    return render
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -812,6 +873,9 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "ipv6_compare": _render_ip6("compare"),
+        "ipv6_is_match": _render_ip6("match"),
+        "ipv6_is_in_range": _render_ip6("range"),
         "indexof": _render_indexof,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,
         "format_timespan": _render_format_timespan,
