@@ -210,6 +210,7 @@ SCALARS: list[tuple[str, Any]] = [
     ("ipv6_is_match('fe80::1', 'fe80::2')", False),
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', 'a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112')", True),
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', '0:0:0:0:0:ffff:c0a8:ac/60')", False),
+    ("base64_encode_fromguid(toguid('ae3133f2-6e22-49ae-b06a-16e6a9b212eb'))", "8jMxriJurkmwahbmqbIS6w=="),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),

@@ -110,6 +110,11 @@ MACROS: tuple[str, ...] = (
     "OR p IS NULL OR p < 0 OR p > 128 THEN NULL WHEN p = 0 THEN CAST(0 AS UHUGEINT) "
     "ELSE (CAST('0x' || replace(canonical, ':', '') AS UHUGEINT) >> CAST(128 - p AS UHUGEINT)) "
     "<< CAST(128 - p AS UHUGEINT) END",
+    # A guid's 32 hex digits in .NET's byte order (the first three groups little-endian). The way
+    # back is left out: the published base64_decode_toguid example does not reorder the third group.
+    "CREATE OR REPLACE MACRO __kql_guid_swap(h) AS substr(h, 7, 2) || substr(h, 5, 2) || substr(h, 3, 2) "
+    "|| substr(h, 1, 2) || substr(h, 11, 2) || substr(h, 9, 2) || substr(h, 15, 2) || substr(h, 13, 2) "
+    "|| substr(h, 17, 16)",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -247,6 +252,11 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         (2,),
     ),
     ("loggamma", "lgamma(CAST({0} AS DOUBLE))", (1,)),
+    (
+        "base64_encode_fromguid",
+        "to_base64(unhex(__kql_guid_swap(replace(CAST(TRY_CAST({0} AS UUID) AS VARCHAR), '-', ''))))",
+        (1,),
+    ),
     ("dcount_hll", "CAST(json_array_length(__kql_json({0})) AS BIGINT)", (1,)),
     (
         "percentile_tdigest",
