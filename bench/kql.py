@@ -214,7 +214,8 @@ def main() -> None:
             f"{index:2d} {ours_s * 1000:10.1f} {hand_s * 1000:8.1f} {ours_s / hand_s:6.2f} {plain_text}  {query[:70]}"
         )
     print(f"median ratio adapter/SQL: {statistics.median(ratios):.2f} over {len(ratios)} queries")
-    print(f"median ratio duckdb-kql/SQL: {statistics.median(plain_ratios):.2f} over {len(plain_ratios)} queries")
+    if plain_ratios:
+        print(f"median ratio duckdb-kql/SQL: {statistics.median(plain_ratios):.2f} over {len(plain_ratios)} queries")
 
 
 if __name__ == "__main__":

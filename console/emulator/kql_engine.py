@@ -30,6 +30,8 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
+from console.emulator import kql_extensions
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -417,6 +419,7 @@ class _MakeSeries:
     step: str
     by: list[str]
     suffix: str  # the pipeline after make-series, without the leading pipe
+    nonempty: bool = False  # kind=nonempty: an empty input still gives one row of defaults
 
 
 _SERIES_KEYWORDS = ("on", "from", "to", "step", "by", "in")
@@ -448,7 +451,9 @@ def _find_make_series(text: str) -> _MakeSeries | None:
     depth = segment[0].depth
     body = segment[1:]
     # Operator properties such as `kind=nonempty` precede the aggregates.
+    nonempty = False
     while len(body) >= 3 and body[1].text == "=" and body[0].text.lower() == "kind":
+        nonempty = body[2].text.lower() == "nonempty"
         body = body[3:]
     for token in body:
         if token.kind == "word" and token.depth == depth and token.text in _SERIES_KEYWORDS:
@@ -495,6 +500,7 @@ def _find_make_series(text: str) -> _MakeSeries | None:
         step=step,
         by=by,
         suffix=suffix,
+        nonempty=nonempty,
     )
 
 
@@ -502,12 +508,6 @@ def _find_make_series(text: str) -> _MakeSeries | None:
 # SQL peephole rewrites: the same answers, in forms DuckDB optimises better.
 # --------------------------------------------------------------------------------------------------
 
-# `bin(datetime, span)` as the engine writes it, for a plain column: epoch floor arithmetic that
-# defeats DuckDB's optimiser, where time_bucket with the Unix epoch as origin is the same floor.
-_BIN_DATETIME = re.compile(
-    r"""to_timestamp\(floor\(epoch\(("(?:[^"]|"")+")\) / epoch\((INTERVAL '[0-9a-z ]+')\)\) """
-    r"""\* epoch\(\2\)\) AT TIME ZONE 'UTC'"""
-)
 # A LIKE pattern escaped at run time: with a literal free of wildcards and backslashes the escaping
 # is a no-op, and dropping ESCAPE lets DuckDB use its fast prefix/contains matching.
 _ESCAPED_LIKE = re.compile(
@@ -763,14 +763,15 @@ def _stream_series(sql: str) -> str:
         end = close_args + 1 + alias.end()
         streamed = f'SELECT "__series" AS {alias.group(1)} FROM generate_series({arguments}) AS __g("__series")'
         sql = sql[:start] + streamed + sql[end:]
-    if sql.count("generate_series(") != sql.count("FROM generate_series("):
+    # Left over, the list form would be built whole in memory; inside an expression (zip() over
+    # two arrays' lengths) it is bounded by values already in memory.
+    if "UNNEST(generate_series(" in sql:
         raise KqlQueryError(400, "UnsupportedError", "This form of range is not supported by this local Log Analytics.")
     return sql
 
 
 def _optimize_sql(sql: str) -> str:
     sql = _stream_series(sql)
-    sql = _BIN_DATETIME.sub(r"time_bucket(\2, \1, TIMESTAMP '1970-01-01')", sql)
     sql = _ESCAPED_LIKE.sub(_like_replacement, sql)
     pieces: list[str] = []
     position = 0
@@ -836,6 +837,25 @@ def _timespan_json(us: str) -> str:
     )
 
 
+# A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
+# is what keeps digits inside them from being read as numbers.
+_WHOLE_NUMBER_TOKEN = r"""'("(?:[^"\\]|\\.)*")|(-?[0-9]+)\.0+([,\]}]|$)'"""
+
+
+def _dynamic_text(json_value: str) -> str:
+    """SQL for the text Log Analytics sends for a dynamic value: its string form.
+
+    That is the JSON of an array, object, number or bool, but a string's own text, unquoted (as
+    `tostring()` gives it), and numbers written as Kusto writes them: a whole real has no `.0`.
+    """
+    text = f"CAST({json_value} AS VARCHAR)"
+    whole = f"regexp_replace({text}, {_WHOLE_NUMBER_TOKEN}, '\\1\\2\\3', 'g')"
+    return (
+        f"CASE WHEN json_type({json_value}) = 'VARCHAR' THEN {json_value} ->> '$' "
+        f"WHEN contains({text}, '.0') THEN {whole} ELSE {text} END"
+    )
+
+
 def _json_sql(column: str, duckdb_type: str) -> str:
     """SQL that encodes one value of `column` as the JSON Log Analytics sends for its type.
 
@@ -863,9 +883,7 @@ def _json_sql(column: str, duckdb_type: str) -> str:
     if la == "decimal":
         return f"""'"' || CAST({column} AS VARCHAR) || '"'"""
     if la == "dynamic":
-        # Log Analytics sends dynamic values as JSON text inside a JSON string.
-        text = f"CAST({column} AS VARCHAR)" if name == "JSON" else f"CAST(to_json({column}) AS VARCHAR)"
-        return f"CAST(to_json({text}) AS VARCHAR)"
+        return f"CAST(to_json({_dynamic_text(column if name == 'JSON' else f'to_json({column})')}) AS VARCHAR)"
     return f"CAST(to_json(CAST({column} AS VARCHAR)) AS VARCHAR)"
 
 
@@ -967,6 +985,9 @@ class KqlEngine:
     def __init__(self, path: Path | None = None) -> None:
         connection = duckdb.connect(str(path) if path is not None else ":memory:")
         connection.execute("SET TimeZone = 'UTC'")
+        kql_extensions.install()
+        for macro in kql_extensions.MACROS:
+            connection.execute(macro)
         for statement in _LOCKDOWN:
             connection.execute(statement)
         self.connection: duckdb.DuckDBPyConnection = connection
@@ -1193,11 +1214,21 @@ class KqlEngine:
             f'to_json(list({_quote(name)} ORDER BY "__ms_i")) AS {_quote(name)}' for name in aggregate_columns
         )
         axis_name = axis.strip() if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", axis.strip()) else "Axis"
-        group = f"GROUP BY {', '.join(quoted_by)}" if quoted_by else ""
+        # Without `by`, no input rows means no series (one all-null row is what plain SQL gives),
+        # unless kind=nonempty over a fixed range asks for one series of defaults.
+        group = f"GROUP BY {', '.join(quoted_by)}" if quoted_by else 'HAVING count("__ms_i") > 0'
+        grid = f"SELECT DISTINCT {grid_keys} FROM __ms_agg"
+        if series.nonempty and not quoted_by and series.start is not None and series.end is not None:
+            bounds_sql, bounds_parameters = self._to_sql(
+                f"{series.prelude}{' '.join(bounds)}\nprint __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end",
+                schema,
+            )
+            parameters.update(bounds_parameters)
+            grid = bounds_sql
         select_by = "".join(f"{name}, " for name in quoted_by)
         series_sql = (
             f"WITH __ms_agg AS ({aggregate_sql}),\n"
-            f"__ms_grid AS (SELECT DISTINCT {grid_keys} FROM __ms_agg),\n"
+            f"__ms_grid AS ({grid}),\n"
             f'__ms_cells AS (SELECT g.*, r."__ms_i" FROM __ms_grid g, '
             f'range(CAST(ceil(epoch(g."__ms_e" - g."__ms_s") / epoch(g."__ms_t")) AS BIGINT)) '
             f'AS r("__ms_i")),\n'

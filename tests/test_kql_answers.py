@@ -1,0 +1,248 @@
+"""Classes of wrong answers the KQL adapter once gave, each checked over generated values.
+
+Every property compares the adapter's answer (through `KqlEngine.execute`, shaped as the query
+API sends it) with the same question hand-written as DuckDB SQL or worked out in Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb_kql
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from console.emulator import kql_extensions
+from console.emulator.kql_engine import KqlEngine
+from console.kql import timespan_text
+
+NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[KqlEngine]:
+    engine = KqlEngine()
+    yield engine
+    engine.close()
+
+
+def _answer(engine: KqlEngine, query: str) -> tuple[list[dict[str, str]], list[list[Any]]]:
+    outcome = engine.execute(query, timespan=None, now=NOW)
+    assert outcome.error is None
+    table = json.loads(outcome.as_la_bytes())["tables"][0]
+    return table["columns"], table["rows"]
+
+
+def _hand(engine: KqlEngine, sql: str) -> Any:
+    cursor = engine.connection.cursor()
+    try:
+        return cursor.execute(sql).fetchone()[0]
+    finally:
+        cursor.close()
+
+
+def _kql_datetime(value: dt.datetime) -> str:
+    return f"datetime({value.isoformat(sep=' ')})"
+
+
+instants = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+    lambda value: value.replace(microsecond=0)
+)
+sizes = st.sampled_from(["1s", "7s", "1m", "5m", "1h", "3h", "1d", "7d"])
+
+
+# -- bin() of a timespan ---------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(later=instants, earlier=instants, size=sizes)
+def test_bin_of_a_difference_of_datetimes_is_a_floored_timespan(
+    engine: KqlEngine, later: dt.datetime, earlier: dt.datetime, size: str
+) -> None:
+    columns, rows = _answer(engine, f"print b = bin({_kql_datetime(later)} - {_kql_datetime(earlier)}, {size})")
+    step = f"INTERVAL '{size[:-1]} {dict(s='second', m='minute', h='hour', d='day')[size[-1]]}'"
+    expected = _hand(
+        engine,
+        f"SELECT to_microseconds(CAST(floor(epoch_us(TIMESTAMP '{later}' - TIMESTAMP '{earlier}') "
+        f"/ epoch_us({step})) AS BIGINT) * epoch_us({step}))",
+    )
+    assert columns == [{"name": "b", "type": "timespan"}]
+    assert rows == [[timespan_text(expected)]]
+
+
+@PROPERTY
+@given(seconds=st.lists(st.integers(-(10**8), 10**8), min_size=1, max_size=5), size=sizes)
+def test_bin_of_a_timespan_column_is_a_timespan(engine: KqlEngine, seconds: list[int], size: str) -> None:
+    values = ", ".join(str(second) for second in seconds)
+    columns, rows = _answer(
+        engine, f"datatable(n:long)[{values}] | extend t = n * 1s | project b = bin(t, {size}), floor(t, {size})"
+    )
+    step = {"s": 1, "m": 60, "h": 3600, "d": 86400}[size[-1]] * int(size[:-1])
+    assert [column["type"] for column in columns] == ["timespan", "timespan"]
+    expected = [timespan_text(dt.timedelta(seconds=second // step * step)) for second in seconds]
+    assert [row[0] for row in rows] == expected
+    assert [row[1] for row in rows] == expected
+
+
+@PROPERTY
+@given(instant=instants, size=sizes)
+def test_bin_of_a_datetime_stays_a_datetime_floored_from_the_epoch(
+    engine: KqlEngine, instant: dt.datetime, size: str
+) -> None:
+    columns, rows = _answer(engine, f"print b = bin({_kql_datetime(instant)}, {size})")
+    step = {"s": 1, "m": 60, "h": 3600, "d": 86400}[size[-1]] * int(size[:-1])
+    epoch = dt.datetime(1970, 1, 1)
+    whole = (instant - epoch) // dt.timedelta(seconds=1)
+    expected = epoch + dt.timedelta(seconds=whole // step * step)
+    assert columns == [{"name": "b", "type": "datetime"}]
+    assert rows == [[expected.isoformat() + "Z"]]
+
+
+# -- base64 to string ----------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(data=st.one_of(st.binary(max_size=24), st.text(max_size=12).map(str.encode)))
+def test_base64_decode_tostring_is_the_text_or_empty_when_not_utf8(engine: KqlEngine, data: bytes) -> None:
+    encoded = base64.b64encode(data).decode()
+    _, rows = _answer(engine, f'print s = base64_decode_tostring("{encoded}")')
+    try:
+        expected = data.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = ""
+    assert rows == [[expected]]
+
+
+def test_base64_decode_tostring_of_text_that_is_not_base64_is_empty(engine: KqlEngine) -> None:
+    assert _answer(engine, 'print s = base64_decode_tostring("!!not base64")')[1] == [[""]]
+
+
+# -- dynamic values as the query API sends them ------------------------------------------------------
+
+_plain_text = st.text(alphabet="abcXYZ019 ,.:[]{}-", max_size=12)
+
+
+@PROPERTY
+@given(value=_plain_text)
+def test_a_string_projected_out_of_a_dynamic_is_sent_as_its_text(engine: KqlEngine, value: str) -> None:
+    literal = json.dumps({"key": value})
+    columns, rows = _answer(engine, f"print d = dynamic({literal}) | project v = d.key, t = tostring(d.key)")
+    assert columns == [{"name": "v", "type": "dynamic"}, {"name": "t", "type": "string"}]
+    assert rows == [[value, value]]
+
+
+@PROPERTY
+@given(numbers=st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=6))
+def test_whole_reals_inside_a_dynamic_have_no_fraction(engine: KqlEngine, numbers: list[int]) -> None:
+    values = ", ".join(f"{number}.0" for number in numbers)
+    _, rows = _answer(engine, f"datatable(x:real)[{values}] | summarize l = make_list(x)")
+    hand = _hand(
+        engine, f"SELECT CAST(to_json(list(x)) AS VARCHAR) FROM (VALUES {', '.join(f'({n}.0)' for n in numbers)}) t(x)"
+    )
+    assert json.loads(rows[0][0]) == json.loads(hand)
+    assert rows[0][0] == json.dumps(numbers, separators=(",", ":"))
+
+
+@PROPERTY
+@given(words=st.lists(_plain_text, min_size=1, max_size=4), fraction=st.sampled_from(["1.0", "2.50", "3.05"]))
+def test_text_that_looks_like_a_number_inside_a_dynamic_is_kept(
+    engine: KqlEngine, words: list[str], fraction: str
+) -> None:
+    bag = {f"k{index}": f"{word},{fraction}," for index, word in enumerate(words)} | {"n": float(fraction)}
+    _, rows = _answer(engine, f"print d = dynamic({json.dumps(bag)})")
+    assert json.loads(rows[0][0]) == bag
+
+
+# -- make_list over dynamic values -------------------------------------------------------------------
+
+
+@PROPERTY
+@given(bags=st.lists(st.fixed_dictionaries({"a": st.integers(-1000, 1000), "b": _plain_text}), min_size=1, max_size=5))
+def test_make_list_of_dynamic_values_keeps_each_value_once_encoded(
+    engine: KqlEngine, bags: list[dict[str, Any]]
+) -> None:
+    rows_text = ", ".join(f"{index}, dynamic({json.dumps(bag)})" for index, bag in enumerate(bags))
+    _, rows = _answer(
+        engine,
+        f"datatable(i:long, d:dynamic)[{rows_text}] | order by i asc | summarize l = make_list(d) "
+        "| extend a0 = l[0].a, bz = l[-1].b",
+    )
+    assert json.loads(rows[0][0]) == bags
+    assert rows[0][1] == str(bags[0]["a"])
+    assert rows[0][2] == bags[-1]["b"]
+
+
+def test_make_list_of_packed_bags_then_a_property_of_an_element(engine: KqlEngine) -> None:
+    _, rows = _answer(
+        engine,
+        'datatable(name:string, n:int)["a", 1, "b", 2] | extend d = bag_pack("name", name, "n", n) '
+        "| summarize l = make_list(d) | mv-expand e = l | project name = tostring(e.name), n = toint(e.n)",
+    )
+    assert sorted(rows) == [["a", 1], ["b", 2]]
+
+
+# -- sorting dynamic arrays ---------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(
+    numbers=st.lists(
+        st.one_of(st.none(), st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6).map(lambda x: round(x, 3)))
+    ),
+    nulls_last=st.booleans(),
+)
+def test_array_sort_orders_numbers_by_value_and_puts_nulls_where_asked(
+    engine: KqlEngine, numbers: list[float | None], nulls_last: bool
+) -> None:
+    literal = json.dumps(numbers)
+    flag = "true" if nulls_last else "false"
+    _, rows = _answer(
+        engine, f"print a = array_sort_asc(dynamic({literal}), {flag}), d = array_sort_desc(dynamic({literal}), {flag})"
+    )
+    present = [number for number in numbers if number is not None]
+    nulls: list[None] = [None] * (len(numbers) - len(present))
+    ascending, descending = sorted(present), sorted(present, reverse=True)
+    expected_ascending = ascending + nulls if nulls_last else nulls + ascending
+    expected_descending = descending + nulls if nulls_last else nulls + descending
+    assert json.loads(rows[0][0]) == expected_ascending
+    assert json.loads(rows[0][1]) == expected_descending
+
+
+@PROPERTY
+@given(words=st.lists(_plain_text, min_size=1, max_size=6))
+def test_array_sort_orders_strings_ordinally(engine: KqlEngine, words: list[str]) -> None:
+    _, rows = _answer(engine, f"print a = array_sort_asc(dynamic({json.dumps(words)}))")
+    hand = _hand(engine, f"SELECT list_sort({[word for word in words]!r})")
+    assert json.loads(rows[0][0]) == sorted(words) == hand
+
+
+# -- make-series over an empty input ------------------------------------------------------------------
+
+
+def test_make_series_over_no_rows_gives_no_series_unless_nonempty(engine: KqlEngine) -> None:
+    base = (
+        "datatable(t:datetime, v:real)[datetime(2017-01-01), 4.0] | take 0 "
+        "| make-series {kind} avg(v) default=1.0 on t from datetime(2017-01-01) to datetime(2017-01-04) step 1d"
+    )
+    assert _answer(engine, base.format(kind="") + " | count")[1] == [[0]]
+    _, rows = _answer(engine, base.format(kind="kind=nonempty"))
+    assert [json.loads(cell) for cell in rows[0]] == [
+        [1, 1, 1],
+        ["2017-01-01T00:00:00.0000000Z", "2017-01-02T00:00:00.0000000Z", "2017-01-03T00:00:00.0000000Z"],
+    ]
+
+
+# -- the library the extensions are written against ---------------------------------------------------
+
+
+def test_the_extensions_refuse_another_version_of_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert duckdb_kql.__version__ == kql_extensions.LIBRARY_VERSION
+    monkeypatch.setattr(duckdb_kql, "__version__", "9.9.9")
+    with pytest.raises(RuntimeError, match=r"9\.9\.9"):
+        kql_extensions.install()
