@@ -421,7 +421,13 @@ def run_kql(con: Any, query: str) -> pa.Table:
 
 
 def empty_connection() -> Any:
+    """A connection with the local Log Analytics' KQL functions (the library's tables extended, the macros made)."""
+    from console.emulator import kql_extensions
+
     con = duckdb_kql.connect()
+    kql_extensions.install()
+    for macro in kql_extensions.MACROS:
+        con.execute(macro)
     for table, columns in TABLES.items():
         con.execute(f'CREATE TABLE "{table}" ({columns})')
     return con
