@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import ipaddress
 import json
+import statistics
 from collections.abc import Iterator
 from typing import Any
 
@@ -341,3 +342,16 @@ def test_ipv4_compare_and_ranges_are_pythons(
             str(ipaddress.ip_address(masked_a)),
         ]
     ]
+
+
+@PROPERTY
+@given(pairs=st.lists(st.tuples(st.integers(-50, 50), st.integers(-50, 50)), min_size=2, max_size=8))
+def test_series_pearson_correlation_is_pythons(engine: KqlEngine, pairs: list[tuple[int, int]]) -> None:
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    _, rows = _answer(
+        engine, f"print r = series_pearson_correlation(dynamic({json.dumps(xs)}), dynamic({json.dumps(ys)}))"
+    )
+    if len(set(xs)) == 1 or len(set(ys)) == 1:
+        assert rows == [["NaN"]]
+    else:
+        assert rows[0][0] == pytest.approx(statistics.correlation(xs, ys))

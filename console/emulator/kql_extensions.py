@@ -115,6 +115,12 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO __kql_guid_swap(h) AS substr(h, 7, 2) || substr(h, 5, 2) || substr(h, 3, 2) "
     "|| substr(h, 1, 2) || substr(h, 11, 2) || substr(h, 9, 2) || substr(h, 15, 2) || substr(h, 13, 2) "
     "|| substr(h, 17, 16)",
+    # Pearson's r of two equally long arrays of numbers (null otherwise).
+    "CREATE OR REPLACE MACRO __kql_pearson(x, y) AS CASE WHEN len(x) = len(y) AND len(x) > 1 "
+    "AND list_bool_and(list_transform(list_concat(x, y), lambda v: v IS NOT NULL)) THEN "
+    "list_sum(list_transform(range(1, len(x) + 1), lambda i: (x[i] - list_avg(x)) * (y[i] - list_avg(y)))) "
+    "/ sqrt(list_sum(list_transform(x, lambda v: (v - list_avg(x)) ^ 2)) "
+    "* list_sum(list_transform(y, lambda v: (v - list_avg(y)) ^ 2))) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -252,6 +258,7 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         (2,),
     ),
     ("loggamma", "lgamma(CAST({0} AS DOUBLE))", (1,)),
+    ("series_pearson_correlation", "__kql_pearson(__kql_numbers({0}), __kql_numbers({1}))", (2,)),
     (
         "base64_encode_fromguid",
         "to_base64(unhex(__kql_guid_swap(replace(CAST(TRY_CAST({0} AS UUID) AS VARCHAR), '-', ''))))",
