@@ -211,6 +211,10 @@ SCALARS: list[tuple[str, Any]] = [
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', 'a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112')", True),
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', '0:0:0:0:0:ffff:c0a8:ac/60')", False),
     ("base64_encode_fromguid(toguid('ae3133f2-6e22-49ae-b06a-16e6a9b212eb'))", "8jMxriJurkmwahbmqbIS6w=="),
+    ('parse_csv(\'aa,"b,b,b",cc,"Escaping quotes: ""Title"""\')', ["aa", "b,b,b", "cc", 'Escaping quotes: "Title"']),
+    ("parse_csv('record1,a,b,c\\nrecord2,x,y,z')", ["record1", "a", "b", "c"]),
+    ("parse_csv('a,,b')", ["a", "", "b"]),
+    ("parse_csv(',')", ["", ""]),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -343,6 +347,11 @@ def test_format_timespan_refuses_what_it_cannot_answer_exactly(engine: KqlEngine
 def test_an_ipv4_compatible_address_is_refused_not_guessed(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError, match="IPv4-compatible"):
         engine.execute("print ipv6_compare('::192.168.1.1/30', '192.168.1.255/24')", timespan=None, now=NOW)
+
+
+def test_parse_csv_refuses_text_that_is_not_csv(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError, match="CSV"):
+        engine.execute("print parse_csv('a\"b,c')", timespan=None, now=NOW)
 
 
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:

@@ -878,6 +878,30 @@ def _render_ip6(kind: str) -> _Renderer:
     return render
 
 
+# One CSV field (quoted, with "" for a quote, or bare) and the first record of a text.
+_CSV_FIELD = '"(?:[^"]|"")*"|[^,\\r\\n"]*'
+_CSV_RECORD = f"^((?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*)"
+
+
+def _render_parse_csv(node: Any) -> str | None:
+    """parse_csv(text): the fields of its first record, unquoted; malformed text is refused."""
+    if len(node.args) != 1:
+        return None
+    (value,) = _args(node)
+    text = f"CAST({value} AS VARCHAR)"
+    record = f"regexp_extract({text}, '{_CSV_RECORD}', 1)"
+    # Every field is read with the comma before it, so an empty field is never an empty match.
+    fields = f"regexp_extract_all(',' || {record}, ',({_CSV_FIELD})', 1)"
+    unquoted = "CASE WHEN starts_with(f, '\"') THEN replace(substr(f, 2, length(f) - 2), '\"\"', '\"') ELSE f END"
+    rest = f"substr({text}, length({record}) + 1, 1)"
+    return (
+        f"CASE WHEN {text} IS NULL THEN NULL "
+        f"WHEN length({record}) < length({text}) AND {rest} NOT IN (chr(10), chr(13)) "
+        "THEN error('parse_csv(): the text is not well-formed CSV') "
+        f"ELSE to_json(list_transform({fields}, lambda f: {unquoted})) END"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -890,6 +914,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "parse_csv": _render_parse_csv,
         "ipv6_compare": _render_ip6("compare"),
         "ipv6_is_match": _render_ip6("match"),
         "ipv6_is_in_range": _render_ip6("range"),
