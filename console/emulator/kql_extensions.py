@@ -11,6 +11,7 @@ created on the engine's connection. Everything here is tied to the pinned librar
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb_kql
@@ -796,34 +797,63 @@ def _render_percentiles_array_tdigest(node: Any) -> str | None:
     return f"to_json([{picks}])"
 
 
-def _render_indexof(node: Any) -> str | None:
-    """indexof(text, match, start[, length[, occurrence]]) with .NET's IndexOf(value, start, count).
+@dataclass(frozen=True)
+class _Search:
+    """A windowed search as .NET's IndexOf(value, start, count) does it, and Kusto after it.
 
-    A negative start counts back from the end; a match must lie wholly within `length` characters
-    from where its search starts; each further occurrence is searched for from one past the last.
+    `positions` lists (SQL, over `p`) where a match starts; a negative start counts back from the
+    end; a match must lie wholly within `count` places from where its search starts; each further
+    occurrence is searched for from one past the last.
     """
+
+    name: str
+    size: str
+    positions: str
+    width: str
+    args: list[str]
+
+    def sql(self, *, negative_start: str) -> str:
+        start = f"CAST({self.args[0]} AS BIGINT)"
+        count = f"CAST({self.args[1]} AS BIGINT)" if len(self.args) > 1 else "-1"
+        occurrence = f"CAST({self.args[2]} AS BIGINT)" if len(self.args) > 2 else "1"
+        first = f"(CASE WHEN {start} < 0 THEN {self.size} + {start} ELSE {start} END)"
+        # One search per occurrence; -2 marks "not found" and stays so.
+        step = (
+            f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({self.positions}, lambda p: p >= f + 1 "
+            f"AND ({count} = -1 OR p + {self.width} <= f + 1 + {count}))), -2) END"
+        )
+        found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
+        return (
+            f"CASE WHEN {occurrence} < 0 OR {count} < -1 THEN NULL WHEN {first} < 0 THEN {negative_start} "
+            f"WHEN {occurrence} = 0 THEN error('{self.name}(): an occurrence of 0 is not supported here') "
+            f"WHEN {first} > {self.size} THEN -1 "
+            f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
+        )
+
+
+def _render_indexof(node: Any) -> str | None:
+    """indexof(text, match, start[, length[, occurrence]]): where the match starts, or -1."""
     if len(node.args) not in (3, 4, 5):
         return None
     args = _args(node)
     text, match = (f"CAST({arg} AS VARCHAR)" for arg in args[:2])
-    start = f"CAST({args[2]} AS BIGINT)"
-    count = f"CAST({args[3]} AS BIGINT)" if len(args) > 3 else "-1"
-    occurrence = f"CAST({args[4]} AS BIGINT)" if len(args) > 4 else "1"
-    first = f"CASE WHEN {start} < 0 THEN length({text}) + {start} ELSE {start} END"
-    # Every position the match starts at (overlapping), then one search per occurrence; -2 marks
-    # "not found" and stays so.
     at = f"substr({text}, p + 1, length({match})) = {match}"
     positions = f"list_filter(range(0, length({text}) - length({match}) + 1), lambda p: {at})"
-    step = (
-        f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({positions}, lambda p: p >= f + 1 "
-        f"AND ({count} = -1 OR p + length({match}) <= f + 1 + {count}))), -2) END"
-    )
-    found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
-    return (
-        f"CASE WHEN {occurrence} < 0 OR {count} < -1 OR ({first}) < 0 THEN NULL "
-        f"WHEN {occurrence} = 0 THEN error('indexof(): an occurrence of 0 is not supported here') "
-        f"WHEN ({first}) > length({text}) THEN -1 "
-        f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
+    search = _Search("indexof", f"length({text})", positions, f"length({match})", args[2:])
+    return search.sql(negative_start="NULL")
+
+
+def _render_array_index_of(node: Any) -> str | None:
+    """array_index_of(array, value, start[, length[, occurrence]]): where the value is, or -1."""
+    if len(node.args) not in (3, 4, 5):
+        return None
+    args = _args(node)
+    items = f"__kql_items({args[0]})"
+    positions = f"list_filter(range(0, len({items})), lambda p: {items}[p + 1] = __kql_json({args[1]}))"
+    search = _Search("array_index_of", f"len({items})", positions, "1", args[2:])
+    # Where a start before the beginning leads is not documented: refused, not guessed.
+    return search.sql(
+        negative_start="error('array_index_of(): a start before the first element is not supported here')"
     )
 
 
@@ -919,6 +949,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "ipv6_is_match": _render_ip6("match"),
         "ipv6_is_in_range": _render_ip6("range"),
         "indexof": _render_indexof,
+        "array_index_of": _render_array_index_of,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,
         "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
