@@ -360,6 +360,14 @@ def test_parse_csv_refuses_text_that_is_not_csv(engine: KqlEngine) -> None:
         engine.execute("print parse_csv('a\"b,c')", timespan=None, now=NOW)
 
 
+def test_count_with_an_argument_is_refused_naming_count(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute("datatable(x:int)[1, int(null)] | summarize count(x)", timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"
+    assert "'count()' with an argument" in refused.value.message
+    assert "x()" not in refused.value.message
+
+
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError, match="1,048,576"):
         engine.execute("print range(1, 100000000000)", timespan=None, now=NOW)

@@ -928,6 +928,15 @@ class _Watchdog:
                 self._condition.wait(None if earliest is None else max(earliest - now, 0.001))
 
 
+def _counts_an_argument(query: str, name: str) -> bool:
+    """Whether the query calls `count(name ...)`: the engine reads that as a call of `name`."""
+    tokens = _tokens(query)
+    return any(
+        token.text.lower() == "count" and tokens[index + 1].text == "(" and tokens[index + 2].text == name
+        for index, token in enumerate(tokens[:-2])
+    )
+
+
 def _camel_to_kql(name: str) -> str:
     words = re.findall(r"[A-Z][a-z0-9]*", name)
     return "-".join(word.lower() for word in words)
@@ -1114,6 +1123,13 @@ class KqlEngine:
         elif ":" in construct:
             family, name = construct.split(":", 1)
             construct = f"{name}()" if family in ("function", "aggregate") else name
+            if family == "aggregate" and _counts_an_argument(query, name):
+                return KqlQueryError(
+                    400,
+                    "UnsupportedError",
+                    "'count()' with an argument is not supported by this local Log Analytics: count() counts "
+                    "rows, and countif(isnotnull(x)) counts those where x is not null.",
+                )
         elif construct.endswith(("Operator", "OperatorPart")):
             construct = _camel_to_kql(construct.removesuffix("Part").removesuffix("Operator"))
         where = f" (line {line}, position {column})" if line is not None else ""
