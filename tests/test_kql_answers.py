@@ -355,3 +355,17 @@ def test_series_pearson_correlation_is_pythons(engine: KqlEngine, pairs: list[tu
         assert rows == [["NaN"]]
     else:
         assert rows[0][0] == pytest.approx(statistics.correlation(xs, ys))
+
+
+def test_the_extensions_are_installed_once_into_the_librarys_tables() -> None:
+    from duckdb_kql import translate
+    from duckdb_kql.translate import functions
+
+    kql_extensions.install()
+    bin_form = translate._SPECIAL_FORMS["bin"]
+    kql_extensions.install()
+    assert translate._SPECIAL_FORMS["bin"] is bin_form
+    assert getattr(bin_form, "__kql_extension__", False)
+    assert "series_add" in functions.SCALAR_FUNCTIONS
+    assert "stdevp" in functions.AGGREGATE_FUNCTIONS
+    assert "TRY(decode(" in functions.SCALAR_FUNCTIONS["base64_decode_tostring"].template
