@@ -221,6 +221,15 @@ SCALARS: list[tuple[str, Any]] = [
     ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'an', -3)", 4),
     ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'is', -4)", -1),
     ("array_index_of(dynamic([1, 2, 3]), 2, 0, -2)", None),
+    (
+        "series_fill_linear(dynamic([null, 111, null, 36, 41, null, null, 16, 61, 33, null, null]))",
+        [111, 111, 73, 36, 41, 32, 24, 16, 61, 33, 33, 33],
+    ),
+    (
+        "series_fill_linear(dynamic([null, 111.0, null, 36.0, 41.0, null, null, 16.0]))",
+        [111, 111, 73.5, 36, 41, pytest.approx(32.666666666666664), pytest.approx(24.333333333333332), 16],
+    ),
+    ("series_fill_linear(dynamic([null, null]))", [0, 0]),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),

@@ -691,6 +691,37 @@ def _render_array_sort(order: str) -> _Renderer:
     return render
 
 
+def _render_series_fill_linear(node: Any) -> str | None:
+    """series_fill_linear(series): each missing element interpolated between its nearest neighbours.
+
+    The edges take the nearest value, a series of nothing but missing values becomes zeros, and a
+    series of whole numbers stays whole (interpolations truncated), as Kusto documents it. The forms
+    with a placeholder, an edge switch or a constant are not supported.
+    """
+    if len(node.args) != 1:
+        return None
+    (series,) = _args(node)
+    items = f"__kql_items({series})"
+    numbers = f"list_transform({items}, lambda e: TRY_CAST(e AS DOUBLE))"
+    whole = (
+        f"list_bool_and(list_transform(list_filter({items}, lambda e: NOT __kql_is_null(e)), "
+        "lambda e: json_type(e) IN ('BIGINT', 'UBIGINT')))"
+    )
+    before = f"list_max(list_filter(range(0, i), lambda j: {numbers}[j + 1] IS NOT NULL))"
+    after = f"list_min(list_filter(range(i + 1, len({items})), lambda j: {numbers}[j + 1] IS NOT NULL))"
+    between = f"{numbers}[p + 1] + ({numbers}[q + 1] - {numbers}[p + 1]) * (i - p) / (q - p)"
+    filled = (
+        f"list_transform([[{before}, {after}]], lambda pq: list_transform([pq[1]], lambda p: "
+        f"list_transform([pq[2]], lambda q: CASE WHEN p IS NOT NULL AND q IS NOT NULL THEN {between} "
+        f"WHEN p IS NOT NULL THEN {numbers}[p + 1] WHEN q IS NOT NULL THEN {numbers}[q + 1] ELSE 0.0 END)[1])[1])[1]"
+    )
+    value = f"CASE WHEN {numbers}[i + 1] IS NOT NULL THEN {numbers}[i + 1] ELSE {filled} END"
+    return (
+        f"to_json(list_transform(range(0, len({items})), lambda i: "
+        f"CASE WHEN coalesce({whole}, false) THEN trunc({value}) ELSE {value} END))"
+    )
+
+
 def _render_series_fill_const(node: Any) -> str | None:
     """series_fill_const(series[, constant]): missing elements (nulls) replaced by the constant (0)."""
     if len(node.args) not in (1, 2):
@@ -954,6 +985,7 @@ def _special_forms() -> dict[str, _Renderer]:
         "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
         "series_fill_const": _render_series_fill_const,
+        "series_fill_linear": _render_series_fill_linear,
         "array_sort_asc": _render_array_sort("ASC"),
         "array_sort_desc": _render_array_sort("DESC"),
         "bag_merge": _render_bag_merge,
