@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
+import statistics
 from collections.abc import Iterator
 from typing import Any
 
@@ -246,3 +248,124 @@ def test_the_extensions_refuse_another_version_of_the_library(monkeypatch: pytes
     monkeypatch.setattr(duckdb_kql, "__version__", "9.9.9")
     with pytest.raises(RuntimeError, match=r"9\.9\.9"):
         kql_extensions.install()
+
+
+# -- added functions against Python's own answers -------------------------------------------------------
+
+small_lists = st.lists(st.integers(-5, 5), max_size=6)
+
+
+def _dotnet_indexof(text: str, match: str, start: int, count: int, occurrence: int) -> int | None:
+    """.NET's IndexOf(value, start, count), repeated from one past each find, as Kusto documents it."""
+    first = len(text) + start if start < 0 else start
+    if occurrence < 0 or count < -1 or first < 0:
+        return None
+    if first > len(text):
+        return -1
+    found = first - 1
+    for _ in range(occurrence):
+        begin = found + 1
+        end = len(text) if count == -1 else min(len(text), begin + count)
+        found = text.find(match, begin, end) if begin <= len(text) else -1
+        if found == -1:
+            return -1
+    return found
+
+
+@PROPERTY
+@given(
+    text=st.text(alphabet="abc", max_size=12),
+    match=st.text(alphabet="abc", min_size=1, max_size=2),
+    start=st.integers(-14, 14),
+    count=st.integers(-1, 14),
+    occurrence=st.integers(1, 3),
+)
+def test_indexof_with_a_window_and_an_occurrence_is_dotnets(
+    engine: KqlEngine, text: str, match: str, start: int, count: int, occurrence: int
+) -> None:
+    _, rows = _answer(engine, f"print i = indexof('{text}', '{match}', {start}, {count}, {occurrence})")
+    assert rows == [[_dotnet_indexof(text, match, start, count, occurrence)]]
+
+
+@PROPERTY
+@given(first=small_lists, second=small_lists, third=small_lists)
+def test_set_functions_are_pythons_in_first_seen_order(
+    engine: KqlEngine, first: list[int], second: list[int], third: list[int]
+) -> None:
+    arrays = ", ".join(f"dynamic({json.dumps(values)})" for values in (first, second, third))
+    _, rows = _answer(
+        engine, f"print u = set_union({arrays}), i = set_intersect({arrays}), d = set_difference({arrays})"
+    )
+    seen = list(dict.fromkeys(first + second + third))
+    distinct_first = list(dict.fromkeys(first))
+    assert json.loads(rows[0][0]) == seen
+    assert json.loads(rows[0][1]) == [v for v in distinct_first if v in second and v in third]
+    assert json.loads(rows[0][2]) == [v for v in distinct_first if v not in second and v not in third]
+
+
+@PROPERTY
+@given(values=small_lists, places=st.integers(-8, 8))
+def test_array_shift_and_rotate_are_pythons(engine: KqlEngine, values: list[int], places: int) -> None:
+    literal = f"dynamic({json.dumps(values)})"
+    _, rows = _answer(
+        engine, f"print l = array_shift_left({literal}, {places}), r = array_rotate_left({literal}, {places})"
+    )
+    size = len(values)
+    shifted = [values[i + places] if 0 <= i + places < size else None for i in range(size)]
+    rotated = [values[(i + places) % size] for i in range(size)] if size else []
+    assert json.loads(rows[0][0]) == shifted
+    assert json.loads(rows[0][1]) == rotated
+
+
+@PROPERTY
+@given(
+    first=st.tuples(*[st.integers(0, 255)] * 4),
+    second=st.tuples(*[st.integers(0, 255)] * 4),
+    prefix=st.integers(0, 32),
+)
+def test_ipv4_compare_and_ranges_are_pythons(
+    engine: KqlEngine, first: tuple[int, ...], second: tuple[int, ...], prefix: int
+) -> None:
+    a, b = (".".join(str(octet) for octet in address) for address in (first, second))
+    _, rows = _answer(
+        engine,
+        f"print c = ipv4_compare('{a}', '{b}', {prefix}), r = ipv4_is_in_range('{a}', '{b}/{prefix}'), "
+        f"f = format_ipv4('{a}', {prefix})",
+    )
+    network = ipaddress.ip_network(f"{b}/{prefix}", strict=False)
+    masked_a = int(ipaddress.ip_network(f"{a}/{prefix}", strict=False).network_address)
+    masked_b = int(network.network_address)
+    assert rows == [
+        [
+            (masked_a > masked_b) - (masked_a < masked_b),
+            ipaddress.ip_address(a) in network,
+            str(ipaddress.ip_address(masked_a)),
+        ]
+    ]
+
+
+@PROPERTY
+@given(pairs=st.lists(st.tuples(st.integers(-50, 50), st.integers(-50, 50)), min_size=2, max_size=8))
+def test_series_pearson_correlation_is_pythons(engine: KqlEngine, pairs: list[tuple[int, int]]) -> None:
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    _, rows = _answer(
+        engine, f"print r = series_pearson_correlation(dynamic({json.dumps(xs)}), dynamic({json.dumps(ys)}))"
+    )
+    if len(set(xs)) == 1 or len(set(ys)) == 1:
+        assert rows == [["NaN"]]
+    else:
+        assert rows[0][0] == pytest.approx(statistics.correlation(xs, ys))
+
+
+def test_the_extensions_are_installed_once_into_the_librarys_tables() -> None:
+    from duckdb_kql import translate
+    from duckdb_kql.translate import functions
+
+    kql_extensions.install()
+    bin_form = translate._SPECIAL_FORMS["bin"]
+    kql_extensions.install()
+    assert translate._SPECIAL_FORMS["bin"] is bin_form
+    assert getattr(bin_form, "__kql_extension__", False)
+    assert "series_add" in functions.SCALAR_FUNCTIONS
+    assert "stdevp" in functions.AGGREGATE_FUNCTIONS
+    assert "TRY(decode(" in functions.SCALAR_FUNCTIONS["base64_decode_tostring"].template

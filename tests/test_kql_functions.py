@@ -211,6 +211,25 @@ SCALARS: list[tuple[str, Any]] = [
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', 'a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112')", True),
     ("ipv6_is_in_range('a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', '0:0:0:0:0:ffff:c0a8:ac/60')", False),
     ("base64_encode_fromguid(toguid('ae3133f2-6e22-49ae-b06a-16e6a9b212eb'))", "8jMxriJurkmwahbmqbIS6w=="),
+    ('parse_csv(\'aa,"b,b,b",cc,"Escaping quotes: ""Title"""\')', ["aa", "b,b,b", "cc", 'Escaping quotes: "Title"']),
+    ("parse_csv('record1,a,b,c\\nrecord2,x,y,z')", ["record1", "a", "b", "c"]),
+    ("parse_csv('a,,b')", ["a", "", "b"]),
+    ("parse_csv(',')", ["", ""]),
+    ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'example', 1, 3)", 3),
+    ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'example', 1, 2)", -1),
+    ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'an', 1, -1, 2)", 4),
+    ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'an', -3)", 4),
+    ("array_index_of(dynamic(['this', 'is', 'an', 'example', 'an', 'example']), 'is', -4)", -1),
+    ("array_index_of(dynamic([1, 2, 3]), 2, 0, -2)", None),
+    (
+        "series_fill_linear(dynamic([null, 111, null, 36, 41, null, null, 16, 61, 33, null, null]))",
+        [111, 111, 73, 36, 41, 32, 24, 16, 61, 33, 33, 33],
+    ),
+    (
+        "series_fill_linear(dynamic([null, 111.0, null, 36.0, 41.0, null, null, 16.0]))",
+        [111, 111, 73.5, 36, 41, pytest.approx(32.666666666666664), pytest.approx(24.333333333333332), 16],
+    ),
+    ("series_fill_linear(dynamic([null, null]))", [0, 0]),
     ("bin_at(6.5, 2.5, 7)", 4.5),
     ("bin_at(datetime(2017-05-15 10:20:00), 1d, datetime(1970-01-01 12:00:00))", "2017-05-14T12:00:00Z"),
     ("bin_at(time(1h), 1d, 12h)", "-12:00:00"),
@@ -343,6 +362,19 @@ def test_format_timespan_refuses_what_it_cannot_answer_exactly(engine: KqlEngine
 def test_an_ipv4_compatible_address_is_refused_not_guessed(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError, match="IPv4-compatible"):
         engine.execute("print ipv6_compare('::192.168.1.1/30', '192.168.1.255/24')", timespan=None, now=NOW)
+
+
+def test_parse_csv_refuses_text_that_is_not_csv(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError, match="CSV"):
+        engine.execute("print parse_csv('a\"b,c')", timespan=None, now=NOW)
+
+
+def test_count_with_an_argument_is_refused_naming_count(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute("datatable(x:int)[1, int(null)] | summarize count(x)", timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"
+    assert "'count()' with an argument" in refused.value.message
+    assert "x()" not in refused.value.message
 
 
 def test_a_range_too_long_is_refused(engine: KqlEngine) -> None:

@@ -11,6 +11,7 @@ created on the engine's connection. Everything here is tied to the pinned librar
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb_kql
@@ -115,6 +116,12 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO __kql_guid_swap(h) AS substr(h, 7, 2) || substr(h, 5, 2) || substr(h, 3, 2) "
     "|| substr(h, 1, 2) || substr(h, 11, 2) || substr(h, 9, 2) || substr(h, 15, 2) || substr(h, 13, 2) "
     "|| substr(h, 17, 16)",
+    # Pearson's r of two equally long arrays of numbers (null otherwise).
+    "CREATE OR REPLACE MACRO __kql_pearson(x, y) AS CASE WHEN len(x) = len(y) AND len(x) > 1 "
+    "AND list_bool_and(list_transform(list_concat(x, y), lambda v: v IS NOT NULL)) THEN "
+    "list_sum(list_transform(range(1, len(x) + 1), lambda i: (x[i] - list_avg(x)) * (y[i] - list_avg(y)))) "
+    "/ sqrt(list_sum(list_transform(x, lambda v: (v - list_avg(x)) ^ 2)) "
+    "* list_sum(list_transform(y, lambda v: (v - list_avg(y)) ^ 2))) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
 )
 
@@ -252,6 +259,7 @@ _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
         (2,),
     ),
     ("loggamma", "lgamma(CAST({0} AS DOUBLE))", (1,)),
+    ("series_pearson_correlation", "__kql_pearson(__kql_numbers({0}), __kql_numbers({1}))", (2,)),
     (
         "base64_encode_fromguid",
         "to_base64(unhex(__kql_guid_swap(replace(CAST(TRY_CAST({0} AS UUID) AS VARCHAR), '-', ''))))",
@@ -683,6 +691,37 @@ def _render_array_sort(order: str) -> _Renderer:
     return render
 
 
+def _render_series_fill_linear(node: Any) -> str | None:
+    """series_fill_linear(series): each missing element interpolated between its nearest neighbours.
+
+    The edges take the nearest value, a series of nothing but missing values becomes zeros, and a
+    series of whole numbers stays whole (interpolations truncated), as Kusto documents it. The forms
+    with a placeholder, an edge switch or a constant are not supported.
+    """
+    if len(node.args) != 1:
+        return None
+    (series,) = _args(node)
+    items = f"__kql_items({series})"
+    numbers = f"list_transform({items}, lambda e: TRY_CAST(e AS DOUBLE))"
+    whole = (
+        f"list_bool_and(list_transform(list_filter({items}, lambda e: NOT __kql_is_null(e)), "
+        "lambda e: json_type(e) IN ('BIGINT', 'UBIGINT')))"
+    )
+    before = f"list_max(list_filter(range(0, i), lambda j: {numbers}[j + 1] IS NOT NULL))"
+    after = f"list_min(list_filter(range(i + 1, len({items})), lambda j: {numbers}[j + 1] IS NOT NULL))"
+    between = f"{numbers}[p + 1] + ({numbers}[q + 1] - {numbers}[p + 1]) * (i - p) / (q - p)"
+    filled = (
+        f"list_transform([[{before}, {after}]], lambda pq: list_transform([pq[1]], lambda p: "
+        f"list_transform([pq[2]], lambda q: CASE WHEN p IS NOT NULL AND q IS NOT NULL THEN {between} "
+        f"WHEN p IS NOT NULL THEN {numbers}[p + 1] WHEN q IS NOT NULL THEN {numbers}[q + 1] ELSE 0.0 END)[1])[1])[1]"
+    )
+    value = f"CASE WHEN {numbers}[i + 1] IS NOT NULL THEN {numbers}[i + 1] ELSE {filled} END"
+    return (
+        f"to_json(list_transform(range(0, len({items})), lambda i: "
+        f"CASE WHEN coalesce({whole}, false) THEN trunc({value}) ELSE {value} END))"
+    )
+
+
 def _render_series_fill_const(node: Any) -> str | None:
     """series_fill_const(series[, constant]): missing elements (nulls) replaced by the constant (0)."""
     if len(node.args) not in (1, 2):
@@ -789,34 +828,63 @@ def _render_percentiles_array_tdigest(node: Any) -> str | None:
     return f"to_json([{picks}])"
 
 
-def _render_indexof(node: Any) -> str | None:
-    """indexof(text, match, start[, length[, occurrence]]) with .NET's IndexOf(value, start, count).
+@dataclass(frozen=True)
+class _Search:
+    """A windowed search as .NET's IndexOf(value, start, count) does it, and Kusto after it.
 
-    A negative start counts back from the end; a match must lie wholly within `length` characters
-    from where its search starts; each further occurrence is searched for from one past the last.
+    `positions` lists (SQL, over `p`) where a match starts; a negative start counts back from the
+    end; a match must lie wholly within `count` places from where its search starts; each further
+    occurrence is searched for from one past the last.
     """
+
+    name: str
+    size: str
+    positions: str
+    width: str
+    args: list[str]
+
+    def sql(self, *, negative_start: str) -> str:
+        start = f"CAST({self.args[0]} AS BIGINT)"
+        count = f"CAST({self.args[1]} AS BIGINT)" if len(self.args) > 1 else "-1"
+        occurrence = f"CAST({self.args[2]} AS BIGINT)" if len(self.args) > 2 else "1"
+        first = f"(CASE WHEN {start} < 0 THEN {self.size} + {start} ELSE {start} END)"
+        # One search per occurrence; -2 marks "not found" and stays so.
+        step = (
+            f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({self.positions}, lambda p: p >= f + 1 "
+            f"AND ({count} = -1 OR p + {self.width} <= f + 1 + {count}))), -2) END"
+        )
+        found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
+        return (
+            f"CASE WHEN {occurrence} < 0 OR {count} < -1 THEN NULL WHEN {first} < 0 THEN {negative_start} "
+            f"WHEN {occurrence} = 0 THEN error('{self.name}(): an occurrence of 0 is not supported here') "
+            f"WHEN {first} > {self.size} THEN -1 "
+            f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
+        )
+
+
+def _render_indexof(node: Any) -> str | None:
+    """indexof(text, match, start[, length[, occurrence]]): where the match starts, or -1."""
     if len(node.args) not in (3, 4, 5):
         return None
     args = _args(node)
     text, match = (f"CAST({arg} AS VARCHAR)" for arg in args[:2])
-    start = f"CAST({args[2]} AS BIGINT)"
-    count = f"CAST({args[3]} AS BIGINT)" if len(args) > 3 else "-1"
-    occurrence = f"CAST({args[4]} AS BIGINT)" if len(args) > 4 else "1"
-    first = f"CASE WHEN {start} < 0 THEN length({text}) + {start} ELSE {start} END"
-    # Every position the match starts at (overlapping), then one search per occurrence; -2 marks
-    # "not found" and stays so.
     at = f"substr({text}, p + 1, length({match})) = {match}"
     positions = f"list_filter(range(0, length({text}) - length({match}) + 1), lambda p: {at})"
-    step = (
-        f"CASE WHEN f = -2 THEN -2 ELSE coalesce(list_min(list_filter({positions}, lambda p: p >= f + 1 "
-        f"AND ({count} = -1 OR p + length({match}) <= f + 1 + {count}))), -2) END"
-    )
-    found = f"list_reduce(range(0, {occurrence}), lambda f, k: {step}, {first} - 1)"
-    return (
-        f"CASE WHEN {occurrence} < 0 OR {count} < -1 OR ({first}) < 0 THEN NULL "
-        f"WHEN {occurrence} = 0 THEN error('indexof(): an occurrence of 0 is not supported here') "
-        f"WHEN ({first}) > length({text}) THEN -1 "
-        f"ELSE CAST(greatest({found}, -1) AS BIGINT) END"
+    search = _Search("indexof", f"length({text})", positions, f"length({match})", args[2:])
+    return search.sql(negative_start="NULL")
+
+
+def _render_array_index_of(node: Any) -> str | None:
+    """array_index_of(array, value, start[, length[, occurrence]]): where the value is, or -1."""
+    if len(node.args) not in (3, 4, 5):
+        return None
+    args = _args(node)
+    items = f"__kql_items({args[0]})"
+    positions = f"list_filter(range(0, len({items})), lambda p: {items}[p + 1] = __kql_json({args[1]}))"
+    search = _Search("array_index_of", f"len({items})", positions, "1", args[2:])
+    # Where a start before the beginning leads is not documented: refused, not guessed.
+    return search.sql(
+        negative_start="error('array_index_of(): a start before the first element is not supported here')"
     )
 
 
@@ -871,6 +939,30 @@ def _render_ip6(kind: str) -> _Renderer:
     return render
 
 
+# One CSV field (quoted, with "" for a quote, or bare) and the first record of a text.
+_CSV_FIELD = '"(?:[^"]|"")*"|[^,\\r\\n"]*'
+_CSV_RECORD = f"^((?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*)"
+
+
+def _render_parse_csv(node: Any) -> str | None:
+    """parse_csv(text): the fields of its first record, unquoted; malformed text is refused."""
+    if len(node.args) != 1:
+        return None
+    (value,) = _args(node)
+    text = f"CAST({value} AS VARCHAR)"
+    record = f"regexp_extract({text}, '{_CSV_RECORD}', 1)"
+    # Every field is read with the comma before it, so an empty field is never an empty match.
+    fields = f"regexp_extract_all(',' || {record}, ',({_CSV_FIELD})', 1)"
+    unquoted = "CASE WHEN starts_with(f, '\"') THEN replace(substr(f, 2, length(f) - 2), '\"\"', '\"') ELSE f END"
+    rest = f"substr({text}, length({record}) + 1, 1)"
+    return (
+        f"CASE WHEN {text} IS NULL THEN NULL "
+        f"WHEN length({record}) < length({text}) AND {rest} NOT IN (chr(10), chr(13)) "
+        "THEN error('parse_csv(): the text is not well-formed CSV') "
+        f"ELSE to_json(list_transform({fields}, lambda f: {unquoted})) END"
+    )
+
+
 def _special_forms() -> dict[str, _Renderer]:
     forms: dict[str, _Renderer] = {
         "set_union": _render_set("union"),
@@ -883,14 +975,17 @@ def _special_forms() -> dict[str, _Renderer]:
         "bin_at": _render_bin_at,
         "unicode_codepoints_to_string": _render_unicode_codepoints_to_string,
         "range": _render_range,
+        "parse_csv": _render_parse_csv,
         "ipv6_compare": _render_ip6("compare"),
         "ipv6_is_match": _render_ip6("match"),
         "ipv6_is_in_range": _render_ip6("range"),
         "indexof": _render_indexof,
+        "array_index_of": _render_array_index_of,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,
         "format_timespan": _render_format_timespan,
         "array_split": _render_array_split,
         "series_fill_const": _render_series_fill_const,
+        "series_fill_linear": _render_series_fill_linear,
         "array_sort_asc": _render_array_sort("ASC"),
         "array_sort_desc": _render_array_sort("DESC"),
         "bag_merge": _render_bag_merge,
