@@ -940,8 +940,11 @@ def _insert_window(
 
 _META_SCHEMA = "opsconsole_meta"
 TELEMETRY_VERSION = "2"
-# Newest first: the last hour is there within a moment, then the rest of the last day, then a
-# day at a time, so a query about the recent past is complete long before the whole week is.
+# Newest first: the last hour is there within a moment, then the rest of the last day, then the
+# older days in one window per worker, so a query about the recent past is complete long before the
+# whole week is. Few large statements are much cheaper than many small ones: a statement that
+# appends less than a row group leaves the rest in the write-ahead log, and DuckDB then checkpoints
+# (re-compressing) again and again while the seed runs.
 _FIRST_WINDOWS = (dt.timedelta(hours=1), dt.timedelta(days=1))
 
 
@@ -965,13 +968,16 @@ def _story_rows(
     )
 
 
-def _windows(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """[start, end) cut newest first: the last hour, the rest of the last day, then whole days."""
+def _windows(start: dt.datetime, end: dt.datetime, parts: int = 1) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) cut newest first: the last hour, the rest of the last day, then what is older in
+    `parts` windows of whole hours."""
     cuts = [end]
     for size in _FIRST_WINDOWS:
         cuts.append(max(end - size, start))
+    hours = -(-(cuts[-1] - start) // dt.timedelta(hours=1))
+    step = dt.timedelta(hours=max(1, -(-hours // max(1, parts))))
     while cuts[-1] > start:
-        cuts.append(max(cuts[-1] - dt.timedelta(days=1), start))
+        cuts.append(max(cuts[-1] - step, start))
     return [(t0, t1) for t1, t0 in itertools.pairwise(cuts) if t0 < t1]
 
 
@@ -1021,7 +1027,8 @@ class TelemetrySeeding:
         end = naive_utc(self.now).replace(second=0, microsecond=0)
         start = end - dt.timedelta(days=DAYS)
         engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, end
-        windows = _windows(start, end)
+        workers = max(1, min(os.cpu_count() or 1, 4))
+        windows = _windows(start, end, workers)
         pending = list(enumerate(windows))
         done: set[int] = set()
         failures: list[BaseException] = []
@@ -1050,7 +1057,7 @@ class TelemetrySeeding:
                 if progress is not None:
                     progress(engine.seed_progress)
 
-        cursors = [engine.connection.cursor() for _ in range(max(1, min(os.cpu_count() or 1, 4)))]
+        cursors = [engine.connection.cursor() for _ in range(workers)]
         with self._lock:
             self._cursors = cursors
         try:
