@@ -379,14 +379,15 @@ def _view_columns(table: str) -> dict[str, str]:
 
 
 def _view_sql(table: str) -> str:
-    stored = {name for name, _ in _STORED[table]}
+    stored = dict(_STORED[table])
     computed = _view_columns(table)
     columns = []
     for name, kind in TABLES[table]:
-        if name in stored and name not in computed:
-            columns.append(f'"{name}"')
+        expression = computed.get(name, name)
+        if stored.get(expression) == kind:  # a stored column as it is: filters on it reach the scan
+            columns.append(f'"{expression}" AS "{name}"')
         else:
-            columns.append(f'CAST({computed[name]} AS {kind}) AS "{name}"')
+            columns.append(f'CAST({expression} AS {kind}) AS "{name}"')
     apps = estate.WEB_APPS
     lookups = (
         f"{_app_lookup('app_idx', [app.name for app in apps])} AS app, "
