@@ -400,14 +400,25 @@ def _view_sql(table: str) -> str:
     )
 
 
+def _names(connection: duckdb.DuckDBPyConnection, select: str) -> set[str]:
+    """The names a catalog listing (`duckdb_tables()`, `duckdb_views()`) finds in this database's main schema."""
+    where = " WHERE database_name = current_database() AND schema_name = 'main'"
+    return {str(row[0]) for row in connection.execute(select + where).fetchall()}
+
+
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the telemetry tables (empty) and the helper macros the generators use."""
+    """Create the telemetry tables (empty) and the helper macros the generators use.
+
+    A file of an older layout keeps its plain tables here (no view replaces them); the seeding sees
+    its older version and discards them before writing anew.
+    """
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {STORE_SCHEMA}")
+    plain = _names(connection, "SELECT table_name FROM duckdb_tables()")
     for table, columns in TABLES.items():
         stored = _STORED.get(table, columns)
         body = ", ".join(f'"{name}" {kind}' for name, kind in stored)
         connection.execute(f"CREATE TABLE IF NOT EXISTS {stored_table(table)} ({body})")
-        if table in _STORED:
+        if table in _STORED and table not in plain:
             connection.execute(_view_sql(table))
     # A uniform number in [0, 1) from a hash: deterministic pseudo-randomness inside SQL.
     connection.execute(
@@ -1263,10 +1274,7 @@ def discard_telemetry(engine: KqlEngine) -> None:
     cursor = engine.connection.cursor()
     try:
         cursor.execute("BEGIN TRANSACTION")
-        views = {
-            row[0]
-            for row in cursor.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'").fetchall()
-        }
+        views = _names(cursor, "SELECT view_name FROM duckdb_views()")
         for table in TABLES:
             cursor.execute(f'DROP {"VIEW" if table in views else "TABLE"} IF EXISTS main."{table}"')
         cursor.execute(f"DROP SCHEMA IF EXISTS {STORE_SCHEMA} CASCADE")
