@@ -1104,14 +1104,20 @@ def _story_rows(
 
 def _windows(start: dt.datetime, end: dt.datetime, parts: int = 1) -> list[tuple[dt.datetime, dt.datetime]]:
     """[start, end) cut newest first: the last hour, the rest of the last day, then what is older in
-    `parts` windows of whole hours."""
+    one window of whole hours per worker (`parts`), sized so that the workers finish together."""
     cuts = [end]
     for size in _FIRST_WINDOWS:
         cuts.append(max(end - size, start))
-    hours = -(-(cuts[-1] - start) // dt.timedelta(hours=1))
-    step = dt.timedelta(hours=max(1, -(-hours // max(1, parts))))
+    hour = dt.timedelta(hours=1)
+    loads = [0.0] * max(1, parts)
+    for index, (newer, older) in enumerate(itertools.pairwise(cuts)):
+        loads[index % len(loads)] += (newer - older) / hour
+    target = (sum(loads) + (cuts[-1] - start) / hour) / len(loads)
+    # The least loaded worker is free first and takes the next (newer) window.
+    sizes = [round(target - load) for load in sorted(loads) if round(target - load) > 0] or [1]
     while cuts[-1] > start:
-        cuts.append(max(cuts[-1] - step, start))
+        size = sizes.pop(0) if len(sizes) > 1 else sizes[0]
+        cuts.append(max(cuts[-1] - size * hour, start))
     return [(t0, t1) for t1, t0 in itertools.pairwise(cuts) if t0 < t1]
 
 
