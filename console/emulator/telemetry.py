@@ -1114,10 +1114,10 @@ def _windows(start: dt.datetime, end: dt.datetime, parts: int = 1) -> list[tuple
         loads[index % len(loads)] += (newer - older) / hour
     target = (sum(loads) + (cuts[-1] - start) / hour) / len(loads)
     # The least loaded worker is free first and takes the next (newer) window.
-    sizes = [round(target - load) for load in sorted(loads) if round(target - load) > 0] or [1]
+    hours = [round(target - load) for load in sorted(loads) if round(target - load) > 0] or [1]
     while cuts[-1] > start:
-        size = sizes.pop(0) if len(sizes) > 1 else sizes[0]
-        cuts.append(max(cuts[-1] - size * hour, start))
+        step = hours.pop(0) if len(hours) > 1 else hours[0]
+        cuts.append(max(cuts[-1] - step * hour, start))
     return [(t0, t1) for t1, t0 in itertools.pairwise(cuts) if t0 < t1]
 
 
