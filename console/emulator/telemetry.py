@@ -1054,6 +1054,24 @@ def _run(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, obje
     cursor.execute(sql, used)
 
 
+# Tables whose rows are drawn from the same window's requests, so written after them.
+_FROM_REQUESTS = frozenset({"AppDependencies", "AppExceptions", "AppTraces"})
+
+
+def _window_statements(
+    bucket_s: int, builds: Mapping[tuple[str, str], str], routing: Mapping[tuple[str, str], float] | None = None
+) -> list[tuple[str, str]]:
+    """(table, INSERT statement) for one window, requests first."""
+    return [
+        ("AppRequests", _requests_sql(bucket_s, builds, routing)),
+        ("AppDependencies", _dependencies_sql()),
+        ("AppExceptions", _exceptions_sql()),
+        ("AppTraces", _traces_sql()),
+        ("Heartbeat", _heartbeat_sql()),
+        ("AzureDiagnostics", _diagnostics_sql()),
+    ]
+
+
 def _insert_window(
     cursor: duckdb.DuckDBPyConnection,
     parameters: dict[str, object],
@@ -1061,14 +1079,7 @@ def _insert_window(
     builds: Mapping[tuple[str, str], str],
     routing: Mapping[tuple[str, str], float] | None = None,
 ) -> None:
-    for sql in (
-        _requests_sql(bucket_s, builds, routing),
-        _dependencies_sql(),
-        _exceptions_sql(),
-        _traces_sql(),
-        _heartbeat_sql(),
-        _diagnostics_sql(),
-    ):
+    for _, sql in _window_statements(bucket_s, builds, routing):
         _run(cursor, sql, parameters)
 
 
@@ -1161,7 +1172,8 @@ class TelemetrySeeding:
         """Write seven days of telemetry ending at `now` (floored to the minute); return where it ends.
 
         Windows are written newest first by one worker per core (one statement keeps about one core
-        busy), and `complete_from` moves back as each run of newest windows is done.
+        busy), each table by one worker at a time, and `complete_from` moves back as each run of
+        newest windows is done.
         """
         engine = self.engine
         end = naive_utc(self.now).replace(second=0, microsecond=0)
@@ -1169,32 +1181,60 @@ class TelemetrySeeding:
         engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, end
         workers = max(1, min(os.cpu_count() or 1, 4))
         windows = _windows(start, end, workers)
-        pending = list(enumerate(windows))
+        statements = _window_statements(60, _default_builds())
+        # One task per window and table, newest window first. A table is written by one worker at a
+        # time: DuckDB then writes its rows straight to compressed row groups, where concurrent
+        # appends to one table would go through the write-ahead log and repeated checkpoints.
+        pending = [(index, table, sql) for index in range(len(windows)) for table, sql in statements]
+        left = {index: len(statements) for index in range(len(windows))}
+        busy: set[str] = set()
+        requests_done: set[int] = set()
         done: set[int] = set()
         failures: list[BaseException] = []
         total = (end - start).total_seconds()
-        builds = _default_builds()
+        turn = threading.Condition(self._lock)
+
+        def next_task() -> tuple[int, str, str] | None:
+            """The first task whose table is free and whose requests are written (under the lock)."""
+            while not self._stop.is_set() and pending and not failures:
+                for position, (index, table, sql) in enumerate(pending):
+                    if table not in busy and (table not in _FROM_REQUESTS or index in requests_done):
+                        busy.add(table)
+                        del pending[position]
+                        return index, table, sql
+                turn.wait(0.1)
+            return None
 
         def worker(cursor: duckdb.DuckDBPyConnection) -> None:
-            while not self._stop.is_set():
-                with self._lock:
-                    if not pending or failures:
-                        return
-                    index, (t0, t1) = pending.pop(0)
-                try:
-                    _insert_window(cursor, _window_parameters(t0, t1, self.now, self.scale), 60, builds)
-                except BaseException as error:
-                    with self._lock:
-                        failures.append(error)
+            while True:
+                with turn:
+                    task = next_task()
+                if task is None:
                     return
-                with self._lock:
-                    done.add(index)
-                    newest = 0
-                    while newest in done:
-                        newest += 1
-                    engine.complete_from = windows[newest - 1][0] if newest else end
-                    engine.seed_progress = (end - engine.complete_from).total_seconds() / total
-                if progress is not None:
+                index, table, sql = task
+                t0, t1 = windows[index]
+                try:
+                    _run(cursor, sql, _window_parameters(t0, t1, self.now, self.scale))
+                except BaseException as error:
+                    with turn:
+                        failures.append(error)
+                        turn.notify_all()
+                    return
+                with turn:
+                    busy.discard(table)
+                    if table == "AppRequests":
+                        requests_done.add(index)
+                    left[index] -= 1
+                    finished = left[index] == 0
+                    if finished:
+                        done.add(index)
+                        newest = 0
+                        while newest in done:
+                            newest += 1
+                        engine.complete_from = windows[newest - 1][0] if newest else end
+                        engine.seed_progress = (end - engine.complete_from).total_seconds() / total
+                    turn.notify_all()
+                if progress is not None and finished:
                     progress(engine.seed_progress)
 
         cursors = [engine.connection.cursor() for _ in range(workers)]
