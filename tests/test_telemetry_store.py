@@ -94,3 +94,13 @@ def test_a_restart_writes_the_gap_into_the_store_and_drops_what_is_too_old(tmp_p
     assert newest is not None and newest > NOW.replace(tzinfo=None) + dt.timedelta(days=1)
     assert oldest is not None and oldest >= until - dt.timedelta(days=8)
     engine.close()
+
+
+def test_discarding_leaves_empty_views_that_a_new_seed_fills() -> None:
+    engine = KqlEngine()
+    seed_telemetry(engine, NOW, scale=SCALE)
+    seeded = _count(engine, "AppRequests")
+    discard_telemetry(engine)
+    assert all(_count(engine, f'"{table}"') == 0 for table in TABLES)
+    seed_telemetry(engine, NOW, scale=SCALE)
+    assert _count(engine, "AppRequests") == seeded
