@@ -41,6 +41,7 @@ __all__ = [
     "INCIDENT_APP",
     "INCIDENT_MINUTES",
     "SILENT_COMPUTER",
+    "STORE_SCHEMA",
     "TABLES",
     "KeptTelemetry",
     "TelemetrySeeding",
@@ -52,6 +53,7 @@ __all__ = [
     "kept_telemetry",
     "mark_written_until",
     "seed_telemetry",
+    "stored_table",
 ]
 
 DAYS = 7
@@ -258,11 +260,166 @@ TABLES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# The three big tables are stored compactly in their own schema: the numbers and few-valued strings
+# a row is made of. Their Log Analytics columns (ids, URLs, messages, properties, constants) are
+# views computed from those when a query reads them: writing millions of random-looking strings
+# is most of what seeding would otherwise cost.
+STORE_SCHEMA = "opsconsole_store"
+_STORED: dict[str, list[tuple[str, str]]] = {
+    "AppRequests": [
+        ("TimeGenerated", "TIMESTAMP"),
+        ("rk", "UBIGINT"),
+        ("app_idx", "UTINYINT"),
+        ("slot", "VARCHAR"),
+        ("build", "VARCHAR"),
+        ("op", "VARCHAR"),
+        ("Success", "BOOLEAN"),
+        ("ResultCode", "VARCHAR"),
+        ("DurationMs", "DOUBLE"),
+        ("routed", "BOOLEAN"),
+    ],
+    "AppDependencies": [
+        ("TimeGenerated", "TIMESTAMP"),
+        ("dk", "UBIGINT"),
+        ("rk", "UBIGINT"),
+        ("app_idx", "UTINYINT"),
+        ("slot", "VARCHAR"),
+        ("build", "VARCHAR"),
+        ("op", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("kind", "VARCHAR"),
+        ("Success", "BOOLEAN"),
+        ("timed_out", "BOOLEAN"),
+        ("DurationMs", "DOUBLE"),
+    ],
+    "AppTraces": [
+        ("TimeGenerated", "TIMESTAMP"),
+        ("rk", "UBIGINT"),
+        ("app_idx", "UTINYINT"),
+        ("slot", "VARCHAR"),
+        ("build", "VARCHAR"),
+        ("op", "VARCHAR"),
+        ("Success", "BOOLEAN"),
+        ("ResultCode", "VARCHAR"),
+        ("DurationMs", "DOUBLE"),
+        ("incident", "BOOLEAN"),
+    ],
+}
+
+
+def stored_table(table: str) -> str:
+    """Where a telemetry table's rows are written and deleted (quoted, schema-qualified if compact)."""
+    return f'{STORE_SCHEMA}."{table}"' if table in _STORED else f'"{table}"'
+
+
+def _app_lookup(index: str, values: list[str]) -> str:
+    return f"({_list(values)})[{index} + 1]"
+
+
+def _request_columns() -> dict[str, str]:
+    """The columns every App Insights table shares, from a stored row's request key and app."""
+    return {
+        "TenantId": _literal(estate.WORKSPACE_CUSTOMER_ID),
+        "Properties": "json_object('slot', slot, 'build', build, '_MS.ProcessedByMetricExtractors', 'True')",
+        "OperationName": "op",
+        "OperationId": "printf('%016x%016x', rk, hash(rk, 101))",
+        "ParentId": "printf('%016x', hash(rk, 100))",
+        "AppVersion": "build",
+        "AppRoleName": "app",
+        "AppRoleInstance": "app || '-' || slot || '-' || CAST(hash(rk, 9) % 3 AS VARCHAR)",
+        "ClientType": "'PC'",
+        "SDKVersion": "'azurewebsites:2.15.0'",
+        "ItemCount": "1",
+        "_ResourceId": "rid",
+    }
+
+
+def _view_columns(table: str) -> dict[str, str]:
+    shared = _request_columns()
+    if table == "AppRequests":
+        return {
+            **shared,
+            "Id": "printf('%016x', hash(rk, 100))",
+            "Source": "NULL",
+            "Name": "op",
+            "Url": "'https://' || app || CASE WHEN slot = 'production' OR routed THEN '' ELSE '-' || slot END "
+            "|| '.azurewebsites.net' || replace(split_part(op, ' ', 2), '{id}', CAST(hash(rk, 7) % 100000 AS VARCHAR))",
+            "PerformanceBucket": _PERFORMANCE_BUCKET.format(d="DurationMs"),
+            "ParentId": "printf('%016x', hash(rk, 102))",
+            "ResourceGUID": "guid",
+            "Type": "'AppRequests'",
+        }
+    if table == "AppDependencies":
+        return {
+            **shared,
+            "Id": "printf('%016x', dk)",
+            "Target": "target",
+            "DependencyType": "kind",
+            "Name": "CASE kind WHEN 'PostgreSQL' THEN split_part(target, '.', 1) || ' | orders' "
+            "WHEN 'Azure Key Vault' THEN 'GET /secrets/payments-api-key' "
+            "WHEN 'Azure blob' THEN 'GET /images/' || CAST(dk % 5000 AS VARCHAR) || '.webp' "
+            "ELSE 'POST /v1/charges' END",
+            "Data": "CASE kind WHEN 'PostgreSQL' THEN 'SELECT id, status, total FROM orders WHERE customer_id = @p0' "
+            "ELSE 'https://' || target || '/' END",
+            "ResultCode": "CASE WHEN timed_out THEN '57014' WHEN kind = 'PostgreSQL' THEN '0' "
+            "WHEN Success THEN '200' ELSE '503' END",
+            "PerformanceBucket": _PERFORMANCE_BUCKET.format(d="DurationMs"),
+            "Type": "'AppDependencies'",
+        }
+    return {
+        **shared,
+        "Message": "CASE WHEN Success THEN 'Request ' || op || ' completed with ' || ResultCode || ' in ' "
+        "|| CAST(CAST(DurationMs AS BIGINT) AS VARCHAR) || ' ms' "
+        "WHEN incident THEN 'Database call to psql-orders-prod timed out after 15000 ms; request ' "
+        "|| printf('%016x%016x', rk, hash(rk, 101)) || ' failed' "
+        "ELSE 'Request ' || op || ' failed with ' || ResultCode END",
+        "SeverityLevel": "CASE WHEN Success THEN 1 WHEN ResultCode = '404' THEN 2 ELSE 3 END",
+        "Type": "'AppTraces'",
+    }
+
+
+def _view_sql(table: str) -> str:
+    stored = dict(_STORED[table])
+    computed = _view_columns(table)
+    columns = []
+    for name, kind in TABLES[table]:
+        expression = computed.get(name, name)
+        if stored.get(expression) == kind:  # a stored column as it is: filters on it reach the scan
+            columns.append(f'"{expression}" AS "{name}"')
+        else:
+            columns.append(f'CAST({expression} AS {kind}) AS "{name}"')
+    apps = estate.WEB_APPS
+    lookups = (
+        f"{_app_lookup('app_idx', [app.name for app in apps])} AS app, "
+        f"{_app_lookup('app_idx', [app.resource_id.lower() for app in apps])} AS rid, "
+        f"{_app_lookup('app_idx', [_resource_guid(app.name) for app in apps])} AS guid"
+    )
+    return (
+        f'CREATE OR REPLACE VIEW main."{table}" AS SELECT {", ".join(columns)} '
+        f"FROM (SELECT s.*, {lookups} FROM {stored_table(table)} s)"
+    )
+
+
+def _names(connection: duckdb.DuckDBPyConnection, select: str) -> set[str]:
+    """The names a catalog listing (`duckdb_tables()`, `duckdb_views()`) finds in this database's main schema."""
+    where = " WHERE database_name = current_database() AND schema_name = 'main'"
+    return {str(row[0]) for row in connection.execute(select + where).fetchall()}
+
+
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the telemetry tables (empty) and the helper macros the generators use."""
+    """Create the telemetry tables (empty) and the helper macros the generators use.
+
+    A file of an older layout keeps its plain tables here (no view replaces them); the seeding sees
+    its older version and discards them before writing anew.
+    """
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {STORE_SCHEMA}")
+    plain = _names(connection, "SELECT table_name FROM duckdb_tables()")
     for table, columns in TABLES.items():
-        body = ", ".join(f'"{name}" {kind}' for name, kind in columns)
-        connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+        stored = _STORED.get(table, columns)
+        body = ", ".join(f'"{name}" {kind}' for name, kind in stored)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {stored_table(table)} ({body})")
+        if table in _STORED and table not in plain:
+            connection.execute(_view_sql(table))
     # A uniform number in [0, 1) from a hash: deterministic pseudo-randomness inside SQL.
     connection.execute(
         "CREATE OR REPLACE MACRO _tg_u(x, i) AS CAST(hash(hash(x, i)) >> 11 AS DOUBLE) / 9007199254740992.0"
@@ -355,7 +512,7 @@ def _requests_sql(
     app's production requests to a slot."""
     incident = f"(s.app = {_literal(INCIDENT_APP)} AND s.t >= $inc0 AND s.t < $inc1 AND s.slot = 'production')"
     return f"""
-INSERT INTO AppRequests BY NAME
+INSERT INTO {stored_table("AppRequests")} BY NAME
 WITH {_apps_values()}, {_builds_values(builds)}, {_routes_values(routing or {})},
 buckets AS (
     SELECT a.*, g.range AS bucket FROM apps a, range($t0, $t1, INTERVAL {bucket_s} SECOND) g
@@ -396,33 +553,19 @@ timed AS (
     FROM judged
 )
 SELECT
-    {_literal(estate.WORKSPACE_CUSTOMER_ID)} AS TenantId,
     t AS TimeGenerated,
-    printf('%016x', hash(rk, 100)) AS Id,
-    NULL AS Source,
-    op AS Name,
-    'https://' || app || CASE WHEN slot = 'production' OR routed THEN '' ELSE '-' || slot END || '.azurewebsites.net'
-        || replace(split_part(op, ' ', 2), '{{id}}', CAST(hash(rk, 7) % 100000 AS VARCHAR)) AS Url,
+    rk,
+    app_idx,
+    slot,
+    build,
+    op,
     ok AS Success,
     CASE WHEN ok THEN CASE WHEN op LIKE 'POST%' THEN '201' ELSE '200' END
          WHEN incident THEN CASE WHEN _tg_u(rk, 8) < 0.7 THEN '504' ELSE '500' END
          WHEN _tg_u(rk, 8) < 0.6 THEN '500' WHEN _tg_u(rk, 8) < 0.8 THEN '503'
          WHEN _tg_u(rk, 8) < 0.9 THEN '502' ELSE '404' END AS ResultCode,
     duration AS DurationMs,
-    {_PERFORMANCE_BUCKET.format(d="duration")} AS PerformanceBucket,
-    json_object('slot', slot, 'build', build, '_MS.ProcessedByMetricExtractors', 'True') AS Properties,
-    op AS OperationName,
-    printf('%016x%016x', rk, hash(rk, 101)) AS OperationId,
-    printf('%016x', hash(rk, 102)) AS ParentId,
-    build AS AppVersion,
-    app AS AppRoleName,
-    app || '-' || slot || '-' || CAST(hash(rk, 9) % 3 AS VARCHAR) AS AppRoleInstance,
-    'PC' AS ClientType,
-    guid AS ResourceGUID,
-    'azurewebsites:2.15.0' AS SDKVersion,
-    1 AS ItemCount,
-    rid AS _ResourceId,
-    'AppRequests' AS Type
+    routed
 FROM timed
 """
 
@@ -453,10 +596,26 @@ def _window_requests() -> str:
     )
 
 
+def _stored_requests() -> str:
+    """The window's stored requests with what their dependencies and traces are drawn from: `rk` is
+    the hash of the request's operation id (the request's own key is `req_rk`)."""
+    apps = ", ".join(f"({index}, {_list(app.dependencies)})" for index, app in enumerate(estate.WEB_APPS))
+    incident_idx = next((i for i, app in enumerate(estate.WEB_APPS) if app.name == INCIDENT_APP), -1)
+    return (
+        f"deps_by_app(app_idx, deps) AS (VALUES {apps}),\n"
+        "req AS (SELECT q.* EXCLUDE (rk), q.rk AS req_rk, "
+        "hash(printf('%016x%016x', q.rk, hash(q.rk, 101))) AS rk, d.deps, "
+        f"(q.app_idx = {incident_idx} AND q.TimeGenerated >= $inc0 AND q.TimeGenerated < $inc1 "
+        "AND q.slot = 'production') AS incident "
+        f"FROM {stored_table('AppRequests')} q JOIN deps_by_app d ON d.app_idx = q.app_idx "
+        "WHERE q.TimeGenerated >= $t0 AND q.TimeGenerated < $t1)"
+    )
+
+
 def _dependencies_sql() -> str:
     return f"""
-INSERT INTO AppDependencies BY NAME
-WITH {_window_requests()},
+INSERT INTO {stored_table("AppDependencies")} BY NAME
+WITH {_stored_requests()},
 expanded AS (
     SELECT *, unnest(range(CAST(floor(_tg_u(rk, 20) * 2.2) AS INTEGER))) AS k FROM req
 ),
@@ -477,30 +636,13 @@ judged AS (
     FROM typed
 )
 SELECT
-    TenantId,
     TimeGenerated + to_microseconds(CAST(_tg_u(dk, 5) * DurationMs * 300 AS BIGINT)) AS TimeGenerated,
-    printf('%016x', dk) AS Id,
-    target AS Target,
-    kind AS DependencyType,
-    CASE kind WHEN 'PostgreSQL' THEN split_part(target, '.', 1) || ' | orders'
-              WHEN 'Azure Key Vault' THEN 'GET /secrets/payments-api-key'
-              WHEN 'Azure blob' THEN 'GET /images/' || CAST(dk % 5000 AS VARCHAR) || '.webp'
-              ELSE 'POST /v1/charges' END AS Name,
-    CASE kind WHEN 'PostgreSQL' THEN 'SELECT id, status, total FROM orders WHERE customer_id = @p0'
-              ELSE 'https://' || target || '/' END AS Data,
+    dk,
+    req_rk AS rk,
+    app_idx, slot, build, op, target, kind,
     ok AS Success,
-    CASE WHEN timed_out THEN '57014' WHEN kind = 'PostgreSQL' THEN '0'
-         WHEN ok THEN '200' ELSE '503' END AS ResultCode,
-    duration AS DurationMs,
-    {_PERFORMANCE_BUCKET.format(d="duration")} AS PerformanceBucket,
-    Properties,
-    OperationName,
-    OperationId,
-    Id AS ParentId,
-    AppVersion, AppRoleName, AppRoleInstance, ClientType, SDKVersion,
-    1 AS ItemCount,
-    _ResourceId,
-    'AppDependencies' AS Type
+    timed_out,
+    duration AS DurationMs
 FROM judged
 """
 
@@ -558,20 +700,12 @@ FROM described
 
 def _traces_sql() -> str:
     return f"""
-INSERT INTO AppTraces BY NAME
-WITH {_window_requests()}
+INSERT INTO {stored_table("AppTraces")} BY NAME
+WITH {_stored_requests()}
 SELECT
-    TenantId,
     TimeGenerated + to_microseconds(CAST(DurationMs * 500 AS BIGINT)) AS TimeGenerated,
-    CASE WHEN Success THEN 'Request ' || Name || ' completed with ' || ResultCode || ' in '
-              || CAST(CAST(DurationMs AS BIGINT) AS VARCHAR) || ' ms'
-         WHEN incident THEN 'Database call to psql-orders-prod timed out after 15000 ms; request '
-              || OperationId || ' failed'
-         ELSE 'Request ' || Name || ' failed with ' || ResultCode END AS Message,
-    CASE WHEN Success THEN 1 WHEN ResultCode = '404' THEN 2 ELSE 3 END AS SeverityLevel,
-    Properties, OperationName, OperationId, Id AS ParentId,
-    AppVersion, AppRoleName, AppRoleInstance, ClientType, SDKVersion,
-    1 AS ItemCount, _ResourceId, 'AppTraces' AS Type
+    req_rk AS rk,
+    app_idx, slot, build, op, Success, ResultCode, DurationMs, incident
 FROM req
 WHERE NOT Success OR _tg_u(rk, 40) < 0.45
 """
@@ -920,6 +1054,24 @@ def _run(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, obje
     cursor.execute(sql, used)
 
 
+# Tables whose rows are drawn from the same window's requests, so written after them.
+_FROM_REQUESTS = frozenset({"AppDependencies", "AppExceptions", "AppTraces"})
+
+
+def _window_statements(
+    bucket_s: int, builds: Mapping[tuple[str, str], str], routing: Mapping[tuple[str, str], float] | None = None
+) -> list[tuple[str, str]]:
+    """(table, INSERT statement) for one window, requests first."""
+    return [
+        ("AppRequests", _requests_sql(bucket_s, builds, routing)),
+        ("AppDependencies", _dependencies_sql()),
+        ("AppExceptions", _exceptions_sql()),
+        ("AppTraces", _traces_sql()),
+        ("Heartbeat", _heartbeat_sql()),
+        ("AzureDiagnostics", _diagnostics_sql()),
+    ]
+
+
 def _insert_window(
     cursor: duckdb.DuckDBPyConnection,
     parameters: dict[str, object],
@@ -927,21 +1079,17 @@ def _insert_window(
     builds: Mapping[tuple[str, str], str],
     routing: Mapping[tuple[str, str], float] | None = None,
 ) -> None:
-    for sql in (
-        _requests_sql(bucket_s, builds, routing),
-        _dependencies_sql(),
-        _exceptions_sql(),
-        _traces_sql(),
-        _heartbeat_sql(),
-        _diagnostics_sql(),
-    ):
+    for _, sql in _window_statements(bucket_s, builds, routing):
         _run(cursor, sql, parameters)
 
 
 _META_SCHEMA = "opsconsole_meta"
-TELEMETRY_VERSION = "2"
-# Newest first: the last hour is there within a moment, then the rest of the last day, then a
-# day at a time, so a query about the recent past is complete long before the whole week is.
+TELEMETRY_VERSION = "3"
+# Newest first: the last hour is there within a moment, then the rest of the last day, then the
+# older days in one window per worker, so a query about the recent past is complete long before the
+# whole week is. Few large statements are much cheaper than many small ones: a statement that
+# appends less than a row group leaves the rest in the write-ahead log, and DuckDB then checkpoints
+# (re-compressing) again and again while the seed runs.
 _FIRST_WINDOWS = (dt.timedelta(hours=1), dt.timedelta(days=1))
 
 
@@ -965,13 +1113,22 @@ def _story_rows(
     )
 
 
-def _windows(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """[start, end) cut newest first: the last hour, the rest of the last day, then whole days."""
+def _windows(start: dt.datetime, end: dt.datetime, parts: int = 1) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) cut newest first: the last hour, the rest of the last day, then what is older in
+    one window of whole hours per worker (`parts`), sized so that the workers finish together."""
     cuts = [end]
     for size in _FIRST_WINDOWS:
         cuts.append(max(end - size, start))
+    hour = dt.timedelta(hours=1)
+    loads = [0.0] * max(1, parts)
+    for index, (newer, older) in enumerate(itertools.pairwise(cuts)):
+        loads[index % len(loads)] += (newer - older) / hour
+    target = (sum(loads) + (cuts[-1] - start) / hour) / len(loads)
+    # The least loaded worker is free first and takes the next (newer) window.
+    hours = [round(target - load) for load in sorted(loads) if round(target - load) > 0] or [1]
     while cuts[-1] > start:
-        cuts.append(max(cuts[-1] - dt.timedelta(days=1), start))
+        step = hours.pop(0) if len(hours) > 1 else hours[0]
+        cuts.append(max(cuts[-1] - step * hour, start))
     return [(t0, t1) for t1, t0 in itertools.pairwise(cuts) if t0 < t1]
 
 
@@ -1015,42 +1172,72 @@ class TelemetrySeeding:
         """Write seven days of telemetry ending at `now` (floored to the minute); return where it ends.
 
         Windows are written newest first by one worker per core (one statement keeps about one core
-        busy), and `complete_from` moves back as each run of newest windows is done.
+        busy), each table by one worker at a time, and `complete_from` moves back as each run of
+        newest windows is done.
         """
         engine = self.engine
         end = naive_utc(self.now).replace(second=0, microsecond=0)
         start = end - dt.timedelta(days=DAYS)
         engine.seeding, engine.seed_progress, engine.complete_from = True, 0.0, end
-        windows = _windows(start, end)
-        pending = list(enumerate(windows))
+        workers = max(1, min(os.cpu_count() or 1, 4))
+        windows = _windows(start, end, workers)
+        statements = _window_statements(60, _default_builds())
+        # One task per window and table, newest window first. A table is written by one worker at a
+        # time: DuckDB then writes its rows straight to compressed row groups, where concurrent
+        # appends to one table would go through the write-ahead log and repeated checkpoints.
+        pending = [(index, table, sql) for index in range(len(windows)) for table, sql in statements]
+        left = {index: len(statements) for index in range(len(windows))}
+        busy: set[str] = set()
+        requests_done: set[int] = set()
         done: set[int] = set()
         failures: list[BaseException] = []
         total = (end - start).total_seconds()
-        builds = _default_builds()
+        turn = threading.Condition(self._lock)
+
+        def next_task() -> tuple[int, str, str] | None:
+            """The first task whose table is free and whose requests are written (under the lock)."""
+            while not self._stop.is_set() and pending and not failures:
+                for position, (index, table, sql) in enumerate(pending):
+                    if table not in busy and (table not in _FROM_REQUESTS or index in requests_done):
+                        busy.add(table)
+                        del pending[position]
+                        return index, table, sql
+                turn.wait(0.1)
+            return None
 
         def worker(cursor: duckdb.DuckDBPyConnection) -> None:
-            while not self._stop.is_set():
-                with self._lock:
-                    if not pending or failures:
-                        return
-                    index, (t0, t1) = pending.pop(0)
-                try:
-                    _insert_window(cursor, _window_parameters(t0, t1, self.now, self.scale), 60, builds)
-                except BaseException as error:
-                    with self._lock:
-                        failures.append(error)
+            while True:
+                with turn:
+                    task = next_task()
+                if task is None:
                     return
-                with self._lock:
-                    done.add(index)
-                    newest = 0
-                    while newest in done:
-                        newest += 1
-                    engine.complete_from = windows[newest - 1][0] if newest else end
-                    engine.seed_progress = (end - engine.complete_from).total_seconds() / total
-                if progress is not None:
+                index, table, sql = task
+                t0, t1 = windows[index]
+                try:
+                    _run(cursor, sql, _window_parameters(t0, t1, self.now, self.scale))
+                except BaseException as error:
+                    with turn:
+                        failures.append(error)
+                        turn.notify_all()
+                    return
+                with turn:
+                    busy.discard(table)
+                    if table == "AppRequests":
+                        requests_done.add(index)
+                    left[index] -= 1
+                    finished = left[index] == 0
+                    if finished:
+                        done.add(index)
+                        newest = 0
+                        while newest in done:
+                            newest += 1
+                        engine.complete_from = windows[newest - 1][0] if newest else end
+                        engine.seed_progress = (end - engine.complete_from).total_seconds() / total
+                    turn.notify_all()
+                if progress is not None and finished:
                     progress(engine.seed_progress)
 
-        cursors = [engine.connection.cursor() for _ in range(max(1, min(os.cpu_count() or 1, 4)))]
+        cursors = [engine.connection.cursor() for _ in range(workers)]
         with self._lock:
             self._cursors = cursors
         try:
@@ -1133,8 +1320,10 @@ def discard_telemetry(engine: KqlEngine) -> None:
     cursor = engine.connection.cursor()
     try:
         cursor.execute("BEGIN TRANSACTION")
+        views = _names(cursor, "SELECT view_name FROM duckdb_views()")
         for table in TABLES:
-            cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
+            cursor.execute(f'DROP {"VIEW" if table in views else "TABLE"} IF EXISTS main."{table}"')
+        cursor.execute(f"DROP SCHEMA IF EXISTS {STORE_SCHEMA} CASCADE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {_META_SCHEMA} CASCADE")
         create_tables(cursor)
         cursor.execute("COMMIT")
@@ -1161,7 +1350,8 @@ def fill_gap(engine: KqlEngine, kept: KeptTelemetry, now: dt.datetime, scale: fl
                 _insert_window(cursor, _window_parameters(t0, t1, kept.seed_now, scale), 60, builds)
         for table in TABLES:
             cursor.execute(
-                f'DELETE FROM "{table}" WHERE "TimeGenerated" < $cut', {"cut": end - dt.timedelta(days=DAYS + 1)}
+                f'DELETE FROM {stored_table(table)} WHERE "TimeGenerated" < $cut',
+                {"cut": end - dt.timedelta(days=DAYS + 1)},
             )
         _write_meta(cursor, {"seeded_until": max(end, kept.seeded_until).isoformat()})
         cursor.execute("COMMIT")
