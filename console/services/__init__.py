@@ -13,6 +13,7 @@ from console.services.base import Service, ServiceContext
 from console.settings import Settings
 
 if TYPE_CHECKING:
+    from console.services.alerts import AlertsService
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
     from console.services.runbooks import RunbookService
@@ -48,12 +49,20 @@ def _slots(services: Services) -> Service:
     return SlotsService(services.context, services.resources, services.runbooks)
 
 
+def _alerts(services: Services) -> Service:
+    # The alerts and monitor SDKs are imported when an alert is first read, not to paint.
+    from console.services.alerts import AlertsService
+
+    return AlertsService(services.context, services.resources)
+
+
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
     {
         "resources": _resources,
         "logs": _logs,
         "runbooks": _runbooks,
         "slots": _slots,
+        "alerts": _alerts,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -110,6 +119,10 @@ class Services:
     @property
     def slots(self) -> SlotsService:
         return cast("SlotsService", self.area("slots"))
+
+    @property
+    def alerts(self) -> AlertsService:
+        return cast("AlertsService", self.area("alerts"))
 
     @property
     def settings(self) -> Settings:
