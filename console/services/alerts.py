@@ -55,9 +55,9 @@ def parse_filter(text: str, base: AlertFilter | None = None) -> AlertFilter:
         if key in ("sev", "severity"):
             changes["severities"] = tuple(severity_names(value.split(",")))
         elif key == "state":
-            changes["states"] = tuple(_known(value.split(","), STATES, "state"))
+            changes["states"] = tuple(known_values(value.split(","), STATES, "state"))
         elif key in ("cond", "condition"):
-            changes["conditions"] = tuple(_known(value.split(","), CONDITIONS, "condition"))
+            changes["conditions"] = tuple(known_values(value.split(","), CONDITIONS, "condition"))
         elif key in ("rg", "group"):
             changes["resource_group"] = value
         elif key == "service":
@@ -80,7 +80,7 @@ def severity_names(values: Iterable[str]) -> list[str]:
     return names
 
 
-def _known(values: Iterable[str], allowed: Sequence[str], what: str) -> list[str]:
+def known_values(values: Iterable[str], allowed: Sequence[str], what: str) -> list[str]:
     names = []
     for value in values:
         match = next((a for a in allowed if a.lower() == value.strip().lower()), None)
@@ -92,7 +92,7 @@ def _known(values: Iterable[str], allowed: Sequence[str], what: str) -> list[str
 
 def states(values: Iterable[str]) -> list[str]:
     """Alert states (New, Acknowledged, Closed) from any case; ValueError for another word."""
-    return _known(values, STATES, "state")
+    return known_values(values, STATES, "state")
 
 
 def time_range(value: str) -> str:
