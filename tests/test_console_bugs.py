@@ -145,13 +145,13 @@ async def test_colon_keeps_working_after_visiting_a_placeholder_area_twice(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         for _ in range(2):
-            await pilot.press("colon", *"alerts", "enter")
-            await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+            await pilot.press("colon", *"backup", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
             await pilot.press("colon", *"logs", "enter")
             await until(pilot, lambda: app.current_mode == "logs", "logs")
             await pilot.press("escape")
-        await pilot.press("colon", *"alerts", "enter")
-        await until(pilot, lambda: app.current_mode == "alerts", "alerts again")
+        await pilot.press("colon", *"backup", "enter")
+        await until(pilot, lambda: app.current_mode == "backup", "backup again")
         await pilot.press("colon")
         bar = app.screen.query_one(CommandBar)
         assert bar.is_open and bar.value == ""

@@ -195,10 +195,13 @@ def logs_request(alert: Alert, rule: AlertRule | None, now: datetime) -> tuple[s
     start, end = alert_window(alert)
     query = (rule.query if rule is not None else None) or alert.detail.query
     if not query:
-        if alert.target_type.lower() == "microsoft.web/sites":
+        kind = alert.target_type.lower()
+        if kind == "microsoft.web/sites":
             query = f"AppRequests\n| where AppRoleName == {string_literal(alert.target_name)}"
+        elif "/" not in alert.target.strip("/").removeprefix("subscriptions/"):
+            query = f"AzureActivity\n| where SubscriptionId == {string_literal(alert.target_name)}"
         else:
-            query = f"AzureActivity\n| where _ResourceId == {string_literal(alert.target.lower())}"
+            query = f"AzureDiagnostics\n| where _ResourceId == {string_literal(alert.target.lower())}"
     head, newline, rest = query.strip().partition("\n")
     window = "| where TimeGenerated between (AlertStart .. AlertEnd)"
     body = f"{head}\n{window}{newline}{rest}" if not head.lstrip().lower().startswith("let ") else query.strip()
@@ -460,6 +463,10 @@ class AlertsService(Service):
             rules = [_with_alerts(rule, fired) for rule in rules]
         self._rules.update({rule.id.lower(): rule for rule in rules})
         return sorted(rules, key=lambda r: (r.kind, r.name.lower()))
+
+    def known_rule(self, rule_id: str) -> AlertRule | None:
+        """A rule already read (None when it has not been), without a request."""
+        return self._rules.get(rule_id.lower())
 
     async def rule_of(self, alert: Alert) -> AlertRule | None:
         """The alert's rule (read once, then remembered); None when the alert names none this console reads."""
