@@ -188,6 +188,8 @@ class AlertsScreen(ListAreaScreen):
         self._detail_for: str | None = None
         self._histories: dict[str, list[AlertChange]] = {}
         self._waiting = ""
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """What "now" is for the ages shown (a test pins it)."""
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
@@ -299,7 +301,7 @@ class AlertsScreen(ListAreaScreen):
                 continue
             self.shown.append(alert)
         table.clear()
-        now = datetime.now(UTC)
+        now = self.clock()
         for alert in self.shown:
             table.add_row(*self._cells(alert, now), key=alert.id)
         if keep is not None:
@@ -336,7 +338,7 @@ class AlertsScreen(ListAreaScreen):
         ]
 
     def _refresh_marks(self) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         for alert in self.shown:
             self.table.update_cell(alert.id, "mark", self._cells(alert, now)[0])
         self._update_crumbs()
@@ -383,7 +385,7 @@ class AlertsScreen(ListAreaScreen):
         self._detail_for = alert.id
         rule = self.service.known_rule(alert.rule_id)
         history = self._histories.get(alert.id)
-        self.query_one("#alert-detail-body", Static).update(detail_text(alert, rule, history, datetime.now(UTC)))
+        self.query_one("#alert-detail-body", Static).update(detail_text(alert, rule, history, self.clock()))
         if history is None:
             self.load_detail(alert)
 
@@ -393,7 +395,7 @@ class AlertsScreen(ListAreaScreen):
         rule = await self.service.rule_of(alert)
         self._histories[alert.id] = history
         if self._detail_for == alert.id:
-            body = detail_text(alert, rule, history, datetime.now(UTC))
+            body = detail_text(alert, rule, history, self.clock())
             self.query_one("#alert-detail-body", Static).update(body)
 
     # plain actions -------------------------------------------------------------------------------
@@ -624,7 +626,7 @@ class AlertsScreen(ListAreaScreen):
         row = table.cursor_row
         table.clear()
         pattern, inverse = compile_filter(self.filter_text)
-        now = datetime.now(UTC)
+        now = self.clock()
         for rule in self.rules:
             if pattern is not None and any(pattern.search(f) for f in (rule.name, rule.kind)) == inverse:
                 continue

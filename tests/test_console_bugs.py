@@ -191,7 +191,7 @@ async def test_placeholder_names_every_built_area() -> None:
     text = str(next(iter(screen.compose_body())).render())
     assert "Cost is not built yet" in text
     built = [name for name, area in AREAS.items() if area.screen is not None]
-    assert built == ["resources", "logs", "runbooks", "slots"]
+    assert built == ["resources", "logs", "runbooks", "alerts", "slots"]
     assert all(name in text for name in built)
     assert not any(name in text.split("type", 1)[1] for name, area in AREAS.items() if area.screen is None)
 
