@@ -235,7 +235,7 @@ class AlertsScreen(ListAreaScreen):
         before = {a.id for a in self.alerts}
 
         def page(so_far: list[Alert]) -> None:
-            if not self._listed:  # the first pages paint before the last has come
+            if not self._listed and not self.shown:  # the first page paints before the last has come
                 self._replace(so_far, before)
 
         found = await self.service.list_alerts(self.wanted, subscription, on_page=page)
