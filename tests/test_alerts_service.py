@@ -324,3 +324,53 @@ async def test_bad_input_gets_an_azure_error(alerts: AlertsService) -> None:
         parse_filter("sev=7")
     with pytest.raises(ValueError, match="Unknown filter"):
         parse_filter("colour=red")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/alerts?api-version=2019-05-05-preview&$skiptoken=" + "9" * 40, None),
+        ("GET", "/alerts?api-version=2019-05-05-preview&pageCount=-1", None),
+        ("GET", "/alerts?api-version=2019-05-05-preview&customTimeRange=yesterday", None),
+        (
+            "GET",
+            "/alerts?api-version=2019-05-05-preview&customTimeRange=2020-01-01T00:00:00Z/2020-01-02T00:00:00Z",
+            None,
+        ),
+        ("GET", "/alerts?api-version=2019-05-05-preview&sortOrder=sideways", None),
+        ("GET", "/alertsSummary?api-version=2019-05-05-preview&groupby=severity,severity", None),
+        ("GET", "/alertsSummary?api-version=2019-05-05-preview&groupby=a,b,c", None),
+        ("POST", "/alerts/{alert}/changestate?api-version=2019-05-05-preview", None),
+        ("POST", "/alerts/{alert}/changestate?api-version=2019-05-05-preview&newState=Closed", b"not json"),
+        ("POST", "/alerts/{alert}/changestate?api-version=2019-05-05-preview&newState=Closed", b"[1, 2]"),
+        ("POST", "/alerts/{alert}/changestate?api-version=2019-05-05-preview&newState=Closed", b'{"comments": 7}'),
+        ("PUT", "{rule}", b'{"location": "westeurope"}'),
+        ("PUT", "{rule}", b'{"location": "westeurope", "properties": {"criteria": {"allOf": []}}}'),
+        ("PUT", "{rule}", b'{"location": "westeurope", "properties": {"severity": 9, "criteria": {}}}'),
+        ("PUT", "{rule}", b'{"properties": {}}'),
+        ("PATCH", "{rule}", b'{"properties": {"enabled": "yes"}}'),
+        ("PATCH", "{rule}", b'{"properties": {"evaluationFrequency": "often"}}'),
+        ("PATCH", "{rule}", b'{"properties": []}'),
+        ("PATCH", "{rule}", b'{"name": "renamed"}'),
+        ("PATCH", "{rule}", b'{"tags": {"a": 1}}'),
+    ],
+)
+async def test_hostile_input_is_an_azure_4xx_and_changes_nothing(
+    alerts_azure: EmulatorThread, alerts: AlertsService, method: str, path: str, body: bytes | None
+) -> None:
+    from test_emulator_hostile import ARM, Raw
+
+    some = await alerts.list_alerts(AlertFilter(time_range="30d"), PROD)
+    alert = some[0]
+    rule_path = (
+        f"/subscriptions/{PROD}/resourceGroups/rg-monitoring/providers/Microsoft.Insights/scheduledQueryRules/"
+        "sqr-heartbeat-missing?api-version=2023-12-01"
+    )
+    base = f"/subscriptions/{PROD}/providers/Microsoft.AlertsManagement"
+    target = rule_path if path == "{rule}" else base + path.replace("{alert}", alert.short_id)
+    before_rule = await alerts.find_rule("sqr-heartbeat-missing", PROD)
+    status, answer, _ = await asyncio.to_thread(Raw(alerts_azure.readiness).send, method, target, body, None, ARM)
+    assert 400 <= status < 500, answer
+    assert set(answer["error"]) >= {"code", "message"}
+    assert (await alerts.get_alert(alert)).state == alert.state
+    assert await alerts.find_rule("sqr-heartbeat-missing", PROD) == before_rule
