@@ -374,3 +374,27 @@ async def test_hostile_input_is_an_azure_4xx_and_changes_nothing(
     assert set(answer["error"]) >= {"code", "message"}
     assert (await alerts.get_alert(alert)).state == alert.state
     assert await alerts.find_rule("sqr-heartbeat-missing", PROD) == before_rule
+
+
+async def test_the_activity_log_records_each_seeded_alert(
+    alerts_azure: EmulatorThread, services: Callable[..., Services]
+) -> None:
+    """The telemetry and the fired alerts tell the same week: one `Alert` activity record per alert, at its time."""
+    await telemetry_loaded(alerts_azure.readiness)
+    made = services()
+    result = await made.logs.query(
+        estate.WORKSPACE_CUSTOMER_ID,
+        'AzureActivity | where CategoryValue == "Alert" '
+        '| project rule = tostring(split(_ResourceId, "/")[-1]), TimeGenerated, ResourceGroup',
+        timedelta(days=8),
+    )
+    recorded = {(row["rule"], row["TimeGenerated"].replace(microsecond=0)) for row in result.table.to_pylist()}
+    assert {row["ResourceGroup"] for row in result.table.to_pylist()} == {"rg-monitoring"}
+    # The paging test may have fired many alerts in the last hours: compare the older ones.
+    cutoff = datetime.now(UTC) - timedelta(hours=6)
+    fired = await made.alerts.list_alerts(AlertFilter(time_range="7d"), PROD)
+    older = {(a.name, a.started.replace(microsecond=0)) for a in fired if a.started < cutoff}
+    assert older == {(rule, at) for rule, at in recorded if at < cutoff}
+    assert {rule for rule, _ in recorded} == {a.name for a in fired if a.started < cutoff} | {story.HEARTBEAT_RULE}
+    flapping = [at for rule, at in recorded if rule == story.FLAPPING_RULE]
+    assert len(flapping) >= 6

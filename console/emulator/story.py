@@ -101,3 +101,47 @@ def incident_start(now: dt.datetime) -> dt.datetime:
 def incident_app() -> estate.WebAppSpec:
     """The web app the incident happens to."""
     return next(app for app in estate.WEB_APPS if app.name == INCIDENT_APP)
+
+
+@dataclass(frozen=True)
+class AlertActivation:
+    """One time an alert rule of the story fired (naive UTC), and when its condition stopped holding."""
+
+    rule: str
+    fired: dt.datetime
+    resolved: dt.datetime | None
+
+
+def alert_rule_id(rule: str) -> str:
+    """The ARM id of one of the story's alert rules (all in the production subscription's rg-monitoring)."""
+    kind = {"sqr": "scheduledQueryRules", "ma": "metricAlerts", "ala": "activityLogAlerts"}[rule.split("-", 1)[0]]
+    group = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-monitoring"
+    return f"{group}/providers/Microsoft.Insights/{kind}/{rule}"
+
+
+def alert_activations(now: dt.datetime) -> list[AlertActivation]:
+    """Every alert the story fires in the week before `now` (naive UTC), oldest first: the incident's, the nightly
+    CPU flaps while the database's backup runs, the service health notices, the silent computer's heartbeat."""
+    moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    found: list[AlertActivation] = []
+    incident = incident_start(moment)
+    ended = incident + dt.timedelta(minutes=INCIDENT_MINUTES)
+    for rule, fired_after, resolved_after in INCIDENT_ALERTS:
+        found.append(
+            AlertActivation(
+                rule, incident + dt.timedelta(minutes=fired_after), ended + dt.timedelta(minutes=resolved_after)
+            )
+        )
+    database = next(item for item in BACKUP_ITEMS if item.kind != "VM")
+    first_night = moment.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=6)
+    for night in range(7):
+        started = first_night + dt.timedelta(days=night, hours=1, minutes=30 + database.offset_minutes)
+        fired = started + dt.timedelta(minutes=5)
+        resolved = started + dt.timedelta(minutes=database.duration_minutes + 5)
+        if fired < moment:
+            found.append(AlertActivation(FLAPPING_RULE, fired, resolved if resolved < moment else None))
+    for days_ago, hour in ((5, 10), (1, 8)):
+        fired = moment.replace(hour=hour, minute=30, second=0, microsecond=0) - dt.timedelta(days=days_ago)
+        found.append(AlertActivation(SERVICE_HEALTH_RULE, fired, fired + dt.timedelta(hours=2)))
+    found.append(AlertActivation(HEARTBEAT_RULE, moment - SILENT_FOR + dt.timedelta(minutes=12), None))
+    return sorted(found, key=lambda activation: activation.fired)

@@ -33,6 +33,8 @@ from .story import (
     SILENT_COMPUTER,
     SILENT_FOR,
     WARNING_BACKUP_NIGHT,
+    alert_activations,
+    alert_rule_id,
     incident_app,
     incident_start,
 )
@@ -679,7 +681,6 @@ _ACTIVITY_CATALOG = (
     ("MICROSOFT.KEYVAULT/VAULTS/SECRETS/WRITE", "Administrative", "vault", "alice@contoso.com", 1),
     ("MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION", "Administrative", "storage", "bob@contoso.com", 2),
     ("MICROSOFT.AUTHORIZATION/POLICIES/AUDIT/ACTION", "Policy", "site", "Azure Policy", 4),
-    ("MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION", "Alert", "site", "Microsoft.Insights/alertRules", 1),
     (
         "MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/CONFIGURATIONS/WRITE",
         "Administrative",
@@ -828,6 +829,17 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
         "oncall@contoso.com",
         checkout.resource_id,
     )
+    # Each alert the story fires is recorded in the activity log (category Alert), the rule as its resource.
+    for activation in alert_activations(now):
+        add(
+            activation.fired,
+            "MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION",
+            "Activated",
+            "Microsoft.Insights/alertRules",
+            alert_rule_id(activation.rule),
+            category="Alert",
+            level="Warning",
+        )
     vault = (
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
@@ -939,7 +951,7 @@ def _insert_window(
 
 
 _META_SCHEMA = "opsconsole_meta"
-TELEMETRY_VERSION = "2"
+TELEMETRY_VERSION = "3"
 # Newest first: the last hour is there within a moment, then the rest of the last day, then a
 # day at a time, so a query about the recent past is complete long before the whole week is.
 _FIRST_WINDOWS = (dt.timedelta(hours=1), dt.timedelta(days=1))

@@ -263,79 +263,45 @@ def change_state(document: dict[str, Any], state: str, at: datetime, who: str, c
 
 
 def story_alerts(now: datetime, rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The week of fired alerts the demo story tells (`story`), built over the seeded rules (by name)."""
+    """The week of fired alerts the demo story tells (`story.alert_activations`), over the seeded rules (by name),
+    with what the on-call engineer and the SRE bot did with them."""
     now = now.astimezone(UTC)
-    found: list[dict[str, Any]] = []
     on_call, bot = "dana.oncall@contoso.com", "sre-bot@contoso.com"
     incident = story.incident_start(now).replace(tzinfo=UTC)
     ended = incident + timedelta(minutes=story.INCIDENT_MINUTES)
     checkout = story.incident_app()
-    failed_in_window = round(checkout.requests_per_minute * 15 * story.INCIDENT_FAILURE_RATE)
     observed = {
         "ma-checkout-availability": 0.0,
         "ma-checkout-http5xx": round(checkout.requests_per_minute * 5 * story.INCIDENT_FAILURE_RATE, 1),
-        "sqr-checkout-failed-requests": float(failed_in_window),
+        "sqr-checkout-failed-requests": float(round(checkout.requests_per_minute * 15 * story.INCIDENT_FAILURE_RATE)),
         "ma-checkout-response-time": 2.9,
         "sqr-dependency-failures": 64.0,
+        story.FLAPPING_RULE: 91.5,
+        story.HEARTBEAT_RULE: 1.0,
     }
-    for name, fired_after, resolved_after in story.INCIDENT_ALERTS:
-        rule = rules.get(name)
+    incident_rules = {rule for rule, _, _ in story.INCIDENT_ALERTS}
+    found: list[dict[str, Any]] = []
+    for activation in story.alert_activations(now):
+        rule = rules.get(activation.rule)
         if rule is None:
             continue
-        fired = incident + timedelta(minutes=fired_after)
+        fired = activation.fired.replace(tzinfo=UTC)
+        resolved = activation.resolved.replace(tzinfo=UTC) if activation.resolved is not None else None
+        target = f"/subscriptions/{estate.PROD_SUBSCRIPTION}" if activation.rule == story.SERVICE_HEALTH_RULE else None
         document = new_alert(
-            Firing(rule, fired, ended + timedelta(minutes=resolved_after), observed.get(name)),
-            estate.PROD_SUBSCRIPTION,
+            Firing(rule, fired, resolved, observed.get(activation.rule), target), estate.PROD_SUBSCRIPTION
         )
-        change_state(
-            document,
-            "Acknowledged",
-            max(fired, incident + timedelta(minutes=8)) + timedelta(seconds=40),
-            on_call,
-            "Checkout failing since 14:10; restarting production.",
-        )
-        if name != "ma-checkout-response-time":
-            change_state(
-                document,
-                "Closed",
-                ended + timedelta(minutes=55),
-                on_call,
-                "Restart fixed it; postmortem in INC-2041.",
-            )
+        if activation.rule in incident_rules:
+            acknowledged = max(fired, incident + timedelta(minutes=8)) + timedelta(seconds=40)
+            change_state(document, "Acknowledged", acknowledged, on_call, "Checkout failing since 14:10; restarting.")
+            if activation.rule != "ma-checkout-response-time":
+                closed = ended + timedelta(minutes=55)
+                change_state(document, "Closed", closed, on_call, "Restart fixed it; postmortem in INC-2041.")
+        elif activation.rule == story.FLAPPING_RULE and resolved is not None and now - resolved > timedelta(days=2):
+            change_state(document, "Closed", resolved + timedelta(hours=7), bot, "Nightly backup load; closed.")
+        elif activation.rule == story.SERVICE_HEALTH_RULE and resolved is not None and now - fired > timedelta(days=2):
+            change_state(document, "Closed", fired + timedelta(hours=3), on_call, "Service health notice, no impact.")
         found.append(document)
-    heartbeat = rules.get(story.HEARTBEAT_RULE)
-    if heartbeat is not None:
-        silent_from = now - story.SILENT_FOR
-        found.append(
-            new_alert(Firing(heartbeat, silent_from + timedelta(minutes=12), None, 1.0), estate.PROD_SUBSCRIPTION)
-        )
-    cpu = rules.get(story.FLAPPING_RULE)
-    if cpu is not None:
-        first_night = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
-        item = next(i for i in story.BACKUP_ITEMS if i.kind != "VM")
-        for night in range(7):
-            started = first_night + timedelta(days=night, hours=1, minutes=30 + item.offset_minutes)
-            fired, resolved = started + timedelta(minutes=5), started + timedelta(minutes=item.duration_minutes + 5)
-            if fired >= now:
-                continue
-            document = new_alert(
-                Firing(cpu, fired, resolved if resolved < now else None, 91.5 + night % 3), estate.PROD_SUBSCRIPTION
-            )
-            if night < 4:
-                change_state(document, "Closed", resolved + timedelta(hours=7), bot, "Nightly backup load; closed.")
-            found.append(document)
-    health = rules.get(story.SERVICE_HEALTH_RULE)
-    if health is not None:
-        for days_ago, hour, closed in ((5, 10, True), (1, 8, False)):
-            fired = now.replace(hour=hour, minute=30, second=0, microsecond=0) - timedelta(days=days_ago)
-            document = new_alert(
-                Firing(health, fired, fired + timedelta(hours=2), None, f"/subscriptions/{estate.PROD_SUBSCRIPTION}"),
-                estate.PROD_SUBSCRIPTION,
-            )
-            if closed:
-                closed_at = fired + timedelta(hours=3)
-                change_state(document, "Closed", closed_at, on_call, "Service health notice, no impact.")
-            found.append(document)
     return found
 
 
