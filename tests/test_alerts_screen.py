@@ -263,3 +263,26 @@ async def test_rules_disable_and_enable(build_app: Callable[..., OpsConsole]) ->
         await pilot.press("R")
         assert screen.states.current == "alerts-table"
         assert isinstance(screen.query_one("#alerts-table"), DataTable)
+
+
+@pytest.mark.asyncio
+async def test_live_mode_shows_new_alerts_as_they_fire(
+    build_app: Callable[..., OpsConsole], alerts_azure: EmulatorThread
+) -> None:
+    """Last in this module: the alerts it fires stay."""
+    from test_alerts_service import fire_alerts
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        before = len(screen.alerts)
+        await pilot.press("t")
+        assert screen.live and "● live" in crumbs(screen)
+        assert fire_alerts(alerts_azure.readiness, 3) == 3
+        await until(pilot, lambda: len(screen.fresh) == 3, "the new alerts", attempts=3000)
+        assert len(screen.alerts) == before + 3
+        assert any("3 new alerts fired" in str(n.message) for n in app._notifications)
+        fresh_rows = [i for i, a in enumerate(screen.shown) if a.id in screen.fresh]
+        assert all(str(screen.table.get_cell_at((i, 0)).plain) == "✱" for i in fresh_rows)
+        await pilot.press("t")
+        assert not screen.live and "live" not in crumbs(screen)
