@@ -5,6 +5,7 @@ out, as a stateful log alert does; a disabled copy of the same rule fires nothin
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 # The local Azure with live traffic at full scale, and services on it, as the release tests use them.
 from test_slots_release import live_azure, services  # noqa: F401
@@ -70,6 +71,13 @@ async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(servic
         # Stateful: it keeps holding, and no second alert fires meanwhile.
         await asyncio.sleep(5)
         assert len([a for a in await rule_alerts(services, RULE) if a.condition == "Fired"]) == 1
+        # The activity log records the activation, the rule as its resource.
+        recorded = await services.logs.query(
+            estate.WORKSPACE_CUSTOMER_ID,
+            f'AzureActivity | where CategoryValue == "Alert" and _ResourceId endswith "/{RULE.lower()}"',
+            timedelta(minutes=30),
+        )
+        assert recorded.row_count == 1
     finally:
         app = await services.slots.swap(checkout, slot, confirmed=True)
     assert app.where[slot] == story.BAD_BUILD

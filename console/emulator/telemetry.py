@@ -751,6 +751,67 @@ FROM picked
 """
 
 
+def activity_row(
+    at: dt.datetime,
+    operation: str,
+    status: str,
+    caller: str,
+    resource: str,
+    category: str = "Administrative",
+    substatus: str = "",
+    level: str = "Informational",
+    status_code: str = "OK",
+) -> tuple[object, ...]:
+    """One AzureActivity row (its columns in table order) for an operation on a resource at `at` (naive UTC)."""
+    parts = resource.split("/")
+    correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
+    return (
+        estate.TENANT_ID,
+        at,
+        operation,
+        operation,
+        level,
+        status,
+        substatus,
+        caller,
+        category,
+        correlation,
+        parts[4],
+        parts[6].upper(),
+        parts[2],
+        f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
+        f'{{"action":"{operation}","scope":"{resource}"}}',
+        resource.lower(),
+        "AzureActivity",
+    )
+
+
+def alert_activation_row(rule_id: str, at: dt.datetime) -> tuple[object, ...]:
+    """The activity log's record of an alert rule firing (category Alert, the rule as the resource)."""
+    return activity_row(
+        naive_utc(at),
+        "MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION",
+        "Activated",
+        "Microsoft.Insights/alertRules",
+        rule_id,
+        category="Alert",
+        level="Warning",
+    )
+
+
+def record_activity(engine: KqlEngine, rows: list[tuple[object, ...]]) -> None:
+    """Append AzureActivity rows as they happen (an alert a rule fired while the local Azure runs)."""
+    columns = [name for name, _ in TABLES["AzureActivity"]]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    cursor = engine.connection.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO AzureActivity ({quoted}) VALUES ({', '.join('?' for _ in columns)})", [list(r) for r in rows]
+        )
+    finally:
+        cursor.close()
+
+
 def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     """Hand-placed activity: slot swaps, a restart during the incident, authorization failures."""
     rows: list[tuple[object, ...]] = []
@@ -758,42 +819,9 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     incident = incident_start(now)
     checkout = incident_app()
 
-    def add(
-        at: dt.datetime,
-        operation: str,
-        status: str,
-        caller: str,
-        resource: str,
-        category: str = "Administrative",
-        substatus: str = "",
-        level: str = "Informational",
-        status_code: str = "OK",
-    ) -> None:
-        if not start <= at < naive_utc(now):
-            return
-        parts = resource.split("/")
-        correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
-        rows.append(
-            (
-                estate.TENANT_ID,
-                at,
-                operation,
-                operation,
-                level,
-                status,
-                substatus,
-                caller,
-                category,
-                correlation,
-                parts[4],
-                parts[6].upper(),
-                parts[2],
-                f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
-                f'{{"action":"{operation}","scope":"{resource}"}}',
-                resource.lower(),
-                "AzureActivity",
-            )
-        )
+    def add(at: dt.datetime, operation: str, status: str, caller: str, resource: str, **more: str) -> None:
+        if start <= at < naive_utc(now):
+            rows.append(activity_row(at, operation, status, caller, resource, **more))
 
     for day in range(DAYS + 1):
         date = start.replace(hour=9, minute=30, second=0, microsecond=0) + dt.timedelta(days=day)
@@ -831,15 +859,8 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     )
     # Each alert the story fires is recorded in the activity log (category Alert), the rule as its resource.
     for activation in alert_activations(now):
-        add(
-            activation.fired,
-            "MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION",
-            "Activated",
-            "Microsoft.Insights/alertRules",
-            alert_rule_id(activation.rule),
-            category="Alert",
-            level="Warning",
-        )
+        if start <= activation.fired < naive_utc(now):
+            rows.append(alert_activation_row(alert_rule_id(activation.rule), activation.fired))
     vault = (
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"

@@ -450,12 +450,15 @@ class AlertsService(Service):
         rules: list[AlertRule] = []
         for sub in await self.subscription_ids(subscription_id):
             monitor = self._monitor_client(sub)
+
+            async def listed(action: str, pager: Callable[[], Any]) -> list[Any]:
+                # The pager is made here, inside the task: a task cancelled before it starts leaves nothing unawaited.
+                return await self.call(action, _collect(pager()))
+
             log, metric, activity = await asyncio.gather(
-                self.call("list log alert rules", _collect(monitor.scheduled_query_rules.list_by_subscription())),
-                self.call("list metric alert rules", _collect(monitor.metric_alerts.list_by_subscription())),
-                self.call(
-                    "list activity log alert rules", _collect(monitor.activity_log_alerts.list_by_subscription_id())
-                ),
+                listed("list log alert rules", monitor.scheduled_query_rules.list_by_subscription),
+                listed("list metric alert rules", monitor.metric_alerts.list_by_subscription),
+                listed("list activity log alert rules", monitor.activity_log_alerts.list_by_subscription_id),
             )
             rules += [to_rule(model, sub) for model in (*log, *metric, *activity)]
         if with_alerts:

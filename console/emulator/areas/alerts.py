@@ -724,6 +724,8 @@ class RuleEvaluator:
         self.engine = engine
         self.ready = ready
         self.last_run: dict[str, datetime] = {}
+        self.fired: list[tuple[str, datetime]] = []
+        """Rules that fired since the activity log was last written: (rule id, when)."""
 
     def due(self, now: datetime) -> list[dict[str, Any]]:
         """Enabled scheduled query rules whose frequency has passed since they last ran."""
@@ -765,6 +767,7 @@ class RuleEvaluator:
             subscription_id = str(rule["id"]).split("/")[2]
             document = new_alert(Firing(rule, now, None, measured[0][1]), subscription_id)
             self.store.put(FIRED_ALERT, str(document["alert"]["id"]), document)
+            self.fired.append((str(rule["id"]), now))
             return "fired"
         if not holds and open_alert is not None and (rule.get("properties") or {}).get("autoMitigate", True):
             resolve(open_alert, now)
@@ -794,6 +797,18 @@ class RuleEvaluator:
                     self.apply(rule, measured, now)
                 except Exception:  # one rule's bad query must not stop the others (Azure marks it unhealthy)
                     log.exception("evaluating %s failed", str(rule.get("name", ""))[:100])
+            if self.fired:
+                await asyncio.to_thread(self.record_activations)
+
+    def record_activations(self) -> None:
+        """Write each alert fired since last time to the activity log, as Azure records it (category Alert)."""
+        from console.emulator import telemetry
+
+        fired, self.fired = self.fired, []
+        try:
+            telemetry.record_activity(self.engine, [telemetry.alert_activation_row(r, at) for r, at in fired])
+        except Exception:  # the alert stands; only its activity record is missing
+            log.exception("recording %d alert activations failed", len(fired))
 
 
 def _aggregate(condition: dict[str, Any], table: dict[str, Any]) -> float:
