@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, identity_environment, until
+from conftest import EmulatorThread, control, identity_environment, until
 from test_mutation_path import request_counts
 from textual.widgets import DataTable, Input, Static
 
@@ -263,6 +263,37 @@ async def test_rules_disable_and_enable(build_app: Callable[..., OpsConsole]) ->
         await pilot.press("R")
         assert screen.states.current == "alerts-table"
         assert isinstance(screen.query_one("#alerts-table"), DataTable)
+
+
+@pytest.mark.asyncio
+async def test_a_bulk_close_with_one_failure_says_what_changed_and_what_failed(
+    build_app: Callable[..., OpsConsole], alerts_azure: EmulatorThread
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        chosen = [a for a in screen.shown if a.state != "Closed"][:3]
+        for alert in chosen:
+            screen.table.move_cursor(row=screen.shown.index(alert))
+            await pilot.press("space")
+        broken = chosen[1]
+        control(alerts_azure.readiness, "PUT", [{"path": f"/alerts/{broken.short_id}/changestate", "status": 500}])
+        try:
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, CommentScreen), "the comment form")
+            await pilot.press(*"done", "enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: any(o.done for o in screen.operations.items), "the change to end")
+        finally:
+            control(alerts_azure.readiness, "DELETE")
+        sentence = screen.operations.items[-1].sentence
+        assert sentence.startswith("2 closed, 1 failed.") and broken.short_id in sentence
+        assert "500" in sentence and f"now: {broken.state}" in sentence
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.marked == {broken.id}, "only the failed alert still marked")
+        states = {a.id: a.state for a in screen.alerts}
+        assert [states[a.id] for a in chosen] == ["Closed", broken.state, "Closed"]
 
 
 @pytest.mark.asyncio
