@@ -210,6 +210,28 @@ async def test_read_only_refuses_before_any_dialog(
 
 
 @pytest.mark.asyncio
+async def test_a_protected_subscription_asks_for_its_name(
+    build_app: Callable[..., OpsConsole], alerts_azure: EmulatorThread
+) -> None:
+    app = build_app(protected_subscriptions=(PROD,))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        before = changes_sent(alerts_azure)
+        await select(pilot, screen, story.HEARTBEAT_RULE)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, CommentScreen), "the comment form")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        dialog = app.screen
+        assert dialog.has_class("-protected")
+        await pilot.press(*"wrong", "enter")
+        assert app.screen is dialog and changes_sent(alerts_azure) == before
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "back to the list")
+        assert changes_sent(alerts_azure) == before
+
+
+@pytest.mark.asyncio
 async def test_logs_and_runbook_keys(build_app: Callable[..., OpsConsole]) -> None:
     from screens.runbooks import RunbooksScreen
     from screens.widgets.kql_editor import KqlEditor
