@@ -514,12 +514,6 @@ class AlertsScreen(ListAreaScreen):
         selected = self._selected()
         return [selected] if selected is not None else []
 
-    def _subscription_name(self, subscription_id: str) -> str:
-        match = next(
-            (s for s in self.context.subscriptions if s.subscription_id.lower() == subscription_id.lower()), None
-        )
-        return match.display_name if match else subscription_id
-
     def _writable(self, subscription_ids: set[str], action: str) -> bool:
         """Read-only refuses here, with the service's sentence, before any dialog or request."""
         try:
@@ -558,7 +552,7 @@ class AlertsScreen(ListAreaScreen):
             if len(chosen) > 12:
                 lines.append(f"… and {len(chosen) - 12} more")
             lines.append(f"comment   {comment or '(none)'}")
-            subscription = self._subscription_name(chosen[0].subscription_id)
+            subscription = self.context.subscription_name(chosen[0].subscription_id)
             request = ChangeRequest(
                 action,
                 subscription,
@@ -575,7 +569,7 @@ class AlertsScreen(ListAreaScreen):
     async def change_alerts(self, chosen: list[Alert], state: str, comment: str) -> None:
         verb = "acknowledge" if state == "Acknowledged" else "close"
         action = f"{verb} {len(chosen)} alert{'s' if len(chosen) != 1 else ''}"
-        target = self._subscription_name(chosen[0].subscription_id)
+        target = self.context.subscription_name(chosen[0].subscription_id)
 
         async def change(progress: Callable[[OperationProgress], None]) -> Any:
             failures = 0
@@ -676,7 +670,7 @@ class AlertsScreen(ListAreaScreen):
             action,
             rule.name,
             rule.id,
-            self._subscription_name(rule.subscription_id),
+            self.context.subscription_name(rule.subscription_id),
             protected=self.context.protected(rule.subscription_id),
             details=details,
         )

@@ -244,35 +244,33 @@ class AlertsService(Service):
     def __init__(self, context: ServiceContext, resources: Any) -> None:
         super().__init__(context)
         self.resources = resources
-        self._alert_clients: dict[str, Any] = {}
-        self._monitor_clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._rules: dict[str, AlertRule] = {}
         """The rules last read, by lower-case id (for an alert's rule: its query and runbook)."""
 
     # -- clients --------------------------------------------------------------------------------------------
 
     def _alerts_client(self, subscription_id: str) -> Any:
-        client = self._alert_clients.get(subscription_id)
-        if client is None:
-            from azure.mgmt.alertsmanagement.aio import AlertsManagementClient
-
-            client = AlertsManagementClient(self.context.credential, subscription_id, **self.context.arm_options())
-            self._alert_clients[subscription_id] = client
-        return client
+        return self._client("alerts", subscription_id)
 
     def _monitor_client(self, subscription_id: str) -> Any:
-        client = self._monitor_clients.get(subscription_id)
-        if client is None:
-            from azure.mgmt.monitor.aio import MonitorManagementClient
+        return self._client("monitor", subscription_id)
 
-            client = MonitorManagementClient(self.context.credential, subscription_id, **self.context.arm_options())
-            self._monitor_clients[subscription_id] = client
+    def _client(self, sdk: str, subscription_id: str) -> Any:
+        """One client per SDK and subscription, made on first use (the SDK is imported then)."""
+        client = self._clients.get((sdk, subscription_id))
+        if client is None:
+            if sdk == "alerts":
+                from azure.mgmt.alertsmanagement.aio import AlertsManagementClient as SdkClient
+            else:
+                from azure.mgmt.monitor.aio import MonitorManagementClient as SdkClient  # type: ignore[assignment]
+            client = SdkClient(self.context.credential, subscription_id, **self.context.arm_options())
+            self._clients[(sdk, subscription_id)] = client
         return client
 
     async def close(self) -> None:
-        clients = [*self._alert_clients.values(), *self._monitor_clients.values()]
-        self._alert_clients.clear()
-        self._monitor_clients.clear()
+        clients = list(self._clients.values())
+        self._clients.clear()
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
     async def subscription_ids(self, subscription_id: str | None = None) -> list[str]:
