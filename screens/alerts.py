@@ -186,7 +186,8 @@ class AlertsScreen(ListAreaScreen):
         self.live = False
         self._listed = False
         self._detail_for: str | None = None
-        self._histories: dict[str, list[AlertChange]] = {}
+        self._histories: dict[str, tuple[Alert, list[AlertChange]]] = {}
+        """Per alert: the alert as read with its condition, and its history."""
         self._waiting = ""
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """What "now" is for the ages shown (a test pins it)."""
@@ -384,18 +385,21 @@ class AlertsScreen(ListAreaScreen):
             return
         self._detail_for = alert.id
         rule = self.service.known_rule(alert.rule_id)
-        history = self._histories.get(alert.id)
-        self.query_one("#alert-detail-body", Static).update(detail_text(alert, rule, history, self.clock()))
-        if history is None:
+        read = self._histories.get(alert.id)
+        full, history = read if read is not None else (alert, None)
+        self.query_one("#alert-detail-body", Static).update(detail_text(full, rule, history, self.clock()))
+        if read is None:
             self.load_detail(alert)
 
     @work(exclusive=True, exit_on_error=False, group="alerts-detail", name="alert history")
     async def load_detail(self, alert: Alert) -> None:
+        # A listing carries no condition (Azure pages it 25 at a time): the alert itself is read for it.
+        full = await self.service.get_alert(alert)
         history = await self.service.history(alert)
         rule = await self.service.rule_of(alert)
-        self._histories[alert.id] = history
+        self._histories[alert.id] = (full, history)
         if self._detail_for == alert.id:
-            body = detail_text(alert, rule, history, self.clock())
+            body = detail_text(full, rule, history, self.clock())
             self.query_one("#alert-detail-body", Static).update(body)
 
     # plain actions -------------------------------------------------------------------------------
@@ -475,8 +479,10 @@ class AlertsScreen(ListAreaScreen):
 
     @work(exclusive=True, exit_on_error=False, group="alerts-open", name="open in logs")
     async def open_logs(self, alert: Alert) -> None:
+        read = self._histories.get(alert.id)
+        full = read[0] if read is not None else await self.service.get_alert(alert)
         rule = await self.service.rule_of(alert)
-        query, timespan, scope = logs_request(alert, rule, datetime.now(UTC))
+        query, timespan, scope = logs_request(full, rule, datetime.now(UTC))
         self.post_message(OpenInLogs(query, timespan, scope))
 
     def action_open_runbook(self) -> None:
@@ -489,6 +495,8 @@ class AlertsScreen(ListAreaScreen):
 
     @work(exclusive=True, exit_on_error=False, group="alerts-open", name="open runbook")
     async def open_runbook(self, alert: Alert) -> None:
+        read = self._histories.get(alert.id)
+        alert = read[0] if read is not None else await self.service.get_alert(alert)
         rule = await self.service.rule_of(alert)
         name = rule.tag("runbook") if rule is not None else ""
         if not name:

@@ -65,7 +65,7 @@ async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(servic
     assert app.where["production"] == story.BAD_BUILD
     try:
         fired = await wait_for(services, "the rule to fire", lambda found: any(a.condition == "Fired" for a in found))
-        alert = next(a for a in fired if a.condition == "Fired")
+        alert = await services.alerts.get_alert(next(a for a in fired if a.condition == "Fired"))
         assert (alert.state, alert.severity) == ("New", "Sev1")
         assert alert.detail.observed is not None and alert.detail.observed > 3
         # Stateful: it keeps holding, and no second alert fires meanwhile.

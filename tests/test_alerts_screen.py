@@ -240,7 +240,7 @@ async def test_logs_and_runbook_keys(build_app: Callable[..., OpsConsole]) -> No
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_area(pilot)
         await select(pilot, screen, "sqr-checkout-failed-requests")
-        alert = screen.shown[screen.table.cursor_row]
+        alert = await screen.service.get_alert(screen.shown[screen.table.cursor_row])
         await pilot.press("l")
         await until(pilot, lambda: app.current_mode == "logs" and bool(app.screen.query(KqlEditor)), "logs")
         editor = app.screen.query_one(KqlEditor)

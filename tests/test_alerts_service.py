@@ -120,7 +120,10 @@ async def test_seeded_alerts_tell_the_story(alerts: AlertsService) -> None:
     failed = next(a for a in found if a.name == "sqr-checkout-failed-requests")
     assert incident < failed.started < incident + timedelta(minutes=story.INCIDENT_MINUTES)
     assert failed.resolved is not None and failed.resolved > incident + timedelta(minutes=story.INCIDENT_MINUTES)
-    assert failed.detail.query is not None and story.INCIDENT_APP in failed.detail.query
+    assert failed.detail.query is None  # a listing carries no condition; the alert read alone does
+    condition = (await alerts.get_alert(failed)).detail
+    assert condition.query is not None and story.INCIDENT_APP in condition.query
+    assert condition.window_end == failed.started and condition.observed is not None and condition.observed > 25
     heartbeat = next(a for a in found if a.name == story.HEARTBEAT_RULE)
     assert (heartbeat.condition, heartbeat.state) == ("Fired", "New")
     assert heartbeat.started > now - story.SILENT_FOR
@@ -273,7 +276,7 @@ async def test_an_alert_leads_to_a_runnable_query_and_its_runbook(
     workspace = await made.logs.find_workspace(made.resources, None)
     names = ("sqr-checkout-failed-requests", "ma-checkout-http5xx", story.HEARTBEAT_RULE, story.SERVICE_HEALTH_RULE)
     for name in names:
-        alert = next(a for a in found if a.name == name)
+        alert = await alerts.get_alert(next(a for a in found if a.name == name))
         rule = await alerts.rule_of(alert)
         query, timespan, scope = logs_request(alert, rule, datetime.now(UTC))
         assert "AlertStart" in query and "between (AlertStart .. AlertEnd)" in query
@@ -282,7 +285,7 @@ async def test_an_alert_leads_to_a_runnable_query_and_its_runbook(
         assert result.partial_error is None
         if rule is not None and rule.kind == "log":
             assert scope is not None and scope.lower() == estate.WORKSPACE_RESOURCE_ID.lower()
-    failed = next(a for a in found if a.name == "sqr-checkout-failed-requests")
+    failed = await alerts.get_alert(next(a for a in found if a.name == "sqr-checkout-failed-requests"))
     rule = await alerts.rule_of(failed)
     query, timespan, _ = logs_request(failed, rule, datetime.now(UTC))
     result = await made.logs.query(workspace.customer_id, query, timespan)
@@ -301,6 +304,7 @@ async def test_bad_input_gets_an_azure_error(alerts: AlertsService) -> None:
         {"time_range": "2w"},
         {"sort_by": "colour"},
         {"time_range": "1d", "custom_time_range": "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"},
+        {"include_context": True, "page_count": 26},
     ):
         with pytest.raises(HttpResponseError) as refused:
             [a async for a in client.get_all(**keywords)]

@@ -312,12 +312,13 @@ class AlertsService(Service):
         on_page: Callable[[list[Alert]], None] | None = None,
     ) -> list[Alert]:
         """Fired alerts the filter selects, most severe first, then newest first; `on_page` hears each page as it
-        arrives (a screen paints the first page before the last has come)."""
+        arrives (a screen paints the first page before the last has come). A listing carries no condition (with it
+        Azure pages 25 alerts at a time): `get_alert` reads one with it."""
         wanted = wanted or AlertFilter()
         found: list[Alert] = []
         for sub in await self.subscription_ids(subscription_id):
             pager = self._alerts_client(sub).alerts.get_all(
-                page_count=PAGE_COUNT, include_context=True, sort_by="startDateTime", **self._filters(wanted)
+                page_count=PAGE_COUNT, sort_by="startDateTime", **self._filters(wanted)
             )
 
             async def collect(pages: Any) -> None:

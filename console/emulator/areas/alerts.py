@@ -54,6 +54,7 @@ SORT_FIELDS = (
 )
 GROUP_FIELDS = ("severity", "alertState", "monitorCondition", "monitorService", "signalType", "alertRule")
 MAX_PAGE = 250
+MAX_PAGE_WITH_CONTEXT = 25
 DEFAULT_PAGE = 25
 MAX_COMMENT = 4096
 MAX_FIRED_AT_ONCE = 5000
@@ -476,6 +477,9 @@ class _Alerts:
             keep = alert_filter(request, datetime.now(UTC))
             listed = _sorted([a for a in self._alerts(match["sub"]) if keep(a)], query)
             size = _page_size(query)
+            context = query.get("includecontext", "").lower() == "true"
+            if context and size > MAX_PAGE_WITH_CONTEXT:
+                raise _BadFilterError(f"pageCount can be at most {MAX_PAGE_WITH_CONTEXT} with includeContext.")
         except _BadFilterError as error:
             return arm_error(400, "BadRequest", str(error))
         token = request.query.get("$skiptoken")
@@ -484,7 +488,6 @@ class _Alerts:
             if not token.isdigit() or len(token) > 9:
                 return arm_error(400, "InvalidSkipToken", "The $skiptoken is not valid: use the nextLink as given.")
             skip = int(token)
-        context = query.get("includecontext", "").lower() == "true"
         page = [a if context else _without_context(a) for a in listed[skip : skip + size]]
         body: dict[str, Any] = {"value": page}
         if skip + size < len(listed):
