@@ -214,6 +214,7 @@ async def test_bulk_acknowledge_with_a_failure_in_the_middle(
     history = await alerts.history(chosen[0])
     assert history[0].event == "StateChange" and history[0].comments == "Looking into it"
     assert (await alerts.get_alert(broken.short_id)).state == "New"
+    assert await alerts.state_of(broken.id) == f"New, {broken.condition}"  # what a restart reports
     entries = made.context.journal.entries()
     intents = [e for e in entries if e.get("phase") == "intent" and e.get("action") == "acknowledge alert"]
     outcomes = [e for e in entries if e.get("phase") == "outcome" and e.get("action") == "acknowledge alert"]
@@ -255,6 +256,7 @@ async def test_rules_listed_and_enabled_or_disabled(services: Callable[..., Serv
         assert (await alerts.set_rule_enabled(disabled, True)).enabled
     actions = [e["action"] for e in made.context.journal.entries() if e.get("phase") == "outcome"]
     assert actions.count("disable alert rule") == 3 and actions.count("enable alert rule") == 3
+    assert await alerts.state_of(failed.id) == "enabled"
     with pytest.raises(OpsError) as missing:
         await alerts.find_rule("no-such-rule")
     assert missing.value.kind is ErrorKind.NOT_FOUND and "sqr-heartbeat-missing" in missing.value.message

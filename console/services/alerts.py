@@ -441,6 +441,16 @@ class AlertsService(Service):
         now = await self._get(alert.subscription_id, alert.short_id)
         return f"{now.state}, {now.condition}"
 
+    async def state_of(self, target: str) -> str:
+        """What an alert (its state and condition) or a rule (enabled or not) a change was made to is now; read
+        after a change was interrupted."""
+        if "/microsoft.alertsmanagement/alerts/" in target.lower():
+            alert = await self.get_alert(target)
+            return f"{alert.state}, {alert.condition}"
+        subscription_id, _, name = _rule_id_parts(target)
+        rule = await self.find_rule(name, subscription_id or None)
+        return "enabled" if rule.enabled else "disabled"
+
     # -- rules ----------------------------------------------------------------------------------------------
 
     async def list_rules(self, subscription_id: str | None = None, *, with_alerts: bool = True) -> list[AlertRule]:
