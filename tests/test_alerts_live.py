@@ -16,6 +16,7 @@ from console.services import Services
 
 RULE = "sqr-checkout-failed-requests"
 DISABLED = "sqr-checkout-failed-requests-disabled"
+METRIC_RULE = "ma-checkout-http5xx"
 GROUP = "rg-monitoring"
 
 
@@ -24,10 +25,10 @@ async def rule_alerts(made: Services, name: str) -> list[Alert]:
     return [a for a in found if a.name == name]
 
 
-async def wait_for(made: Services, what: str, condition: object, attempts: int = 240) -> list[Alert]:
+async def wait_for(made: Services, what: str, condition: object, attempts: int = 240, rule: str = RULE) -> list[Alert]:
     """Poll the rule's alerts (one a second, a bounded number of times) until `condition` holds."""
     for _ in range(attempts):
-        found = await rule_alerts(made, RULE)
+        found = await rule_alerts(made, rule)
         if callable(condition) and condition(found):
             return found
         await asyncio.sleep(1)
@@ -35,7 +36,7 @@ async def wait_for(made: Services, what: str, condition: object, attempts: int =
 
 
 async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(services: Services) -> None:  # noqa: F811
-    from azure.mgmt.monitor.models import ScheduledQueryRuleResource
+    from azure.mgmt.monitor.models import MetricAlertResourcePatch, ScheduledQueryRuleResource
 
     monitor = services.alerts._monitor_client(estate.PROD_SUBSCRIPTION).scheduled_query_rules
     seeded = await monitor.get(GROUP, RULE)
@@ -56,6 +57,14 @@ async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(servic
         )
         stored = await monitor.create_or_update(GROUP, name, rule)
         assert stored.enabled is enabled
+    # The 5xx metric rule too, every 2 s over a minute.
+    metrics = services.alerts._monitor_client(estate.PROD_SUBSCRIPTION).metric_alerts
+    http5xx = await metrics.get(GROUP, METRIC_RULE)
+    http5xx.criteria.all_of[0].threshold = 3.0
+    patch = MetricAlertResourcePatch(
+        evaluation_frequency=timedelta(seconds=2), window_size=timedelta(minutes=1), criteria=http5xx.criteria
+    )
+    assert (await metrics.update(GROUP, METRIC_RULE, patch)).window_size == timedelta(minutes=1)
     # Production runs the good build: nothing fires.
     await asyncio.sleep(5)
     assert not [a for a in await rule_alerts(services, RULE) if a.condition == "Fired"]
@@ -78,6 +87,11 @@ async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(servic
             timedelta(minutes=30),
         )
         assert recorded.row_count == 1
+        metric = await wait_for(
+            services, "the 5xx rule to fire", lambda found: any(a.condition == "Fired" for a in found), rule=METRIC_RULE
+        )
+        metric_alert = next(a for a in metric if a.condition == "Fired")
+        assert (metric_alert.signal_type, metric_alert.target_name) == ("Metric", checkout)
     finally:
         app = await services.slots.swap(checkout, slot, confirmed=True)
     assert app.where[slot] == story.BAD_BUILD
@@ -91,3 +105,9 @@ async def test_a_rule_fires_on_the_bad_build_and_resolves_after_it_leaves(servic
     history = await services.alerts.history(again)
     assert history[0].event == "MonitorConditionChange" and history[0].new == "Resolved"
     assert not await rule_alerts(services, DISABLED)
+    await wait_for(
+        services,
+        "the 5xx rule to resolve",
+        lambda found: any(a.id == metric_alert.id and a.condition == "Resolved" for a in found),
+        rule=METRIC_RULE,
+    )

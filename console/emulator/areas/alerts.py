@@ -1,12 +1,13 @@
 """The alerts area of the local Azure: fired alerts (Microsoft.AlertsManagement), alert rules and action groups
-(Microsoft.Insights) and the evaluation of scheduled query rules against the telemetry.
+(Microsoft.Insights) and the evaluation of scheduled query and metric rules against the telemetry.
 
 Fired alerts answer as the 2019-05-05-preview API does: the list with its filters, sort and `pageCount`
 paging by nextLink, get, `changestate` with a comment, history, and the summary. Rules are ARM resources of
 the estate (seeded by `console.emulator.seed`); this area adds their PUT and PATCH, so enabling or disabling one
-is what Azure does. Each enabled scheduled query rule runs on its own frequency over its window; a rule whose
-condition holds fires an alert (Fired, New) unless one is already open, and resolves it once the condition
-stops holding, as Azure's stateful log alerts do. The demo story's alerts are seeded from `story`.
+is what Azure does. Each enabled scheduled query rule (and metric rule on a metric the telemetry carries: a web
+app's 5xx answers, requests, response time) runs on its own frequency over its window; a rule whose condition
+holds fires an alert (Fired, New) unless one is already open, and resolves it once the condition stops holding,
+as Azure's stateful alerts do. The demo story's alerts are seeded from `story`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from console.emulator import estate, seed, story
 from console.emulator.areas.base import ENGINE_KEY, STATUS_KEY, Area
 from console.emulator.arm import RG, SUB, ArmRouter, Route, arm_error, clipped, read_json_object
 from console.emulator.store import Document, Store
+from console.kql import string_literal
 
 if TYPE_CHECKING:
     from console.emulator.server import EmulatorConfig
@@ -87,6 +89,8 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "equals": lambda value, threshold: value == threshold,
 }
 _ID_NAMESPACE = uuid.UUID("5d0c1f7e-2b8a-4c39-9e61-7a4f3b2d8c15")
+EVALUATED = frozenset({"microsoft.insights/scheduledqueryrules", "microsoft.insights/metricalerts"})
+"""The rule types the local Azure evaluates (metric rules on the metrics the telemetry carries)."""
 
 
 def parse_duration(text: object) -> timedelta | None:
@@ -731,10 +735,10 @@ class RuleEvaluator:
         """Rules that fired since the activity log was last written: (rule id, when)."""
 
     def due(self, now: datetime) -> list[dict[str, Any]]:
-        """Enabled scheduled query rules whose frequency has passed since they last ran."""
+        """Enabled scheduled query and metric rules whose frequency has passed since they last ran."""
         found = []
         for rule in self.store.documents_of("resource"):
-            if _rule_type(rule) != "microsoft.insights/scheduledqueryrules":
+            if _rule_type(rule) not in EVALUATED:
                 continue
             props = rule.get("properties") or {}
             if props.get("enabled") is not True:
@@ -752,12 +756,23 @@ class RuleEvaluator:
         scopes = [str(s) for s in props.get("scopes") or []]
         scope = scopes[0] if scopes else estate.WORKSPACE_RESOURCE_ID
         resource_scope = None if scope.lower() == estate.WORKSPACE_RESOURCE_ID.lower() else scope
+        metric = _rule_type(rule) == "microsoft.insights/metricalerts"
         measured = []
         for condition in (props.get("criteria") or {}).get("allOf") or []:
+            query = metric_query(condition, scope) if metric else str(condition["query"])
+            if query is None:
+                return []  # a metric the telemetry does not carry: the rule is not evaluated here
             outcome = self.engine.execute(
-                str(condition["query"]), timespan=(now - window, now), now=now, resource_scope=resource_scope
+                query, timespan=(now - window, now), now=now, resource_scope=None if metric else resource_scope
             )
-            measured.append((condition, _aggregate(condition, outcome.tables[0])))
+            table = outcome.tables[0]
+            if metric:
+                value = table["rows"][0][0] if table["rows"] else None
+                if not isinstance(value, int | float):
+                    return []  # no data in the window: the condition is neither met nor cleared
+                measured.append((condition, float(value)))
+            else:
+                measured.append((condition, _aggregate(condition, table)))
         return measured
 
     def apply(self, rule: dict[str, Any], measured: list[tuple[dict[str, Any], float]], now: datetime) -> str | None:
@@ -797,7 +812,8 @@ class RuleEvaluator:
                 self.last_run[str(rule["id"]).lower()] = now
                 try:
                     measured = await asyncio.to_thread(self.measure, rule, now)
-                    self.apply(rule, measured, now)
+                    if measured:
+                        self.apply(rule, measured, now)
                 except Exception:  # one rule's bad query must not stop the others (Azure marks it unhealthy)
                     log.exception("evaluating %s failed", str(rule.get("name", ""))[:100])
             if self.fired:
@@ -812,6 +828,24 @@ class RuleEvaluator:
             telemetry.record_activity(self.engine, [telemetry.alert_activation_row(r, at) for r, at in fired])
         except Exception:  # the alert stands; only its activity record is missing
             log.exception("recording %d alert activations failed", len(fired))
+
+
+def metric_query(criterion: dict[str, Any], target: str) -> str | None:
+    """The KQL over the telemetry that gives a metric alert criterion's value for a web app's production slot
+    (Http5xx: 5xx answers; HttpResponseTime: mean seconds; Requests), or None for a metric it does not carry."""
+    name, _, kind = _target_parts(target)
+    if kind != "microsoft.web/sites":
+        return None
+    app = string_literal(name)
+    production = f"AppRequests\n| where AppRoleName == {app} and tostring(Properties.slot) == 'production'"
+    metric = str(criterion.get("metricName", "")).lower()
+    if metric == "http5xx":
+        return f"{production} and toint(ResultCode) >= 500\n| summarize value = todouble(count())"
+    if metric == "requests":
+        return f"{production}\n| summarize value = todouble(count())"
+    if metric == "httpresponsetime":
+        return f"{production}\n| summarize value = avg(DurationMs) / 1000.0"
+    return None
 
 
 def _aggregate(condition: dict[str, Any], table: dict[str, Any]) -> float:
