@@ -67,6 +67,9 @@ def test_list_filters_and_outputs(demo_home: None) -> None:
     assert listed("--since", "7d", "--severity", "0,1") == [r for r in week if r["severity"] in ("Sev0", "Sev1")]
     new_ones = listed("--since", "7d", "--state", "new", "--condition", "fired")
     assert new_ones == [r for r in week if r["state"] == "New" and r["condition"] == "Fired"] and new_ones
+    web = listed("--since", "7d", "--resource-group", "rg-prod-web", "--service", "Platform")
+    assert web == [r for r in week if r["resource_group"] == "rg-prod-web" and r["monitor_service"] == "Platform"]
+    assert web
     day = listed()
     assert {r["id"] for r in day} <= {r["id"] for r in week} and len(day) < len(week)
     table = invoke("alerts", "list", "--demo", "--since", "7d")
