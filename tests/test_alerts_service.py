@@ -404,3 +404,22 @@ async def test_the_activity_log_records_each_seeded_alert(
     assert {rule for rule, _ in recorded} == {a.name for a in fired if a.started < cutoff} | {story.HEARTBEAT_RULE}
     flapping = [at for rule, at in recorded if rule == story.FLAPPING_RULE]
     assert len(flapping) >= 6
+
+
+async def test_target_rule_and_type_filters_agree_with_the_local_azure(alerts: AlertsService) -> None:
+    client = _client(alerts)
+    everything = [a async for a in client.get_all(time_range="30d", page_count=250)]
+    checkout = story.incident_app().resource_id
+    rule = story.alert_rule_id(story.FLAPPING_RULE)
+    for keywords, wanted in (
+        ({"target_resource": checkout.lower()}, lambda e: e.target_resource.lower() == checkout.lower()),
+        ({"target_resource_type": "microsoft.web/sites"}, lambda e: e.target_resource_type == "microsoft.web/sites"),
+        ({"alert_rule": rule}, lambda e: e.alert_rule.lower() == rule.lower()),
+        (
+            {"monitor_condition": "Fired", "severity": "Sev2"},
+            lambda e: (e.monitor_condition, e.severity) == ("Fired", "Sev2"),
+        ),
+    ):
+        found = [a async for a in client.get_all(time_range="30d", page_count=250, **keywords)]
+        expected = [a.id for a in everything if wanted(a.properties.essentials)]
+        assert sorted(a.id for a in found) == sorted(expected) and expected, keywords
