@@ -88,6 +88,22 @@ def _cost_screen(services: Services, context: ShellContext) -> Screen[Any]:
 
     service = services.get("cost", CostService)
     return CostScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
+def _alerts_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    # The alerts and monitor SDKs are imported here, before the area shows (as for slots).
+    import azure.mgmt.alertsmanagement.aio
+    import azure.mgmt.monitor.aio  # noqa: F401
+
+    from console.services.alerts import AlertsService
+    from screens.alerts import AlertsScreen
+
+    service = services.get("alerts", AlertsService)
+    return AlertsScreen(
+        context,
+        service,
+        services.resources.list_subscriptions,
+        services.runbooks.find,
+        services.settings.refresh_seconds,
+    )
 
 
 AREAS: Mapping[str, Area] = MappingProxyType(
@@ -105,7 +121,7 @@ AREAS: Mapping[str, Area] = MappingProxyType(
             ),
             Area("logs", "Logs", ("log", "kql"), "alt+2", _logs_screen, "screens.logs"),
             Area("runbooks", "Runbooks", ("rb",), "alt+3", _runbooks_screen, "screens.runbooks", (RunbookCommands,)),
-            Area("alerts", "Alerts", (), "alt+4"),
+            Area("alerts", "Alerts", ("alert", "alarms"), "alt+4", _alerts_screen, "screens.alerts"),
             Area("cost", "Cost", ("budget",), "alt+5", _cost_screen, "screens.cost"),
             Area("slots", "Slots", ("slot", "swap"), "alt+6", _slots_screen, "screens.slots"),
             Area("backup", "Backup", (), "alt+7"),

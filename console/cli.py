@@ -1221,3 +1221,213 @@ def cost_set_budget(
         output,
         ["name", "amount", "spent", "forecast"],
     )
+# alerts ----
+
+
+@main.group()
+def alerts() -> None:
+    """Fired alerts and alert rules: list with filters, acknowledge or close in bulk with a comment, rules with
+    enable/disable (exit 0 done, 2 usage or unknown id/rule, 3 Azure error or a change that failed, 5 refused)."""
+
+
+_ALERT_COLUMNS = ["id", "severity", "state", "condition", "rule", "target", "started", "resolved"]
+
+
+def _alert_rows(found: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": alert.short_id,
+            "severity": alert.severity,
+            "state": alert.state,
+            "condition": alert.condition,
+            "rule": alert.name,
+            "target": alert.target_name,
+            "started": alert.started,
+            "resolved": alert.resolved,
+            "resource_group": alert.target_group,
+            "monitor_service": alert.monitor_service,
+            "description": alert.description,
+            "alert_id": alert.id,
+        }
+        for alert in found
+    ]
+
+
+@alerts.command("list")
+@click.option("--severity", "severities", multiple=True, help="0-4 or Sev0-Sev4; repeat or comma-separate.")
+@click.option("--state", "alert_states", multiple=True, help="New, Acknowledged or Closed; repeatable.")
+@click.option("--condition", "conditions", multiple=True, help="Fired or Resolved; repeatable.")
+@click.option("--resource-group", default="", help="Only alerts about resources in this group.")
+@click.option("--service", default="", help="Only alerts from this monitor service (e.g. Platform).")
+@click.option("--since", default="24h", show_default=True, help="1h, 24h (1d), 7d or 30d.")
+@click.option("--subscription", help="Subscription id (default: the configured one, else all).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def alerts_list(
+    session: Session,
+    severities: tuple[str, ...],
+    alert_states: tuple[str, ...],
+    conditions: tuple[str, ...],
+    resource_group: str,
+    service: str,
+    since: str,
+    subscription: str | None,
+    demo: bool,
+    output: str,
+) -> None:
+    """Fired alerts, most severe first, then newest first."""
+    from console.models import AlertFilter
+    from console.services import alerts as alerts_service
+
+    def split(values: tuple[str, ...]) -> list[str]:
+        return [part for value in values for part in value.split(",") if part.strip()]
+
+    try:
+        wanted = AlertFilter(
+            severities=tuple(alerts_service.severity_names(split(severities))),
+            states=tuple(alerts_service.states(split(alert_states))),
+            conditions=tuple(alerts_service.known_values(split(conditions), alerts_service.CONDITIONS, "condition")),
+            resource_group=resource_group,
+            monitor_service=service,
+            time_range=alerts_service.time_range(since),
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.alerts.list_alerts(wanted, subscription), services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    rows = _alert_rows(found)
+    print_rows(rows, output, _ALERT_COLUMNS if output == "table" else list(rows[0]) if rows else _ALERT_COLUMNS)
+
+
+def _change_alerts(session: Session, ids: tuple[str, ...], state: str, comment: str, yes: bool, demo: bool) -> None:
+    verb = {"Acknowledged": "acknowledge", "Closed": "close"}[state]
+    _confirm_mutation(yes, f"{verb} {len(ids)} alert{'s' if len(ids) != 1 else ''}")
+    with services_for(session, demo) as services:
+
+        async def run() -> Any:
+            chosen = [await services.alerts.get_alert(alert_id) for alert_id in ids]
+
+            def told(done: int, total: int, alert: Any, error: str | None) -> None:
+                said = f"failed: {error}" if error else "done"
+                which = f"{alert.short_id} ({alert.severity} {alert.name})"
+                click.echo(f"  [{done}/{total}] {verb} {which}: {said}", err=True)
+
+            return await services.alerts.change_state(chosen, state, comment, confirmed=True, progress=told)
+
+        try:
+            outcome = run_async(run, services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    click.echo(f"{outcome.text[:1].upper()}{outcome.text[1:]}.")
+    if outcome.failed:
+        _fail(f"{len(outcome.failed)} of {len(ids)} alerts were not changed.", ExitCode.AZURE_ERROR)
+
+
+_CHANGE_OPTIONS = [
+    click.argument("ids", nargs=-1, required=True),
+    click.option("--comment", default="", help="Why (kept in the alert's history)."),
+    click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)."),
+    click.option("--demo", is_flag=True, help="Use the embedded local Azure."),
+]
+
+
+def _change_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_CHANGE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@alerts.command("ack")
+@_change_options
+@click.pass_obj
+def alerts_ack(session: Session, ids: tuple[str, ...], comment: str, yes: bool, demo: bool) -> None:
+    """Acknowledge alerts by id (the GUID `alerts list` shows, or the full id)."""
+    _change_alerts(session, ids, "Acknowledged", comment, yes, demo)
+
+
+@alerts.command("close")
+@_change_options
+@click.pass_obj
+def alerts_close(session: Session, ids: tuple[str, ...], comment: str, yes: bool, demo: bool) -> None:
+    """Close alerts by id (the GUID `alerts list` shows, or the full id)."""
+    _change_alerts(session, ids, "Closed", comment, yes, demo)
+
+
+def _rule_rows(rules: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": rule.name,
+            "kind": rule.kind,
+            "enabled": rule.enabled,
+            "severity": f"Sev{rule.severity}" if rule.severity is not None else "",
+            "frequency": rule.frequency,
+            "window": rule.window,
+            "condition": rule.condition,
+            "firing": rule.firing,
+            "last_fired": rule.last_fired,
+            "runbook": rule.tag("runbook"),
+            "resource_group": rule.resource_group,
+            "id": rule.id,
+        }
+        for rule in rules
+    ]
+
+
+@alerts.command("rules")
+@click.option("--subscription", help="Subscription id (default: the configured one, else all).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def alerts_rules(session: Session, subscription: str | None, demo: bool, output: str) -> None:
+    """Alert rules (log, metric, activity log): enabled, frequency and window, condition, firing, last fired."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.alerts.list_rules(subscription), services)
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    rows = _rule_rows(found)
+    columns = ["name", "kind", "enabled", "severity", "frequency", "window", "firing", "last_fired", "runbook"]
+    print_rows(rows, output, columns if output == "table" else list(rows[0]) if rows else columns)
+
+
+@alerts.group("rule")
+def alerts_rule() -> None:
+    """Enable or disable one alert rule."""
+
+
+def _set_rule(session: Session, name: str, enabled: bool, yes: bool, demo: bool) -> None:
+    verb = "enable" if enabled else "disable"
+    _confirm_mutation(yes, f"{verb} the alert rule {name}")
+    with services_for(session, demo) as services:
+        try:
+            rule = run_async(
+                lambda: services.alerts.set_rule_enabled(name, enabled, confirmed=True, progress=_progress_printer()),
+                services,
+            )
+        except OpsError as error:
+            _fail(str(error), exit_code_for(error))
+    click.echo(f"{rule.name} is {'enabled' if rule.enabled else 'disabled'}.")
+
+
+@alerts_rule.command("enable")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.pass_obj
+def alerts_rule_enable(session: Session, name: str, yes: bool, demo: bool) -> None:
+    """Enable an alert rule by name."""
+    _set_rule(session, name, True, yes, demo)
+
+
+@alerts_rule.command("disable")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.pass_obj
+def alerts_rule_disable(session: Session, name: str, yes: bool, demo: bool) -> None:
+    """Disable an alert rule by name."""
+    _set_rule(session, name, False, yes, demo)

@@ -305,3 +305,173 @@ class Gate:
             shown = " ".join(f"{k}={v}" for k, v in self.parameters)
             return f"runbook {self.runbook}" + (f" ({shown})" if shown else "")
         return f"KQL check {self.check}"
+
+
+@dataclass(frozen=True)
+class AlertCondition:
+    """What a fired alert's rule watched when it fired: its window, query or metric, test and the value seen."""
+
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    query: str | None = None
+    """The rule's KQL (a scheduled query rule)."""
+    metric: str | None = None
+    """The metric's name (a metric alert rule)."""
+    aggregation: str | None = None
+    operator: str | None = None
+    threshold: float | None = None
+    observed: float | None = None
+
+    @property
+    def text(self) -> str:
+        """The test in words: `Count GreaterThan 25 (seen 41)`."""
+        what = self.metric or ("rows" if self.query else "")
+        parts = [p for p in (self.aggregation, what, self.operator) if p]
+        if self.threshold is not None:
+            parts.append(f"{self.threshold:g}")
+        if self.observed is not None:
+            parts.append(f"(seen {self.observed:g})")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One fired alert (Azure Monitor's alert instance)."""
+
+    id: str
+    name: str
+    """The rule's name."""
+    severity: str
+    """Sev0 (critical) to Sev4 (verbose)."""
+    state: str
+    """New, Acknowledged or Closed: what people did with it."""
+    condition: str
+    """Fired or Resolved: what the rule sees."""
+    monitor_service: str
+    signal_type: str
+    target: str
+    target_name: str
+    target_group: str
+    target_type: str
+    rule_id: str
+    started: datetime
+    modified: datetime
+    modified_by: str
+    resolved: datetime | None
+    description: str
+    subscription_id: str
+    detail: AlertCondition = field(default_factory=AlertCondition)
+
+    @property
+    def short_id(self) -> str:
+        """The alert's GUID (the last part of its id), what headless commands take."""
+        return self.id.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def severity_rank(self) -> int:
+        """0 for Sev0 (most severe) to 4; 9 for anything unknown."""
+        tail = self.severity[-1:]
+        return int(tail) if tail.isdigit() else 9
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One entry of an alert's history: created, state changed (with a comment), condition changed."""
+
+    at: datetime
+    event: str
+    old: str
+    new: str
+    who: str
+    comments: str
+    description: str
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """Counts of the alerts a filter selects: by severity, and by state within each severity."""
+
+    total: int
+    by_severity: tuple[tuple[str, int], ...]
+    by_state: tuple[tuple[str, int], ...]
+
+    @property
+    def text(self) -> str:
+        """`15 alerts: Sev0 1, Sev1 2 · New 6, Acknowledged 1, Closed 8`."""
+        severities = ", ".join(f"{name} {count}" for name, count in self.by_severity if count)
+        states = ", ".join(f"{name} {count}" for name, count in self.by_state)
+        return f"{self.total} alerts: {severities or 'none'} · {states}"
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which fired alerts to list, in the terms Azure filters by (an empty tuple selects all)."""
+
+    severities: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    resource_group: str = ""
+    monitor_service: str = ""
+    time_range: str = "7d"
+    """1h, 1d, 7d or 30d."""
+
+    @property
+    def text(self) -> str:
+        """The filter as `sev=Sev0,Sev1 state=New since=7d` (what the filter form reads back)."""
+        parts = []
+        if self.severities:
+            parts.append("sev=" + ",".join(self.severities))
+        if self.states:
+            parts.append("state=" + ",".join(self.states))
+        if self.conditions:
+            parts.append("cond=" + ",".join(self.conditions))
+        if self.resource_group:
+            parts.append(f"rg={self.resource_group}")
+        if self.monitor_service:
+            parts.append(f"service={self.monitor_service}")
+        parts.append(f"since={self.time_range}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """An alert rule: a scheduled query (log) rule, a metric rule or an activity log rule."""
+
+    id: str
+    name: str
+    kind: str
+    """log, metric or activity log."""
+    enabled: bool
+    severity: int | None
+    description: str
+    frequency: str
+    window: str
+    condition: str
+    query: str | None
+    scopes: tuple[str, ...]
+    resource_group: str
+    subscription_id: str
+    tags: tuple[tuple[str, str], ...] = ()
+    last_fired: datetime | None = None
+    firing: bool = False
+    """Whether one of its alerts is still Fired."""
+
+    def tag(self, name: str) -> str:
+        """A tag's value ("" when the rule does not have it)."""
+        return next((value for key, value in self.tags if key.lower() == name.lower()), "")
+
+
+@dataclass(frozen=True)
+class AlertStateChange:
+    """What one acknowledge or close of several alerts did: the alerts changed, and those that failed (with why)."""
+
+    state: str
+    changed: tuple[Alert, ...]
+    failed: tuple[tuple[str, str], ...]
+    """(alert id, the sentence saying what failed and where it now stands)."""
+
+    @property
+    def text(self) -> str:
+        verb = {"Acknowledged": "acknowledged", "Closed": "closed", "New": "reopened"}.get(self.state, self.state)
+        said = f"{len(self.changed)} {verb}"
+        return said + (f", {len(self.failed)} failed" if self.failed else "")

@@ -74,6 +74,12 @@ class ShellContext:
         opened = f"showing {self.current.display_name} instead" if self.current else "no subscription is open"
         return f"No subscription is called {self.preferred!r} ({opened}); known: {known}."
 
+    def subscription_name(self, subscription_id: str) -> str:
+        """A subscription's display name (its id when it is not one of those listed)."""
+        wanted = subscription_id.lower()
+        match = next((s for s in self.subscriptions if s.subscription_id.lower() == wanted), None)
+        return match.display_name if match else subscription_id
+
     @property
     def is_read_only(self) -> bool:
         return self.read_only(self.current.subscription_id if self.current else None)

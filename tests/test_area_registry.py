@@ -31,8 +31,8 @@ def test_services_are_built_from_the_registry_on_first_use_and_only_those_are_cl
     assert services._built == {}
     logs = services.area("logs")
     assert services.logs is logs and set(services._built) == {"logs"}
-    with pytest.raises(KeyError, match="No area called 'alerts' has a service"):
-        services.area("alerts")
+    with pytest.raises(KeyError, match="No area called 'backup' has a service"):
+        services.area("backup")
     with pytest.raises(TypeError, match="not a ResourcesService"):
         from console.services.resources import ResourcesService
 
@@ -88,9 +88,9 @@ async def test_an_area_key_jumps_and_the_key_help_lists_it(
     app = OpsConsole(settings, make_local_services())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
-        await pilot.press(str(AREAS["alerts"].key))
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
-        assert app.current_mode == "alerts"
+        await pilot.press(str(AREAS["backup"].key))
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
+        assert app.current_mode == "backup"
         bar = app.screen.query_one(CommandBar)
         assert all(area.name in str(bar.placeholder) for area in AREAS.values())
         await pilot.press("question_mark")
@@ -113,8 +113,8 @@ async def test_reveal_resource_by_id_opens_resources_at_it(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         await until(pilot, lambda: bool(app.shell.subscriptions), "the subscriptions")
-        app.jump("alerts")
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+        app.jump("backup")
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
         app.post_message(RevealResource(resource_id))
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         screen = app.screen

@@ -51,8 +51,8 @@ def test_runbooks_area_snapshot(
 def test_placeholder_area_snapshot(
     snap_compare: Any, make_local_services: Callable[..., Services], settings: Settings
 ) -> None:
-    """An area that is not built yet (Alerts) says so and names the ones that are."""
-    assert AREAS["alerts"].screen is None
+    """An area that is not built yet (Backup) says so and names the ones that are."""
+    assert AREAS["backup"].screen is None
     fixed = replace(settings, subscription=estate.PROD_SUBSCRIPTION)
-    app = OpsConsole(fixed, make_local_services(subscription=estate.PROD_SUBSCRIPTION), start_area="alerts")
+    app = OpsConsole(fixed, make_local_services(subscription=estate.PROD_SUBSCRIPTION), start_area="backup")
     assert snap_compare(app, terminal_size=SIZE, run_before=_placeholder)

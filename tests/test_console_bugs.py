@@ -145,13 +145,13 @@ async def test_colon_keeps_working_after_visiting_a_placeholder_area_twice(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         for _ in range(2):
-            await pilot.press("colon", *"alerts", "enter")
-            await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+            await pilot.press("colon", *"backup", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
             await pilot.press("colon", *"logs", "enter")
             await until(pilot, lambda: app.current_mode == "logs", "logs")
             await pilot.press("escape")
-        await pilot.press("colon", *"alerts", "enter")
-        await until(pilot, lambda: app.current_mode == "alerts", "alerts again")
+        await pilot.press("colon", *"backup", "enter")
+        await until(pilot, lambda: app.current_mode == "backup", "backup again")
         await pilot.press("colon")
         bar = app.screen.query_one(CommandBar)
         assert bar.is_open and bar.value == ""
@@ -191,7 +191,7 @@ async def test_placeholder_names_every_built_area() -> None:
     text = str(next(iter(screen.compose_body())).render())
     assert "Alerts is not built yet" in text
     built = [name for name, area in AREAS.items() if area.screen is not None]
-    assert built == ["resources", "logs", "runbooks", "cost", "slots"]
+    assert built == ["resources", "logs", "runbooks", "alerts", "cost", "slots"]
     assert all(name in text for name in built)
     assert not any(name in text.split("type", 1)[1] for name, area in AREAS.items() if area.screen is None)
 

@@ -159,10 +159,10 @@ async def test_command_bar_jumps_between_areas(build_app: Callable[..., OpsConso
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot)
-        await pilot.press("colon", *"alerts", "enter")
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+        await pilot.press("colon", *"backup", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
         placeholder = app.screen.query_one("#placeholder", Static)
-        assert "Alerts is not built yet." in text_of(placeholder)
+        assert "Backup is not built yet." in text_of(placeholder)
 
         await pilot.press("colon", *"res", "enter")
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources again")
@@ -432,9 +432,9 @@ async def test_colon_and_an_area_typed_in_one_burst_still_jump(build_app: Callab
         await wait_for_rows(pilot)
         resources_screen(app).query_one(DataTable).focus()
         await pilot.pause()
-        for key, character in [("colon", ":"), *((c, c) for c in "alerts"), ("enter", "\r")]:
+        for key, character in [("colon", ":"), *((c, c) for c in "backup"), ("enter", "\r")]:
             app.post_message(events.Key(key, character))  # queued at once, no pause between them
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the alerts placeholder")
+        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
 
 
 @pytest.mark.asyncio

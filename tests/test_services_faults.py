@@ -16,7 +16,7 @@ from conftest import EmulatorThread, control
 
 from console.emulator import estate
 from console.errors import ErrorKind, OpsError
-from console.models import Gate, WebApp
+from console.models import Alert, Gate, WebApp
 from console.services import SERVICE_AREAS, Services
 from console.services.base import ServiceContext
 from console.services.cost import CostScope
@@ -104,6 +104,41 @@ async def _cost_forecast(services: Services) -> Any:
     return await services.cost.forecast(COST_SCOPE, today, today + timedelta(days=5), [])
 
 
+def _an_alert() -> Alert:
+    """An alert as a listing gives it (its id need not exist: the fault answers first)."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    rule = f"/subscriptions/{PROD}/resourceGroups/rg-monitoring/providers/Microsoft.Insights/scheduledQueryRules/x"
+    return Alert(
+        id=f"/subscriptions/{PROD}/providers/Microsoft.AlertsManagement/alerts/0b9a3f0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        name="x",
+        severity="Sev2",
+        state="New",
+        condition="Fired",
+        monitor_service="Log Alerts V2",
+        signal_type="Log",
+        target=estate.WORKSPACE_RESOURCE_ID,
+        target_name=estate.WORKSPACE_NAME,
+        target_group=estate.WORKSPACE_RESOURCE_GROUP,
+        target_type="microsoft.operationalinsights/workspaces",
+        rule_id=rule,
+        started=now,
+        modified=now,
+        modified_by="System",
+        resolved=None,
+        description="",
+        subscription_id=PROD,
+    )
+
+
+def _change_failure(outcome: Any) -> str:
+    assert not outcome.changed
+    return str(outcome.failed[0][1])
+
+
+SQR = "/scheduledqueryrules$"
+
 # Every public async method of every service (found through the area registry), keyed `area.method`.
 CALLS: dict[str, Entry] = {
     "resources.list_subscriptions": Entry("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
@@ -161,6 +196,23 @@ CALLS: dict[str, Entry] = {
             f"/subscriptions/{PROD}/providers/Microsoft.CostManagement/budgets/budget-prod-monthly"
         ),
     ),
+    "alerts.subscription_ids": Entry("^/subscriptions$", lambda s: s.alerts.subscription_ids()),
+    "alerts.list_alerts": Entry("/alerts$", lambda s: s.alerts.list_alerts(None, PROD)),
+    "alerts.summary": Entry("/alertssummary$", lambda s: s.alerts.summary(None, PROD)),
+    "alerts.get_alert": Entry("/alerts/[^/]+$", lambda s: s.alerts.get_alert(_an_alert())),
+    "alerts.history": Entry("/history$", lambda s: s.alerts.history(_an_alert())),
+    # A change of several alerts records each failure and goes on (the others are changed).
+    "alerts.change_state": Entry(
+        "/changestate$",
+        lambda s: s.alerts.change_state([_an_alert()], "Acknowledged", "x"),
+        failed_text=_change_failure,
+    ),
+    "alerts.state_of": Entry("/alerts/[^/]+$", lambda s: s.alerts.state_of(_an_alert().id)),
+    "alerts.list_rules": Entry(SQR, lambda s: s.alerts.list_rules(PROD)),
+    "alerts.rule_of": Entry(SQR, lambda s: s.alerts.rule_of(_an_alert())),
+    "alerts.find_rule": Entry(SQR, lambda s: s.alerts.find_rule("sqr-heartbeat-missing", PROD)),
+    # Enabling by name fails at its first read, before anything is changed.
+    "alerts.set_rule_enabled": Entry(SQR, lambda s: s.alerts.set_rule_enabled("sqr-heartbeat-missing", True)),
 }
 
 NOT_IN_THE_MATRIX: dict[str, str] = {

@@ -280,6 +280,12 @@ CATALOG: dict[str, tuple[ResourceTypeSpec, ...]] = {
             "SupportsTags, SupportsLocation",
         ),
         ResourceTypeSpec(
+            "activityLogAlerts",
+            ("2023-01-01-preview", "2020-10-01", "2017-04-01"),
+            GLOBAL,
+            "SupportsTags, SupportsLocation",
+        ),
+        ResourceTypeSpec(
             "metricAlerts",
             ("2024-03-01-preview", "2018-03-01", "2017-09-01-preview"),
             GLOBAL,

@@ -186,6 +186,15 @@ def _previous_builds(build: str) -> tuple[str, ...]:
     return tuple(names[(at - step) % len(names)] for step in (1, 2))
 
 
+def _runbook_tags(rule: str) -> dict[str, str]:
+    """The tags that name the runbook investigating an alert rule and the app it is about."""
+    runbook, app = story.ALERT_RULE_RUNBOOKS.get(rule, ("", ""))
+    tags = {"runbook": runbook} if runbook else {}
+    if app:
+        tags["runbook-app"] = app
+    return tags
+
+
 def _guid(*parts: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
 
@@ -897,6 +906,17 @@ class _EstateSeed:
                 10.0,
             ),
             (
+                "ma-checkout-availability",
+                "Checkout fails its health check",
+                0,
+                checkout.resource_id,
+                "Microsoft.Web/sites",
+                "HealthCheckStatus",
+                "Average",
+                "LessThan",
+                100.0,
+            ),
+            (
                 "ma-checkout-response-time",
                 "Checkout responds slowly",
                 2,
@@ -967,6 +987,7 @@ class _EstateSeed:
                     "actions": [{"actionGroupId": action_group_id, "webHookProperties": {}}],
                     "lastUpdatedTime": _arm_time(self.now - timedelta(days=20)),
                 },
+                extra_tags=_runbook_tags(name),
                 age_days=200,
             )
 
@@ -988,7 +1009,7 @@ class _EstateSeed:
                 "A virtual machine stopped sending heartbeats",
                 2,
                 "PT5M",
-                "PT15M",
+                "P1D",
                 ("Heartbeat\n| summarize LastCall = max(TimeGenerated) by Computer\n| where LastCall < ago(10m)"),
                 "Count",
                 "GreaterThan",
@@ -1046,8 +1067,40 @@ class _EstateSeed:
                     "checkWorkspaceAlertsStorageConfigured": False,
                     "skipQueryValidation": False,
                 },
+                extra_tags=_runbook_tags(name),
                 age_days=200,
             )
+        self._activity_log_alert(action_group_id)
+
+    def _activity_log_alert(self, action_group_id: str) -> None:
+        """Service health notices for the production subscription's regions."""
+        self._add(
+            estate.PROD_SUBSCRIPTION,
+            "rg-monitoring",
+            "Microsoft.Insights/activityLogAlerts",
+            story.SERVICE_HEALTH_RULE,
+            app="monitoring",
+            location="Global",
+            properties={
+                "scopes": [f"/subscriptions/{estate.PROD_SUBSCRIPTION}"],
+                "condition": {
+                    "allOf": [
+                        {"field": "category", "equals": "ServiceHealth"},
+                        {
+                            "field": "properties.impactedServices[*].ImpactedRegions[*].RegionName",
+                            "containsAny": [
+                                "West Europe",
+                                "North Europe",
+                            ],
+                        },
+                    ]
+                },
+                "actions": {"actionGroups": [{"actionGroupId": action_group_id, "webhookProperties": {}}]},
+                "enabled": True,
+                "description": "Azure service health notices for the regions production runs in",
+            },
+            age_days=300,
+        )
 
     # -- backup ----------------------------------------------------------------------------------
 

@@ -172,7 +172,7 @@ def _request_ids(request: web.Request) -> dict[str, str]:
     return {"x-ms-request-id": request_id, "x-ms-correlation-request-id": correlation}
 
 
-def _control_allowed(request: web.Request) -> bool:
+def control_allowed(request: web.Request) -> bool:
     """Control routes answer only a loopback peer that shows the identity header."""
     shown = request.headers.get("X-IDENTITY-HEADER", "")
     return _is_loopback_peer(request) and _same_secret(shown, request.app[SECRET_KEY])
@@ -349,7 +349,7 @@ ISSUER_KEY = web.AppKey("issuer", TokenIssuer)
 
 async def _control_faults(request: web.Request) -> web.Response:
     """Loopback-only control route: GET lists, POST adds (or PUT replaces), DELETE clears fault rules."""
-    if not _control_allowed(request):
+    if not control_allowed(request):
         return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
     injector = request.app[FAULTS_KEY]
     if request.method == "DELETE":
@@ -424,7 +424,7 @@ async def _control_requests(request: web.Request) -> web.Response:
     """Loopback-only: how many authenticated requests reached the handlers, by method (DELETE resets).
 
     Lets a test prove that something sent no request at all (a read-only refusal, a dry run)."""
-    if not _control_allowed(request):
+    if not control_allowed(request):
         return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
     counts = request.app[REQUESTS_KEY]
     if request.method == "DELETE":
@@ -434,7 +434,7 @@ async def _control_requests(request: web.Request) -> web.Response:
 
 async def _control_status(request: web.Request) -> web.Response:
     """Loopback-only: whether the telemetry is loaded, so a headless command can wait for it."""
-    if not _control_allowed(request):
+    if not control_allowed(request):
         return arm_error(403, "Forbidden", "The control route needs the identity header from a loopback peer.")
     status = request.app.get(STATUS_KEY)
     telemetry = status() if status is not None else {"ready": True, "progress": 1.0}

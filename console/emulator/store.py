@@ -80,6 +80,25 @@ class Store:
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._documents.get(kind, {}).get(_key(key))
 
+    def documents_of(self, kind: str) -> list[dict[str, Any]]:
+        """Every document of one kind (an area's own kinds: fired alerts, a slot's content)."""
+        return self._all(kind)
+
+    def put_many(self, kind: str, bodies: dict[str, dict[str, Any]]) -> None:
+        """Write several documents of one kind (key -> body) in one transaction, then make them visible."""
+        rows = [(kind, _key(key), json.dumps(body)) for key, body in bodies.items()]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", rows)
+            except duckdb.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            found = self._documents.setdefault(kind, {})
+            for key, body in bodies.items():
+                found[_key(key)] = body
+
     def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
         """Write a document through to the file, then make it visible."""
         with self._lock:

@@ -62,8 +62,6 @@ FAILED_BACKUP_REASON = "the VM agent is unable to communicate with Azure Backup.
 WARNING_BACKUP_NIGHT = 3
 """Nights before last night on which the items that are not VMs completed with warnings."""
 
-# Fired alerts are not part of the story yet: the alerts area adds them here.
-
 # Cost. Ninety days of daily cost per resource (`areas/cost.py`), with four things in it:
 # - the spike: nine days before the seed a verbose log level on the checkout app sent about nine times the
 #   usual logs into the workspace, so its ingestion meter jumped for one day, and the diagnostics storage
@@ -95,6 +93,33 @@ def cost_new_since(today: dt.date) -> dt.date:
         previous = month.replace(day=1) - dt.timedelta(days=1)
         month = previous.replace(day=COST_NEW_DAY_OF_MONTH)
     return month
+# Fired alerts. The incident fires the checkout rules (the log rule on failed requests, the 5xx, response time
+# and availability metric rules, the dependency failures rule) a few minutes in; they resolve once the window
+# after the restart is clean, and the on-call engineer acknowledged and closed them. The silent computer's
+# missing heartbeat fired after its silence and is still Fired and New. The orders database's CPU rule flaps:
+# it fires every night while the backup of the database runs and resolves when it ends. Service health
+# notices (Sev4) come twice in the week.
+ALERT_RULE_RUNBOOKS = {
+    "sqr-checkout-failed-requests": ("app-failure-rate", INCIDENT_APP),
+    "ma-checkout-http5xx": ("app-failure-rate", INCIDENT_APP),
+    "ma-checkout-availability": ("app-failure-rate", INCIDENT_APP),
+    "ma-checkout-response-time": ("slow-requests", INCIDENT_APP),
+    "sqr-dependency-failures": ("dependency-failures", ""),
+    "sqr-heartbeat-missing": ("missing-heartbeats", ""),
+    "ma-psql-orders-cpu": ("noisy-alerts", ""),
+}
+"""The runbook that investigates each alert rule (its `runbook` tag) and the app it is about (`runbook-app`)."""
+INCIDENT_ALERTS = (
+    # (rule, minutes after the incident starts that it fired, minutes after the incident ends that it resolved)
+    ("ma-checkout-availability", 22, 4),
+    ("ma-checkout-http5xx", 3, 5),
+    ("sqr-checkout-failed-requests", 5, 15),
+    ("ma-checkout-response-time", 4, 5),
+    ("sqr-dependency-failures", 12, 30),
+)
+FLAPPING_RULE = "ma-psql-orders-cpu"
+HEARTBEAT_RULE = "sqr-heartbeat-missing"
+SERVICE_HEALTH_RULE = "ala-service-health"
 
 
 def incident_start(now: dt.datetime) -> dt.datetime:
@@ -107,3 +132,47 @@ def incident_start(now: dt.datetime) -> dt.datetime:
 def incident_app() -> estate.WebAppSpec:
     """The web app the incident happens to."""
     return next(app for app in estate.WEB_APPS if app.name == INCIDENT_APP)
+
+
+@dataclass(frozen=True)
+class AlertActivation:
+    """One time an alert rule of the story fired (naive UTC), and when its condition stopped holding."""
+
+    rule: str
+    fired: dt.datetime
+    resolved: dt.datetime | None
+
+
+def alert_rule_id(rule: str) -> str:
+    """The ARM id of one of the story's alert rules (all in the production subscription's rg-monitoring)."""
+    kind = {"sqr": "scheduledQueryRules", "ma": "metricAlerts", "ala": "activityLogAlerts"}[rule.split("-", 1)[0]]
+    group = f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-monitoring"
+    return f"{group}/providers/Microsoft.Insights/{kind}/{rule}"
+
+
+def alert_activations(now: dt.datetime) -> list[AlertActivation]:
+    """Every alert the story fires in the week before `now` (naive UTC), oldest first: the incident's, the nightly
+    CPU flaps while the database's backup runs, the service health notices, the silent computer's heartbeat."""
+    moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    found: list[AlertActivation] = []
+    incident = incident_start(moment)
+    ended = incident + dt.timedelta(minutes=INCIDENT_MINUTES)
+    for rule, fired_after, resolved_after in INCIDENT_ALERTS:
+        found.append(
+            AlertActivation(
+                rule, incident + dt.timedelta(minutes=fired_after), ended + dt.timedelta(minutes=resolved_after)
+            )
+        )
+    database = next(item for item in BACKUP_ITEMS if item.kind != "VM")
+    first_night = moment.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=6)
+    for night in range(7):
+        started = first_night + dt.timedelta(days=night, hours=1, minutes=30 + database.offset_minutes)
+        fired = started + dt.timedelta(minutes=5)
+        resolved = started + dt.timedelta(minutes=database.duration_minutes + 5)
+        if fired < moment:
+            found.append(AlertActivation(FLAPPING_RULE, fired, resolved if resolved < moment else None))
+    for days_ago, hour in ((5, 10), (1, 8)):
+        fired = moment.replace(hour=hour, minute=30, second=0, microsecond=0) - dt.timedelta(days=days_ago)
+        found.append(AlertActivation(SERVICE_HEALTH_RULE, fired, fired + dt.timedelta(hours=2)))
+    found.append(AlertActivation(HEARTBEAT_RULE, moment - SILENT_FOR + dt.timedelta(minutes=12), None))
+    return sorted(found, key=lambda activation: activation.fired)

@@ -33,6 +33,8 @@ from .story import (
     SILENT_COMPUTER,
     SILENT_FOR,
     WARNING_BACKUP_NIGHT,
+    alert_activations,
+    alert_rule_id,
     incident_app,
     incident_start,
 )
@@ -813,7 +815,6 @@ _ACTIVITY_CATALOG = (
     ("MICROSOFT.KEYVAULT/VAULTS/SECRETS/WRITE", "Administrative", "vault", "alice@contoso.com", 1),
     ("MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION", "Administrative", "storage", "bob@contoso.com", 2),
     ("MICROSOFT.AUTHORIZATION/POLICIES/AUDIT/ACTION", "Policy", "site", "Azure Policy", 4),
-    ("MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION", "Alert", "site", "Microsoft.Insights/alertRules", 1),
     (
         "MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/CONFIGURATIONS/WRITE",
         "Administrative",
@@ -884,6 +885,67 @@ FROM picked
 """
 
 
+def activity_row(
+    at: dt.datetime,
+    operation: str,
+    status: str,
+    caller: str,
+    resource: str,
+    category: str = "Administrative",
+    substatus: str = "",
+    level: str = "Informational",
+    status_code: str = "OK",
+) -> tuple[object, ...]:
+    """One AzureActivity row (its columns in table order) for an operation on a resource at `at` (naive UTC)."""
+    parts = resource.split("/")
+    correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
+    return (
+        estate.TENANT_ID,
+        at,
+        operation,
+        operation,
+        level,
+        status,
+        substatus,
+        caller,
+        category,
+        correlation,
+        parts[4],
+        parts[6].upper(),
+        parts[2],
+        f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
+        f'{{"action":"{operation}","scope":"{resource}"}}',
+        resource.lower(),
+        "AzureActivity",
+    )
+
+
+def alert_activation_row(rule_id: str, at: dt.datetime) -> tuple[object, ...]:
+    """The activity log's record of an alert rule firing (category Alert, the rule as the resource)."""
+    return activity_row(
+        naive_utc(at),
+        "MICROSOFT.INSIGHTS/ALERTRULES/ACTIVATED/ACTION",
+        "Activated",
+        "Microsoft.Insights/alertRules",
+        rule_id,
+        category="Alert",
+        level="Warning",
+    )
+
+
+def record_activity(engine: KqlEngine, rows: list[tuple[object, ...]]) -> None:
+    """Append AzureActivity rows as they happen (an alert a rule fired while the local Azure runs)."""
+    columns = [name for name, _ in TABLES["AzureActivity"]]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    cursor = engine.connection.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO AzureActivity ({quoted}) VALUES ({', '.join('?' for _ in columns)})", [list(r) for r in rows]
+        )
+    finally:
+        cursor.close()
+
+
 def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     """Hand-placed activity: slot swaps, a restart during the incident, authorization failures."""
     rows: list[tuple[object, ...]] = []
@@ -891,42 +953,9 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
     incident = incident_start(now)
     checkout = incident_app()
 
-    def add(
-        at: dt.datetime,
-        operation: str,
-        status: str,
-        caller: str,
-        resource: str,
-        category: str = "Administrative",
-        substatus: str = "",
-        level: str = "Informational",
-        status_code: str = "OK",
-    ) -> None:
-        if not start <= at < naive_utc(now):
-            return
-        parts = resource.split("/")
-        correlation = str(_resource_guid(f"{operation}{at.isoformat()}{status}"))
-        rows.append(
-            (
-                estate.TENANT_ID,
-                at,
-                operation,
-                operation,
-                level,
-                status,
-                substatus,
-                caller,
-                category,
-                correlation,
-                parts[4],
-                parts[6].upper(),
-                parts[2],
-                f'{{"statusCode":"{status_code}","entity":"{resource}"}}',
-                f'{{"action":"{operation}","scope":"{resource}"}}',
-                resource.lower(),
-                "AzureActivity",
-            )
-        )
+    def add(at: dt.datetime, operation: str, status: str, caller: str, resource: str, **more: str) -> None:
+        if start <= at < naive_utc(now):
+            rows.append(activity_row(at, operation, status, caller, resource, **more))
 
     for day in range(DAYS + 1):
         date = start.replace(hour=9, minute=30, second=0, microsecond=0) + dt.timedelta(days=day)
@@ -962,6 +991,10 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
         "oncall@contoso.com",
         checkout.resource_id,
     )
+    # Each alert the story fires is recorded in the activity log (category Alert), the rule as its resource.
+    for activation in alert_activations(now):
+        if start <= activation.fired < naive_utc(now):
+            rows.append(alert_activation_row(alert_rule_id(activation.rule), activation.fired))
     vault = (
         f"/subscriptions/{estate.PROD_SUBSCRIPTION}/resourceGroups/rg-prod-data"
         "/providers/Microsoft.KeyVault/vaults/kv-prod-shared"
@@ -1084,7 +1117,7 @@ def _insert_window(
 
 
 _META_SCHEMA = "opsconsole_meta"
-TELEMETRY_VERSION = "3"
+TELEMETRY_VERSION = "4"
 # Newest first: the last hour is there within a moment, then the rest of the last day, then the
 # older days in one window per worker, so a query about the recent past is complete long before the
 # whole week is. Few large statements are much cheaper than many small ones: a statement that

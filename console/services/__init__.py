@@ -13,6 +13,7 @@ from console.services.base import Service, ServiceContext
 from console.settings import Settings
 
 if TYPE_CHECKING:
+    from console.services.alerts import AlertsService
     from console.services.cost import CostService
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
@@ -54,6 +55,11 @@ def _cost(services: Services) -> Service:
     from console.services.cost import CostService
 
     return CostService(services.context)
+def _alerts(services: Services) -> Service:
+    # The alerts and monitor SDKs are imported when an alert is first read, not to paint.
+    from console.services.alerts import AlertsService
+
+    return AlertsService(services.context, services.resources)
 
 
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
@@ -63,6 +69,7 @@ SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
         "runbooks": _runbooks,
         "slots": _slots,
         "cost": _cost,
+        "alerts": _alerts,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -123,6 +130,10 @@ class Services:
     @property
     def cost(self) -> CostService:
         return cast("CostService", self.area("cost"))
+
+    @property
+    def alerts(self) -> AlertsService:
+        return cast("AlertsService", self.area("alerts"))
 
     @property
     def settings(self) -> Settings:

@@ -26,6 +26,8 @@ Start = Callable[[web.Application, Store, datetime, "EmulatorConfig"], Awaitable
 TelemetryStatus = Callable[[], dict[str, Any]]
 STATUS_KEY: web.AppKey[TelemetryStatus] = web.AppKey("telemetry_status")
 """Where an area publishes whether the telemetry is loaded (read by `/_emulator/status`)."""
+ENGINE_KEY: web.AppKey[Any] = web.AppKey("kql_engine")
+"""Where the logs area publishes its KQL engine, for areas that query the telemetry (alert rules)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from console.emulator import estate
-from console.emulator.areas.base import STATUS_KEY, Area
+from console.emulator.areas.base import ENGINE_KEY, STATUS_KEY, Area
 
 if TYPE_CHECKING:
     from console.emulator.kql_engine import KqlEngine
@@ -127,6 +127,7 @@ async def start(app: web.Application, store: Store, now: datetime, config: Emula
         return not loader.is_alive()
 
     app[STATUS_KEY] = status
+    app[ENGINE_KEY] = engine
 
     async def interrupt_queries(_: web.Application) -> None:
         if loader_done():
