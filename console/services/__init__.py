@@ -13,6 +13,7 @@ from console.services.base import Service, ServiceContext
 from console.settings import Settings
 
 if TYPE_CHECKING:
+    from console.services.backups import BackupService
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
     from console.services.runbooks import RunbookService
@@ -48,12 +49,20 @@ def _slots(services: Services) -> Service:
     return SlotsService(services.context, services.resources, services.runbooks)
 
 
+def _backup(services: Services) -> Service:
+    # azure-mgmt-recoveryservicesbackup is large: imported when a vault is first read.
+    from console.services.backups import BackupService
+
+    return BackupService(services.context, services.resources, services.runbooks)
+
+
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
     {
         "resources": _resources,
         "logs": _logs,
         "runbooks": _runbooks,
         "slots": _slots,
+        "backup": _backup,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -110,6 +119,10 @@ class Services:
     @property
     def slots(self) -> SlotsService:
         return cast("SlotsService", self.area("slots"))
+
+    @property
+    def backup(self) -> BackupService:
+        return cast("BackupService", self.area("backup"))
 
     @property
     def settings(self) -> Settings:

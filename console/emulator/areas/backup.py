@@ -369,8 +369,6 @@ def scheduled_runs(item: ProtectedItem, now: datetime, after: datetime | None = 
             if after is None and night_start > last_night:
                 continue  # tonight's runs are not part of the seeded story
             status, code = story.backup_outcome(spec, night) if run == 0 else ("Completed", None)
-            if status == "Failed":
-                ended = started + timedelta(minutes=spec.duration_minutes // 3, seconds=3)
             jobs.append(
                 make_job(item, "Backup", started.replace(tzinfo=UTC), ended.replace(tzinfo=UTC), status, error=code)
             )
