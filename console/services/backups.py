@@ -751,9 +751,9 @@ def job_failure(job: BackupJob) -> OpsError:
     """The OpsError for a job that ended Failed: its code, message and what Azure recommends."""
     error = job.errors[0] if job.errors else BackupError("Failed", "the job failed")
     advice = " ".join(error.recommendations)
-    sentence = f"{job.operation} of {job.item} failed ({error.code}): {error.message.rstrip('.')}."
+    sentence = f"{error.message.rstrip('.')} (job {job.name})."
     if advice:
-        sentence += f" Recommended: {advice}"
+        sentence += f" Recommended: {advice.rstrip('.')}"
     return OpsError(ErrorKind.FAILED, sentence, code=error.code)
 
 

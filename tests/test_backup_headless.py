@@ -1,0 +1,125 @@
+"""`opsconsole backups ...` headless, with `--demo` pointed at this module's local Azure: jobs with filters,
+freshness exiting 1 on the seeded breach, backup now with --wait printing its restore point, a failed job
+exiting 3, restore refused without a terminal (5) and done with --yes, and a drill's verdicts as exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import EmulatorThread, control, identity_environment
+
+from console.cli import main
+from console.emulator import story
+from console.emulator.server import EmulatorConfig, write_record
+from console.exit_codes import ExitCode
+
+
+@pytest.fixture(scope="module")
+def headless_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
+    emulator = EmulatorThread(
+        EmulatorConfig(
+            data_dir=tmp_path_factory.mktemp("backup-headless"),
+            page_size=25,
+            telemetry_scale=0.01,
+            live_traffic=False,
+            seed_delay_s=0,
+        )
+    )
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def demo_home(headless_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    data = tmp_path / "data"
+    (data / "local-azure").mkdir(parents=True)
+    write_record(data / "local-azure", headless_azure.readiness)
+    env = {
+        "OPSCONSOLE_DATA_DIR": str(data),
+        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
+        **identity_environment(headless_azure.readiness),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    return env
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_jobs_with_filters_and_failed_detail(demo_home: dict[str, str]) -> None:
+    done = invoke("backups", "jobs", "--status", "Failed", "--since", "2d", "--demo", "--output", "json")
+    assert done.exit_code == 0, done.output
+    rows = json.loads(done.stdout)
+    assert rows and all(r["status"] == "Failed" for r in rows)
+    mine = next(r for r in rows if r["item"] == story.FAILED_BACKUP_ITEM)
+    assert mine["error"] == story.FAILED_BACKUP_ERROR and mine["recommendation"] and mine["message"]
+    table = invoke("backups", "jobs", "--type", "FileShare", "--demo")
+    assert table.exit_code == 0 and "catalog-media" in table.stdout and "vm-jump" not in table.stdout
+    bad = invoke("backups", "jobs", "--since", "yesterday-ish", "--demo")
+    assert bad.exit_code == ExitCode.USAGE
+
+
+def test_freshness_exits_1_on_the_seeded_breach(demo_home: dict[str, str]) -> None:
+    done = invoke("backups", "freshness", "--demo", "--output", "json")
+    assert done.exit_code == ExitCode.CHECK_FAILED
+    rows = json.loads(done.stdout)
+    assert rows[0]["state"] == "BREACH"
+    stale = next(r for r in rows if r["item"] == story.STALE_BACKUP_ITEM)
+    assert stale["state"] == "BREACH" and stale["late_h"] > 48
+    assert story.STALE_BACKUP_ITEM in done.stderr
+
+
+def test_run_wait_prints_the_restore_point_and_restore_uses_it(demo_home: dict[str, str]) -> None:
+    refused = invoke("backups", "run", "psql-orders-prod", "--demo")  # no terminal, no --yes
+    assert refused.exit_code == ExitCode.REFUSED
+    done = invoke("backups", "run", "psql-orders-prod", "--wait", "--yes", "--demo", "--output", "json")
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert body["status"] == "Completed" and body["restore_point"]
+    point = body["restore_point"]
+    unconfirmed = invoke("backups", "restore", "psql-orders-prod", "--point", point, "--demo")
+    assert unconfirmed.exit_code == ExitCode.REFUSED
+    restored = invoke(
+        "backups", "restore", "psql-orders-prod", "--point", point, "--target", "psql-orders-premigration",
+        "--yes", "--demo", "--output", "json",
+    )  # fmt: skip
+    assert restored.exit_code == 0, restored.output
+    assert json.loads(restored.stdout)["status"] == "Completed"
+    unknown = invoke("backups", "restore", "no-such-item", "--point", "latest", "--yes", "--demo")
+    assert unknown.exit_code == ExitCode.USAGE
+
+
+def test_a_failed_backup_exits_3_with_its_code(demo_home: dict[str, str], headless_azure: EmulatorThread) -> None:
+    control(headless_azure.readiness, "PUT", [{"path": "/backup$", "method": "POST", "lro_fail": True}])
+    try:
+        done = invoke("backups", "run", "catalog-media", "--wait", "--yes", "--demo")
+    finally:
+        control(headless_azure.readiness, "DELETE")
+    assert done.exit_code == ExitCode.AZURE_ERROR
+    assert "FileshareBackupFailedWithAzureRpRequestThrottling" in done.stderr and "Recommended" in done.stderr
+
+
+def test_read_only_refuses_a_restore_with_5(demo_home: dict[str, str]) -> None:
+    done = invoke("--read-only", "backups", "restore", "vm-jump-prod-01", "--point", "latest", "--yes", "--demo")
+    assert done.exit_code == ExitCode.REFUSED and "read-only" in done.stderr
+
+
+def test_a_drill_passes_or_fails_by_its_verification(demo_home: dict[str, str]) -> None:
+    passing = "AzureDiagnostics | where Category == 'AddonAzureBackupJobs' and ResultDescription endswith item"
+    done = invoke("backups", "drill", "vm-jump-prod-01", "--verify", passing, "--yes", "--demo", "--output", "json")
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert body["verdict"] == "pass" and body["rto_s"] > 0 and body["point"]
+    failing = invoke(
+        "backups", "drill", "vm-jump-prod-01", "--verify", "Heartbeat | where Computer == target", "--yes", "--demo"
+    )
+    assert failing.exit_code == ExitCode.CHECK_FAILED and "FAIL" in failing.stdout
