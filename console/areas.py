@@ -82,6 +82,17 @@ def _slots_screen(services: Services, context: ShellContext) -> Screen[Any]:
     )
 
 
+def _backup_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    # The backup SDK is large: imported here, before the area shows, not during its first listing.
+    import azure.mgmt.recoveryservicesbackup.aio  # noqa: F401
+
+    from console.services.backups import BackupService
+    from screens.backups import BackupScreen
+
+    service = services.get("backup", BackupService)
+    return BackupScreen(context, service, services.settings.refresh_seconds)
+
+
 AREAS: Mapping[str, Area] = MappingProxyType(
     {
         area.name: area
@@ -100,7 +111,7 @@ AREAS: Mapping[str, Area] = MappingProxyType(
             Area("alerts", "Alerts", (), "alt+4"),
             Area("cost", "Cost", ("budget",), "alt+5"),
             Area("slots", "Slots", ("slot", "swap"), "alt+6", _slots_screen, "screens.slots"),
-            Area("backup", "Backup", (), "alt+7"),
+            Area("backup", "Backup", ("backups", "bk"), "alt+7", _backup_screen, "screens.backups"),
         )
     }
 )

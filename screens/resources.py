@@ -80,6 +80,7 @@ SORT_FIELDS: dict[str, Callable[[Resource], str]] = {
     "location": lambda r: r.location,
 }
 
+
 @dataclass(frozen=True)
 class Scope:
     """Where the table is: every subscription, one subscription, or one resource group."""
@@ -595,6 +596,7 @@ class ResourcesScreen(ListAreaScreen):
     @work(exclusive=True, exit_on_error=False, group="resources-change", name="set tags")
     async def apply_tags(self, scope_id: str, name: str, tags: dict[str, str]) -> None:
         """Set the tags (confirmed by the dialog), with progress in the operation panel; then reload."""
+
         def told(now: dict[str, str]) -> str:
             return f"Tags of {name} are now: {_visible_tags(now) or 'none'}."
 
