@@ -90,7 +90,7 @@ def _backup_screen(services: Services, context: ShellContext) -> Screen[Any]:
     from screens.backups import BackupScreen
 
     service = services.get("backup", BackupService)
-    return BackupScreen(context, service, services.settings.refresh_seconds)
+    return BackupScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
 
 
 AREAS: Mapping[str, Area] = MappingProxyType(

@@ -5,7 +5,7 @@ cancel a running job, and restore drills whose evidence is listed per item."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -18,10 +18,11 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from console.errors import OpsError
+from console.models import Subscription
 from console.services.backups import BackupJob, BackupService, DrillResult, Freshness, ProtectedItem
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
-from screens.shell import ShellContext
+from screens.shell import ShellContext, ShellHeader
 from screens.widgets.backup_forms import DrillScreen, RestorePlan, RestoreScreen
 from screens.widgets.confirm import ChangeRequest
 
@@ -63,6 +64,11 @@ STATUS_STYLES = {
 }
 RUNNING_REFRESH_S = 1.5
 """How often the jobs are read again while one of them runs."""
+
+
+def utc_now() -> datetime:
+    """The screen's default clock."""
+    return datetime.now(UTC)
 
 
 def span_text(span: timedelta | None) -> str:
@@ -177,12 +183,14 @@ class BackupScreen(ListAreaScreen):
         self,
         context: ShellContext,
         service: BackupService,
+        list_subscriptions: Callable[[], Awaitable[list[Subscription]]],
         refresh_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(context, refresh_seconds)
         self.service = service
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.list_subscriptions = list_subscriptions
+        self.clock: Clock = clock or (lambda: utc_now())
         self.view = "freshness"
         """What the table lists: `freshness` (per item) or `jobs`."""
         self.freshness: list[Freshness] = []
@@ -221,6 +229,11 @@ class BackupScreen(ListAreaScreen):
     async def load(self) -> None:
         if not self._loaded:
             self.states.show_loading()
+        if not self.context.subscriptions:
+            self._set_waiting("listing subscriptions…")
+            self.context.subscriptions = await self.list_subscriptions()
+            self.context.choose_initial()
+            self.query_one(ShellHeader).update_from_context()
         self._set_waiting("reading the vaults' items and jobs…")
         since = self.clock() - WINDOWS[-1]
         self.freshness, self.jobs = await asyncio.gather(
