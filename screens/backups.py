@@ -424,7 +424,10 @@ class BackupScreen(ListAreaScreen):
         self.load()
 
     def action_clear_filter(self) -> None:
-        self.clear_filter()
+        # With nothing to clear, escape leaves the focus alone (an escape read just before `:` must not take
+        # the focus back from the command bar it opens).
+        if self.filter_box.is_open or self.filter_text:
+            self.clear_filter()
 
     def action_toggle_detail(self) -> None:
         self.query_one("#backup-detail").toggle_class("-hidden")
