@@ -123,3 +123,35 @@ def test_a_drill_passes_or_fails_by_its_verification(demo_home: dict[str, str]) 
         "backups", "drill", "vm-jump-prod-01", "--verify", "Heartbeat | where Computer == target", "--yes", "--demo"
     )
     assert failing.exit_code == ExitCode.CHECK_FAILED and "FAIL" in failing.stdout
+
+
+def test_the_release_example_backs_up_before_the_migration_and_can_restore_that_point(
+    demo_home: dict[str, str], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    import yaml
+    from test_slots_release import WORKFLOW, _substitute, run_workflow
+
+    steps = {
+        "Back up the database before the migration",
+        "Migrate the database",
+        "Restore the database if the migration failed",
+    }
+    codes = run_workflow(demo_home, tmp_path, {"database": "psql-orders-prod"}, only=steps)
+    assert codes["Back up the database before the migration"] == 0
+    assert codes["Migrate the database"] == 0
+    assert codes["Restore the database if the migration failed"] is None  # the migration did not fail
+
+    # As the restore step runs after a failed migration, with the point the backup step printed.
+    taken = invoke("backups", "run", "psql-orders-prod", "--wait", "--yes", "--demo", "--output", "json")
+    point = json.loads(taken.stdout)["restore_point"]
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    restore = next(s for s in workflow["jobs"]["release"]["steps"] if s.get("name") in steps and "if" in s)
+    script = _substitute(restore["run"], {}, {"backup": {"point": point}})
+    env = {**os.environ, **demo_home, "DATABASE": "psql-orders-prod"}
+    env["PATH"] = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Restore of psql-orders-prod: Completed" in done.stdout
