@@ -65,8 +65,10 @@ WARNING_BACKUP_NIGHT = 3
 """Nights before last night on which the items that are not VMs completed with warnings."""
 
 # The second vault, in the non-production subscription (it sends no diagnostics to the production
-# workspace, so only ARM tells its jobs). Its sandbox VM lost its outbound network four nights ago:
-# its nightly backups have failed since, so its last good backup is older than its policy allows.
+# workspace, so only ARM tells its jobs). Four nights ago a network security group rule started blocking
+# the sandbox VM's outbound traffic during the nightly maintenance window: its scheduled backups have
+# failed since (a backup taken by hand, outside the window, succeeds), so its last good backup is older
+# than its policy allows.
 NONPROD_BACKUP_ITEMS = (
     BackupItem("vm-sandbox-01", "VM", 15, 18),
     BackupItem("psql-orders-stg", "AzureDatabaseForPostgreSQLFlexibleServer", 25, 12),
