@@ -1190,3 +1190,85 @@ def backups_drill(
         )
     codes = {"pass": ExitCode.OK, "fail": ExitCode.CHECK_FAILED, "inconclusive": ExitCode.INCONCLUSIVE}
     sys.exit(codes.get(result.verdict, ExitCode.AZURE_ERROR))
+
+
+def _app_backup_row(backup: Any) -> dict[str, Any]:
+    return {
+        "id": backup.backup_id,
+        "created": backup.created,
+        "app": backup.app,
+        "slot": backup.slot,
+        "name": backup.name,
+        "status": backup.status,
+        "size": backup.size_text,
+        "scheduled": backup.scheduled,
+        "finished": backup.finished,
+        "last_restore": backup.last_restore,
+        "log": backup.log or "",
+    }
+
+
+_APP_BACKUP_COLUMNS = ["id", "created", "app", "slot", "name", "status", "size", "scheduled", "log"]
+
+
+@backups.command("app-list")
+@click.argument("app")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_app_list(session: Session, app: str, slot: str, demo: bool, output: str) -> None:
+    """The App Service backups of APP (or --slot), newest first."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.backup.list_app_backups(app, slot), services)
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_app_backup_row(b) for b in found], output, _APP_BACKUP_COLUMNS)
+
+
+@backups.command("app-run")
+@click.argument("app")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--no-wait", is_flag=True, help="Return once the backup has started.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_app_run(session: Session, app: str, slot: str, no_wait: bool, yes: bool, demo: bool, output: str) -> None:
+    """Back APP (or --slot) up now to the storage its backup configuration names; waits for the backup to end
+    (a failed one exits 3 with App Service's log)."""
+    _confirm_mutation(yes, f"back up {app} ({slot}) now")
+    with services_for(session, demo) as services:
+        try:
+            made = run_async(
+                lambda: services.backup.backup_app(
+                    app, slot, wait=not no_wait, confirmed=True, progress=_progress_printer()
+                ),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_app_backup_row(made)], output, _APP_BACKUP_COLUMNS)
+
+
+@backups.command("app-restore")
+@click.argument("app")
+@click.option("--backup", "backup_id", required=True, help="The backup's id (see `backups app-list`).")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.pass_obj
+def backups_app_restore(session: Session, app: str, backup_id: str, slot: str, yes: bool, demo: bool) -> None:
+    """Restore APP (or --slot) from one of its backups, over its content. At a terminal the app's name must be
+    typed; without one, --yes is needed (else exit 5)."""
+    _confirm_typed(yes, app, f"restore {app} ({slot}) from backup {backup_id}")
+    with services_for(session, demo) as services:
+        try:
+            restored = run_async(
+                lambda: services.backup.restore_app(app, backup_id, slot, confirmed=True, progress=_progress_printer()),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    click.echo(f"Restored {app} ({slot}) from backup {restored.backup_id} ({restored.name}).")

@@ -155,3 +155,22 @@ def test_the_release_example_backs_up_before_the_migration_and_can_restore_that_
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Restore of psql-orders-prod: Completed" in done.stdout
+
+
+def test_app_backups_headless(demo_home: dict[str, str]) -> None:
+    listed = invoke("backups", "app-list", "app-payments-prod", "--demo", "--output", "json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert len(rows) >= 7 and any(r["status"] == "Failed" and "403" in r["log"] for r in rows)
+    refused = invoke("backups", "app-run", "app-catalog-prod", "--demo")
+    assert refused.exit_code == ExitCode.REFUSED
+    made = invoke("backups", "app-run", "app-catalog-prod", "--yes", "--demo", "--output", "json")
+    assert made.exit_code == 0, made.output
+    backup = json.loads(made.stdout)[0]
+    assert backup["status"] == "Succeeded"
+    unconfirmed = invoke("backups", "app-restore", "app-catalog-prod", "--backup", backup["id"], "--demo")
+    assert unconfirmed.exit_code == ExitCode.REFUSED
+    restored = invoke("backups", "app-restore", "app-catalog-prod", "--backup", backup["id"], "--yes", "--demo")
+    assert restored.exit_code == 0 and f"from backup {backup['id']}" in restored.stdout
+    unknown = invoke("backups", "app-list", "app-nowhere", "--demo")
+    assert unknown.exit_code == ExitCode.USAGE

@@ -251,3 +251,50 @@ async def test_a_drill_restores_verifies_and_records_its_rto(backup: BackupServi
     evidence = backup.drills("vm-build-agent-01")
     assert [e["verdict"] for e in evidence[:2]] == ["fail", "pass"]
     assert evidence[1]["rto_s"] > 0 and evidence[1]["point"] == result.point
+
+
+# App Service backups -------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_app_backups_are_listed_with_the_seeded_failure(backup: BackupService) -> None:
+    found = await backup.list_app_backups("app-payments-prod")
+    assert len(found) >= 7
+    created = [b.created for b in found if b.created]
+    assert created == sorted(created, reverse=True)
+    failed = [b for b in found if b.status == "Failed"]
+    assert len(failed) == 1 and failed[0].log and "403" in failed[0].log
+    assert all(b.size_bytes > 0 for b in found if b.status == "Succeeded")
+    assert await backup.list_app_backups("app-checkout-prod", "staging") == []
+    with pytest.raises(OpsError) as caught:
+        await backup.list_app_backups("app-nowhere")
+    assert caught.value.kind is ErrorKind.NOT_FOUND
+
+
+@pytest.mark.asyncio
+async def test_an_app_backup_now_completes_and_restores(backup: BackupService) -> None:
+    made = await backup.backup_app("app-catalog-prod")
+    assert made.status == "Succeeded" and not made.scheduled and made.size_bytes > 0
+    with pytest.raises(OpsError) as caught:
+        await backup.restore_app("app-catalog-prod", made.backup_id)
+    assert caught.value.kind is ErrorKind.REFUSED
+    restored = await backup.restore_app("app-catalog-prod", made.backup_id, confirmed=True)
+    assert restored.last_restore is not None
+    actions = [e["action"] for e in backup.context.journal.entries() if e["phase"] == "outcome"]
+    assert actions[-2:] == ["back up", "restore"]
+
+
+@pytest.mark.asyncio
+async def test_an_app_backup_fails_on_an_injected_fault_with_its_log(
+    backup: BackupService, backup_azure: EmulatorThread
+) -> None:
+    control(backup_azure.readiness, "PUT", [{"path": "/sites/app-payments-prod/backup$", "lro_fail": True}])
+    try:
+        with pytest.raises(OpsError) as caught:
+            await backup.backup_app("app-payments-prod")
+    finally:
+        control(backup_azure.readiness, "DELETE")
+    assert caught.value.kind is ErrorKind.FAILED and "403" in caught.value.message
+    with pytest.raises(OpsError) as refused:
+        await backup.backup_app("app-checkout-prod", "staging")  # no backup storage configured for the slot
+    assert refused.value.kind is ErrorKind.NOT_FOUND

@@ -165,6 +165,13 @@ CALLS: dict[str, Entry] = {
         "/restore$", lambda s: s.backup.restore(BACKUP_ITEM, "latest", target="rg", confirmed=True), method="POST"
     ),
     "backup.cancel": Entry("/cancel$", _cancel, method="POST"),
+    "backup.list_app_backups": Entry(
+        "/sites/app-catalog-prod/backups$", lambda s: s.backup.list_app_backups("app-catalog-prod")
+    ),
+    "backup.backup_app": Entry("/sites/app-catalog-prod/backup$", lambda s: s.backup.backup_app("app-catalog-prod")),
+    "backup.restore_app": Entry(
+        "/sites/app-catalog-prod/backups$", lambda s: s.backup.restore_app("app-catalog-prod", "1", confirmed=True)
+    ),
     "backup.drill": Entry(
         "/restore$", lambda s: s.backup.drill(BACKUP_ITEM, "print ok = 1", confirmed=True), method="POST"
     ),

@@ -153,6 +153,31 @@ class DrillResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AppBackup:
+    """A backup of an App Service site or slot."""
+
+    backup_id: str
+    app: str
+    slot: str
+    subscription_id: str
+    resource_group: str
+    name: str
+    status: str
+    created: datetime | None
+    finished: datetime | None
+    size_bytes: int
+    scheduled: bool
+    log: str | None = None
+    last_restore: datetime | None = None
+    storage_url: str = ""
+    blob: str = ""
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.size_bytes / 1_000_000:.0f} MB" if self.size_bytes else ""
+
+
 def _time(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -342,7 +367,7 @@ class BackupService(Service):
             return [job_from_sdk(j) async for j in pager]
 
         vaults = await self.list_vaults()
-        batches = await self.call("list backup jobs", asyncio.gather(*(one(s, g, v) for s, g, v in vaults)))
+        batches = await self.call("listing backup jobs", asyncio.gather(*(one(s, g, v) for s, g, v in vaults)))
         jobs = [job for batch in batches for job in batch]
         if item_type:
             jobs = [j for j in jobs if j.item_type.lower() == item_type.lower()]
@@ -356,7 +381,7 @@ class BackupService(Service):
         job_id = job.job_id if isinstance(job, BackupJob) else job
         subscription_id, group, vault = _parts(job_id)
         name = job_id.rstrip("/").rsplit("/", 1)[-1]
-        found = await self.call(f"read job {name}", self._client(subscription_id).job_details.get(vault, group, name))
+        found = await self.call(f"reading job {name}", self._client(subscription_id).job_details.get(vault, group, name))
         return job_from_sdk(found)
 
     async def list_items(self) -> list[ProtectedItem]:
@@ -373,7 +398,7 @@ class BackupService(Service):
             return items
 
         vaults = await self.list_vaults()
-        batches = await self.call("list protected items", asyncio.gather(*(one(s, g, v) for s, g, v in vaults)))
+        batches = await self.call("listing protected items", asyncio.gather(*(one(s, g, v) for s, g, v in vaults)))
         return sorted((i for b in batches for i in b), key=lambda i: (i.vault, i.name))
 
     @staticmethod
@@ -442,7 +467,7 @@ class BackupService(Service):
                     points.append(RecoveryPoint(str(_mapping(found).get("name")), when, str(props.get("objectType"))))
             return points
 
-        points = await self.call(f"list the recovery points of {item.name}", collect())
+        points = await self.call(f"listing the recovery points of {item.name}", collect())
         return sorted(points, key=lambda p: p.time, reverse=True)
 
     async def state_of(self, target: str) -> str:
@@ -641,6 +666,178 @@ class BackupService(Service):
         if job.failed:
             raise job_failure(job)
         return job
+
+    # -- App Service backups ------------------------------------------------------------------------------
+
+    def _web(self, subscription_id: str) -> Any:
+        key = f"web:{subscription_id}"
+        client = self._clients.get(key)
+        if client is None:
+            from azure.mgmt.web.aio import WebSiteManagementClient  # imported on first use: slow to import
+
+            client = WebSiteManagementClient(self.context.credential, subscription_id, **self.context.arm_options())
+            self._clients[key] = client
+        return client
+
+    async def _find_site(self, app: str) -> Any:
+        await self.context.connected()
+        subscriptions = [s.subscription_id for s in await self.resources.list_subscriptions()]
+        sites = await self.resources.list_all_resources(subscriptions, resource_type="Microsoft.Web/sites")
+        found = [site for site in sites if site.name.lower() == app.lower()]
+        if not found:
+            known = ", ".join(sorted(site.name for site in sites)) or "none"
+            raise OpsError(ErrorKind.NOT_FOUND, f"No web app is called {app!r}; known: {known}.")
+        return found[0]
+
+    @staticmethod
+    def _app_backup(site: Any, slot: str, found: Any) -> AppBackup:
+        props = _mapping(_mapping(found).get("properties"))
+        return AppBackup(
+            backup_id=str(props.get("id") or _mapping(found).get("name")),
+            app=site.name,
+            slot=slot,
+            subscription_id=site.subscription_id,
+            resource_group=site.resource_group,
+            name=str(props.get("name") or ""),
+            status=str(props.get("status") or "Unknown"),
+            created=_time(props.get("created")),
+            finished=_time(props.get("finishedTimeStamp")),
+            size_bytes=int(props.get("sizeInBytes") or 0),
+            scheduled=bool(props.get("scheduled")),
+            log=str(props["log"]) if props.get("log") else None,
+            last_restore=_time(props.get("lastRestoreTimeStamp")),
+            storage_url=str(props.get("storageAccountUrl") or ""),
+            blob=str(props.get("blobName") or ""),
+        )
+
+    async def list_app_backups(self, app: str, slot: str = "production") -> list[AppBackup]:
+        """The backups of a web app (or one of its slots), newest first."""
+        site = await self._find_site(app)
+        web = self._web(site.subscription_id).web_apps
+
+        async def collect() -> list[AppBackup]:
+            pager = (
+                web.list_backups(site.resource_group, site.name)
+                if slot == "production"
+                else web.list_backups_slot(site.resource_group, site.name, slot)
+            )
+            return [self._app_backup(site, slot, found) async for found in pager]
+
+        backups = await self.call(f"listing the backups of {app}", collect())
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(backups, key=lambda b: b.created or epoch, reverse=True)
+
+    async def backup_app(
+        self,
+        app: str,
+        slot: str = "production",
+        *,
+        wait: bool = True,
+        confirmed: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> AppBackup:
+        """Back up a web app (or slot) now, to the storage its backup configuration names; with `wait`, return
+        when the backup has ended (raising with App Service's log when it failed)."""
+        site = await self._find_site(app)
+        web = self._web(site.subscription_id).web_apps
+        group, name = site.resource_group, site.name
+        where = app if slot == "production" else f"{app}/{slot}"
+        config = await self.call(
+            f"reading the backup configuration of {where}",
+            web.get_backup_configuration(group, name)
+            if slot == "production"
+            else web.get_backup_configuration_slot(group, name, slot),
+        )
+        url = _mapping(_mapping(config).get("properties")).get("storageAccountUrl")
+        if not url:
+            raise OpsError(ErrorKind.BAD_REQUEST, f"{where} has no backup storage configured.")
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        request = {"properties": {"backupName": f"{name}_manual_{stamp}", "storageAccountUrl": url, "enabled": True}}
+        started = time.monotonic()
+        target = f"{site.resource_id}" + ("" if slot == "production" else f"/slots/{slot}")
+
+        async def call() -> AppBackup:
+            made = await (
+                web.backup(group, name, request)
+                if slot == "production"
+                else web.backup_slot(group, name, slot, request)
+            )
+            backup = self._app_backup(site, slot, made)
+            while wait and backup.status in ("InProgress", "Created", "Queued"):
+                if progress is not None:
+                    progress(OperationProgress("back up", target, backup.status, time.monotonic() - started))
+                await self._sleep(POLL_S)
+                listed = await self.list_app_backups(app, slot)
+                backup = next((b for b in listed if b.backup_id == backup.backup_id), backup)
+            if backup.status in ("Failed", "TimedOut"):
+                raise OpsError(
+                    ErrorKind.FAILED,
+                    f"The backup of {where} {backup.status.lower()}: {backup.log or 'no log'}",
+                    code=f"Backup{backup.status}",
+                )
+            return backup
+
+        return await self.mutate(  # type: ignore[no-any-return]
+            "back up",
+            target,
+            call,
+            subscription_id=site.subscription_id,
+            parameters={"app": app, "slot": slot},
+            confirmed=confirmed,
+            progress=progress,
+        )
+
+    async def restore_app(
+        self,
+        app: str,
+        backup_id: str,
+        slot: str = "production",
+        *,
+        confirmed: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> AppBackup:
+        """Restore a web app (or slot) from one of its backups, over its content. Refused before any request
+        unless `confirmed` (a restore overwrites the site)."""
+        self.ensure_writable(None, f"restore {app}", confirmed=True)
+        if not confirmed:
+            raise OpsError(ErrorKind.REFUSED, f"Refused to restore {app}: a restore must be confirmed (type its name).")
+        backups = await self.list_app_backups(app, slot)
+        backup = next((b for b in backups if b.backup_id == backup_id), None)
+        if backup is None:
+            shown = ", ".join(b.backup_id for b in backups[:5]) or "none"
+            raise OpsError(ErrorKind.NOT_FOUND, f"{app} has no backup {backup_id!r}; the newest are: {shown}.")
+        web = self._web(backup.subscription_id).web_apps
+        group = backup.resource_group
+        request = {
+            "properties": {
+                "storageAccountUrl": backup.storage_url,
+                "blobName": backup.blob,
+                "overwrite": True,
+                "siteName": app,
+                "operationType": "Default",
+            }
+        }
+        target = (
+            f"/subscriptions/{backup.subscription_id}/resourceGroups/{group}/providers/Microsoft.Web/sites/{app}"
+            + ("" if slot == "production" else f"/slots/{slot}")
+        )
+
+        async def call() -> Any:
+            if slot == "production":
+                return await web.begin_restore(group, app, backup_id, request)
+            return await web.begin_restore_slot(group, app, backup_id, slot, request)
+
+        await self.mutate(
+            "restore",
+            target,
+            call,
+            subscription_id=backup.subscription_id,
+            parameters={"app": app, "slot": slot, "backup": backup_id},
+            confirmed=confirmed,
+            progress=progress,
+        )
+        after = await self.list_app_backups(app, slot)
+        return next((b for b in after if b.backup_id == backup_id), backup)
 
     # -- drills --------------------------------------------------------------------------------------------
 
