@@ -381,7 +381,8 @@ class BackupService(Service):
         job_id = job.job_id if isinstance(job, BackupJob) else job
         subscription_id, group, vault = _parts(job_id)
         name = job_id.rstrip("/").rsplit("/", 1)[-1]
-        found = await self.call(f"reading job {name}", self._client(subscription_id).job_details.get(vault, group, name))
+        details = self._client(subscription_id).job_details
+        found = await self.call(f"reading job {name}", details.get(vault, group, name))
         return job_from_sdk(found)
 
     async def list_items(self) -> list[ProtectedItem]:

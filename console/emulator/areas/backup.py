@@ -454,10 +454,9 @@ class _Backup:
 
     def _vault(self, request: web.Request, match: dict[str, str]) -> tuple[str, dict[str, Any]] | web.Response:
         """The vault's id (as seeded) and its settled jobs document, or the ARM 4xx."""
-        missing = self.router.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        refused = self.router.refuse_type("Microsoft.RecoveryServices/vaults/backupJobs", request)
+        refused = self.router.require_group_of_type(
+            request, match["sub"], match["rg"], "Microsoft.RecoveryServices/vaults/backupJobs"
+        )
         if refused is not None:
             return refused
         vault_id = (

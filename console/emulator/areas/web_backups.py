@@ -135,10 +135,7 @@ class _WebBackups:
 
     def _site(self, request: web.Request, match: dict[str, str]) -> tuple[str, dict[str, Any]] | web.Response:
         """The site's (or slot's) id as seeded and its settled backups document, or the ARM 4xx."""
-        missing = self.router.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        refused = self.router.refuse_type("Microsoft.Web/sites", request)
+        refused = self.router.require_group_of_type(request, match["sub"], match["rg"], "Microsoft.Web/sites")
         if refused is not None:
             return refused
         site_id = (
