@@ -1272,3 +1272,49 @@ def backups_app_restore(session: Session, app: str, backup_id: str, slot: str, y
         except OpsError as error:
             _backup_failure(error)
     click.echo(f"Restored {app} ({slot}) from backup {restored.backup_id} ({restored.name}).")
+
+
+def _database_backup_row(backup: Any) -> dict[str, Any]:
+    return {
+        "server": backup.server,
+        "name": backup.name,
+        "type": backup.backup_type,
+        "source": backup.source,
+        "completed": backup.completed,
+    }
+
+
+@backups.command("db-list")
+@click.argument("server")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_db_list(session: Session, server: str, demo: bool, output: str) -> None:
+    """The backups of a PostgreSQL flexible server (automatic and on demand), newest first."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.backup.list_database_backups(server), services)
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_database_backup_row(b) for b in found], output, ["server", "name", "type", "source", "completed"])
+
+
+@backups.command("db-run")
+@click.argument("server")
+@click.option("--name", help="The backup's name (default: ondemand-<time>).")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_db_run(session: Session, server: str, name: str | None, yes: bool, demo: bool, output: str) -> None:
+    """Take an on-demand backup of a PostgreSQL flexible server; waits until it is done."""
+    _confirm_mutation(yes, f"back up {server} now")
+    with services_for(session, demo) as services:
+        try:
+            made = run_async(
+                lambda: services.backup.backup_database(server, name, confirmed=True, progress=_progress_printer()),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_database_backup_row(made)], output, ["server", "name", "type", "source", "completed"])

@@ -174,3 +174,16 @@ def test_app_backups_headless(demo_home: dict[str, str]) -> None:
     assert restored.exit_code == 0 and f"from backup {backup['id']}" in restored.stdout
     unknown = invoke("backups", "app-list", "app-nowhere", "--demo")
     assert unknown.exit_code == ExitCode.USAGE
+
+
+def test_database_backups_headless(demo_home: dict[str, str]) -> None:
+    listed = invoke("backups", "db-list", "psql-orders-prod", "--demo", "--output", "json")
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)) >= 7
+    refused = invoke("backups", "db-run", "psql-orders-prod", "--demo")
+    assert refused.exit_code == ExitCode.REFUSED
+    made = invoke("backups", "db-run", "psql-orders-prod", "--name", "pre-release", "--yes", "--demo", "--output=json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)[0]["source"] == "Customer"
+    bad = invoke("backups", "db-run", "psql-orders-prod", "--name", "no spaces!", "--yes", "--demo")
+    assert bad.exit_code == ExitCode.AZURE_ERROR and "backup name" in bad.stderr

@@ -298,3 +298,30 @@ async def test_an_app_backup_fails_on_an_injected_fault_with_its_log(
     with pytest.raises(OpsError) as refused:
         await backup.backup_app("app-checkout-prod", "staging")  # no backup storage configured for the slot
     assert refused.value.kind is ErrorKind.NOT_FOUND
+
+
+# PostgreSQL flexible server backups ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_database_backups_are_listed_and_taken_on_demand(
+    backup: BackupService, backup_azure: EmulatorThread
+) -> None:
+    found = await backup.list_database_backups("psql-orders-prod")
+    assert len(found) >= 7 and all(b.source == "Automatic" for b in found)
+    made = await backup.backup_database("psql-orders-stg", "before-migration")
+    assert made.name == "before-migration" and made.source == "Customer" and made.completed is not None
+    assert (await backup.list_database_backups("psql-orders-stg"))[0].name == "before-migration"
+    with pytest.raises(OpsError) as caught:
+        await backup.backup_database("psql-orders-stg", "before-migration")  # the name is taken
+    assert caught.value.kind is ErrorKind.CONFLICT
+    control(backup_azure.readiness, "PUT", [{"path": "/backups/failing$", "method": "PUT", "lro_fail": True}])
+    try:
+        with pytest.raises(OpsError) as failed:
+            await backup.backup_database("psql-orders-stg", "failing")
+    finally:
+        control(backup_azure.readiness, "DELETE")
+    assert failed.value.kind is ErrorKind.FAILED
+    with pytest.raises(OpsError) as unknown:
+        await backup.list_database_backups("psql-nowhere")
+    assert unknown.value.kind is ErrorKind.NOT_FOUND

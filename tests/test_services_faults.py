@@ -172,6 +172,12 @@ CALLS: dict[str, Entry] = {
     "backup.restore_app": Entry(
         "/sites/app-catalog-prod/backups$", lambda s: s.backup.restore_app("app-catalog-prod", "1", confirmed=True)
     ),
+    "backup.list_database_backups": Entry(
+        "/flexibleservers/psql-orders-prod/backups$", lambda s: s.backup.list_database_backups("psql-orders-prod")
+    ),
+    "backup.backup_database": Entry(
+        "/flexibleservers/psql-orders-prod/backups/", lambda s: s.backup.backup_database("psql-orders-prod")
+    ),
     "backup.drill": Entry(
         "/restore$", lambda s: s.backup.drill(BACKUP_ITEM, "print ok = 1", confirmed=True), method="POST"
     ),

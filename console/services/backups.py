@@ -21,6 +21,7 @@ from console.services.base import Service, ServiceContext
 from console.services.operations import ProgressCallback
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
+POSTGRES_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
 RUNNING = ("InProgress", "Cancelling")
 GOOD = ("Completed", "CompletedWithWarnings")
 GRACE = timedelta(hours=1)
@@ -178,6 +179,18 @@ class AppBackup:
         return f"{self.size_bytes / 1_000_000:.0f} MB" if self.size_bytes else ""
 
 
+@dataclass(frozen=True)
+class DatabaseBackup:
+    """A backup of a PostgreSQL flexible server: automatic (daily) or taken on demand."""
+
+    server: str
+    name: str
+    backup_type: str
+    source: str
+    completed: datetime | None
+    subscription_id: str
+
+
 def _time(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -316,16 +329,28 @@ class BackupService(Service):
         self._clients: dict[str, Any] = {}
         self._sleep: Sleep = sleep or asyncio.sleep
 
-    def _client(self, subscription_id: str) -> Any:
-        client = self._clients.get(subscription_id)
+    def _cached(self, kind: str, subscription_id: str) -> Any:
+        """The SDK client of `kind` (backup, web, postgres) for a subscription, built on first use."""
+        key = f"{kind}:{subscription_id}"
+        client = self._clients.get(key)
         if client is None:
-            from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient  # large: on first use
-
-            client = RecoveryServicesBackupClient(
-                self.context.credential, subscription_id, **self.context.arm_options()
-            )
-            self._clients[subscription_id] = client
+            client = _client_class(kind)(self.context.credential, subscription_id, **self.context.arm_options())
+            self._clients[key] = client
         return client
+
+    def _client(self, subscription_id: str) -> Any:
+        return self._cached("backup", subscription_id)
+
+    async def _find_resource(self, resource_type: str, name: str, noun: str) -> Any:
+        """The resource of `resource_type` called `name` in any subscription; a sentence naming the known ones."""
+        await self.context.connected()
+        subscriptions = [s.subscription_id for s in await self.resources.list_subscriptions()]
+        found = await self.resources.list_all_resources(subscriptions, resource_type=resource_type)
+        match = [r for r in found if r.name.lower() == name.lower()]
+        if not match:
+            known = ", ".join(sorted(r.name for r in found)) or "none"
+            raise OpsError(ErrorKind.NOT_FOUND, f"No {noun} is called {name!r}; known: {known}.")
+        return match[0]
 
     async def close(self) -> None:
         clients = list(self._clients.values())
@@ -671,24 +696,10 @@ class BackupService(Service):
     # -- App Service backups ------------------------------------------------------------------------------
 
     def _web(self, subscription_id: str) -> Any:
-        key = f"web:{subscription_id}"
-        client = self._clients.get(key)
-        if client is None:
-            from azure.mgmt.web.aio import WebSiteManagementClient  # imported on first use: slow to import
-
-            client = WebSiteManagementClient(self.context.credential, subscription_id, **self.context.arm_options())
-            self._clients[key] = client
-        return client
+        return self._cached("web", subscription_id)
 
     async def _find_site(self, app: str) -> Any:
-        await self.context.connected()
-        subscriptions = [s.subscription_id for s in await self.resources.list_subscriptions()]
-        sites = await self.resources.list_all_resources(subscriptions, resource_type="Microsoft.Web/sites")
-        found = [site for site in sites if site.name.lower() == app.lower()]
-        if not found:
-            known = ", ".join(sorted(site.name for site in sites)) or "none"
-            raise OpsError(ErrorKind.NOT_FOUND, f"No web app is called {app!r}; known: {known}.")
-        return found[0]
+        return await self._find_resource("Microsoft.Web/sites", app, "web app")
 
     @staticmethod
     def _app_backup(site: Any, slot: str, found: Any) -> AppBackup:
@@ -840,6 +851,67 @@ class BackupService(Service):
         after = await self.list_app_backups(app, slot)
         return next((b for b in after if b.backup_id == backup_id), backup)
 
+    # -- PostgreSQL flexible server backups -------------------------------------------------------------
+
+    def _postgres(self, subscription_id: str) -> Any:
+        return self._cached("postgres", subscription_id)
+
+    async def _find_server(self, server: str) -> Any:
+        return await self._find_resource(POSTGRES_TYPE, server, "PostgreSQL flexible server")
+
+    @staticmethod
+    def _database_backup(server: Any, found: Any) -> DatabaseBackup:
+        outer = _mapping(found)
+        props = _mapping(outer.get("properties"))
+        return DatabaseBackup(
+            server=server.name,
+            name=str(outer.get("name")),
+            backup_type=str(props.get("backupType") or ""),
+            source=str(props.get("source") or ""),
+            completed=_time(props.get("completedTime")),
+            subscription_id=server.subscription_id,
+        )
+
+    async def list_database_backups(self, server: str) -> list[DatabaseBackup]:
+        """A PostgreSQL flexible server's backups (automatic and on demand), newest first."""
+        found = await self._find_server(server)
+        operations = self._postgres(found.subscription_id).backups_automatic_and_on_demand
+
+        async def collect() -> list[DatabaseBackup]:
+            pager = operations.list_by_server(found.resource_group, found.name)
+            return [self._database_backup(found, b) async for b in pager]
+
+        backups = await self.call(f"listing the backups of {server}", collect())
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(backups, key=lambda b: b.completed or epoch, reverse=True)
+
+    async def backup_database(
+        self,
+        server: str,
+        name: str | None = None,
+        *,
+        confirmed: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> DatabaseBackup:
+        """Take an on-demand backup of a PostgreSQL flexible server (named `name`, else by the time)."""
+        found = await self._find_server(server)
+        operations = self._postgres(found.subscription_id).backups_automatic_and_on_demand
+        chosen = name or f"ondemand-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+
+        async def call() -> Any:
+            return await operations.begin_create(found.resource_group, found.name, chosen)
+
+        made = await self.mutate(
+            "back up",
+            f"{found.resource_id}/backups/{chosen}",
+            call,
+            subscription_id=found.subscription_id,
+            parameters={"server": server, "backup": chosen},
+            confirmed=confirmed,
+            progress=progress,
+        )
+        return self._database_backup(found, made)
+
     # -- drills --------------------------------------------------------------------------------------------
 
     async def drill(
@@ -943,6 +1015,21 @@ class BackupService(Service):
         if item is not None:
             entries = [e for e in entries if str(e.get("item", "")).lower() == item.lower()]
         return list(reversed(entries))
+
+
+def _client_class(kind: str) -> Any:
+    """The SDK client class of `kind`, imported on first use (the backup SDK is large, the web one slow)."""
+    if kind == "web":
+        from azure.mgmt.web.aio import WebSiteManagementClient
+
+        return WebSiteManagementClient
+    if kind == "postgres":
+        from azure.mgmt.postgresqlflexibleservers.aio import PostgreSQLManagementClient
+
+        return PostgreSQLManagementClient
+    from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
+
+    return RecoveryServicesBackupClient
 
 
 def job_failure(job: BackupJob) -> OpsError:
