@@ -325,3 +325,12 @@ async def test_database_backups_are_listed_and_taken_on_demand(
     with pytest.raises(OpsError) as unknown:
         await backup.list_database_backups("psql-nowhere")
     assert unknown.value.kind is ErrorKind.NOT_FOUND
+
+
+@pytest.mark.asyncio
+async def test_a_drill_verified_by_a_runbook_takes_its_verdict(backup: BackupService) -> None:
+    # backup-failures checks that no backup job failed in the last day: last night's failure fails it.
+    result = await backup.drill("psql-orders-prod", "backup-failures", confirmed=True)
+    assert result.job.status == "Completed" and result.verdict == "fail"
+    assert "failed backup jobs" in result.sentence
+    assert backup.drills("psql-orders-prod")[0]["verify"] == "backup-failures"
