@@ -38,6 +38,9 @@ RESTORE_SECONDS = 4.0
 OPERATION_SECONDS = 0.5
 """How long the trigger operation runs before its job exists in the operation's answer."""
 CANCEL_SECONDS = 1.0
+RUNNING = ("InProgress", "Cancelling")
+OPERATIONS_KEPT = timedelta(hours=6)
+"""How long a finished trigger's operation can still be polled."""
 TOP_UP_EVERY_S = 300.0
 """How often the scheduled backups that came due since the seed are added while the server runs."""
 
@@ -403,13 +406,25 @@ def top_up(store: Store, now: datetime) -> None:
         document = store.get(KIND, vault_id)
         if document is None:
             continue
-        after = _parse(str(document.get("through") or _time(now))).replace(tzinfo=None)
-        new = [job for item in items for job in scheduled_runs(item, now, after=after)]
-        if not new and after + timedelta(hours=1) > now.replace(tzinfo=None):
+        through = _parse(str(document.get("through") or _time(now))).replace(tzinfo=None)
+        # A day back from `through`: a run that was still going then is added now (job ids are the same
+        # for the same run, so nothing is added twice).
+        new = [job for item in items for job in scheduled_runs(item, now, after=through - timedelta(days=1))]
+        fresh = [job for job in new if job["name"] not in document["jobs"]]
+        if not fresh and through + timedelta(hours=1) > now.replace(tzinfo=None):
             continue
         updated = copy.deepcopy(document)
-        for job in new:
-            updated["jobs"].setdefault(job["name"], job)
+        for job in fresh:
+            updated["jobs"][job["name"]] = job
+        kept_since = _time(now - timedelta(days=story.BACKUP_HISTORY_DAYS + 1))
+        updated["jobs"] = {
+            name: job
+            for name, job in updated["jobs"].items()
+            if job["properties"]["startTime"] >= kept_since or job["properties"]["status"] in RUNNING
+        }
+        updated["operations"] = {
+            op: found for op, found in updated["operations"].items() if found["started"] >= _time(now - OPERATIONS_KEPT)
+        }
         updated["through"] = _time(now)
         store.put(KIND, vault_id, updated)
 
