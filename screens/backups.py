@@ -19,7 +19,15 @@ from textual.worker import Worker
 
 from console.errors import OpsError
 from console.models import Subscription
-from console.services.backups import BackupJob, BackupService, DrillResult, Freshness, ProtectedItem
+from console.services.backups import (
+    AppBackup,
+    BackupJob,
+    BackupService,
+    DatabaseBackup,
+    DrillResult,
+    Freshness,
+    ProtectedItem,
+)
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
 from screens.shell import ShellContext, ShellHeader
@@ -50,6 +58,18 @@ JOB_COLUMNS = [
     ("Vault", 19),
     ("Error", 40),
 ]
+PLATFORM_COLUMNS = [
+    ("Kind", 11),
+    ("Resource", 20),
+    ("Backup", 40),
+    ("Status", 11),
+    ("Taken", 16),
+    ("Size", 8),
+    ("Source", 10),
+    ("Log", 60),
+]
+VIEWS = ("freshness", "jobs", "platform")
+PlatformBackup = AppBackup | DatabaseBackup
 STATUSES = ("", "Failed", "InProgress", "Completed", "CompletedWithWarnings", "Cancelled")
 OPERATIONS = ("", "Backup", "Restore")
 ITEM_TYPES = ("", "VM", "FileShare", "Database")
@@ -91,6 +111,29 @@ def status_text(job: BackupJob) -> Text:
     text = Text(job.status, style=STATUS_STYLES.get(job.status, ""))
     if job.running and job.progress is not None:
         text.append(f" {job.progress:.0f}%")
+    return text
+
+
+def platform_detail(backup: PlatformBackup) -> Text:
+    """An App Service or PostgreSQL backup: what, when, how big, and App Service's log when it failed."""
+    text = Text()
+    if isinstance(backup, AppBackup):
+        text.append(f"App Service backup {backup.backup_id} of {backup.app}", style="bold")
+        text.append(f"   {backup.name}\n", style="dim")
+        text.append(backup.status, style=STATUS_STYLES.get(backup.status.replace("Succeeded", "Completed"), ""))
+        taken = f"{backup.created:%Y-%m-%d %H:%M} UTC" if backup.created else "–"
+        text.append(f"   taken {taken}   {backup.size_text or 'no data'}   ")
+        text.append("scheduled" if backup.scheduled else "on demand")
+        if backup.last_restore:
+            text.append(f"\nlast restored {backup.last_restore:%Y-%m-%d %H:%M} UTC")
+        if backup.log:
+            text.append(f"\n\n{backup.log}\n", style="red")
+        text.append("\n\nb backs the app up now; R restores the app from this backup", style="dim")
+        return text
+    text.append(f"PostgreSQL backup {backup.name} of {backup.server}", style="bold")
+    done = f"{backup.completed:%Y-%m-%d %H:%M} UTC" if backup.completed else "–"
+    text.append(f"\n{backup.backup_type} ({backup.source}), completed {done}")
+    text.append("\n\nb takes an on-demand backup of the server", style="dim")
     return text
 
 
@@ -150,6 +193,38 @@ def item_detail(found: Freshness, drills: list[dict[str, Any]]) -> Text:
     return text
 
 
+def _platform_fields(backup: PlatformBackup) -> list[str]:
+    if isinstance(backup, AppBackup):
+        return ["App Service", backup.app, backup.name, backup.status, backup.log or ""]
+    return ["PostgreSQL", backup.server, backup.name, backup.backup_type, backup.source]
+
+
+def _add_platform_row(table: DataTable[Any], backup: PlatformBackup) -> None:
+    if isinstance(backup, AppBackup):
+        style = "bold red" if backup.status == "Failed" else "green" if backup.status == "Succeeded" else "cyan"
+        table.add_row(
+            "App Service",
+            backup.app,
+            f"{backup.backup_id}  {backup.name}",
+            Text(backup.status, style=style),
+            f"{backup.created:%Y-%m-%d %H:%M}" if backup.created else "–",
+            backup.size_text,
+            "scheduled" if backup.scheduled else "on demand",
+            Text(backup.log or "", style="red"),
+        )
+        return
+    table.add_row(
+        "PostgreSQL",
+        backup.server,
+        backup.name,
+        Text("Completed", style="green"),
+        f"{backup.completed:%Y-%m-%d %H:%M}" if backup.completed else "–",
+        "",
+        backup.source,
+        "",
+    )
+
+
 class BackupScreen(ListAreaScreen):
     """Freshness of every protected item (breaches first) and the jobs of every vault; the selected row's
     detail below; changes ask first and run in the operation panel."""
@@ -203,6 +278,10 @@ class BackupScreen(ListAreaScreen):
         """The item whose jobs `j` asked for (empty: every item)."""
         self.shown_items: list[Freshness] = []
         self.shown_jobs: list[BackupJob] = []
+        self.platform: list[PlatformBackup] = []
+        """App Service and PostgreSQL backups, read when their view is first shown."""
+        self.shown_platform: list[PlatformBackup] = []
+        self._platform_loaded = False
         self._loaded = False
         self._waiting = ""
 
@@ -256,6 +335,11 @@ class BackupScreen(ListAreaScreen):
             self._set_waiting(f"could not refresh: {message} (r retries)")
             self.notify(message, title="Could not refresh the backups", severity="error", timeout=8)
             return True
+        if worker.group == "backup-platform":
+            self.notify(message, title="Could not read the App Service and PostgreSQL backups", severity="error")
+            self.platform, self._platform_loaded = [], True
+            self.show_rows()
+            return True
         if worker.group == "backup-change":
             self.notify(message, title="The change failed", severity="error", timeout=15)
             self.load()
@@ -267,7 +351,8 @@ class BackupScreen(ListAreaScreen):
     def _columns(self) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        for label, width in FRESHNESS_COLUMNS if self.view == "freshness" else JOB_COLUMNS:
+        columns = {"freshness": FRESHNESS_COLUMNS, "jobs": JOB_COLUMNS, "platform": PLATFORM_COLUMNS}[self.view]
+        for label, width in columns:
             table.add_column(label, width=width)
 
     def show_rows(self) -> None:
@@ -285,15 +370,27 @@ class BackupScreen(ListAreaScreen):
             ]
             for found in self.shown_items:
                 self._add_item_row(table, found)
-        else:
+        elif self.view == "jobs":
             self.shown_jobs = [job for job in self.jobs if self._wanted(job) and not hidden(self._job_fields(job))]
             for job in self.shown_jobs:
                 self._add_job_row(table, job)
-        rows = self.shown_items if self.view == "freshness" else self.shown_jobs
+        else:
+            self.shown_platform = [b for b in self.platform if not hidden(_platform_fields(b))]
+            for backup in self.shown_platform:
+                _add_platform_row(table, backup)
+        rows = len(
+            self.shown_items
+            if self.view == "freshness"
+            else self.shown_jobs
+            if self.view == "jobs"
+            else self.shown_platform
+        )
         if rows:
-            table.move_cursor(row=min(max(keep, 0), len(rows) - 1), animate=False)
+            table.move_cursor(row=min(max(keep, 0), rows - 1), animate=False)
             self.states.show_content()
             self._show_detail()
+        elif self.view == "platform" and not self._platform_loaded:
+            self.states.show_loading()
         elif self._loaded:
             self.states.show_empty("Nothing matches the filters." if self.freshness else None)
         self._update_crumbs()
@@ -359,6 +456,10 @@ class BackupScreen(ListAreaScreen):
             if late:
                 line.append(f"   {late} past their RPO", style="bold red")
             line.append("   v shows the jobs")
+        elif self.view == "platform":
+            apps = sum(1 for b in self.platform if isinstance(b, AppBackup))
+            line.append(f"{apps} App Service and {len(self.platform) - apps} PostgreSQL backups", style="bold")
+            line.append("   v shows the protected items")
         else:
             running = sum(1 for job in self.jobs if job.running)
             line.append(f"{len(self.shown_jobs)} of {len(self.jobs)} jobs", style="bold")
@@ -416,6 +517,10 @@ class BackupScreen(ListAreaScreen):
         found = self._selected_item()
         if found is not None:
             body.update(item_detail(found, self.service.drills(found.item.name)))
+            return
+        backup = self._selected_platform()
+        if backup is not None:
+            body.update(platform_detail(backup))
 
     # plain actions -------------------------------------------------------------------------------
 
@@ -434,10 +539,26 @@ class BackupScreen(ListAreaScreen):
         self._show_detail()
 
     def action_switch_view(self) -> None:
-        """`v` switches between the items' freshness and the jobs."""
-        self.view = "jobs" if self.view == "freshness" else "freshness"
+        """`v` goes round the views: the items' freshness, the jobs, App Service and PostgreSQL backups."""
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
         self._columns()
         self.show_rows()
+        if self.view == "platform":
+            self.load_platform()
+
+    @work(exclusive=True, exit_on_error=False, group="backup-platform", name="read App Service and PostgreSQL backups")
+    async def load_platform(self) -> None:
+        apps, databases = await self.service.list_platform_backups()
+        self.platform = [*apps, *databases]
+        self._platform_loaded = True
+        if self.view == "platform":
+            self.show_rows()
+
+    def _selected_platform(self) -> PlatformBackup | None:
+        row = self.query_one(DataTable).cursor_row
+        if self.view != "platform" or not self.shown_platform or not 0 <= row < len(self.shown_platform):
+            return None
+        return self.shown_platform[row]
 
     def action_jobs_of_item(self) -> None:
         """`j` lists the selected item's jobs (again in the jobs view: every item's)."""
@@ -504,8 +625,56 @@ class BackupScreen(ListAreaScreen):
             self.notify(f"No item selected: move to an item (or one of its jobs), then {what}.", severity="warning")
         return item
 
+    def _platform_request(self, action: str, backup: PlatformBackup, details: str, typed: bool) -> ChangeRequest:
+        name = backup.app if isinstance(backup, AppBackup) else backup.server
+        return ChangeRequest(
+            action,
+            name,
+            name,
+            self._subscription_name(backup.subscription_id),
+            protected=self.context.protected(backup.subscription_id),
+            details=details,
+            typed=typed,
+        )
+
+    def _platform_backup_now(self, backup: PlatformBackup) -> None:
+        name = backup.app if isinstance(backup, AppBackup) else backup.server
+        if not self._writable(backup.subscription_id, f"back up {name}"):
+            return
+        kind = (
+            "App Service backup to the storage its backup configuration names"
+            if isinstance(backup, AppBackup)
+            else "PostgreSQL on-demand backup"
+        )
+        details = f"resource  {name}\nwhat      an {kind}"
+        self.confirm_change(
+            self._platform_request("back up now", backup, details, False), lambda: self.platform_backup(backup)
+        )
+
+    @work(exclusive=True, exit_on_error=False, group="backup-change", name="back up an app or a server")
+    async def platform_backup(self, backup: PlatformBackup) -> None:
+        if isinstance(backup, AppBackup):
+            await self.run_change(
+                "back up now",
+                backup.app,
+                lambda progress: self.service.backup_app(backup.app, confirmed=True, progress=progress),
+                lambda made: f"{made.status}: backup {made.backup_id}, {made.size_text or 'no data'}.",
+            )
+        else:
+            await self.run_change(
+                "back up now",
+                backup.server,
+                lambda progress: self.service.backup_database(backup.server, confirmed=True, progress=progress),
+                lambda made: f"Taken: {made.name}.",
+            )
+        self.load_platform()
+
     def action_backup_now(self) -> None:
-        """`b` backs the selected item up now."""
+        """`b` backs the selected item up now (in the App Service and PostgreSQL view: the row's app or server)."""
+        selected = self._selected_platform()
+        if selected is not None:
+            self._platform_backup_now(selected)
+            return
         item = self._an_item("b backs it up now")
         if item is None or not self._writable(item.subscription_id, f"back up {item.name}"):
             return
@@ -553,7 +722,12 @@ class BackupScreen(ListAreaScreen):
         self.load()
 
     def action_restore(self) -> None:
-        """`R` restores the selected item: pick a recovery point (and an alternate target), type its name."""
+        """`R` restores the selected item: pick a recovery point (and an alternate target), type its name. On
+        an App Service backup: restore the app from it."""
+        selected = self._selected_platform()
+        if selected is not None:
+            self._restore_app(selected)
+            return
         item = self._an_item("R restores it")
         if item is None or not self._writable(item.subscription_id, f"restore {item.name}"):
             return
@@ -595,6 +769,30 @@ class BackupScreen(ListAreaScreen):
             lambda job: f"Restored {plan.point.name} to {job.detail('Target') or 'the original location'}.",
         )
         self.load()
+
+    def _restore_app(self, backup: PlatformBackup) -> None:
+        if not isinstance(backup, AppBackup) or backup.status != "Succeeded":
+            self.notify("Move to a succeeded App Service backup, then R restores the app from it.", severity="warning")
+            return
+        if not self._writable(backup.subscription_id, f"restore {backup.app}"):
+            return
+        taken = f"{backup.created:%Y-%m-%d %H:%M} UTC" if backup.created else "?"
+        details = (
+            f"app       {backup.app}\nbackup    {backup.backup_id} ({backup.name}, {taken})\n"
+            "what      overwrites the app's content"
+        )
+        request = self._platform_request("restore", backup, details, True)
+        self.confirm_change(request, lambda: self.restore_app(backup))
+
+    @work(exclusive=True, exit_on_error=False, group="backup-change", name="restore an app")
+    async def restore_app(self, backup: AppBackup) -> None:
+        await self.run_change(
+            "restore",
+            backup.app,
+            lambda progress: self.service.restore_app(backup.app, backup.backup_id, confirmed=True, progress=progress),
+            lambda done: f"Restored {backup.app} from backup {done.backup_id}.",
+        )
+        self.load_platform()
 
     def action_drill(self) -> None:
         """`D` runs a restore drill of the selected item: restore elsewhere, verify, measure the RTO."""

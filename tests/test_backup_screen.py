@@ -286,3 +286,35 @@ async def test_a_drill_from_the_screen_is_listed_on_its_item(build_app: Callable
         await select_item(pilot, screen, "vm-jump-prod-01")
         await until(pilot, lambda: "PASS" in detail(screen), "the drill in the item's detail")
         assert "RTO" in detail(screen)
+
+
+@pytest.mark.asyncio
+async def test_app_service_and_postgresql_backups_view_backs_up_and_restores(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        await pilot.press("v", "v")
+        assert screen.view == "platform"
+        await until(pilot, lambda: bool(screen.shown_platform), "the App Service and PostgreSQL backups")
+        kinds = {type(b).__name__ for b in screen.shown_platform}
+        assert kinds == {"AppBackup", "DatabaseBackup"}
+        await pilot.press("slash", *"403", "enter")
+        assert len(screen.shown_platform) == 1 and "403" in detail(screen)
+        await pilot.press("escape")
+        await pilot.press("slash", *"app-catalog-prod", "enter")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        await pilot.press("y")
+        await wait_done(pilot, screen, 1)
+        assert not screen.operations.items[-1].failed, screen.operations.items[-1].sentence
+        await pilot.press("escape")
+        await until(pilot, lambda: any(not b.scheduled for b in screen.shown_platform), "the new backup listed")
+        screen.query_one(DataTable).move_cursor(row=0)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the typed confirmation")
+        app.screen.query_one(Input).value = "app-catalog-prod"
+        await pilot.press("enter")
+        await wait_done(pilot, screen, 2)
+        assert "Restored app-catalog-prod" in screen.operations.items[-1].sentence

@@ -178,6 +178,9 @@ CALLS: dict[str, Entry] = {
     "backup.backup_database": Entry(
         "/flexibleservers/psql-orders-prod/backups/", lambda s: s.backup.backup_database("psql-orders-prod")
     ),
+    "backup.list_platform_backups": Entry(
+        "/flexibleservers/psql-orders-prod/backups$", lambda s: s.backup.list_platform_backups()
+    ),
     "backup.drill": Entry(
         "/restore$", lambda s: s.backup.drill(BACKUP_ITEM, "print ok = 1", confirmed=True), method="POST"
     ),

@@ -912,6 +912,38 @@ class BackupService(Service):
         )
         return self._database_backup(found, made)
 
+    async def list_platform_backups(self) -> tuple[list[AppBackup], list[DatabaseBackup]]:
+        """Every web app's (production) App Service backups and every PostgreSQL flexible server's backups."""
+        await self.context.connected()
+        subscriptions = [s.subscription_id for s in await self.resources.list_subscriptions()]
+        sites, servers = await asyncio.gather(
+            self.resources.list_all_resources(subscriptions, resource_type="Microsoft.Web/sites"),
+            self.resources.list_all_resources(subscriptions, resource_type=POSTGRES_TYPE),
+        )
+
+        async def app(site: Any) -> list[AppBackup]:
+            pager = self._web(site.subscription_id).web_apps.list_backups(site.resource_group, site.name)
+            return [self._app_backup(site, "production", found) async for found in pager]
+
+        async def database(server: Any) -> list[DatabaseBackup]:
+            operations = self._postgres(server.subscription_id).backups_automatic_and_on_demand
+            pager = operations.list_by_server(server.resource_group, server.name)
+            return [self._database_backup(server, found) async for found in pager]
+
+        apps, databases = await self.call(
+            "listing App Service and PostgreSQL backups",
+            asyncio.gather(
+                asyncio.gather(*(app(site) for site in sites)),
+                asyncio.gather(*(database(server) for server in servers)),
+            ),
+        )
+        epoch = datetime.min.replace(tzinfo=UTC)
+        app_backups = sorted((b for found in apps for b in found), key=lambda b: b.created or epoch, reverse=True)
+        database_backups = sorted(
+            (b for found in databases for b in found), key=lambda b: b.completed or epoch, reverse=True
+        )
+        return app_backups, database_backups
+
     # -- drills --------------------------------------------------------------------------------------------
 
     async def drill(
