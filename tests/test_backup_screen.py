@@ -193,6 +193,8 @@ async def test_freshness_then_jobs_with_filters_and_the_failed_detail_twice(
             await pilot.press("t", "t")  # FileShare
             assert {j.item_type for j in screen.shown_jobs} == {"FileShare"}
             await pilot.press("t", "t", "v")
+            assert screen.view == "platform"  # App Service and PostgreSQL backups
+            await pilot.press("v")
             assert screen.view == "freshness"
 
             await pilot.press("colon", *"resources", "enter")
