@@ -438,7 +438,7 @@ class BackupScreen(ListAreaScreen):
             job.operation,
             status_text(job),
             span_text(job.duration),
-            (job.data_transferred or "").replace(" MB", " MB"),
+            job.data_transferred or "",
             job.vault,
             Text(error, style="red"),
             key=job.job_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -1126,8 +1126,3 @@ def _restore_request(item: ProtectedItem, target: str | None) -> dict[str, Any]:
     if target:
         body["targetInfo"] = {"overwriteOption": "FailOnConflict", "databaseName": target}
     return body
-
-
-def breaches(found: Sequence[Freshness]) -> list[Freshness]:
-    """The items past their RPO."""
-    return [f for f in found if f.breached]
