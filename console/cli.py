@@ -919,8 +919,8 @@ def slots_rollback(session: Session, app: str, since_text: str | None, yes: bool
 
 @main.group()
 def backups() -> None:
-    """Backup runs in Recovery Services vaults: jobs, freshness against each policy, back up now, restore,
-    restore drills."""
+    """Backup runs in Recovery Services vaults (jobs, freshness against each policy, back up now, restore,
+    restore drills), App Service backups and PostgreSQL flexible server backups."""
 
 
 def _job_row(job: Any) -> dict[str, Any]:
