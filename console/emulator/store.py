@@ -14,7 +14,8 @@ import duckdb
 from console.emulator import estate
 
 SCHEMA_VERSION = "3"
-"""Bumped when the seed gains documents an existing store lacks (3: backup vaults, App Service and PostgreSQL backups)."""
+"""Bumped when the seed gains documents an existing store lacks (3: the backup vaults' jobs, App Service and
+PostgreSQL backups)."""
 
 Document = tuple[str, str, dict[str, Any]]
 """A seeded ARM document: its kind (`subscription`, `resourceGroup`, `resource`), id and body."""
