@@ -282,6 +282,7 @@ class BackupScreen(ListAreaScreen):
         """App Service and PostgreSQL backups, read when their view is first shown."""
         self.shown_platform: list[PlatformBackup] = []
         self._platform_loaded = False
+        self._jobs_loaded = False
         self._loaded = False
         self._waiting = ""
 
@@ -313,11 +314,18 @@ class BackupScreen(ListAreaScreen):
             self.context.subscriptions = await self.list_subscriptions()
             self.context.choose_initial()
             self.query_one(ShellHeader).update_from_context()
-        self._set_waiting("reading the vaults' items and jobs…")
-        since = self.clock() - WINDOWS[-1]
-        self.freshness, self.jobs = await asyncio.gather(
-            self.service.freshness(self.clock()), self.service.list_jobs(since=since)
-        )
+        # The jobs (hundreds, each parsed by the SDK) are read once their view has been shown, not to paint
+        # the freshness view first.
+        with_jobs = self.view == "jobs" or self._jobs_loaded
+        self._set_waiting("reading the vaults' items and jobs…" if with_jobs else "reading the vaults' items…")
+        if with_jobs:
+            since = self.clock() - WINDOWS[-1]
+            self.freshness, self.jobs = await asyncio.gather(
+                self.service.freshness(self.clock()), self.service.list_jobs(since=since)
+            )
+            self._jobs_loaded = True
+        else:
+            self.freshness = await self.service.freshness(self.clock())
         self._loaded = True
         self._set_waiting("")
         self.show_rows()
@@ -389,7 +397,7 @@ class BackupScreen(ListAreaScreen):
             table.move_cursor(row=min(max(keep, 0), rows - 1), animate=False)
             self.states.show_content()
             self._show_detail()
-        elif self.view == "platform" and not self._platform_loaded:
+        elif (self.view == "platform" and not self._platform_loaded) or (self.view == "jobs" and not self._jobs_loaded):
             self.states.show_loading()
         elif self._loaded:
             self.states.show_empty("Nothing matches the filters." if self.freshness else None)
@@ -540,11 +548,8 @@ class BackupScreen(ListAreaScreen):
 
     def action_switch_view(self) -> None:
         """`v` goes round the views: the items' freshness, the jobs, App Service and PostgreSQL backups."""
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
-        self._columns()
+        self._show_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
         self.show_rows()
-        if self.view == "platform":
-            self.load_platform()
 
     @work(exclusive=True, exit_on_error=False, group="backup-platform", name="read App Service and PostgreSQL backups")
     async def load_platform(self) -> None:
@@ -567,14 +572,21 @@ class BackupScreen(ListAreaScreen):
         else:
             item = self._target_item()
             self.item_filter = item.name if item is not None else ""
-            self.view = "jobs"
-            self._columns()
+            self._show_view("jobs")
         self.show_rows()
+
+    def _show_view(self, view: str) -> None:
+        """Switch the table to `view`, starting the read its rows need the first time."""
+        self.view = view
+        self._columns()
+        if view == "jobs" and not self._jobs_loaded:
+            self.load()
+        elif view == "platform":
+            self.load_platform()
 
     def _cycle(self, name: str, values: tuple[Any, ...]) -> None:
         if self.view != "jobs":
-            self.view = "jobs"
-            self._columns()
+            self._show_view("jobs")
         current = getattr(self, name)
         setattr(self, name, values[(values.index(current) + 1) % len(values)])
         self.show_rows()

@@ -180,7 +180,8 @@ async def test_freshness_then_jobs_with_filters_and_the_failed_detail_twice(
             assert "Past its RPO by" in detail(screen)
 
             await pilot.press("v")
-            assert screen.view == "jobs" and screen.shown_jobs
+            assert screen.view == "jobs"
+            await until(pilot, lambda shown=screen: bool(shown.shown_jobs), "the jobs")
             await pilot.press("s")  # status: Failed
             assert screen.status == "Failed" and all(j.status == "Failed" for j in screen.shown_jobs)
             await pilot.press("slash", *story.FAILED_BACKUP_ITEM, "enter")
