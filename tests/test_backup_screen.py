@@ -321,3 +321,28 @@ async def test_app_service_and_postgresql_backups_view_backs_up_and_restores(
         await pilot.press("enter")
         await wait_done(pilot, screen, 2)
         assert "Restored app-catalog-prod" in screen.operations.items[-1].sentence
+
+
+@pytest.mark.asyncio
+async def test_an_escape_typed_before_the_colon_does_not_close_the_bar(build_app: Callable[..., OpsConsole]) -> None:
+    """On a busy screen the escape before `:` can be passed on after `:` opened the bar (a priority binding)."""
+    from textual import events
+
+    from screens.shell import CommandBar
+
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_area(pilot)
+        early = events.Key("escape", "\x1b")  # stamped now, before the bar opens
+        await pilot.press("colon")
+        bar = screen.query_one(CommandBar)
+        assert bar.is_open
+        app.post_message(early)
+        await pilot.pause()
+        assert bar.is_open and app.focused is bar
+        await pilot.press(*"runbooks", "enter")
+        await until(pilot, lambda: app.current_mode == "runbooks", "the runbooks area")
+        await pilot.press("colon", *"backup", "enter")
+        await until(pilot, lambda: app.current_mode == "backup", "the backup area")
+        await pilot.press("colon", "escape")  # an escape typed after `:` still closes it
+        assert not screen.query_one(CommandBar).is_open
