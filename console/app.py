@@ -258,6 +258,15 @@ class OpsConsole(App[int]):
             return
         await super().on_event(event)
 
+    async def _on_key(self, event: events.Key) -> None:
+        # An escape typed just before `:` can come back here after the bar opened: `:` is a priority binding,
+        # run at once, while the escape went to the widget focused then (a busy screen takes a while to pass
+        # it on). It must not close the bar it came before.
+        # (Textual calls App's own handler, the bindings, after this one unless the default is prevented.)
+        bars = self.screen.query(CommandBar) if event.key == "escape" else ()
+        if any(bar.is_open and event.time < bar.opened_at for bar in bars):
+            event.prevent_default()
+
     def _typed_after_escape(self, event: events.Key) -> bool:
         if not event.key.startswith("alt+") or event.character is None or not event.character.isprintable():
             return False

@@ -88,6 +88,8 @@ def _cost_screen(services: Services, context: ShellContext) -> Screen[Any]:
 
     service = services.get("cost", CostService)
     return CostScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
+
+
 def _alerts_screen(services: Services, context: ShellContext) -> Screen[Any]:
     # The alerts and monitor SDKs are imported here, before the area shows (as for slots).
     import azure.mgmt.alertsmanagement.aio
@@ -104,6 +106,17 @@ def _alerts_screen(services: Services, context: ShellContext) -> Screen[Any]:
         services.runbooks.find,
         services.settings.refresh_seconds,
     )
+
+
+def _backup_screen(services: Services, context: ShellContext) -> Screen[Any]:
+    # The backup SDK is large: imported here, before the area shows, not during its first listing.
+    import azure.mgmt.recoveryservicesbackup.aio  # noqa: F401
+
+    from console.services.backups import BackupService
+    from screens.backups import BackupScreen
+
+    service = services.get("backup", BackupService)
+    return BackupScreen(context, service, services.resources.list_subscriptions, services.settings.refresh_seconds)
 
 
 AREAS: Mapping[str, Area] = MappingProxyType(
@@ -124,7 +137,7 @@ AREAS: Mapping[str, Area] = MappingProxyType(
             Area("alerts", "Alerts", ("alert", "alarms"), "alt+4", _alerts_screen, "screens.alerts"),
             Area("cost", "Cost", ("budget",), "alt+5", _cost_screen, "screens.cost"),
             Area("slots", "Slots", ("slot", "swap"), "alt+6", _slots_screen, "screens.slots"),
-            Area("backup", "Backup", (), "alt+7"),
+            Area("backup", "Backup", ("backups", "bk"), "alt+7", _backup_screen, "screens.backups"),
         )
     }
 )

@@ -1431,3 +1431,407 @@ def alerts_rule_enable(session: Session, name: str, yes: bool, demo: bool) -> No
 def alerts_rule_disable(session: Session, name: str, yes: bool, demo: bool) -> None:
     """Disable an alert rule by name."""
     _set_rule(session, name, False, yes, demo)
+# backups ----------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def backups() -> None:
+    """Backup runs in Recovery Services vaults (jobs, freshness against each policy, back up now, restore,
+    restore drills), App Service backups and PostgreSQL flexible server backups."""
+
+
+def _job_row(job: Any) -> dict[str, Any]:
+    error = job.errors[0] if job.errors else None
+    return {
+        "start": job.start,
+        "item": job.item,
+        "type": job.item_type,
+        "operation": job.operation,
+        "status": job.status,
+        "duration": str(job.duration).split(".")[0] if job.duration is not None else "",
+        "data": job.data_transferred or "",
+        "vault": job.vault,
+        "error": error.code if error else "",
+        "message": error.message if error else "",
+        "recommendation": " ".join(error.recommendations) if error else "",
+        "id": job.job_id,
+    }
+
+
+def _since(text: str | None) -> datetime | None:
+    """--since as a moment (ISO 8601) or a span back from now (2d, 12h, P7D)."""
+    if text is None:
+        return None
+    from datetime import UTC
+
+    from console.durations import parse_timespan
+
+    span = parse_timespan(text)
+    if span is not None and span.total_seconds() > 0:
+        return datetime.now(UTC) - span
+    return _moment(text)
+
+
+def _backup_failure(error: OpsError) -> NoReturn:
+    _fail(str(error), exit_code_for(error))
+
+
+@backups.command("jobs")
+@click.option("--status", help="Only jobs in this status: InProgress, Completed, CompletedWithWarnings, Failed...")
+@click.option("--operation", help="Only this operation: Backup, Restore, ConfigureBackup...")
+@click.option("--type", "item_type", help="Only this item type: VM, FileShare, Database.")
+@click.option("--item", help="Only the jobs of this protected item.")
+@click.option("--since", "since_text", help="Only jobs started since: a span back (2d, 12h) or a moment (ISO 8601).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_jobs(
+    session: Session,
+    status: str | None,
+    operation: str | None,
+    item_type: str | None,
+    item: str | None,
+    since_text: str | None,
+    demo: bool,
+    output: str,
+) -> None:
+    """Backup jobs of every vault in every subscription, newest first (failed ones with code, message and
+    what Azure recommends)."""
+    since = _since(since_text)
+    with services_for(session, demo) as services:
+        try:
+            jobs = run_async(
+                lambda: services.backup.list_jobs(
+                    status=status, operation=operation, item_type=item_type, since=since, item=item
+                ),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    columns = ["start", "item", "type", "operation", "status", "duration", "data", "vault", "error"]
+    if output != "table":
+        columns += ["message", "recommendation", "id"]
+    print_rows([_job_row(j) for j in jobs], output, columns)
+
+
+def _freshness_row(found: Any) -> dict[str, Any]:
+    def hours(span: Any) -> float | None:
+        return round(span.total_seconds() / 3600, 1) if span is not None else None
+
+    return {
+        "item": found.item.name,
+        "type": found.item.item_type,
+        "vault": found.item.vault,
+        "policy": found.item.policy,
+        "rpo_h": hours(found.item.rpo),
+        "last_good": found.item.last_recovery_point,
+        "age_h": hours(found.age),
+        "late_h": hours(found.late),
+        "state": "BREACH" if found.breached else "ok",
+        "last_status": found.item.last_backup_status,
+    }
+
+
+@backups.command("freshness")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_freshness(session: Session, demo: bool, output: str) -> None:
+    """Each protected item's last good backup against what its policy promises (its RPO), breaches first.
+    Exits 1 when any item is past its RPO."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(services.backup.freshness, services)
+        except OpsError as error:
+            _backup_failure(error)
+    columns = ["item", "type", "vault", "policy", "rpo_h", "last_good", "age_h", "late_h", "state", "last_status"]
+    print_rows([_freshness_row(f) for f in found], output, columns)
+    late = [f.item.name for f in found if f.breached]
+    if late:
+        click.echo(f"opsconsole: {len(late)} item(s) past their RPO: {', '.join(late)}.", err=True)
+        sys.exit(ExitCode.CHECK_FAILED)
+
+
+def _echo_job(job: Any, output: str, extra: dict[str, Any] | None = None) -> None:
+    row = {**_job_row(job), **(extra or {})}
+    if output == "json":
+        click.echo(json.dumps(row, indent=2, default=_json_value))
+        return
+    click.echo(f"{job.operation} of {job.item}: {job.status} (job {job.name}, {row['duration'] or '0:00:00'})")
+    for key, value in job.details:
+        click.echo(f"  {key}: {value}")
+    for key, value in (extra or {}).items():
+        click.echo(f"  {key}: {_json_value(value)}")
+
+
+@backups.command("run")
+@click.argument("item")
+@click.option("--wait", is_flag=True, help="Return only when the job has ended; print its restore point.")
+@click.option("--retain-days", default=30, show_default=True, help="How long the recovery point is kept.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def backups_run(session: Session, item: str, wait: bool, retain_days: int, yes: bool, demo: bool, output: str) -> None:
+    """Back ITEM up now. With --wait, the command ends only when the job has completed and prints the
+    restore point (`restore_point`), so a pipeline can take a fresh backup before a migration and restore
+    it (`backups restore ITEM --point P`) if the migration fails. A failed job exits 3 with its code."""
+    if retain_days < 1 or retain_days > 9999:
+        raise click.BadParameter("--retain-days is 1 to 9999.", param_hint="--retain-days")
+    _confirm_mutation(yes, f"back up {item} now")
+    with services_for(session, demo) as services:
+
+        async def run() -> tuple[Any, Any]:
+            service = services.backup
+            found = await service.find_item(item)
+            job = await service.backup_now(
+                found, wait=wait, retain_days=retain_days, confirmed=True, progress=_progress_printer()
+            )
+            point = None
+            if wait:
+                points = await service.recovery_points(found)
+                point = next((p for p in points if job.start is None or p.time >= job.start), None)
+            return job, point
+
+        try:
+            job, point = run_async(run, services)
+        except OpsError as error:
+            _backup_failure(error)
+    extra = {"restore_point": point.name, "restore_point_time": point.time} if point is not None else None
+    _echo_job(job, output, extra)
+    if wait and point is None:
+        _fail(f"the backup of {item} completed but its restore point is not listed yet.", ExitCode.AZURE_ERROR)
+
+
+def _confirm_typed(yes: bool, name: str, what: str) -> None:
+    """Go ahead with --yes; at a terminal, the user types `name`; with neither, refuse (exit 5)."""
+    if yes:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail(f"refused to {what}: no terminal to confirm at; pass --yes.", ExitCode.REFUSED)
+    typed = click.prompt(f"{what[:1].upper()}{what[1:]}: type {name!r} to go ahead", default="", show_default=False)
+    if typed.strip() != name:
+        _fail(f"refused to {what}: not confirmed.", ExitCode.REFUSED)
+
+
+@backups.command("restore")
+@click.argument("item")
+@click.option("--point", required=True, help="The recovery point's name (see `backups run --wait`), or 'latest'.")
+@click.option("--target", help="Restore elsewhere: a resource group id (VM), account/share, or a server name.")
+@click.option("--no-wait", is_flag=True, help="Return once the restore job has started.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def backups_restore(
+    session: Session,
+    item: str,
+    point: str,
+    target: str | None,
+    no_wait: bool,
+    yes: bool,
+    demo: bool,
+    output: str,
+) -> None:
+    """Restore ITEM from a recovery point, to its original location or to --target; waits for the job.
+    At a terminal the item's name must be typed; without one, --yes is needed (else exit 5)."""
+    where = target or "its original location"
+    _confirm_typed(yes, item, f"restore {item} from {point} to {where}")
+    with services_for(session, demo) as services:
+
+        async def run() -> Any:
+            return await services.backup.restore(
+                item, point, target=target, wait=not no_wait, confirmed=True, progress=_progress_printer()
+            )
+
+        try:
+            job = run_async(run, services)
+        except OpsError as error:
+            _backup_failure(error)
+    _echo_job(job, output)
+
+
+@backups.command("drill")
+@click.argument("item")
+@click.option("--verify", required=True, help="A runbook's name, or a KQL query that must return rows.")
+@click.option("--target", help="Where to restore (default: a drill copy beside the original).")
+@click.option("--point", default="latest", show_default=True, help="The recovery point to restore.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def backups_drill(
+    session: Session,
+    item: str,
+    verify: str,
+    target: str | None,
+    point: str,
+    yes: bool,
+    demo: bool,
+    output: str,
+) -> None:
+    """A restore drill: restore ITEM to an alternate target, verify it (runbook or KQL), measure the time to
+    restore (RTO) and keep the evidence in the journal. Exits 1 when the verification fails, 4 when it is
+    inconclusive."""
+    _confirm_typed(yes, item, f"run a restore drill of {item}")
+    with services_for(session, demo, telemetry=True) as services:
+
+        async def run() -> Any:
+            return await services.backup.drill(
+                item, verify, target=target, point=point, confirmed=True, progress=_progress_printer()
+            )
+
+        try:
+            result = run_async(run, services)
+        except OpsError as error:
+            _backup_failure(error)
+    body = {
+        "item": result.item,
+        "point": result.point,
+        "point_time": result.point_time,
+        "target": result.target,
+        "started": result.started,
+        "restored": result.restored,
+        "rto_s": round(result.rto.total_seconds(), 3),
+        "verify": result.verify,
+        "verdict": result.verdict,
+        "sentence": result.sentence,
+        "job": result.job.job_id,
+    }
+    if output == "json":
+        click.echo(json.dumps(body, indent=2, default=_json_value))
+    else:
+        click.echo(
+            f"Drill of {result.item}: restored {result.point} to {result.target} in "
+            f"{body['rto_s']:.1f} s; verification {result.verdict.upper()}: {result.sentence}"
+        )
+    codes = {"pass": ExitCode.OK, "fail": ExitCode.CHECK_FAILED, "inconclusive": ExitCode.INCONCLUSIVE}
+    sys.exit(codes.get(result.verdict, ExitCode.AZURE_ERROR))
+
+
+def _app_backup_row(backup: Any) -> dict[str, Any]:
+    return {
+        "id": backup.backup_id,
+        "created": backup.created,
+        "app": backup.app,
+        "slot": backup.slot,
+        "name": backup.name,
+        "status": backup.status,
+        "size": backup.size_text,
+        "scheduled": backup.scheduled,
+        "finished": backup.finished,
+        "last_restore": backup.last_restore,
+        "log": backup.log or "",
+    }
+
+
+_APP_BACKUP_COLUMNS = ["id", "created", "app", "slot", "name", "status", "size", "scheduled", "log"]
+
+
+@backups.command("app-list")
+@click.argument("app")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_app_list(session: Session, app: str, slot: str, demo: bool, output: str) -> None:
+    """The App Service backups of APP (or --slot), newest first."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.backup.list_app_backups(app, slot), services)
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_app_backup_row(b) for b in found], output, _APP_BACKUP_COLUMNS)
+
+
+@backups.command("app-run")
+@click.argument("app")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--no-wait", is_flag=True, help="Return once the backup has started.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_app_run(session: Session, app: str, slot: str, no_wait: bool, yes: bool, demo: bool, output: str) -> None:
+    """Back APP (or --slot) up now to the storage its backup configuration names; waits for the backup to end
+    (a failed one exits 3 with App Service's log)."""
+    _confirm_mutation(yes, f"back up {app} ({slot}) now")
+    with services_for(session, demo) as services:
+        try:
+            made = run_async(
+                lambda: services.backup.backup_app(
+                    app, slot, wait=not no_wait, confirmed=True, progress=_progress_printer()
+                ),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_app_backup_row(made)], output, _APP_BACKUP_COLUMNS)
+
+
+@backups.command("app-restore")
+@click.argument("app")
+@click.option("--backup", "backup_id", required=True, help="The backup's id (see `backups app-list`).")
+@click.option("--slot", default="production", show_default=True, help="A slot of the app.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.pass_obj
+def backups_app_restore(session: Session, app: str, backup_id: str, slot: str, yes: bool, demo: bool) -> None:
+    """Restore APP (or --slot) from one of its backups, over its content. At a terminal the app's name must be
+    typed; without one, --yes is needed (else exit 5)."""
+    _confirm_typed(yes, app, f"restore {app} ({slot}) from backup {backup_id}")
+    with services_for(session, demo) as services:
+        try:
+            restored = run_async(
+                lambda: services.backup.restore_app(app, backup_id, slot, confirmed=True, progress=_progress_printer()),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    click.echo(f"Restored {app} ({slot}) from backup {restored.backup_id} ({restored.name}).")
+
+
+def _database_backup_row(backup: Any) -> dict[str, Any]:
+    return {
+        "server": backup.server,
+        "name": backup.name,
+        "type": backup.backup_type,
+        "source": backup.source,
+        "completed": backup.completed,
+    }
+
+
+@backups.command("db-list")
+@click.argument("server")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_db_list(session: Session, server: str, demo: bool, output: str) -> None:
+    """The backups of a PostgreSQL flexible server (automatic and on demand), newest first."""
+    with services_for(session, demo) as services:
+        try:
+            found = run_async(lambda: services.backup.list_database_backups(server), services)
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_database_backup_row(b) for b in found], output, ["server", "name", "type", "source", "completed"])
+
+
+@backups.command("db-run")
+@click.argument("server")
+@click.option("--name", help="The backup's name (default: ondemand-<time>).")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def backups_db_run(session: Session, server: str, name: str | None, yes: bool, demo: bool, output: str) -> None:
+    """Take an on-demand backup of a PostgreSQL flexible server; waits until it is done."""
+    _confirm_mutation(yes, f"back up {server} now")
+    with services_for(session, demo) as services:
+        try:
+            made = run_async(
+                lambda: services.backup.backup_database(server, name, confirmed=True, progress=_progress_printer()),
+                services,
+            )
+        except OpsError as error:
+            _backup_failure(error)
+    print_rows([_database_backup_row(made)], output, ["server", "name", "type", "source", "completed"])

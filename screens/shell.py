@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import on
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -179,11 +180,14 @@ class CommandBar(Input):
         # Closed, the bar must not take the focus (a screen's auto-focus would pick it while hidden, and an
         # Input swallows `:`).
         self.can_focus = False
+        self.opened_at = 0.0
+        """When the bar last opened, on the clock key events are stamped with."""
 
     def open(self) -> None:
         self.value = ""
         self.can_focus = True
         self.add_class("-open")
+        self.opened_at = get_time()
         # Focus now, not after a refresh: keys typed right after `:` must land in the bar.
         self.screen.set_focus(self)
 

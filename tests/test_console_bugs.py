@@ -169,7 +169,8 @@ async def test_an_escape_and_colon_read_together_still_open_the_bar(build_app: C
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         await pilot.press("colon", *"backup", "enter")
-        await until(pilot, lambda: app.current_mode == "backup", "the backup placeholder")
+        await until(pilot, lambda: app.current_mode == "backup", "the backup area")
+        await until(pilot, lambda: app.focused is not None, "the backup area's own focus")
         app.post_message(events.Key("alt+colon", ":"))
         await until(pilot, lambda: app.screen.query_one(CommandBar).is_open, "the bar open")
         assert app.screen.query_one(CommandBar).value == ""
@@ -191,7 +192,7 @@ async def test_placeholder_names_every_built_area() -> None:
     text = str(next(iter(screen.compose_body())).render())
     assert "Alerts is not built yet" in text
     built = [name for name, area in AREAS.items() if area.screen is not None]
-    assert built == ["resources", "logs", "runbooks", "alerts", "cost", "slots"]
+    assert built == ["resources", "logs", "runbooks", "alerts", "cost", "slots", "backup"]
     assert all(name in text for name in built)
     assert not any(name in text.split("type", 1)[1] for name, area in AREAS.items() if area.screen is None)
 

@@ -159,13 +159,13 @@ async def test_r_says_it_is_refreshing_and_when_the_rows_are_from(build_app: Cal
         screen = app.screen
         assert isinstance(screen, ResourcesScreen)
         crumbs = screen.query_one("#crumbs", Static)
-        await until(pilot, lambda: "(14 resources)" in text_of(crumbs), "the first load")
+        await until(pilot, lambda: "(15 resources)" in text_of(crumbs), "the first load")
         screen.query_one("#resource-table").focus()
         screen.action_refresh()
         assert "refreshing…" in text_of(crumbs)
         await until(pilot, lambda: "refreshing…" not in text_of(crumbs), "the refresh")
         await pilot.press("r")
-        await until(pilot, lambda: notices(app).count("Refreshed: 14 resources.") == 2, "the notices")
+        await until(pilot, lambda: notices(app).count("Refreshed: 15 resources.") == 2, "the notices")
 
 
 @pytest.mark.asyncio

@@ -150,8 +150,8 @@ def test_required_resource_kinds_are_present(resources: list[dict[str, Any]]) ->
         "Microsoft.Web/serverfarms",
     ):
         assert names_by_type.get(required), required
-    (vault,) = _by_type(resources, "Microsoft.RecoveryServices/vaults")
-    assert _split_id(vault["id"])[1] == "rg-backup"
+    vaults = {v["id"].lower() for v in _by_type(resources, "Microsoft.RecoveryServices/vaults")}
+    assert vaults == {estate.RECOVERY_VAULT_RESOURCE_ID.lower(), estate.NONPROD_RECOVERY_VAULT_RESOURCE_ID.lower()}
 
 
 def test_resource_groups_and_subscriptions_are_arm_shaped() -> None:

@@ -139,6 +139,24 @@ def _change_failure(outcome: Any) -> str:
 
 SQR = "/scheduledqueryrules$"
 
+BACKUP_ITEM = "vm-jump-prod-01"
+BACKUP_JOB = f"{estate.RECOVERY_VAULT_RESOURCE_ID}/backupJobs/00000000-0000-0000-0000-000000000000"
+
+
+async def _recovery_points(services: Services) -> Any:
+    return await services.backup.recovery_points(await services.backup.find_item(BACKUP_ITEM))
+
+
+async def _cancel(services: Services) -> Any:
+    from console.services.backups import BackupJob
+
+    job = BackupJob(
+        BACKUP_JOB, BACKUP_JOB.rsplit("/", 1)[-1], estate.RECOVERY_VAULT_NAME, PROD,
+        estate.RECOVERY_VAULT_RESOURCE_GROUP, BACKUP_ITEM, "VM", "Backup", "InProgress", None, None, None,
+    )  # fmt: skip
+    return await services.backup.cancel(job)
+
+
 # Every public async method of every service (found through the area registry), keyed `area.method`.
 CALLS: dict[str, Entry] = {
     "resources.list_subscriptions": Entry("^/subscriptions$", lambda s: s.resources.list_subscriptions()),
@@ -213,6 +231,38 @@ CALLS: dict[str, Entry] = {
     "alerts.find_rule": Entry(SQR, lambda s: s.alerts.find_rule("sqr-heartbeat-missing", PROD)),
     # Enabling by name fails at its first read, before anything is changed.
     "alerts.set_rule_enabled": Entry(SQR, lambda s: s.alerts.set_rule_enabled("sqr-heartbeat-missing", True)),
+    "backup.list_vaults": Entry("/resources$", lambda s: s.backup.list_vaults()),
+    "backup.list_jobs": Entry("/backupjobs$", lambda s: s.backup.list_jobs(status="Failed")),
+    "backup.read_job": Entry("/backupjobs/", lambda s: s.backup.read_job(BACKUP_JOB)),
+    "backup.state_of": Entry("/backupjobs/", lambda s: s.backup.state_of(BACKUP_JOB)),
+    "backup.list_items": Entry("/backupprotecteditems$", lambda s: s.backup.list_items()),
+    "backup.find_item": Entry("/backupprotecteditems$", lambda s: s.backup.find_item(BACKUP_ITEM)),
+    "backup.freshness": Entry("/backuppolicies$", lambda s: s.backup.freshness()),
+    "backup.recovery_points": Entry("/recoverypoints$", _recovery_points),
+    "backup.backup_now": Entry("/backup$", lambda s: s.backup.backup_now(BACKUP_ITEM), method="POST"),
+    "backup.restore": Entry(
+        "/restore$", lambda s: s.backup.restore(BACKUP_ITEM, "latest", target="rg", confirmed=True), method="POST"
+    ),
+    "backup.cancel": Entry("/cancel$", _cancel, method="POST"),
+    "backup.list_app_backups": Entry(
+        "/sites/app-catalog-prod/backups$", lambda s: s.backup.list_app_backups("app-catalog-prod")
+    ),
+    "backup.backup_app": Entry("/sites/app-catalog-prod/backup$", lambda s: s.backup.backup_app("app-catalog-prod")),
+    "backup.restore_app": Entry(
+        "/sites/app-catalog-prod/backups$", lambda s: s.backup.restore_app("app-catalog-prod", "1", confirmed=True)
+    ),
+    "backup.list_database_backups": Entry(
+        "/flexibleservers/psql-orders-prod/backups$", lambda s: s.backup.list_database_backups("psql-orders-prod")
+    ),
+    "backup.backup_database": Entry(
+        "/flexibleservers/psql-orders-prod/backups/", lambda s: s.backup.backup_database("psql-orders-prod")
+    ),
+    "backup.list_platform_backups": Entry(
+        "/flexibleservers/psql-orders-prod/backups$", lambda s: s.backup.list_platform_backups()
+    ),
+    "backup.drill": Entry(
+        "/restore$", lambda s: s.backup.drill(BACKUP_ITEM, "print ok = 1", confirmed=True), method="POST"
+    ),
 }
 
 NOT_IN_THE_MATRIX: dict[str, str] = {

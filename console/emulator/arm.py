@@ -327,6 +327,12 @@ class ArmRouter:
             return arm_error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
         return None
 
+    def require_group_of_type(
+        self, request: web.Request, subscription_id: str, group: str, full_type: str
+    ) -> web.Response | None:
+        """The ARM 4xx for a missing subscription or group, or a type or api-version no provider offers."""
+        return self.require_group(subscription_id, group) or self.refuse_type(full_type, request)
+
     def refuse_type(self, full_type: str, request: web.Request) -> web.Response | None:
         """The ARM answer for a type no provider has (404) or an api-version its provider does not list (400)."""
         versions = self.providers().api_versions(full_type)

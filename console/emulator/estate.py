@@ -179,3 +179,10 @@ RECOVERY_VAULT_RESOURCE_ID = (
     f"/subscriptions/{PROD_SUBSCRIPTION}/resourceGroups/{RECOVERY_VAULT_RESOURCE_GROUP}"
     f"/providers/Microsoft.RecoveryServices/vaults/{RECOVERY_VAULT_NAME}"
 )
+
+NONPROD_RECOVERY_VAULT_NAME = "rsv-nonprod-backup"
+NONPROD_RECOVERY_VAULT_RESOURCE_GROUP = "rg-staging-data"
+NONPROD_RECOVERY_VAULT_RESOURCE_ID = (
+    f"/subscriptions/{NONPROD_SUBSCRIPTION}/resourceGroups/{NONPROD_RECOVERY_VAULT_RESOURCE_GROUP}"
+    f"/providers/Microsoft.RecoveryServices/vaults/{NONPROD_RECOVERY_VAULT_NAME}"
+)

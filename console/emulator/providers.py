@@ -242,6 +242,10 @@ CATALOG: dict[str, tuple[ResourceTypeSpec, ...]] = {
             "flexibleServers/databases",
             ("2025-01-01-preview", "2024-08-01", "2022-12-01", "2021-06-01"),
         ),
+        (
+            "flexibleServers/backups",
+            ("2026-10-01", "2025-08-01", "2024-08-01", "2022-12-01"),
+        ),
     ),
     "Microsoft.Storage": _types(
         (

@@ -1105,18 +1105,21 @@ class _EstateSeed:
     # -- backup ----------------------------------------------------------------------------------
 
     def backup(self) -> None:
-        """The Recovery Services vault that protects the production virtual machines."""
-        resource_id = arm_resource_id(
-            estate.PROD_SUBSCRIPTION,
-            estate.RECOVERY_VAULT_RESOURCE_GROUP,
-            "Microsoft.RecoveryServices/vaults",
-            estate.RECOVERY_VAULT_NAME,
+        """The Recovery Services vaults: production's (its VMs and database) and non-production's."""
+        self._recovery_vault(estate.PROD_SUBSCRIPTION, estate.RECOVERY_VAULT_RESOURCE_GROUP, estate.RECOVERY_VAULT_NAME)
+        self._recovery_vault(
+            estate.NONPROD_SUBSCRIPTION,
+            estate.NONPROD_RECOVERY_VAULT_RESOURCE_GROUP,
+            estate.NONPROD_RECOVERY_VAULT_NAME,
         )
+
+    def _recovery_vault(self, subscription_id: str, resource_group: str, name: str) -> None:
+        resource_id = arm_resource_id(subscription_id, resource_group, "Microsoft.RecoveryServices/vaults", name)
         self._add(
-            estate.PROD_SUBSCRIPTION,
-            estate.RECOVERY_VAULT_RESOURCE_GROUP,
+            subscription_id,
+            resource_group,
             "Microsoft.RecoveryServices/vaults",
-            estate.RECOVERY_VAULT_NAME,
+            name,
             app="backup",
             sku={"name": "RS0", "tier": "Standard"},
             identity=self._system_identity(resource_id),

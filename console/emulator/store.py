@@ -13,7 +13,9 @@ import duckdb
 
 from console.emulator import estate
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
+"""Bumped when the seed gains documents an existing store lacks (4: budgets, alerts and their rules, the backup
+vaults' jobs, App Service and PostgreSQL backups)."""
 
 Document = tuple[str, str, dict[str, Any]]
 """A seeded ARM document: its kind (`subscription`, `resourceGroup`, `resource`), id and body."""

@@ -43,8 +43,10 @@ class BackupItem:
     name: str
     kind: str
     offset_minutes: int
-    """When its job starts, in minutes after 01:30 UTC."""
+    """When its job starts, in minutes after 01:30 UTC (after each interval's start, for an hourly policy)."""
     duration_minutes: int
+    every_hours: int = 24
+    """How often its policy backs it up: 24 for the nightly policies, 4 for the hourly file share policy."""
 
 
 BACKUP_ITEMS = (
@@ -93,6 +95,8 @@ def cost_new_since(today: dt.date) -> dt.date:
         previous = month.replace(day=1) - dt.timedelta(days=1)
         month = previous.replace(day=COST_NEW_DAY_OF_MONTH)
     return month
+
+
 # Fired alerts. The incident fires the checkout rules (the log rule on failed requests, the 5xx, response time
 # and availability metric rules, the dependency failures rule) a few minutes in; they resolve once the window
 # after the restart is clean, and the on-call engineer acknowledged and closed them. The silent computer's
@@ -120,6 +124,54 @@ INCIDENT_ALERTS = (
 FLAPPING_RULE = "ma-psql-orders-cpu"
 HEARTBEAT_RULE = "sqr-heartbeat-missing"
 SERVICE_HEALTH_RULE = "ala-service-health"
+
+# The second vault, in the non-production subscription (it sends no diagnostics to the production
+# workspace, so only ARM tells its jobs). Four nights ago a network security group rule started blocking
+# the sandbox VM's outbound traffic during the nightly maintenance window: its scheduled backups have
+# failed since (a backup taken by hand, outside the window, succeeds), so its last good backup is older
+# than its policy allows.
+NONPROD_BACKUP_ITEMS = (
+    BackupItem("vm-sandbox-01", "VM", 15, 18),
+    BackupItem("psql-orders-stg", "AzureDatabaseForPostgreSQLFlexibleServer", 25, 12),
+    BackupItem("catalog-media", "AzureFileShare", 0, 4, every_hours=4),
+)
+STALE_BACKUP_ITEM = "vm-sandbox-01"
+STALE_BACKUP_ERROR = "ExtensionSnapshotFailedNoNetwork"
+STALE_BACKUP_NIGHTS = 4
+"""Nights (last night included) on which the stale item's backup failed."""
+OLDER_BACKUP_FAILURES = {
+    ("vm-jump-prod-01", 12): "UserErrorRequestDisallowedByPolicy",
+    ("psql-orders-prod", 19): "UserErrorMaxConcurrentOperationLimitReached",
+    ("vm-sandbox-01", 23): "UserErrorGuestAgentStatusUnavailable",
+    ("catalog-media", 9): "FileshareBackupFailedWithAzureRpRequestThrottling",
+}
+"""Failures older than the telemetry's week: (item, nights before last night) -> error code."""
+BACKUP_HISTORY_DAYS = 30
+
+
+def last_backup_night(now: dt.datetime) -> dt.datetime:
+    """01:30 UTC of the newest night whose story has played out (naive UTC): the failed backup of the
+    silent computer has finished by `now`, so that failure is always within the last day."""
+    moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    night = moment.replace(hour=1, minute=30, second=0, microsecond=0)
+    if night + dt.timedelta(minutes=31) > moment:
+        night -= dt.timedelta(days=1)
+    return night
+
+
+def backup_outcome(item: BackupItem, night: int) -> tuple[str, str | None]:
+    """How the scheduled backup of `item` ended `night` nights before the last one (negative: nights
+    after the seed): its job status and, when it failed, the error code."""
+    if item.name == FAILED_BACKUP_ITEM and night <= 0:
+        return "Failed", FAILED_BACKUP_ERROR  # the silent computer's agent stays silent
+    if item.name == STALE_BACKUP_ITEM and night < STALE_BACKUP_NIGHTS:
+        return "Failed", STALE_BACKUP_ERROR
+    code = OLDER_BACKUP_FAILURES.get((item.name, night))
+    if code is not None:
+        return "Failed", code
+    if night == WARNING_BACKUP_NIGHT and item.kind != "VM":
+        return "CompletedWithWarnings", None
+    return "Completed", None
 
 
 def incident_start(now: dt.datetime) -> dt.datetime:

@@ -23,7 +23,6 @@ from .kql_engine import KqlEngine, naive_utc
 from .story import (
     BACKUP_ITEMS,
     FAILED_BACKUP_ERROR,
-    FAILED_BACKUP_ITEM,
     FAILED_BACKUP_REASON,
     INCIDENT_APP,
     INCIDENT_FAILURE_RATE,
@@ -32,11 +31,12 @@ from .story import (
     INCIDENT_RESTART_AFTER,
     SILENT_COMPUTER,
     SILENT_FOR,
-    WARNING_BACKUP_NIGHT,
     alert_activations,
     alert_rule_id,
+    backup_outcome,
     incident_app,
     incident_start,
+    last_backup_night,
 )
 
 __all__ = [
@@ -1026,22 +1026,20 @@ def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
     """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them
     (the failed and warned jobs are the story's, `story.py`)."""
     end = naive_utc(now)
-    # The newest night whose failed job has finished, so that failure is always within the last day.
-    last_night = end.replace(hour=1, minute=30, second=0, microsecond=0)
-    if last_night + dt.timedelta(minutes=31) > end:
-        last_night -= dt.timedelta(days=1)
+    last_night = last_backup_night(now)
     vault = estate.RECOVERY_VAULT_RESOURCE_ID.upper()
     rows: list[dict[str, object]] = []
     for night in range(DAYS):
         start_of_run = last_night - dt.timedelta(days=night)
         for backup in BACKUP_ITEMS:
             item, kind, offset, minutes = backup.name, backup.kind, backup.offset_minutes, backup.duration_minutes
-            status, message = "Completed", f"Backup of {item} completed."
-            if night == 0 and item == FAILED_BACKUP_ITEM:
-                status = "Failed"
-                message = f"Backup of {item} failed: {FAILED_BACKUP_ERROR} - {FAILED_BACKUP_REASON}"
-            elif night == WARNING_BACKUP_NIGHT and kind != "VM":
-                status, message = "CompletedWithWarnings", f"Backup of {item} completed with warnings: 2 files skipped."
+            status, code = backup_outcome(backup, night)
+            message = f"Backup of {item} completed."
+            if status == "Failed":
+                reason = FAILED_BACKUP_REASON if code == FAILED_BACKUP_ERROR else "see the job's details in the vault."
+                message = f"Backup of {item} failed: {code} - {reason}"
+            elif status == "CompletedWithWarnings":
+                message = f"Backup of {item} completed with warnings: 2 files skipped."
             started = start_of_run + dt.timedelta(minutes=offset)
             if started + dt.timedelta(minutes=minutes) > end:
                 continue

@@ -14,6 +14,7 @@ from console.settings import Settings
 
 if TYPE_CHECKING:
     from console.services.alerts import AlertsService
+    from console.services.backups import BackupService
     from console.services.cost import CostService
     from console.services.logs import LogsService
     from console.services.resources import ResourcesService
@@ -55,11 +56,20 @@ def _cost(services: Services) -> Service:
     from console.services.cost import CostService
 
     return CostService(services.context)
+
+
 def _alerts(services: Services) -> Service:
     # The alerts and monitor SDKs are imported when an alert is first read, not to paint.
     from console.services.alerts import AlertsService
 
     return AlertsService(services.context, services.resources)
+
+
+def _backup(services: Services) -> Service:
+    # azure-mgmt-recoveryservicesbackup is large: imported when a vault is first read.
+    from console.services.backups import BackupService
+
+    return BackupService(services.context, services.resources, services.runbooks)
 
 
 SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
@@ -70,6 +80,7 @@ SERVICE_AREAS: Mapping[str, ServiceBuilder] = MappingProxyType(
         "slots": _slots,
         "cost": _cost,
         "alerts": _alerts,
+        "backup": _backup,
     }
 )
 """The service half of the area registry: area name -> how its service is built (on first use).
@@ -134,6 +145,10 @@ class Services:
     @property
     def alerts(self) -> AlertsService:
         return cast("AlertsService", self.area("alerts"))
+
+    @property
+    def backup(self) -> BackupService:
+        return cast("BackupService", self.area("backup"))
 
     @property
     def settings(self) -> Settings:

@@ -28,6 +28,13 @@ class ChangeRequest:
     protected: bool = False
     details: str = ""
     """What will change, one or more lines."""
+    typed: bool = False
+    """Ask for the typed target name whatever the subscription (a restore overwrites or creates data)."""
+
+    @property
+    def needs_name(self) -> bool:
+        """Whether the user types the target's name to go ahead."""
+        return self.protected or self.typed
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -51,7 +58,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, request: ChangeRequest) -> None:
-        super().__init__(classes="-protected" if request.protected else "")
+        super().__init__(classes="-protected" if request.needs_name else "")
         self.request = request
 
     def compose(self) -> ComposeResult:
@@ -69,7 +76,7 @@ class ConfirmScreen(ModalScreen[bool]):
             if request.details:
                 body.append(f"\n{request.details}\n")
             yield Static(body, id="confirm-body")
-            if request.protected:
+            if request.needs_name:
                 yield Input(placeholder=f"type {request.target} to confirm", id="confirm-name")
                 yield Static("", id="confirm-problem")
                 yield Static(Text("enter confirms once the name is typed, esc cancels", style="dim"))
@@ -77,7 +84,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text("y or enter goes ahead, n or esc cancels", style="dim"))
 
     def on_mount(self) -> None:
-        if self.request.protected:
+        if self.request.needs_name:
             self.query_one("#confirm-name", Input).focus()
 
     @on(Input.Submitted, "#confirm-name")
@@ -86,10 +93,11 @@ class ConfirmScreen(ModalScreen[bool]):
         self.action_confirm()
 
     def action_confirm(self) -> None:
-        if self.request.protected:
+        if self.request.needs_name:
             typed = self.query_one("#confirm-name", Input).value.strip()
             if typed != self.request.target:
-                sentence = f"The subscription is protected: type {self.request.target} exactly to go ahead."
+                why = "The subscription is protected" if self.request.protected else "This change needs its name"
+                sentence = f"{why}: type {self.request.target} exactly to go ahead."
                 self.query_one("#confirm-problem", Static).update(sentence)
                 return
         self.dismiss(True)

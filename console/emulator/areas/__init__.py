@@ -6,10 +6,19 @@ that defines an `Area` and one entry in the tuple.
 
 from __future__ import annotations
 
-from console.emulator.areas import alerts, cost, logs, resources, web
+from console.emulator.areas import alerts, backup, cost, logs, pg_backups, resources, web, web_backups
 from console.emulator.areas.base import Area
 
-AREAS: tuple[Area, ...] = (resources.AREA, web.AREA, logs.AREA, cost.AREA, alerts.AREA)
+AREAS: tuple[Area, ...] = (
+    resources.AREA,
+    web.AREA,
+    logs.AREA,
+    cost.AREA,
+    alerts.AREA,
+    backup.AREA,
+    web_backups.AREA,
+    pg_backups.AREA,
+)
 """Every area the local Azure starts, in the order their `start` runs."""
 
 __all__ = ["AREAS", "Area"]

@@ -130,10 +130,7 @@ class _Web:
     def _slot(self, request: web.Request, match: dict[str, str]) -> _Slot | web.Response:
         """The slot a route names, or the ARM 404 for a missing subscription, group, site or slot (or the
         400 for an api-version Microsoft.Web does not offer)."""
-        missing = self.router.require_group(match["sub"], match["rg"])
-        if missing is not None:
-            return missing
-        refused = self.router.refuse_type("Microsoft.Web/sites", request)
+        refused = self.router.require_group_of_type(request, match["sub"], match["rg"], "Microsoft.Web/sites")
         if refused is not None:
             return refused
         site_id = (
