@@ -15,7 +15,7 @@ from console.services.base import Service, ServiceContext
 from console.settings import Settings
 from screens.messages import OpenInLogs, RevealResource
 from screens.resources import ResourcesScreen
-from screens.shell import CommandBar, KeyHelpScreen, PlaceholderScreen
+from screens.shell import CommandBar, KeyHelpScreen
 
 SIZE = (160, 40)
 
@@ -31,8 +31,8 @@ def test_services_are_built_from_the_registry_on_first_use_and_only_those_are_cl
     assert services._built == {}
     logs = services.area("logs")
     assert services.logs is logs and set(services._built) == {"logs"}
-    with pytest.raises(KeyError, match="No area called 'backup' has a service"):
-        services.area("backup")
+    with pytest.raises(KeyError, match="No area called 'nowhere' has a service"):
+        services.area("nowhere")
     with pytest.raises(TypeError, match="not a ResourcesService"):
         from console.services.resources import ResourcesService
 
@@ -89,8 +89,7 @@ async def test_an_area_key_jumps_and_the_key_help_lists_it(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         await pilot.press(str(AREAS["backup"].key))
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
-        assert app.current_mode == "backup"
+        await until(pilot, lambda: app.current_mode == "backup", "the backup area")
         bar = app.screen.query_one(CommandBar)
         assert all(area.name in str(bar.placeholder) for area in AREAS.values())
         await pilot.press("question_mark")
@@ -114,7 +113,7 @@ async def test_reveal_resource_by_id_opens_resources_at_it(
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         await until(pilot, lambda: bool(app.shell.subscriptions), "the subscriptions")
         app.jump("backup")
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
+        await until(pilot, lambda: app.current_mode == "backup" and app.screen.is_mounted, "the backup area")
         app.post_message(RevealResource(resource_id))
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources")
         screen = app.screen

@@ -1,4 +1,4 @@
-"""An SVG snapshot per kind of area not covered elsewhere: Runbooks (its list) and a placeholder area.
+"""An SVG snapshot per kind of area not covered elsewhere: Runbooks (its list).
 
 Resources and Logs have theirs in their own test files. The local Azure's estate is seeded
 deterministically and the run history starts empty, so nothing here depends on the clock.
@@ -15,12 +15,10 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from console.app import OpsConsole
-from console.areas import AREAS
 from console.emulator import estate
 from console.services import Services
 from console.settings import Settings
 from screens.runbooks import RunbooksScreen
-from screens.shell import PlaceholderScreen
 
 SIZE = (160, 40)
 
@@ -33,12 +31,6 @@ async def _runbook_list(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-async def _placeholder(pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, PlaceholderScreen), "the placeholder")
-    await until(pilot, lambda: bool(pilot.app.screen.query("Footer")), "the footer")
-    await pilot.pause()
-
-
 def test_runbooks_area_snapshot(
     snap_compare: Any, make_local_services: Callable[..., Services], settings: Settings
 ) -> None:
@@ -46,13 +38,3 @@ def test_runbooks_area_snapshot(
     fixed = replace(settings, subscription=estate.PROD_SUBSCRIPTION)
     app = OpsConsole(fixed, make_local_services(subscription=estate.PROD_SUBSCRIPTION), start_area="runbooks")
     assert snap_compare(app, terminal_size=SIZE, run_before=_runbook_list)
-
-
-def test_placeholder_area_snapshot(
-    snap_compare: Any, make_local_services: Callable[..., Services], settings: Settings
-) -> None:
-    """An area that is not built yet (Backup) says so and names the ones that are."""
-    assert AREAS["backup"].screen is None
-    fixed = replace(settings, subscription=estate.PROD_SUBSCRIPTION)
-    app = OpsConsole(fixed, make_local_services(subscription=estate.PROD_SUBSCRIPTION), start_area="backup")
-    assert snap_compare(app, terminal_size=SIZE, run_before=_placeholder)

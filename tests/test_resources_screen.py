@@ -16,7 +16,7 @@ from console.emulator import estate
 from console.services import Services
 from console.settings import Settings
 from screens.resources import MASK, ResourcesScreen
-from screens.shell import KeyHelpScreen, PlaceholderScreen
+from screens.shell import KeyHelpScreen
 
 SIZE = (200, 50)
 Faults = Callable[[list[dict[str, Any]]], Any]
@@ -160,9 +160,7 @@ async def test_command_bar_jumps_between_areas(build_app: Callable[..., OpsConso
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot)
         await pilot.press("colon", *"backup", "enter")
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
-        placeholder = app.screen.query_one("#placeholder", Static)
-        assert "Backup is not built yet." in text_of(placeholder)
+        await until(pilot, lambda: app.current_mode == "backup", "the backup area")
 
         await pilot.press("colon", *"res", "enter")
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen), "resources again")
@@ -434,7 +432,7 @@ async def test_colon_and_an_area_typed_in_one_burst_still_jump(build_app: Callab
         await pilot.pause()
         for key, character in [("colon", ":"), *((c, c) for c in "backup"), ("enter", "\r")]:
             app.post_message(events.Key(key, character))  # queued at once, no pause between them
-        await until(pilot, lambda: isinstance(app.screen, PlaceholderScreen), "the backup placeholder")
+        await until(pilot, lambda: app.current_mode == "backup", "the backup area")
 
 
 @pytest.mark.asyncio
