@@ -106,7 +106,10 @@ async def test_the_logs_tables_tell_the_same_backup_story_as_arm(services: Calla
         for j in await made.backup.list_jobs(operation="Backup")
         if j.item in prod_items and j.end and j.start and j.end >= window and j.start.second == 0
     }
-    assert scheduled == logged
+    # Runs that ended in the last minutes may be in one and not yet in the other: ARM's scheduled runs are
+    # topped up every few minutes, the telemetry's when it is written (the nightly window, 01:30-02:30 UTC).
+    settled = datetime.now(UTC) - timedelta(minutes=15)
+    assert {job for job in scheduled if job[2] < settled} == {row for row in logged if row[2] < settled}
 
 
 @pytest.mark.asyncio
