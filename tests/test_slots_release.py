@@ -130,7 +130,7 @@ async def test_a_guarded_swap_swaps_the_bad_build_back_and_says_why(services: Se
 async def test_a_ramp_stops_at_the_step_that_breaches_and_routes_everything_back(services: Services) -> None:
     steps: list[float] = [20, 60]
     outcome = await services.slots.ramp(
-        CHECKOUT, "staging", steps, timedelta(seconds=9), SLOT_GATE, interval=timedelta(seconds=3)
+        CHECKOUT, "staging", steps, timedelta(seconds=15), SLOT_GATE, interval=timedelta(seconds=5)
     )
     assert outcome.decision == "rolled back", outcome.sentence
     app = await services.slots.find_app(CHECKOUT)
