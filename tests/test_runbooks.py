@@ -425,9 +425,7 @@ def empty_connection() -> Any:
     from console.emulator import kql_extensions
 
     con = duckdb_kql.connect()
-    kql_extensions.install()
-    for macro in kql_extensions.MACROS:
-        con.execute(macro)
+    kql_extensions.prepare(con)
     for table, columns in TABLES.items():
         con.execute(f'CREATE TABLE "{table}" ({columns})')
     return con

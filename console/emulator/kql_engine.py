@@ -996,9 +996,7 @@ class KqlEngine:
     def __init__(self, path: Path | None = None) -> None:
         connection = duckdb.connect(str(path) if path is not None else ":memory:")
         connection.execute("SET TimeZone = 'UTC'")
-        kql_extensions.install()
-        for macro in kql_extensions.MACROS:
-            connection.execute(macro)
+        kql_extensions.prepare(connection)
         for statement in _LOCKDOWN:
             connection.execute(statement)
         self.connection: duckdb.DuckDBPyConnection = connection

@@ -1025,6 +1025,14 @@ def install() -> None:
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
 
 
+def prepare(connection: Any) -> None:
+    """Make `connection` speak this project's KQL: the library's tables extended (once per process), the macros
+    the extended translations call created on it."""
+    install()
+    for macro in MACROS:
+        connection.execute(macro)
+
+
 # Referenced so a renamed or removed library structure fails at import, not on a query.
 _REQUIRED = (
     kql_ir.FunctionCall,
