@@ -1221,6 +1221,8 @@ def cost_set_budget(
         output,
         ["name", "amount", "spent", "forecast"],
     )
+
+
 # alerts ----
 
 
@@ -1431,6 +1433,8 @@ def alerts_rule_enable(session: Session, name: str, yes: bool, demo: bool) -> No
 def alerts_rule_disable(session: Session, name: str, yes: bool, demo: bool) -> None:
     """Disable an alert rule by name."""
     _set_rule(session, name, False, yes, demo)
+
+
 # backups ----------------------------------------------------------------------------------------------------
 
 

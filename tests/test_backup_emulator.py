@@ -16,7 +16,9 @@ from conftest import EmulatorThread
 from console.emulator import estate, story
 from console.emulator.areas import AREAS
 from console.emulator.areas.backup import KIND, top_up, vault_items
+from console.emulator.kql_engine import KqlEngine
 from console.emulator.store import Store
+from console.emulator.telemetry import create_tables, fill_gap, kept_telemetry, seed_telemetry
 
 VAULT = estate.RECOVERY_VAULT_RESOURCE_ID
 VERSION = "api-version=2026-10-01"
@@ -160,3 +162,51 @@ def test_scheduled_backups_that_came_due_after_the_seed_are_added(tmp_path: Path
         assert again is not None and len(again["jobs"]) == len(prod)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("seeded_at", ["01:40", "02:10", "15:00"])
+def test_logs_and_arm_tell_the_same_backup_story_after_the_seed(tmp_path: Path, seeded_at: str) -> None:
+    """Seeded inside the nightly window or outside it, then run again days later (the vault topping up
+    its jobs, the telemetry writing the gap): every nightly job is in both, with the same outcome."""
+    hour, minute = (int(part) for part in seeded_at.split(":"))
+    seeded = datetime(2026, 11, 20, hour, minute, 30, tzinfo=UTC)
+    later = seeded + timedelta(days=3, hours=5)
+
+    def seed(moment: datetime) -> list[Any]:
+        return [d for area in AREAS if area.seed is not None and area.name == "backup" for d in area.seed(moment)]
+
+    store = Store(tmp_path / "store.duckdb", seed=seed, now=seeded)
+    try:
+        top_up(store, later)
+        vault = store.get(KIND, VAULT)
+        assert vault is not None
+        in_arm = {
+            (j["properties"]["entityFriendlyName"], j["properties"]["status"], j["properties"]["endTime"][:19])
+            for j in vault["jobs"].values()
+            if j["properties"]["operation"] == "Backup"
+        }
+    finally:
+        store.close()
+
+    path = tmp_path / "telemetry.duckdb"
+    engine = KqlEngine(path)
+    seed_telemetry(engine, seeded, scale=0.001)
+    engine.close()
+    engine = KqlEngine(path)
+    try:
+        create_tables(engine.connection)
+        kept = kept_telemetry(engine, later, 0.001)
+        assert kept is not None
+        fill_gap(engine, kept, later, 0.001)
+        logged = engine.connection.execute(
+            "SELECT split_part(ResultDescription, ':', 2), ResultType, strftime(TimeGenerated, '%Y-%m-%dT%H:%M:%S') "
+            "FROM AzureDiagnostics WHERE Category = 'AddonAzureBackupJobs'"
+        ).fetchall()
+    finally:
+        engine.close()
+    in_logs = {(str(item), str(status), str(ended)) for item, status, ended in logged}
+    week = (later - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert {job for job in in_arm if job[2] >= week} == {row for row in in_logs if row[2] >= week}
+    after_seed = {row for row in in_logs if row[2] > seeded.strftime("%Y-%m-%dT%H:%M:%S")}
+    assert len(after_seed) >= 3 * len(story.BACKUP_ITEMS)
+    assert (story.FAILED_BACKUP_ITEM, "Failed") in {(item, status) for item, status, _ in after_seed}

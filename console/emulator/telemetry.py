@@ -1022,15 +1022,21 @@ def _activity_story_rows(now: dt.datetime) -> list[tuple[object, ...]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
-    """Nightly backup jobs of the Recovery Services vault, as its diagnostic settings send them
-    (the failed and warned jobs are the story's, `story.py`)."""
-    end = naive_utc(now)
-    last_night = last_backup_night(now)
+def _backup_job_rows(seed_now: dt.datetime, since: dt.datetime | None, until: dt.datetime) -> list[dict[str, object]]:
+    """Nightly backup jobs of the Recovery Services vault that ended in [`since`, `until`), as its
+    diagnostic settings send them (the failed and warned jobs are the story's, `story.py`, numbered
+    from the seed's last night as the vault's own jobs are). `since=None` is the seed: the week before."""
+    last_night = last_backup_night(seed_now)
+    first = last_night - dt.timedelta(days=DAYS - 1)
+    if since is not None:
+        day_before = naive_utc(since) - dt.timedelta(days=1)
+        first = max(first, day_before.replace(hour=1, minute=30, second=0, microsecond=0))
+    end = naive_utc(until)
     vault = estate.RECOVERY_VAULT_RESOURCE_ID.upper()
     rows: list[dict[str, object]] = []
-    for night in range(DAYS):
-        start_of_run = last_night - dt.timedelta(days=night)
+    for day in range((end - first).days + 1):
+        start_of_run = first + dt.timedelta(days=day)
+        night = (last_night - start_of_run).days
         for backup in BACKUP_ITEMS:
             item, kind, offset, minutes = backup.name, backup.kind, backup.offset_minutes, backup.duration_minutes
             status, code = backup_outcome(backup, night)
@@ -1041,12 +1047,13 @@ def _backup_job_rows(now: dt.datetime) -> list[dict[str, object]]:
             elif status == "CompletedWithWarnings":
                 message = f"Backup of {item} completed with warnings: 2 files skipped."
             started = start_of_run + dt.timedelta(minutes=offset)
-            if started + dt.timedelta(minutes=minutes) > end:
+            ended = started + dt.timedelta(minutes=minutes)
+            if ended >= end or (since is not None and ended < naive_utc(since)):
                 continue
             rows.append(
                 {
                     "TenantId": estate.WORKSPACE_CUSTOMER_ID,
-                    "TimeGenerated": started + dt.timedelta(minutes=minutes),
+                    "TimeGenerated": ended,
                     "ResourceId": vault,
                     "Category": "AddonAzureBackupJobs",
                     "OperationName": "Job",
@@ -1135,7 +1142,16 @@ def _story_rows(
         placeholders = ", ".join("?" for _ in columns)
         quoted = ", ".join(f'"{name}"' for name in columns)
         cursor.executemany(f"INSERT INTO AzureActivity ({quoted}) VALUES ({placeholders})", story)
-    backups = _backup_job_rows(now)
+    _insert_backup_rows(cursor, now, None, end)
+
+
+def _insert_backup_rows(
+    cursor: duckdb.DuckDBPyConnection, seed_now: dt.datetime, since: dt.datetime | None, until: dt.datetime
+) -> None:
+    """Write the vault's backup jobs that ended in [`since`, `until`) (see `_backup_job_rows`)."""
+    backups = _backup_job_rows(seed_now, since, until)
+    if not backups:
+        return
     columns = list(backups[0])
     quoted = ", ".join(f'"{name}"' for name in columns)
     cursor.executemany(
@@ -1379,6 +1395,7 @@ def fill_gap(engine: KqlEngine, kept: KeptTelemetry, now: dt.datetime, scale: fl
             builds = _default_builds()
             for t0, t1 in reversed(_windows(kept.seeded_until, end)):
                 _insert_window(cursor, _window_parameters(t0, t1, kept.seed_now, scale), 60, builds)
+            _insert_backup_rows(cursor, kept.seed_now, kept.seeded_until, end)
         for table in TABLES:
             cursor.execute(
                 f'DELETE FROM {stored_table(table)} WHERE "TimeGenerated" < $cut',
@@ -1450,6 +1467,7 @@ class TrafficGenerator:
                 cursor.execute("BEGIN TRANSACTION")
                 try:
                     _insert_window(cursor, parameters, 1, {**_default_builds(), **builds_by_slot}, routing)
+                    _insert_backup_rows(cursor, seed_now, t0, t1)
                     cursor.execute("COMMIT")
                 except BaseException:
                     cursor.execute("ROLLBACK")

@@ -353,10 +353,13 @@ def make_job(
     }
 
 
-def scheduled_runs(item: ProtectedItem, now: datetime, after: datetime | None = None) -> list[dict[str, Any]]:
+def scheduled_runs(
+    item: ProtectedItem, now: datetime, after: datetime | None = None, seeded: datetime | None = None
+) -> list[dict[str, Any]]:
     """The item's scheduled backup jobs that ended by `now` (and, with `after`, started after it): the
-    story's 30 days when seeding, the runs that came due since when topping up."""
-    last_night = story.last_backup_night(now)
+    story's 30 days when seeding, the runs that came due since when topping up. Nights are numbered
+    from the last night before `seeded` (the seed's moment, `now` when seeding), as the telemetry's are."""
+    last_night = story.last_backup_night(seeded or now)
     end = now.astimezone(UTC).replace(tzinfo=None)
     spec = item.spec
     jobs = []
@@ -369,8 +372,6 @@ def scheduled_runs(item: ProtectedItem, now: datetime, after: datetime | None = 
             ended = started + timedelta(minutes=spec.duration_minutes)
             if ended > end or (after is not None and started <= after):
                 continue
-            if after is None and night_start > last_night:
-                continue  # tonight's runs are not part of the seeded story
             status, code = story.backup_outcome(spec, night) if run == 0 else ("Completed", None)
             jobs.append(
                 make_job(item, "Backup", started.replace(tzinfo=UTC), ended.replace(tzinfo=UTC), status, error=code)
@@ -385,7 +386,8 @@ def documents(now: datetime) -> list[Document]:
     through = _time(now)
     for vault_id, items in vault_items().items():
         jobs = [job for item in items for job in scheduled_runs(item, now)]
-        found.append((KIND, vault_id, {"jobs": {j["name"]: j for j in jobs}, "operations": {}, "through": through}))
+        document = {"jobs": {j["name"]: j for j in jobs}, "operations": {}, "through": through, "seeded": through}
+        found.append((KIND, vault_id, document))
     return found
 
 
@@ -409,7 +411,9 @@ def top_up(store: Store, now: datetime) -> None:
         through = _parse(str(document.get("through") or _time(now))).replace(tzinfo=None)
         # A day back from `through`: a run that was still going then is added now (job ids are the same
         # for the same run, so nothing is added twice).
-        new = [job for item in items for job in scheduled_runs(item, now, after=through - timedelta(days=1))]
+        seeded = _parse(str(document["seeded"])) if document.get("seeded") else None
+        since = through - timedelta(days=1)
+        new = [job for item in items for job in scheduled_runs(item, now, after=since, seeded=seeded)]
         fresh = [job for job in new if job["name"] not in document["jobs"]]
         if not fresh and through + timedelta(hours=1) > now.replace(tzinfo=None):
             continue
