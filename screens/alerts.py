@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
@@ -21,7 +20,7 @@ from console.errors import OpsError
 from console.models import Alert, AlertChange, AlertFilter, AlertRule, AlertSummary, OperationProgress, Subscription
 from console.runbooks import Runbook
 from console.services.alerts import AlertsService, logs_request, parse_filter, runbook_request
-from screens.area import FilterBox, ListAreaScreen, ListStates
+from screens.area import ListAreaScreen
 from screens.filtering import compile_filter, filter_problem
 from screens.messages import OpenInLogs, OpenRunbook
 from screens.shell import ShellContext
@@ -167,9 +166,8 @@ class AlertsScreen(ListAreaScreen):
         find_runbook: Callable[[str], Runbook] | None = None,
         refresh_seconds: float = 30.0,
     ) -> None:
-        super().__init__(context, refresh_seconds)
+        super().__init__(context, refresh_seconds, list_subscriptions)
         self.service = service
-        self.list_subscriptions = list_subscriptions
         self.find_runbook = find_runbook
         self.wanted = AlertFilter()
         self.alerts: list[Alert] = []
@@ -188,22 +186,17 @@ class AlertsScreen(ListAreaScreen):
         self._detail_for: str | None = None
         self._histories: dict[str, tuple[Alert, list[AlertChange]]] = {}
         """Per alert: the alert as read with its condition, and its history."""
-        self._waiting = ""
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """What "now" is for the ages shown (a test pins it)."""
 
     def compose_body(self) -> ComposeResult:
-        with Vertical():
-            yield Static("", id="crumbs")
-            yield FilterBox()
-            yield ListStates(
-                DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True),
-                DataTable(id="rules-table", cursor_type="row", zebra_stripes=True),
-                empty_text="No alert fired in this time range.",
-                id="alerts-area",
-            )
-            with VerticalScroll(id="alert-detail"):
-                yield Static("", id="alert-detail-body")
+        yield from self.compose_list(
+            DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True),
+            DataTable(id="rules-table", cursor_type="row", zebra_stripes=True),
+            empty_text="No alert fired in this time range.",
+            states_id="alerts-area",
+            detail_id="alert-detail",
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -227,12 +220,9 @@ class AlertsScreen(ListAreaScreen):
     async def load_alerts(self) -> None:
         if not self._listed:
             self.states.show_loading()
-        if not self.context.subscriptions:
-            self._set_waiting("listing subscriptions…")
-            self.context.subscriptions = await self.list_subscriptions()
-            self.context.choose_initial()
+        await self.known_subscriptions()
         subscription = self.context.current.subscription_id if self.context.current else None
-        self._set_waiting("reading the fired alerts…")
+        self.set_waiting("reading the fired alerts…")
         before = {a.id for a in self.alerts}
 
         def page(so_far: list[Alert]) -> None:
@@ -242,9 +232,9 @@ class AlertsScreen(ListAreaScreen):
         found = await self.service.list_alerts(self.wanted, subscription, on_page=page)
         self._listed = True
         self._replace(found, before)
-        self._set_waiting("")
+        self.set_waiting("")
         self.summary = await self.service.summary(self.wanted, subscription)
-        self._update_crumbs()
+        self.update_crumbs()
         self.arm_refresh(self.load_alerts)
 
     def _replace(self, found: list[Alert], before: set[str]) -> None:
@@ -267,8 +257,7 @@ class AlertsScreen(ListAreaScreen):
 
     def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
         if worker.group == "alerts-load" and self.alerts:
-            self._set_waiting(f"could not refresh: {message} (r retries)")
-            self.notify(message, title="Could not refresh the alerts", severity="error", timeout=8)
+            self.refresh_failed("the alerts", message)
             return True
         if worker.group == "alerts-detail":
             self.query_one("#alert-detail-body", Static).update(
@@ -309,7 +298,7 @@ class AlertsScreen(ListAreaScreen):
             index = next((i for i, a in enumerate(self.shown) if a.id == keep.id), None)
             if index is not None:
                 table.move_cursor(row=index, animate=False)
-        self._update_crumbs()
+        self.update_crumbs()
         if self.shown:
             self.states.show_content()
             self._show_detail()
@@ -342,13 +331,9 @@ class AlertsScreen(ListAreaScreen):
         now = self.clock()
         for alert in self.shown:
             self.table.update_cell(alert.id, "mark", self._cells(alert, now)[0])
-        self._update_crumbs()
+        self.update_crumbs()
 
-    def _set_waiting(self, text: str) -> None:
-        self._waiting = text
-        self._update_crumbs()
-
-    def _update_crumbs(self) -> None:
+    def update_crumbs(self) -> None:
         if self.showing_rules:
             line = Text(f"{len(self.rules)} alert rules", style="bold")
             line.append("   e enables, x disables, R goes back to the fired alerts", style="dim")
@@ -363,8 +348,8 @@ class AlertsScreen(ListAreaScreen):
                 line.append(f" ({problem})")
         if self.live:
             line.append("   ● live", style="bold green")
-        if self._waiting:
-            line.append(f"   {self._waiting}", style="italic")
+        if self.waiting:
+            line.append(f"   {self.waiting}", style="italic")
         self.query_one("#crumbs", Static).update(line)
 
     def _selected(self) -> Alert | None:
@@ -405,7 +390,7 @@ class AlertsScreen(ListAreaScreen):
     # plain actions -------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self._set_waiting("refreshing…")
+        self.set_waiting("refreshing…")
         self.reload()
 
     def action_clear_filter(self) -> None:
@@ -444,7 +429,7 @@ class AlertsScreen(ListAreaScreen):
         """`t`: read the alerts every few seconds; new ones are marked ✱ and announced."""
         self.live = not self.live
         self.refresh_seconds = LIVE_SECONDS if self.live else self._configured_refresh
-        self._update_crumbs()
+        self.update_crumbs()
         self.arm_refresh(self.load_alerts)
 
     @property
@@ -612,14 +597,14 @@ class AlertsScreen(ListAreaScreen):
             self.states.show_content()
             self.table.focus()
             self.show_rows()
-        self._update_crumbs()
+        self.update_crumbs()
 
     @work(exclusive=True, exit_on_error=False, group="alerts-rules", name="list alert rules")
     async def load_rules(self) -> None:
         subscription = self.context.current.subscription_id if self.context.current else None
-        self._set_waiting("reading the rules…")
+        self.set_waiting("reading the rules…")
         self.rules = await self.service.list_rules(subscription)
-        self._set_waiting("")
+        self.set_waiting("")
         if self.showing_rules:
             self._show_rules()
 
@@ -648,7 +633,7 @@ class AlertsScreen(ListAreaScreen):
         if 0 <= row < table.row_count:
             table.move_cursor(row=row, animate=False)
         self.states.current = "rules-table"
-        self._update_crumbs()
+        self.update_crumbs()
 
     def _selected_rule(self) -> AlertRule | None:
         table = self.rules_table

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, TypeVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, LoadingIndicator, Static
@@ -16,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from console.errors import ErrorKind, OpsError
 from console.models import OperationProgress, Subscription
-from screens.shell import AreaScreen, ShellContext, SubscriptionChanged
+from screens.shell import AreaScreen, ShellContext, ShellHeader, SubscriptionChanged
 from screens.widgets.confirm import ChangeRequest, ConfirmScreen
 from screens.widgets.operation import OperationIndicator, OperationPanel, Operations
 
@@ -123,8 +124,9 @@ class FilterBox(Input):
 class ListAreaScreen(AreaScreen):
     """Base of an area that loads a list: the states, the filter, failures, refresh and subscription changes.
 
-    A subclass names its load worker groups in `LOAD_FAILURES` (group -> title shown in the error state),
-    shows rows in `show_rows()`, and starts its load in `reload()`.
+    A subclass composes its body with `compose_list`, names its load worker groups in `LOAD_FAILURES`
+    (group -> title shown in the error state), shows rows in `show_rows()`, writes its crumbs line in
+    `update_crumbs()`, and starts its load in `reload()`, which begins with `known_subscriptions()`.
     """
 
     BINDINGS = [Binding("O", "show_operations", "Operations", show=False, id="area.operations")]
@@ -132,16 +134,37 @@ class ListAreaScreen(AreaScreen):
     """Worker groups whose failure replaces the list with the error state, and the title said there."""
     RETRY_HINT: ClassVar[str] = "Press r to retry."
 
-    def __init__(self, context: ShellContext, refresh_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        context: ShellContext,
+        refresh_seconds: float = 0.0,
+        list_subscriptions: Callable[[], Awaitable[list[Subscription]]] | None = None,
+    ) -> None:
         super().__init__(context)
         self.filter_text = ""
         self.refresh_seconds = refresh_seconds
+        self.list_subscriptions = list_subscriptions
+        self.waiting = ""
+        """What the area is waiting for, said in its crumbs ('' when nothing)."""
         self._refresh_timer: Timer | None = None
         self.operations = Operations()
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
         yield OperationIndicator(self.operations)
+
+    def compose_list(
+        self, *views: Widget, empty_text: str, states_id: str, detail_id: str | None = None
+    ) -> ComposeResult:
+        """The list layout: the crumbs line, the filter, the states around `views` and, with `detail_id`, a
+        scrolling detail pane whose text is the Static `#{detail_id}-body`."""
+        with Vertical():
+            yield Static("", id="crumbs")
+            yield FilterBox()
+            yield ListStates(*views, empty_text=empty_text, id=states_id)
+            if detail_id is not None:
+                with VerticalScroll(id=detail_id):
+                    yield Static("", id=f"{detail_id}-body")
 
     # the pieces a subclass composes ------------------------------------------------------------
 
@@ -158,6 +181,30 @@ class ListAreaScreen(AreaScreen):
 
     def reload(self) -> None:
         """Start loading the list again (the refresh timer and `r` call it)."""
+
+    def update_crumbs(self) -> None:
+        """Write the crumbs line: the area's counts, its filter and what it is `waiting` for."""
+
+    def set_waiting(self, text: str) -> None:
+        """Say in the crumbs what the area is waiting for ('' once nothing)."""
+        self.waiting = text
+        self.update_crumbs()
+
+    async def known_subscriptions(self) -> list[Subscription]:
+        """Every subscription, the current one first. When this area opened first and none are known yet,
+        they are listed and the initial one chosen (the header then names it)."""
+        if not self.context.subscriptions and self.list_subscriptions is not None:
+            self.set_waiting("listing subscriptions…")
+            self.context.subscriptions = await self.list_subscriptions()
+            self.context.choose_initial()
+            self.query_one(ShellHeader).update_from_context()
+        current = self.context.current
+        return sorted(self.context.subscriptions, key=lambda s: s != current)
+
+    def refresh_failed(self, what: str, message: str) -> None:
+        """A reload failed while rows are on screen: the rows stay, and the crumbs and a notice say so."""
+        self.set_waiting(f"could not refresh: {message} (r retries)")
+        self.notify(message, title=f"Could not refresh {what}", severity="error", timeout=8)
 
     # filter ------------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
@@ -28,9 +27,9 @@ from console.services.backups import (
     Freshness,
     ProtectedItem,
 )
-from screens.area import FilterBox, ListAreaScreen, ListStates
+from screens.area import ListAreaScreen
 from screens.filtering import compile_filter, filter_problem
-from screens.shell import ShellContext, ShellHeader
+from screens.shell import ShellContext
 from screens.widgets.backup_forms import DrillScreen, RestorePlan, RestoreScreen
 from screens.widgets.confirm import ChangeRequest
 
@@ -262,9 +261,8 @@ class BackupScreen(ListAreaScreen):
         refresh_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(context, refresh_seconds)
+        super().__init__(context, refresh_seconds, list_subscriptions)
         self.service = service
-        self.list_subscriptions = list_subscriptions
         self.clock: Clock = clock or (lambda: utc_now())
         self.view = "freshness"
         """What the table lists: `freshness` (per item) or `jobs`."""
@@ -284,19 +282,14 @@ class BackupScreen(ListAreaScreen):
         self._platform_loaded = False
         self._jobs_loaded = False
         self._loaded = False
-        self._waiting = ""
 
     def compose_body(self) -> ComposeResult:
-        with Vertical():
-            yield Static("", id="crumbs")
-            yield FilterBox()
-            yield ListStates(
-                DataTable(id="backup-table", cursor_type="row", zebra_stripes=True),
-                empty_text="No Recovery Services vault protects anything in these subscriptions.",
-                id="backup-area",
-            )
-            with VerticalScroll(id="backup-detail"):
-                yield Static("", id="backup-detail-body")
+        yield from self.compose_list(
+            DataTable(id="backup-table", cursor_type="row", zebra_stripes=True),
+            empty_text="No Recovery Services vault protects anything in these subscriptions.",
+            states_id="backup-area",
+            detail_id="backup-detail",
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -309,15 +302,11 @@ class BackupScreen(ListAreaScreen):
     async def load(self) -> None:
         if not self._loaded:
             self.states.show_loading()
-        if not self.context.subscriptions:
-            self._set_waiting("listing subscriptions…")
-            self.context.subscriptions = await self.list_subscriptions()
-            self.context.choose_initial()
-            self.query_one(ShellHeader).update_from_context()
+        await self.known_subscriptions()
         # The jobs (hundreds, each parsed by the SDK) are read once their view has been shown, not to paint
         # the freshness view first.
         with_jobs = self.view == "jobs" or self._jobs_loaded
-        self._set_waiting("reading the vaults' items and jobs…" if with_jobs else "reading the vaults' items…")
+        self.set_waiting("reading the vaults' items and jobs…" if with_jobs else "reading the vaults' items…")
         if with_jobs:
             since = self.clock() - WINDOWS[-1]
             self.freshness, self.jobs = await asyncio.gather(
@@ -327,7 +316,7 @@ class BackupScreen(ListAreaScreen):
         else:
             self.freshness = await self.service.freshness(self.clock())
         self._loaded = True
-        self._set_waiting("")
+        self.set_waiting("")
         self.show_rows()
         running = any(job.running for job in self.jobs)
         if running:
@@ -340,8 +329,7 @@ class BackupScreen(ListAreaScreen):
 
     def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
         if worker.group == "backup-load" and self._loaded:
-            self._set_waiting(f"could not refresh: {message} (r retries)")
-            self.notify(message, title="Could not refresh the backups", severity="error", timeout=8)
+            self.refresh_failed("the backups", message)
             return True
         if worker.group == "backup-platform":
             self.notify(message, title="Could not read the App Service and PostgreSQL backups", severity="error")
@@ -401,7 +389,7 @@ class BackupScreen(ListAreaScreen):
             self.states.show_loading()
         elif self._loaded:
             self.states.show_empty("Nothing matches the filters." if self.freshness else None)
-        self._update_crumbs()
+        self.update_crumbs()
 
     @staticmethod
     def _job_fields(job: BackupJob) -> list[str]:
@@ -452,11 +440,7 @@ class BackupScreen(ListAreaScreen):
             key=job.job_id,
         )
 
-    def _set_waiting(self, text: str) -> None:
-        self._waiting = text
-        self._update_crumbs()
-
-    def _update_crumbs(self) -> None:
+    def update_crumbs(self) -> None:
         late = sum(1 for f in self.freshness if f.breached)
         line = Text()
         if self.view == "freshness":
@@ -484,8 +468,8 @@ class BackupScreen(ListAreaScreen):
             problem = filter_problem(self.filter_text)
             if problem:
                 line.append(f" ({problem})")
-        if self._waiting:
-            line.append(f"   {self._waiting}", style="italic")
+        if self.waiting:
+            line.append(f"   {self.waiting}", style="italic")
         self.query_one("#crumbs", Static).update(line)
 
     def _selected_item(self) -> Freshness | None:
@@ -533,7 +517,7 @@ class BackupScreen(ListAreaScreen):
     # plain actions -------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self._set_waiting("refreshing…")
+        self.set_waiting("refreshing…")
         self.load()
 
     def action_clear_filter(self) -> None:
@@ -699,7 +683,7 @@ class BackupScreen(ListAreaScreen):
 
     @work(exclusive=True, exit_on_error=False, group="backup-change", name="back up now")
     async def backup_now(self, item: ProtectedItem) -> None:
-        self._set_waiting(f"backing up {item.name}…")
+        self.set_waiting(f"backing up {item.name}…")
         self.load()  # the new job shows as it runs
         await self.run_change(
             "back up now",

@@ -34,7 +34,7 @@ from console.services.cost_analysis import (
 )
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter
-from screens.shell import ShellContext, ShellHeader
+from screens.shell import ShellContext
 from screens.widgets.chart import ResultChart
 from screens.widgets.confirm import ChangeRequest
 
@@ -220,9 +220,8 @@ class CostScreen(ListAreaScreen):
         list_subscriptions: Callable[[], Awaitable[list[Subscription]]],
         refresh_seconds: float = 300.0,
     ) -> None:
-        super().__init__(context, refresh_seconds)
+        super().__init__(context, refresh_seconds, list_subscriptions)
         self.service = service
-        self.list_subscriptions = list_subscriptions
         self.budgets: list[BudgetStatus] = []
         self.breakdown: list[BreakdownRow] = []
         self.anomalies: list[Anomaly] = []
@@ -231,7 +230,6 @@ class CostScreen(ListAreaScreen):
         self.grouping = GROUPINGS[0]
         self._loaded = False
         self._fresh = False
-        self._waiting = ""
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
@@ -260,7 +258,7 @@ class CostScreen(ListAreaScreen):
         table = self.query_one("#budgets-table", DataTable)
         for label, width in BUDGET_COLUMNS:
             table.add_column(label, width=width)
-        self.set_interval(5, self._update_crumbs)  # the data's age keeps counting
+        self.set_interval(5, self.update_crumbs)  # the data's age keeps counting
         self.load()
 
     @property
@@ -274,24 +272,20 @@ class CostScreen(ListAreaScreen):
     async def load(self) -> None:
         if not self._loaded:
             self.states.show_loading()
-        if not self.context.subscriptions:
-            self._set_waiting("listing subscriptions…")
-            self.context.subscriptions = await self.list_subscriptions()
-            self.context.choose_initial()
-            self.query_one(ShellHeader).update_from_context()
+        await self.known_subscriptions()
         scope = self.scope
         if scope is None:
             self.states.show_empty("No subscription is open.")
             return
         fresh, self._fresh = self._fresh, False
-        self._set_waiting("reading budgets…")
+        self.set_waiting("reading budgets…")
         self.budgets = await self.service.budgets(scope, fresh=fresh)
-        self._set_waiting(f"reading the break-down by {self.grouping}…")
+        self.set_waiting(f"reading the break-down by {self.grouping}…")
         self.breakdown = await self.service.breakdown(scope, self.grouping, fresh=fresh)
-        self._set_waiting("looking for anomalies…")
+        self.set_waiting("looking for anomalies…")
         self.anomalies = await self.service.anomalies(scope, fresh=fresh)
         self._loaded = True
-        self._set_waiting("")
+        self.set_waiting("")
         self.show_rows()
         self.arm_refresh(self.load)
 
@@ -300,9 +294,9 @@ class CostScreen(ListAreaScreen):
         scope = self.scope
         if scope is None:
             return
-        self._set_waiting(f"reading the break-down by {self.grouping}…")
+        self.set_waiting(f"reading the break-down by {self.grouping}…")
         self.breakdown = await self.service.breakdown(scope, self.grouping)
-        self._set_waiting("")
+        self.set_waiting("")
         self._show_lower()
 
     def reload(self) -> None:
@@ -314,10 +308,9 @@ class CostScreen(ListAreaScreen):
         self.load()
 
     def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
-        self._set_waiting("")
+        self.set_waiting("")
         if worker.group == "cost-load" and self._loaded:
-            self._set_waiting(f"could not refresh: {message} (r retries)")
-            self.notify(message, title="Could not refresh the cost", severity="error", timeout=8)
+            self.refresh_failed("the cost", message)
             return True
         if worker.group == "cost-change":
             self.notify(message, title="The budget change failed", severity="error", timeout=15)
@@ -352,7 +345,7 @@ class CostScreen(ListAreaScreen):
         self.states.show_content()
         self._show_chart()
         self._show_lower()
-        self._update_crumbs()
+        self.update_crumbs()
 
     def selected_budget(self) -> BudgetStatus | None:
         table = self.query_one("#budgets-table", DataTable)
@@ -439,11 +432,7 @@ class CostScreen(ListAreaScreen):
                 text.append(f"  {contributor.meter}  ({contributor.baseline:.2f} → {contributor.actual:.2f})\n")
         why.update(text)
 
-    def _set_waiting(self, text: str) -> None:
-        self._waiting = text
-        self._update_crumbs()
-
-    def _update_crumbs(self) -> None:
+    def update_crumbs(self) -> None:
         if not self.is_mounted:
             return
         current = self.context.current
@@ -457,15 +446,15 @@ class CostScreen(ListAreaScreen):
                 parts.append(f"data {age:.0f} s old" if age < 120 else f"data {age / 60:.0f} min old")
         if self.service.remaining:
             parts.append(f"quota {self.service.remaining}")
-        if self._waiting:
-            parts.append(self._waiting)
+        if self.waiting:
+            parts.append(self.waiting)
         self.query_one("#crumbs", Static).update(Text("  ·  ".join(parts)))
 
     # actions ----------------------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
         self._fresh = True
-        self._set_waiting("refreshing…")
+        self.set_waiting("refreshing…")
         self.load()
 
     def action_clear_filter(self) -> None:

@@ -158,8 +158,6 @@ class ResourcesScreen(ListAreaScreen):
         self.as_of: datetime | None = None
         """When the rows shown were listed, while they come from the cache (None: they are fresh)."""
         self._subscriptions_cached = False
-        self._waiting = ""
-        """What the screen is waiting for, said in the crumbs line ("" when nothing)."""
 
     def compose_body(self) -> ComposeResult:
         tree: Tree[Any] = Tree("All subscriptions", id="scope-tree")
@@ -202,10 +200,6 @@ class ResourcesScreen(ListAreaScreen):
         self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
         self._show()
 
-    def _set_waiting(self, text: str) -> None:
-        self._waiting = text
-        self._update_crumbs()
-
     def _column_widths(self, with_subscription: bool) -> dict[str, int]:
         """Fixed widths keep a long disk name from pushing the type off narrow terminals; the tags get what
         the table has left (each cell has a space either side)."""
@@ -240,7 +234,7 @@ class ResourcesScreen(ListAreaScreen):
     async def load_subscriptions(self) -> None:
         if not self.context.subscriptions or self._subscriptions_cached:
             connected = self.service.context.is_connected
-            self._set_waiting("listing subscriptions…" if connected else "signing in, then listing subscriptions…")
+            self.set_waiting("listing subscriptions…" if connected else "signing in, then listing subscriptions…")
             self.context.subscriptions = await self.service.list_subscriptions()
             self._subscriptions_cached = False
             warning = self.context.choose_initial()
@@ -271,18 +265,18 @@ class ResourcesScreen(ListAreaScreen):
 
             def listing(done: int, total: int) -> None:
                 if scope == self.scope:
-                    self._set_waiting(f"{refreshing}listing {min(done + 1, total)} of {total} subscriptions…")
+                    self.set_waiting(f"{refreshing}listing {min(done + 1, total)} of {total} subscriptions…")
 
             found = await self.service.list_all_resources(ids, progress=listing)
         else:
             where = scope.group or scope.subscription.display_name
-            self._set_waiting(f"{refreshing}listing the resources of {where}…")
+            self.set_waiting(f"{refreshing}listing the resources of {where}…")
             found = await self.service.list_resources(scope.subscription.subscription_id, scope.group)
         if scope != self.scope:
             return
         self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
         self.as_of = None
-        self._waiting = ""
+        self.waiting = ""
         self._show()
         if self._refresh_asked:
             self._refresh_asked = False
@@ -317,10 +311,9 @@ class ResourcesScreen(ListAreaScreen):
             self._refresh_asked = False
             if self.as_of is not None:
                 # The cached rows stay, still stamped; the crumbs say the refresh failed.
-                self._set_waiting(f"could not refresh: {message} (r retries)")
-                self.notify(message, title="Could not refresh resources", severity="error", timeout=8)
+                self.refresh_failed("resources", message)
                 return True
-            self._waiting = ""
+            self.waiting = ""
             self.states.show_error("Could not load resources.", message, self.RETRY_HINT)
             return True
         return False
@@ -357,7 +350,7 @@ class ResourcesScreen(ListAreaScreen):
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
             table.move_cursor(row=self.shown.index(keep), animate=False)
-        self._update_crumbs()
+        self.update_crumbs()
         if self.shown:
             self.states.show_content()
         else:
@@ -369,7 +362,7 @@ class ResourcesScreen(ListAreaScreen):
     def reload(self) -> None:
         self.load_scope()
 
-    def _update_crumbs(self) -> None:
+    def update_crumbs(self) -> None:
         """Where the table is, how many rows, filter and sort; cached rows carry their stamp; then what is awaited."""
         line = Text(self.scope.crumbs())
         if self.resources or self.as_of is not None:
@@ -384,8 +377,8 @@ class ResourcesScreen(ListAreaScreen):
                 line.append(f" ({problem})")
         if self.sort_key is not None:
             line.append(f"   sorted by {self.sort_key}{' (descending)' if self.sort_reverse else ''}")
-        if self._waiting:
-            line.append(f"   {self._waiting}", style="italic")
+        if self.waiting:
+            line.append(f"   {self.waiting}", style="italic")
         self.query_one("#crumbs", Static).update(line)
 
     def _selected(self) -> Resource | None:
@@ -484,7 +477,7 @@ class ResourcesScreen(ListAreaScreen):
 
     def action_refresh(self) -> None:
         """`r` reloads the table; the crumbs say so until the new rows are in."""
-        self._set_waiting("refreshing…")
+        self.set_waiting("refreshing…")
         self._refresh_asked = True
         if self.context.subscriptions:
             self.load_scope()

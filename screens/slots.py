@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
@@ -32,7 +31,7 @@ from console.models import (
 )
 from console.runbooks import Parameter, Runbook, RunbookError, parse_check
 from console.services.slots import SWAP_ACTION, SlotsService
-from screens.area import FilterBox, ListAreaScreen, ListStates, failure_message
+from screens.area import ListAreaScreen, failure_message
 from screens.filtering import compile_filter, filter_problem
 from screens.shell import ShellContext
 from screens.widgets.confirm import ChangeRequest
@@ -280,9 +279,8 @@ class SlotsScreen(ListAreaScreen):
         find_runbook: Callable[[str], Runbook] | None = None,
         refresh_seconds: float = 30.0,
     ) -> None:
-        super().__init__(context, refresh_seconds)
+        super().__init__(context, refresh_seconds, list_subscriptions)
         self.service = service
-        self.list_subscriptions = list_subscriptions
         self.find_runbook = find_runbook
         self.apps: list[WebApp] = []
         self.shown: list[tuple[WebApp, Slot]] = []
@@ -297,22 +295,17 @@ class SlotsScreen(ListAreaScreen):
         """Set when the user quit during a release: called once the release has stopped."""
         self._diffs: dict[str, list[SettingDiff]] = {}
         """The last differences read per slot, for the confirm dialog's summary."""
-        self._waiting = ""
         self._refresh_asked = False
         self._listed = False
         """Whether a listing has come back (until then an empty table means still loading)."""
 
     def compose_body(self) -> ComposeResult:
-        with Vertical():
-            yield Static("", id="crumbs")
-            yield FilterBox()
-            yield ListStates(
-                DataTable(id="slots-table", cursor_type="row", zebra_stripes=True),
-                empty_text="No web app in these subscriptions.",
-                id="slots-area",
-            )
-            with VerticalScroll(id="slot-detail"):
-                yield Static("", id="slot-detail-body")
+        yield from self.compose_list(
+            DataTable(id="slots-table", cursor_type="row", zebra_stripes=True),
+            empty_text="No web app in these subscriptions.",
+            states_id="slots-area",
+            detail_id="slot-detail",
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -327,16 +320,12 @@ class SlotsScreen(ListAreaScreen):
     async def load_apps(self) -> None:
         if not self.apps:
             self.states.show_loading()
-        if not self.context.subscriptions:
-            self._set_waiting("listing subscriptions…")
-            self.context.subscriptions = await self.list_subscriptions()
-            self.context.choose_initial()
-        subscriptions = self._ordered_subscriptions()
-        self._set_waiting(("refreshing… " if self._refresh_asked else "") + "listing web apps and their slots…")
+        subscriptions = await self.known_subscriptions()
+        self.set_waiting(("refreshing… " if self._refresh_asked else "") + "listing web apps and their slots…")
         found = await asyncio.gather(*(self.service.list_apps(s.subscription_id) for s in subscriptions))
         self.apps = [app for apps in found for app in apps]
         self._listed = True
-        self._waiting = ""
+        self.waiting = ""
         self._detail_for = None  # the diff or history below is read again: a change may have moved things
         self._diffs.clear()
         self.show_rows()
@@ -345,21 +334,15 @@ class SlotsScreen(ListAreaScreen):
             self.notify(f"Refreshed: {len(self.apps)} web apps.", timeout=3)
         self.arm_refresh(self.load_apps)
 
-    def _ordered_subscriptions(self) -> list[Subscription]:
-        """Every subscription, the current one first (its apps lead the table)."""
-        current = self.context.current
-        return sorted(self.context.subscriptions, key=lambda s: s != current)
-
     def reload(self) -> None:
         self.load_apps()
 
     def worker_failed(self, worker: Worker[Any], error: BaseException | None, message: str) -> bool:
         if worker.group == "slots-load":
-            self._waiting = ""
+            self.waiting = ""
             self._refresh_asked = False
-            if self.apps:  # the rows stay; the crumbs say the refresh failed
-                self._set_waiting(f"could not refresh: {message} (r retries)")
-                self.notify(message, title="Could not refresh the slots", severity="error", timeout=8)
+            if self.apps:
+                self.refresh_failed("the slots", message)
                 return True
             return False
         if worker.group == "slots-detail":
@@ -410,7 +393,7 @@ class SlotsScreen(ListAreaScreen):
             index = next((i for i, (_, s) in enumerate(self.shown) if slot_key(s) == slot_key(keep[1])), None)
             if index is not None:
                 table.move_cursor(row=index, animate=False)
-        self._update_crumbs()
+        self.update_crumbs()
         if self.shown:
             self.states.show_content()
             self._show_detail()
@@ -419,11 +402,7 @@ class SlotsScreen(ListAreaScreen):
         elif self._listed:
             self.states.show_empty()
 
-    def _set_waiting(self, text: str) -> None:
-        self._waiting = text
-        self._update_crumbs()
-
-    def _update_crumbs(self) -> None:
+    def update_crumbs(self) -> None:
         slots = sum(len(app.slots) for app in self.apps)
         line = Text(f"{len(self.apps)} web apps, {slots} slots")
         if self.filter_text:
@@ -433,8 +412,8 @@ class SlotsScreen(ListAreaScreen):
                 line.append(f" ({problem})")
         if self.release is not None and not self.release.done:
             line.append(f"   release of {self.release.app} running: G shows it", style="bold")
-        if self._waiting:
-            line.append(f"   {self._waiting}", style="italic")
+        if self.waiting:
+            line.append(f"   {self.waiting}", style="italic")
         self.query_one("#crumbs", Static).update(line)
 
     def _selected(self) -> tuple[WebApp, Slot] | None:
@@ -494,7 +473,7 @@ class SlotsScreen(ListAreaScreen):
 
     def action_refresh(self) -> None:
         self._refresh_asked = True
-        self._set_waiting("refreshing…")
+        self.set_waiting("refreshing…")
         self.load_apps()
 
     def action_clear_filter(self) -> None:
@@ -897,7 +876,7 @@ class SlotsScreen(ListAreaScreen):
         )
         operation = self.operations.start(f"{release.kind.lower()} of {slot.name}", app.name)
         self.app.push_screen(ReleasePanel(release))
-        self._update_crumbs()
+        self.update_crumbs()
 
         def progress(update: OperationProgress) -> None:
             release.progress(update, SWAP_ACTION)
@@ -941,7 +920,7 @@ class SlotsScreen(ListAreaScreen):
         except BaseException as error:
             release.fail(failure_message(error))
             Operations.finish(operation, release.failure or "", failed=True)
-            self._update_crumbs()
+            self.update_crumbs()
             self._quit_if_asked()
             raise
         release.finish(outcome)
