@@ -114,6 +114,21 @@ def _wait_for_telemetry(local: Any, timeout: float, lookback: timedelta | None) 
         )
 
 
+def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One decorator for several click options and arguments, applied in the order given."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+_YES = click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+_DEMO = click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+
+
 def run_async(factory: Callable[[], Awaitable[T]], services: Any) -> T:
     """Run one coroutine with the services, closing their clients afterwards."""
 
@@ -124,6 +139,14 @@ def run_async(factory: Callable[[], Awaitable[T]], services: Any) -> T:
             await services.close()
 
     return asyncio.run(main())
+
+
+def run_or_fail(factory: Callable[[], Awaitable[T]], services: Any) -> T:
+    """`run_async`, where a failure ends the command: its sentence on stderr and its exit code."""
+    try:
+        return run_async(factory, services)
+    except OpsError as error:
+        _fail(str(error), exit_code_for(error))
 
 
 def print_rows(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[str]) -> None:
@@ -276,7 +299,7 @@ def resources() -> None:
 
 
 @resources.command("list")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--subscription", "subscriptions", multiple=True, help="Subscription id or name (default: all).")
 @click.option("--type", "resource_type", help="Only this resource type, e.g. Microsoft.Web/sites.")
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
@@ -298,10 +321,7 @@ def resources_list(
                 )
             )
 
-        try:
-            found = run_async(fetch, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        found = run_or_fail(fetch, services)
     rows = [
         {
             "name": r.name,
@@ -338,7 +358,7 @@ def resolve_subscriptions(known: Sequence[Any], wanted: Sequence[str]) -> list[A
 
 @main.command()
 @click.argument("kql")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--workspace", help="Workspace customer id, name or resource id (default: config, then the first).")
 @click.option("--timespan", default="P1D", show_default=True, help="How far back: PT1H, P7D, 30m, 4h...")
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
@@ -471,7 +491,7 @@ def _complete_runbook_names(ctx: click.Context, param: click.Parameter, incomple
 @runbook.command("run")
 @click.argument("name", shell_complete=_complete_runbook_names)
 @click.option("--param", "params", multiple=True, help="A parameter as name=value (repeatable).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--workspace", help="Workspace customer id, name or resource id.")
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
@@ -498,10 +518,7 @@ def runbook_run(
             )
             return await services.runbooks.run(chosen, raw, target.customer_id)
 
-        try:
-            result = run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        result = run_or_fail(run, services)
     _print_run(result, output)
     sys.exit(RUN_EXIT_CODES[result.status])
 
@@ -597,7 +614,7 @@ def _where_text(where: dict[str, str]) -> str:
 
 @slots.command("list")
 @click.argument("app", required=False)
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--subscription", help="Subscription id (default: the configured one, else all).")
 @click.option("--output", type=_SLOT_OUTPUT, default="table", show_default=True)
 @click.pass_obj
@@ -610,10 +627,7 @@ def slots_list(session: Session, app: str | None, demo: bool, subscription: str 
                 return [await services.slots.find_app(app, subscription)]
             return list(await services.slots.list_apps(subscription))
 
-        try:
-            found = run_async(fetch, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        found = run_or_fail(fetch, services)
     rows = _slot_rows(found)
     if output == "table":
         print_rows(rows, output, ["app", "slot", "build", "state", "routing_percent", "last_deployment"])
@@ -626,16 +640,13 @@ def slots_list(session: Session, app: str | None, demo: bool, subscription: str 
 @click.option("--slot", required=True, help="The slot to compare (the source of a swap).")
 @click.option("--target", default="production", show_default=True, help="The slot to compare it with.")
 @click.option("--reveal", is_flag=True, help="Show the values (masked by default).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=_SLOT_OUTPUT, default="table", show_default=True)
 @click.pass_obj
 def slots_diff(session: Session, app: str, slot: str, target: str, reveal: bool, demo: bool, output: str) -> None:
     """Settings, connection strings and image that differ between two slots; sticky ones stay on a swap."""
     with services_for(session, demo) as services:
-        try:
-            found = run_async(lambda: services.slots.diff(app, slot, target, reveal=reveal), services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        found = run_or_fail(lambda: services.slots.diff(app, slot, target, reveal=reveal), services)
     rows = [
         {"name": d.name, "kind": d.kind, "change": d.change, "sticky": d.sticky, slot: d.source, target: d.target}
         for d in found
@@ -644,6 +655,12 @@ def slots_diff(session: Session, app: str, slot: str, target: str, reveal: bool,
         click.echo(f"{app}: {slot} and {target} hold the same settings.")
         return
     print_rows(rows, output, ["name", "kind", "change", "sticky", slot, target])
+
+
+_change_options = _options(
+    _YES, _DEMO, click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+)
+"""--yes, --demo and --output text|json: what a command that changes one thing takes."""
 
 
 def _confirm_mutation(yes: bool, what: str) -> None:
@@ -807,7 +824,7 @@ def _progress_printer() -> Callable[[Any], None]:
     return report
 
 
-_GUARD_OPTIONS = [
+_guard_options = _options(
     click.option("--guard", help="Gate: a runbook name or path, or a KQL query (then --check)."),
     click.option("--check", help="With a KQL guard: the check, e.g. 'value(failure_pct) <= 5'."),
     click.option("--param", "params", multiple=True, help="A runbook guard's parameter as name=value (repeatable)."),
@@ -815,13 +832,7 @@ _GUARD_OPTIONS = [
     click.option("--interval", "interval_text", default="30s", show_default=True, help="How often to read the gate."),
     click.option("--max-inconclusive", default=2, show_default=True, help="Inconclusive readings in a row tolerated."),
     click.option("--workspace", help="Log Analytics workspace the gate queries (default: config, then the first)."),
-]
-
-
-def _guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_GUARD_OPTIONS):
-        command = option(command)
-    return command
+)
 
 
 @slots.command("swap")
@@ -830,9 +841,7 @@ def _guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--target", default="production", show_default=True, help="The slot it goes into.")
 @click.option("--preview", is_flag=True, help="Swap with preview: apply the target's settings to the slot first.")
 @_guard_options
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def slots_swap(
     session: Session,
@@ -887,10 +896,7 @@ def slots_swap(
                     stop=stop,
                 )
 
-        try:
-            result = run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        result = run_or_fail(run, services)
     if gate is not None:
         _release_exit(result, output)
     done = "Applied the settings of" if preview else "Swapped"
@@ -911,9 +917,7 @@ def _finish_swap(app: Any, output: str, what: str) -> None:
 @click.option("--steps", required=True, help="Shares of production traffic in turn, in percent, e.g. 5,25,50.")
 @click.option("--hold", "hold_text", default="5m", show_default=True, help="How long each step is watched.")
 @_guard_options
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def slots_ramp(
     session: Session,
@@ -968,10 +972,7 @@ def slots_ramp(
                     stop=stop,
                 )
 
-        try:
-            outcome = run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        outcome = run_or_fail(run, services)
     _release_exit(outcome, output)
 
 
@@ -980,9 +981,7 @@ def slots_ramp(
 @click.option(
     "--since", "since_text", help="Only a swap made since this moment (ISO 8601, UTC), e.g. the pipeline's start."
 )
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def slots_rollback(session: Session, app: str, since_text: str | None, yes: bool, demo: bool, output: str) -> None:
     """Swap back the app's last swap, as the journal recorded it; refuses (exit 5) when there is none, or when
@@ -994,10 +993,7 @@ def slots_rollback(session: Session, app: str, since_text: str | None, yes: bool
         async def run() -> Any:
             return await services.slots.rollback(app, since=since, confirmed=True, progress=_progress_printer())
 
-        try:
-            result = run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        result = run_or_fail(run, services)
     _finish_swap(result, output, f"Rolled back the last swap of {app}")
 
 
@@ -1013,12 +1009,13 @@ _COST_OUTPUT = click.Choice(["table", "json", "csv"])
 _COST_BY = "service, group, resource, meter or tag:NAME"
 
 
-def _cost_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option("--output", type=_COST_OUTPUT, default="table", show_default=True)(command)
-    command = click.option("--demo", is_flag=True, help="Use the embedded local Azure.")(command)
-    return click.option(
+_cost_options = _options(
+    click.option(
         "--scope", help="Subscription id or name, or /subscriptions/<id>/resourceGroups/<name> (default: configured)."
-    )(command)
+    ),
+    _DEMO,
+    click.option("--output", type=_COST_OUTPUT, default="table", show_default=True),
+)
 
 
 def _check_by(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -1051,10 +1048,7 @@ def _run_cost(session: Session, demo: bool, work: Callable[[Any, Any], Awaitable
         async def run() -> T:
             return await work(services.cost, await _cost_scope(services, scope))
 
-        try:
-            return run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        return run_or_fail(run, services)
 
 
 @cost.command("budgets")
@@ -1178,7 +1172,7 @@ def cost_anomalies(session: Session, scope: str | None, demo: bool, output: str)
 @click.option(
     "--threshold", "thresholds", multiple=True, help="PERCENT[:Actual|Forecasted], repeatable (replaces all)."
 )
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@_YES
 @_cost_options
 @click.pass_obj
 def cost_set_budget(
@@ -1263,7 +1257,7 @@ def _alert_rows(found: Sequence[Any]) -> list[dict[str, Any]]:
 @click.option("--service", default="", help="Only alerts from this monitor service (e.g. Platform).")
 @click.option("--since", default="24h", show_default=True, help="1h, 24h (1d), 7d or 30d.")
 @click.option("--subscription", help="Subscription id (default: the configured one, else all).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def alerts_list(
@@ -1297,10 +1291,7 @@ def alerts_list(
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     with services_for(session, demo) as services:
-        try:
-            found = run_async(lambda: services.alerts.list_alerts(wanted, subscription), services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        found = run_or_fail(lambda: services.alerts.list_alerts(wanted, subscription), services)
     rows = _alert_rows(found)
     print_rows(rows, output, _ALERT_COLUMNS if output == "table" else list(rows[0]) if rows else _ALERT_COLUMNS)
 
@@ -1320,31 +1311,22 @@ def _change_alerts(session: Session, ids: tuple[str, ...], state: str, comment: 
 
             return await services.alerts.change_state(chosen, state, comment, confirmed=True, progress=told)
 
-        try:
-            outcome = run_async(run, services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        outcome = run_or_fail(run, services)
     click.echo(f"{outcome.text[:1].upper()}{outcome.text[1:]}.")
     if outcome.failed:
         _fail(f"{len(outcome.failed)} of {len(ids)} alerts were not changed.", ExitCode.AZURE_ERROR)
 
 
-_CHANGE_OPTIONS = [
+_alert_change_options = _options(
     click.argument("ids", nargs=-1, required=True),
     click.option("--comment", default="", help="Why (kept in the alert's history)."),
-    click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)."),
-    click.option("--demo", is_flag=True, help="Use the embedded local Azure."),
-]
-
-
-def _change_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_CHANGE_OPTIONS):
-        command = option(command)
-    return command
+    _YES,
+    _DEMO,
+)
 
 
 @alerts.command("ack")
-@_change_options
+@_alert_change_options
 @click.pass_obj
 def alerts_ack(session: Session, ids: tuple[str, ...], comment: str, yes: bool, demo: bool) -> None:
     """Acknowledge alerts by id (the GUID `alerts list` shows, or the full id)."""
@@ -1352,7 +1334,7 @@ def alerts_ack(session: Session, ids: tuple[str, ...], comment: str, yes: bool, 
 
 
 @alerts.command("close")
-@_change_options
+@_alert_change_options
 @click.pass_obj
 def alerts_close(session: Session, ids: tuple[str, ...], comment: str, yes: bool, demo: bool) -> None:
     """Close alerts by id (the GUID `alerts list` shows, or the full id)."""
@@ -1381,16 +1363,13 @@ def _rule_rows(rules: Sequence[Any]) -> list[dict[str, Any]]:
 
 @alerts.command("rules")
 @click.option("--subscription", help="Subscription id (default: the configured one, else all).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def alerts_rules(session: Session, subscription: str | None, demo: bool, output: str) -> None:
     """Alert rules (log, metric, activity log): enabled, frequency and window, condition, firing, last fired."""
     with services_for(session, demo) as services:
-        try:
-            found = run_async(lambda: services.alerts.list_rules(subscription), services)
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        found = run_or_fail(lambda: services.alerts.list_rules(subscription), services)
     rows = _rule_rows(found)
     columns = ["name", "kind", "enabled", "severity", "frequency", "window", "firing", "last_fired", "runbook"]
     print_rows(rows, output, columns if output == "table" else list(rows[0]) if rows else columns)
@@ -1405,20 +1384,17 @@ def _set_rule(session: Session, name: str, enabled: bool, yes: bool, demo: bool)
     verb = "enable" if enabled else "disable"
     _confirm_mutation(yes, f"{verb} the alert rule {name}")
     with services_for(session, demo) as services:
-        try:
-            rule = run_async(
-                lambda: services.alerts.set_rule_enabled(name, enabled, confirmed=True, progress=_progress_printer()),
-                services,
-            )
-        except OpsError as error:
-            _fail(str(error), exit_code_for(error))
+        rule = run_or_fail(
+            lambda: services.alerts.set_rule_enabled(name, enabled, confirmed=True, progress=_progress_printer()),
+            services,
+        )
     click.echo(f"{rule.name} is {'enabled' if rule.enabled else 'disabled'}.")
 
 
 @alerts_rule.command("enable")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_YES
+@_DEMO
 @click.pass_obj
 def alerts_rule_enable(session: Session, name: str, yes: bool, demo: bool) -> None:
     """Enable an alert rule by name."""
@@ -1427,8 +1403,8 @@ def alerts_rule_enable(session: Session, name: str, yes: bool, demo: bool) -> No
 
 @alerts_rule.command("disable")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_YES
+@_DEMO
 @click.pass_obj
 def alerts_rule_disable(session: Session, name: str, yes: bool, demo: bool) -> None:
     """Disable an alert rule by name."""
@@ -1476,17 +1452,13 @@ def _since(text: str | None) -> datetime | None:
     return _moment(text)
 
 
-def _backup_failure(error: OpsError) -> NoReturn:
-    _fail(str(error), exit_code_for(error))
-
-
 @backups.command("jobs")
 @click.option("--status", help="Only jobs in this status: InProgress, Completed, CompletedWithWarnings, Failed...")
 @click.option("--operation", help="Only this operation: Backup, Restore, ConfigureBackup...")
 @click.option("--type", "item_type", help="Only this item type: VM, FileShare, Database.")
 @click.option("--item", help="Only the jobs of this protected item.")
 @click.option("--since", "since_text", help="Only jobs started since: a span back (2d, 12h) or a moment (ISO 8601).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_jobs(
@@ -1503,15 +1475,12 @@ def backups_jobs(
     what Azure recommends)."""
     since = _since(since_text)
     with services_for(session, demo) as services:
-        try:
-            jobs = run_async(
-                lambda: services.backup.list_jobs(
-                    status=status, operation=operation, item_type=item_type, since=since, item=item
-                ),
-                services,
-            )
-        except OpsError as error:
-            _backup_failure(error)
+        jobs = run_or_fail(
+            lambda: services.backup.list_jobs(
+                status=status, operation=operation, item_type=item_type, since=since, item=item
+            ),
+            services,
+        )
     columns = ["start", "item", "type", "operation", "status", "duration", "data", "vault", "error"]
     if output != "table":
         columns += ["message", "recommendation", "id"]
@@ -1537,17 +1506,14 @@ def _freshness_row(found: Any) -> dict[str, Any]:
 
 
 @backups.command("freshness")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_freshness(session: Session, demo: bool, output: str) -> None:
     """Each protected item's last good backup against what its policy promises (its RPO), breaches first.
     Exits 1 when any item is past its RPO."""
     with services_for(session, demo) as services:
-        try:
-            found = run_async(services.backup.freshness, services)
-        except OpsError as error:
-            _backup_failure(error)
+        found = run_or_fail(services.backup.freshness, services)
     columns = ["item", "type", "vault", "policy", "rpo_h", "last_good", "age_h", "late_h", "state", "last_status"]
     print_rows([_freshness_row(f) for f in found], output, columns)
     late = [f.item.name for f in found if f.breached]
@@ -1572,9 +1538,7 @@ def _echo_job(job: Any, output: str, extra: dict[str, Any] | None = None) -> Non
 @click.argument("item")
 @click.option("--wait", is_flag=True, help="Return only when the job has ended; print its restore point.")
 @click.option("--retain-days", default=30, show_default=True, help="How long the recovery point is kept.")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def backups_run(session: Session, item: str, wait: bool, retain_days: int, yes: bool, demo: bool, output: str) -> None:
     """Back ITEM up now. With --wait, the command ends only when the job has completed and prints the
@@ -1597,10 +1561,7 @@ def backups_run(session: Session, item: str, wait: bool, retain_days: int, yes: 
                 point = next((p for p in points if job.start is None or p.time >= job.start), None)
             return job, point
 
-        try:
-            job, point = run_async(run, services)
-        except OpsError as error:
-            _backup_failure(error)
+        job, point = run_or_fail(run, services)
     extra = {"restore_point": point.name, "restore_point_time": point.time} if point is not None else None
     _echo_job(job, output, extra)
     if wait and point is None:
@@ -1623,9 +1584,7 @@ def _confirm_typed(yes: bool, name: str, what: str) -> None:
 @click.option("--point", required=True, help="The recovery point's name (see `backups run --wait`), or 'latest'.")
 @click.option("--target", help="Restore elsewhere: a resource group id (VM), account/share, or a server name.")
 @click.option("--no-wait", is_flag=True, help="Return once the restore job has started.")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def backups_restore(
     session: Session,
@@ -1648,10 +1607,7 @@ def backups_restore(
                 item, point, target=target, wait=not no_wait, confirmed=True, progress=_progress_printer()
             )
 
-        try:
-            job = run_async(run, services)
-        except OpsError as error:
-            _backup_failure(error)
+        job = run_or_fail(run, services)
     _echo_job(job, output)
 
 
@@ -1660,9 +1616,7 @@ def backups_restore(
 @click.option("--verify", required=True, help="A runbook's name, or a KQL query that must return rows.")
 @click.option("--target", help="Where to restore (default: a drill copy beside the original).")
 @click.option("--point", default="latest", show_default=True, help="The recovery point to restore.")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_change_options
 @click.pass_obj
 def backups_drill(
     session: Session,
@@ -1685,10 +1639,7 @@ def backups_drill(
                 item, verify, target=target, point=point, confirmed=True, progress=_progress_printer()
             )
 
-        try:
-            result = run_async(run, services)
-        except OpsError as error:
-            _backup_failure(error)
+        result = run_or_fail(run, services)
     body = {
         "item": result.item,
         "point": result.point,
@@ -1735,16 +1686,13 @@ _APP_BACKUP_COLUMNS = ["id", "created", "app", "slot", "name", "status", "size",
 @backups.command("app-list")
 @click.argument("app")
 @click.option("--slot", default="production", show_default=True, help="A slot of the app.")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_app_list(session: Session, app: str, slot: str, demo: bool, output: str) -> None:
     """The App Service backups of APP (or --slot), newest first."""
     with services_for(session, demo) as services:
-        try:
-            found = run_async(lambda: services.backup.list_app_backups(app, slot), services)
-        except OpsError as error:
-            _backup_failure(error)
+        found = run_or_fail(lambda: services.backup.list_app_backups(app, slot), services)
     print_rows([_app_backup_row(b) for b in found], output, _APP_BACKUP_COLUMNS)
 
 
@@ -1752,8 +1700,8 @@ def backups_app_list(session: Session, app: str, slot: str, demo: bool, output: 
 @click.argument("app")
 @click.option("--slot", default="production", show_default=True, help="A slot of the app.")
 @click.option("--no-wait", is_flag=True, help="Return once the backup has started.")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_YES
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_app_run(session: Session, app: str, slot: str, no_wait: bool, yes: bool, demo: bool, output: str) -> None:
@@ -1761,15 +1709,12 @@ def backups_app_run(session: Session, app: str, slot: str, no_wait: bool, yes: b
     (a failed one exits 3 with App Service's log)."""
     _confirm_mutation(yes, f"back up {app} ({slot}) now")
     with services_for(session, demo) as services:
-        try:
-            made = run_async(
-                lambda: services.backup.backup_app(
-                    app, slot, wait=not no_wait, confirmed=True, progress=_progress_printer()
-                ),
-                services,
-            )
-        except OpsError as error:
-            _backup_failure(error)
+        made = run_or_fail(
+            lambda: services.backup.backup_app(
+                app, slot, wait=not no_wait, confirmed=True, progress=_progress_printer()
+            ),
+            services,
+        )
     print_rows([_app_backup_row(made)], output, _APP_BACKUP_COLUMNS)
 
 
@@ -1777,21 +1722,18 @@ def backups_app_run(session: Session, app: str, slot: str, no_wait: bool, yes: b
 @click.argument("app")
 @click.option("--backup", "backup_id", required=True, help="The backup's id (see `backups app-list`).")
 @click.option("--slot", default="production", show_default=True, help="A slot of the app.")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_YES
+@_DEMO
 @click.pass_obj
 def backups_app_restore(session: Session, app: str, backup_id: str, slot: str, yes: bool, demo: bool) -> None:
     """Restore APP (or --slot) from one of its backups, over its content. At a terminal the app's name must be
     typed; without one, --yes is needed (else exit 5)."""
     _confirm_typed(yes, app, f"restore {app} ({slot}) from backup {backup_id}")
     with services_for(session, demo) as services:
-        try:
-            restored = run_async(
-                lambda: services.backup.restore_app(app, backup_id, slot, confirmed=True, progress=_progress_printer()),
-                services,
-            )
-        except OpsError as error:
-            _backup_failure(error)
+        restored = run_or_fail(
+            lambda: services.backup.restore_app(app, backup_id, slot, confirmed=True, progress=_progress_printer()),
+            services,
+        )
     click.echo(f"Restored {app} ({slot}) from backup {restored.backup_id} ({restored.name}).")
 
 
@@ -1807,35 +1749,29 @@ def _database_backup_row(backup: Any) -> dict[str, Any]:
 
 @backups.command("db-list")
 @click.argument("server")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_db_list(session: Session, server: str, demo: bool, output: str) -> None:
     """The backups of a PostgreSQL flexible server (automatic and on demand), newest first."""
     with services_for(session, demo) as services:
-        try:
-            found = run_async(lambda: services.backup.list_database_backups(server), services)
-        except OpsError as error:
-            _backup_failure(error)
+        found = run_or_fail(lambda: services.backup.list_database_backups(server), services)
     print_rows([_database_backup_row(b) for b in found], output, ["server", "name", "type", "source", "completed"])
 
 
 @backups.command("db-run")
 @click.argument("server")
 @click.option("--name", help="The backup's name (default: ondemand-<time>).")
-@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
-@click.option("--demo", is_flag=True, help="Use the embedded local Azure.")
+@_YES
+@_DEMO
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 def backups_db_run(session: Session, server: str, name: str | None, yes: bool, demo: bool, output: str) -> None:
     """Take an on-demand backup of a PostgreSQL flexible server; waits until it is done."""
     _confirm_mutation(yes, f"back up {server} now")
     with services_for(session, demo) as services:
-        try:
-            made = run_async(
-                lambda: services.backup.backup_database(server, name, confirmed=True, progress=_progress_printer()),
-                services,
-            )
-        except OpsError as error:
-            _backup_failure(error)
+        made = run_or_fail(
+            lambda: services.backup.backup_database(server, name, confirmed=True, progress=_progress_printer()),
+            services,
+        )
     print_rows([_database_backup_row(made)], output, ["server", "name", "type", "source", "completed"])

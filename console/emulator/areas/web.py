@@ -45,6 +45,8 @@ _CONNECTION_TYPES = (
     "RedisCache",
     "PostgreSQL",
 )
+_CONFIG_NAME_KEYS = ("appSettingNames", "connectionStringNames", "azureStorageConfigNames")
+"""What a slot's sticky names list (slotConfigNames)."""
 _IN_PROGRESS = (
     "Cannot modify this site because another operation is in progress. Details: OperationName: SwapSiteSlots, "
     "Site: {site}."
@@ -99,10 +101,14 @@ class _Web:
             ("GET", "/config/web", self._get_config),
             ("PATCH", "/config/web", self._update_config),
             ("PUT", "/config/web", self._update_config),
-            ("POST", "/config/appsettings/list", self._list_app_settings),
-            ("PUT", "/config/appsettings", self._put_app_settings),
-            ("POST", "/config/connectionstrings/list", self._list_connection_strings),
-            ("PUT", "/config/connectionstrings", self._put_connection_strings),
+            ("POST", "/config/appsettings/list", self._list_dictionary("appSettings", "appsettings")),
+            ("PUT", "/config/appsettings", self._put_dictionary("appSettings", "appsettings", _app_settings)),
+            ("POST", "/config/connectionstrings/list", self._list_dictionary("connectionStrings", "connectionstrings")),
+            (
+                "PUT",
+                "/config/connectionstrings",
+                self._put_dictionary("connectionStrings", "connectionstrings", _connection_strings),
+            ),
             ("GET", "/deployments", self._list_deployments),
             ("POST", "/start", self._start),
             ("POST", "/stop", self._stop),
@@ -118,7 +124,11 @@ class _Web:
             Route("GET", RG + r"/providers/microsoft\.web/sites", self._list_sites),
             Route("GET", _SITE + r"/slots", self._list_slots),
             Route("GET", _SITE + r"/config/slotconfignames", self._get_slot_config_names),
-            Route("PUT", _SITE + r"/config/slotconfignames", self._put_slot_config_names),
+            Route(
+                "PUT",
+                _SITE + r"/config/slotconfignames",
+                self._put_dictionary("slotConfigNames", "slotConfigNames", _slot_config_names),
+            ),
         ]
         for method, suffix, handler in both:
             found.append(Route(method, _SITE + suffix.replace(".", r"\."), handler))
@@ -341,74 +351,39 @@ class _Web:
         kind = "Microsoft.Web/sites/config" if slot.name == "production" else "Microsoft.Web/sites/slots/config"
         return {"id": f"{slot.resource_id}/config/{name}", "name": name, "type": kind, "properties": properties}
 
-    async def _list_app_settings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(request, match)
-        if isinstance(slot, web.Response):
-            return slot
-        settings = self._content(slot).get("appSettings") or {}
-        return web.json_response(self._dictionary(slot, "appsettings", settings))
+    def _list_dictionary(self, key: str, name: str) -> Handler:
+        """A handler that answers one of the slot's name/value dictionaries (app settings, connection strings)."""
 
-    async def _put_app_settings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(request, match)
-        if isinstance(slot, web.Response):
-            return slot
-        body = await read_json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        given = body.get("properties") or {}
-        if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
-            return arm_error(400, "BadRequest", "properties is an object of app setting names to text values.")
-        if slot.site_id.lower() in self.swapping:
-            return arm_error(409, "Conflict", _IN_PROGRESS.format(site=slot.site))
-        content = self._content(slot)
-        content["appSettings"] = {str(k): v for k, v in given.items()}
-        self.store.put(WEB_CONTENT, slot.resource_id, content)
-        return web.json_response(self._dictionary(slot, "appsettings", content["appSettings"]))
+        async def handler(request: web.Request, match: dict[str, str]) -> web.Response:
+            slot = self._slot(request, match)
+            if isinstance(slot, web.Response):
+                return slot
+            return web.json_response(self._dictionary(slot, name, self._content(slot).get(key) or {}))
 
-    async def _list_connection_strings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(request, match)
-        if isinstance(slot, web.Response):
-            return slot
-        strings = self._content(slot).get("connectionStrings") or {}
-        return web.json_response(self._dictionary(slot, "connectionstrings", strings))
+        return handler
 
-    async def _put_connection_strings(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(request, match)
-        if isinstance(slot, web.Response):
-            return slot
-        body = await read_json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        given = body.get("properties") or {}
-        strings: dict[str, dict[str, str]] = {}
-        if not isinstance(given, dict):
-            given = None
-        for name, pair in (given or {}).items():
-            if not isinstance(pair, dict) or not isinstance(pair.get("value"), str):
-                given = None
-                break
-            kind = pair.get("type", "Custom")
-            canonical = next(
-                (t for t in _CONNECTION_TYPES if isinstance(kind, str) and t.lower() == kind.lower()), None
-            )
-            if canonical is None:
-                return arm_error(
-                    400,
-                    "BadRequest",
-                    f"The connection string type of '{clipped(str(name), 60)}' is not one of "
-                    f"{', '.join(_CONNECTION_TYPES)}.",
-                )
-            strings[str(name)] = {"value": pair["value"], "type": canonical}
-        if given is None:
-            return arm_error(
-                400, "BadRequest", "properties is an object of connection string names to {value, type} objects."
-            )
-        if slot.site_id.lower() in self.swapping:
-            return arm_error(409, "Conflict", _IN_PROGRESS.format(site=slot.site))
-        content = self._content(slot)
-        content["connectionStrings"] = strings
-        self.store.put(WEB_CONTENT, slot.resource_id, content)
-        return web.json_response(self._dictionary(slot, "connectionstrings", strings))
+    def _put_dictionary(self, key: str, name: str, read: Callable[[object], dict[str, Any] | web.Response]) -> Handler:
+        """A handler that replaces one of the slot's dictionaries with the body's `properties`, as `read` checks
+        them (a 409 while the site swaps)."""
+
+        async def handler(request: web.Request, match: dict[str, str]) -> web.Response:
+            slot = self._slot(request, match)
+            if isinstance(slot, web.Response):
+                return slot
+            body = await read_json_object(request)
+            if isinstance(body, web.Response):
+                return body
+            value = read(body.get("properties") or {})
+            if isinstance(value, web.Response):
+                return value
+            if slot.site_id.lower() in self.swapping:
+                return arm_error(409, "Conflict", _IN_PROGRESS.format(site=slot.site))
+            content = self._content(slot)
+            content[key] = value
+            self.store.put(WEB_CONTENT, slot.resource_id, content)
+            return web.json_response(self._dictionary(slot, name, value))
+
+        return handler
 
     async def _get_slot_config_names(self, request: web.Request, match: dict[str, str]) -> web.Response:
         slot = self._slot(request, match)
@@ -418,30 +393,8 @@ class _Web:
         return web.json_response(self._config_names(slot, names))
 
     def _config_names(self, slot: _Slot, names: dict[str, Any]) -> dict[str, Any]:
-        properties = {
-            key: list(names.get(key) or [])
-            for key in ("appSettingNames", "connectionStringNames", "azureStorageConfigNames")
-        }
+        properties = {key: list(names.get(key) or []) for key in _CONFIG_NAME_KEYS}
         return self._dictionary(slot, "slotConfigNames", properties)
-
-    async def _put_slot_config_names(self, request: web.Request, match: dict[str, str]) -> web.Response:
-        slot = self._slot(request, match)
-        if isinstance(slot, web.Response):
-            return slot
-        body = await read_json_object(request)
-        if isinstance(body, web.Response):
-            return body
-        given = body.get("properties") or {}
-        names: dict[str, list[str]] = {}
-        for key in ("appSettingNames", "connectionStringNames", "azureStorageConfigNames"):
-            value = given.get(key) if isinstance(given, dict) else None
-            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-                return arm_error(400, "BadRequest", f"{key} is a list of names.")
-            names[key] = list(value or [])
-        content = self._content(slot)
-        content["slotConfigNames"] = names
-        self.store.put(WEB_CONTENT, slot.resource_id, content)
-        return web.json_response(self._config_names(slot, names))
 
     async def _list_deployments(self, request: web.Request, match: dict[str, str]) -> web.Response:
         slot = self._slot(request, match)
@@ -728,3 +681,43 @@ class _Web:
                     theirs_value = None if theirs_value is None else theirs_value.get("value")
                 add(setting_type, name, mine_value, theirs_value, name in sticky)
         return web.json_response({"value": differences})
+
+
+# -- what a PUT of a slot's dictionary may hold ---------------------------------------------------------------
+
+
+def _app_settings(given: object) -> dict[str, Any] | web.Response:
+    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+        return arm_error(400, "BadRequest", "properties is an object of app setting names to text values.")
+    return {str(k): v for k, v in given.items()}
+
+
+def _connection_strings(given: object) -> dict[str, Any] | web.Response:
+    shape = arm_error(400, "BadRequest", "properties is an object of connection string names to {value, type} objects.")
+    if not isinstance(given, dict):
+        return shape
+    strings: dict[str, Any] = {}
+    for name, pair in given.items():
+        if not isinstance(pair, dict) or not isinstance(pair.get("value"), str):
+            return shape
+        kind = pair.get("type", "Custom")
+        canonical = next((t for t in _CONNECTION_TYPES if isinstance(kind, str) and t.lower() == kind.lower()), None)
+        if canonical is None:
+            return arm_error(
+                400,
+                "BadRequest",
+                f"The connection string type of '{clipped(str(name), 60)}' is not one of "
+                f"{', '.join(_CONNECTION_TYPES)}.",
+            )
+        strings[str(name)] = {"value": pair["value"], "type": canonical}
+    return strings
+
+
+def _slot_config_names(given: object) -> dict[str, Any] | web.Response:
+    names: dict[str, Any] = {}
+    for key in _CONFIG_NAME_KEYS:
+        value = given.get(key) if isinstance(given, dict) else None
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            return arm_error(400, "BadRequest", f"{key} is a list of names.")
+        names[key] = list(value or [])
+    return names
