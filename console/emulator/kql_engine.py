@@ -30,7 +30,7 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
-from console.emulator import kql_extensions
+from console.emulator import kql_extensions, kql_units
 
 log = logging.getLogger(__name__)
 
@@ -302,17 +302,19 @@ def _literal_text(value: str) -> str:
 
 
 def _rewrite_percentiles(text: str) -> str:
-    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them."""
+    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them (and
+    `percentilesw(x, w, 50, 95)` -> `percentilew(x, w, 50), ...`)."""
     tokens = _tokens(text)
     replacements: list[tuple[int, int, str]] = []
     for index, token in enumerate(tokens):
-        if token.kind != "word" or token.text != "percentiles":
+        if token.kind != "word" or token.text not in ("percentiles", "percentilesw"):
             continue
+        weighted = token.text == "percentilesw"
         if index + 1 >= len(tokens) or tokens[index + 1].text != "(":
             continue
         close = _matching_close(tokens, index + 1)
         args = [_span_text(text, part) for part in _split_top(tokens[index + 2 : close], ",")]
-        if len(args) < 2:
+        if len(args) < 2 + weighted:
             continue
         start = token.start
         names: list[str] = []
@@ -322,8 +324,9 @@ def _rewrite_percentiles(text: str) -> str:
             names = [part[0].text for part in _split_top(tokens[open_index + 1 : index - 2], ",") if part]
             start = tokens[open_index].start
         subject = args[0].strip()
+        given = ", ".join(arg.strip() for arg in args[: 1 + weighted])
         pieces = []
-        for position, level in enumerate(args[1:]):
+        for position, level in enumerate(args[1 + weighted :]):
             level = level.strip()
             if names and position < len(names):
                 name = names[position]
@@ -331,7 +334,7 @@ def _rewrite_percentiles(text: str) -> str:
                 name = f"percentile_{subject}_{level.replace('.', '_')}"
             else:
                 name = f"percentile_{level.replace('.', '_')}"
-            pieces.append(f"{name} = percentile({subject}, {level})")
+            pieces.append(f"{name} = {'percentilew' if weighted else 'percentile'}({given}, {level})")
         replacements.append((start, tokens[close].end, ", ".join(pieces)))
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
@@ -1141,6 +1144,8 @@ class KqlEngine:
         return _Translation(_optimize_sql(sql), parameters, uses_clock, tables, render)
 
     def _unsupported(self, query: str, error: KqlUnsupportedError) -> KqlQueryError:
+        if isinstance(error, kql_units.KqlRefusalError):
+            return KqlQueryError(400, "UnsupportedError", error.sentence)
         construct = error.construct
         line = column = None
         if error.span is not None:

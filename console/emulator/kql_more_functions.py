@@ -1,0 +1,99 @@
+"""More KQL functions for the local Log Analytics, as special forms of duckdb-kql's translator.
+
+Each renderer takes the call's IR node and returns DuckDB SQL, or None to let the translator
+refuse a call shape it does not handle. Values DuckDB cannot hold exactly (instants finer than a
+microsecond) are refused when the query runs rather than rounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from duckdb_kql import ir as kql_ir
+from duckdb_kql import translate as kql_translate
+
+__all__ = ["more_forms"]
+
+_Renderer = Callable[[Any], "str | None"]
+
+
+def _args(node: Any) -> list[str]:
+    return [f"({kql_translate.render_expr(arg)})" for arg in node.args]
+
+
+def _ticks(seconds: str, function: str) -> str:
+    """Seconds as whole microseconds; a value with a part finer than a microsecond is refused."""
+    ticks = f"round(CAST({seconds} AS DOUBLE) * 10000000)"
+    return (
+        f"CASE WHEN {ticks} % 10 <> 0 THEN error('{function}(): this local Log Analytics holds times to the "
+        f"microsecond') ELSE CAST({ticks} // 10 AS BIGINT) END"
+    )
+
+
+def _render_make_datetime(node: Any) -> str | None:
+    """make_datetime(year, month, day[, hour, minute[, second]]): null when a part is out of range."""
+    if len(node.args) not in (3, 5, 6):
+        return None
+    parts = _args(node) + ["0"] * (6 - len(node.args))
+    year, month, day, hour, minute, second = parts
+    whole = [f"CAST({part} AS BIGINT)" for part in (year, month, day, hour, minute)]
+    valid = (
+        f"{year} BETWEEN 1 AND 9999 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND 31 "
+        f"AND {hour} BETWEEN 0 AND 23 AND {minute} BETWEEN 0 AND 59 AND {second} >= 0 AND {second} < 60 "
+        f"AND {' AND '.join(f'{part} = floor({part})' for part in (year, month, day, hour, minute))}"
+    )
+    micros = _ticks(second, "make_datetime")
+    # make_timestamp rolls an impossible day (30 February) into the next month; Kusto answers null.
+    return (
+        f"CASE WHEN {valid} THEN (CASE WHEN month(TRY(make_timestamp({', '.join(whole)}, 0))) = {whole[1]} "
+        f"THEN make_timestamp({', '.join(whole)}, 0) + to_microseconds({micros}) END) END"
+    )
+
+
+def _render_make_timespan(node: Any) -> str | None:
+    """make_timespan(hour, minute[, second]) or (day, hour, minute, second): null when a part is out of range."""
+    if len(node.args) not in (2, 3, 4):
+        return None
+    parts = _args(node)
+    if len(parts) == 4:
+        day, hour, minute, second = parts
+    else:
+        day = "0"
+        hour, minute, second = [*parts, "0"][:3]
+    valid = (
+        f"{day} >= 0 AND {hour} BETWEEN 0 AND 23 AND {minute} BETWEEN 0 AND 59 "
+        f"AND {second} >= 0 AND {second} < 60 AND {day} = floor({day}) AND {hour} = floor({hour}) "
+        f"AND {minute} = floor({minute})"
+    )
+    minutes = f"((CAST({day} AS BIGINT) * 24 + CAST({hour} AS BIGINT)) * 60 + CAST({minute} AS BIGINT))"
+    return f"CASE WHEN {valid} THEN to_microseconds({minutes} * 60000000 + {_ticks(second, 'make_timespan')}) END"
+
+
+def _render_has_any_index(node: Any) -> str | None:
+    """has_any_index(text, values): the index of the first value the text `has` (a whole term), or -1."""
+    if len(node.args) != 2:
+        return None
+    text, values = node.args
+    term = kql_ir.ColumnRef("__kql_term")
+    has = kql_translate.render_expr(kql_ir.BinaryOp("has", kql_ir.FunctionCall("tostring", (text,)), term))
+    items = f"__kql_items({kql_translate.render_expr(values)})"
+    # A number is looked up as Kusto writes it: a whole real without its `.0`.
+    whole = "json_type(e) = 'DOUBLE' AND CAST(e AS DOUBLE) = trunc(CAST(e AS DOUBLE)) AND abs(CAST(e AS DOUBLE)) < 1e15"
+    terms = (
+        f"list_transform({items}, lambda e: CASE WHEN {whole} THEN CAST(CAST(CAST(e AS DOUBLE) AS BIGINT) AS VARCHAR) "
+        "ELSE json_extract_string(e, '$') END)"
+    )
+    return (
+        f"CAST(coalesce(list_position(list_transform({terms}, lambda __kql_term: coalesce({has}, false)), true), 0) "
+        "- 1 AS BIGINT)"
+    )
+
+
+def more_forms() -> dict[str, _Renderer]:
+    """The renderers this module adds, by KQL function name."""
+    return {
+        "make_datetime": _render_make_datetime,
+        "make_timespan": _render_make_timespan,
+        "has_any_index": _render_has_any_index,
+    }

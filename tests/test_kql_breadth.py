@@ -1,0 +1,125 @@
+"""KQL breadth added to the local Log Analytics, against the answers the Kusto documentation publishes.
+
+Every expected value is the documented output of the same query (or follows from the function's
+definition, worked out by hand); what cannot be answered exactly must be refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from console.emulator.kql_engine import KqlEngine, KqlQueryError
+
+NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[KqlEngine]:
+    engine = KqlEngine()
+    yield engine
+    engine.close()
+
+
+def _table(engine: KqlEngine, query: str) -> dict[str, Any]:
+    table: dict[str, Any] = json.loads(engine.execute(query, timespan=None, now=NOW).as_la_bytes())["tables"][0]
+    return table
+
+
+def _value(engine: KqlEngine, expression: str) -> Any:
+    return _table(engine, f"print v = {expression}")["rows"][0][0]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("convert_angle(1.2, 'Degree', 'Arcminute')", 72),
+        ("convert_energy(1.2, 'Joule', 'BritishThermalUnit')", 0.00113738054437598),
+        ("convert_force(1.2, 'Newton', 'Decanewton')", 0.12),
+        ("convert_length(1.2, 'Meter', 'Foot')", 3.93700787401575),
+        ("convert_mass(1.2, 'Kilogram', 'Pound')", 2.64554714621853),
+        ("convert_speed(1.2, 'MeterPerSecond', 'CentimeterPerHour')", 432000),
+        ("convert_temperature(1.2, 'Kelvin', 'DegreeCelsius')", -271.95),
+        ("convert_temperature(212, 'DegreeFahrenheit', 'DegreeCelsius')", 100),
+        ("convert_volume(1.2, 'CubicMeter', 'AcreFoot')", 0.0009728568),
+    ],
+)
+def test_convert_functions_give_the_documented_answers(engine: KqlEngine, expression: str, expected: float) -> None:
+    assert _value(engine, expression) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "convert_length(1, 'Meter', 'Mile')",
+        "convert_length(1, 'Meter', strcat('Fo', 'ot'))",
+        "convert_length(1, 'Meter', 'Tilt')",
+    ],
+)
+def test_a_unit_not_known_exactly_is_refused_by_name(engine: KqlEngine, expression: str) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(f"print {expression}", timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"
+    assert refused.value.message.startswith("convert_length():")
+
+
+_LATENCIES = "datatable (ReqCount:long, LatencyBucket:long) [8, 10, 6, 20, 3, 30, 1, 40]"
+
+
+def test_weighted_percentiles_are_named_and_valued_as_documented(engine: KqlEngine) -> None:
+    table = _table(engine, f"{_LATENCIES} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)")
+    names = [column["name"] for column in table["columns"]]
+    assert names == ["percentile_LatencyBucket_50", "percentile_LatencyBucket_75", "percentile_LatencyBucket_99_9"]
+    assert table["rows"] == [[20, 20, 40]]
+
+
+@pytest.mark.parametrize("levels", ["50, 75, 99.9", "dynamic([50, 75, 99.9])"])
+def test_weighted_percentiles_array_takes_levels_or_an_array(engine: KqlEngine, levels: str) -> None:
+    table = _table(engine, f"{_LATENCIES} | summarize percentilesw_array(LatencyBucket, ReqCount, {levels})")
+    assert [column["name"] for column in table["columns"]] == ["percentile_LatencyBucket"]
+    assert json.loads(table["rows"][0][0]) == [20, 20, 40]
+
+
+def test_a_weighted_percentile_is_the_percentile_of_the_repeated_values(engine: KqlEngine) -> None:
+    weighted = _table(engine, "datatable(x:long, w:long)[1, 3, 2, 1, 7, 2] | summarize percentilew(x, w, 60)")
+    repeated = _table(engine, "datatable(x:long)[1, 1, 1, 2, 7, 7] | summarize percentile(x, 60)")
+    assert weighted["rows"] == repeated["rows"]
+    assert weighted["columns"][0]["name"] == "percentile_x_60"
+
+
+@pytest.mark.parametrize("weight", ["-1", "1.5", "long(null)"])
+def test_a_weight_that_is_not_a_whole_count_is_refused(engine: KqlEngine, weight: str) -> None:
+    with pytest.raises(KqlQueryError, match="whole numbers"):
+        engine.execute(f"print x = 1, w = {weight} | summarize percentilew(x, w, 50)", timespan=None, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("make_datetime(2017, 10, 01)", "2017-10-01T00:00:00Z"),
+        ("make_datetime(2017, 10, 01, 12, 10)", "2017-10-01T12:10:00Z"),
+        ("make_datetime(2017, 10, 01, 12, 11, 0.1234567)", None),
+        ("make_datetime(2017, 2, 30)", None),
+        ("make_datetime(2017, 13, 1)", None),
+        ("make_timespan(1, 12, 30, 55.123)", "1.12:30:55.1230000"),
+        ("make_timespan(1, 12)", "01:12:00"),
+        ("make_timespan(1, 12, 30.5)", "01:12:30.5000000"),
+        ("make_timespan(24, 0)", None),
+        ("has_any_index('this is an example', dynamic(['this', 'example']))", 0),
+        ("has_any_index('this is an example', dynamic(['not', 'example']))", 1),
+        ("has_any_index('this is an example', dynamic(['not', 'found']))", -1),
+        ("has_any_index('Example number 2', range(1, 3, 1))", 1),
+        ("has_any_index('this is an example', dynamic([]))", -1),
+        ("has_any_index('an exam', dynamic(['example', 'exa']))", -1),
+    ],
+)
+def test_functions_give_the_documented_answers(engine: KqlEngine, expression: str, expected: Any) -> None:
+    if expected is None and "0.1234567" in expression:
+        with pytest.raises(KqlQueryError, match="microsecond"):
+            _value(engine, expression)
+        return
+    assert _value(engine, expression) == expected
