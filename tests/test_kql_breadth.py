@@ -123,3 +123,86 @@ def test_functions_give_the_documented_answers(engine: KqlEngine, expression: st
             _value(engine, expression)
         return
     assert _value(engine, expression) == expected
+
+
+_KV_DOCS = [
+    (
+        "print str='ThreadId:458745723, Machine:Node001, Text: The service is up, Level: Info' "
+        "| parse-kv str as (Text: string, ThreadId:long, Machine: string) with (pair_delimiter=',', kv_delimiter=':')",
+        ["The service is up", 458745723, "Node001"],
+    ),
+    (
+        'print str=\'src=10.1.1.123 dst=10.1.1.124 bytes=125 failure="connection aborted" '
+        '"event time"=2021-01-01T10:00:54\''
+        " | parse-kv str as (['event time']:datetime, src:string, dst:string, bytes:long, failure:string) "
+        "with (pair_delimiter=' ', kv_delimiter='=', quote='\"')",
+        ["2021-01-01T10:00:54Z", "10.1.1.123", "10.1.1.124", 125, "connection aborted"],
+    ),
+    (
+        "print str='src=10.1.1.123 failure=(connection aborted) (event time)=(2021-01-01 10:00:54)' "
+        "| parse-kv str as (['event time']:datetime, src:string, failure:string) "
+        "with (pair_delimiter=' ', kv_delimiter='=', quote='()')",
+        ["2021-01-01T10:00:54Z", "10.1.1.123", "connection aborted"],
+    ),
+    (
+        'print str=\'bytes=125 failure="the remote host sent \\\\"bye!\\\\"" time=2021-01-01T10:00:54\' '
+        "| parse-kv str as (['time']:datetime, bytes:long, failure:string) "
+        "with (pair_delimiter=' ', kv_delimiter='=', quote='\"', escape='\\\\')",
+        ["2021-01-01T10:00:54Z", 125, 'the remote host sent "bye!"'],
+    ),
+    (
+        "print str='name=John Doe phone=555 5555 city=New York' "
+        "| parse-kv str as (name:string, phone:string, city:string) with (pair_delimiter=' ', kv_delimiter='=')",
+        ["John", "555", "New"],
+    ),
+    (
+        "print str='name=John Doe phone=555 5555 city=New York' | parse-kv str as (name:string, phone:string, "
+        "city:string) with (pair_delimiter=' ', kv_delimiter='=', greedy=true)",
+        ["John Doe", "555 5555", "New York"],
+    ),
+    (
+        'print str=@\'["referer url: https://h.com/r?d=/?h=1", "advertiser id: 24fefbca-cf27-4d62-a623-249c2ad30c73"]\''
+        " | parse-kv str as (['referer url']:string, ['advertiser id']: guid) "
+        'with (regex=@\'"([\\w ]+)\\s*:\\s*([^"]*)"\')',
+        ["https://h.com/r?d=/?h=1", "24fefbca-cf27-4d62-a623-249c2ad30c73"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), _KV_DOCS)
+def test_parse_kv_extracts_as_documented(engine: KqlEngine, query: str, expected: list[Any]) -> None:
+    table = _table(engine, query + " | project-away str")
+    assert table["rows"] == [expected]
+
+
+def test_parse_kv_adds_typed_columns_and_a_missing_key_is_empty(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        "print str='a=1 b=2' | parse-kv str as (a:long, c:string, b:int) with (pair_delimiter=' ', kv_delimiter='=')",
+    )
+    assert [(c["name"], c["type"]) for c in table["columns"]] == [
+        ("str", "string"),
+        ("a", "long"),
+        ("c", "string"),
+        ("b", "int"),
+    ]
+    assert table["rows"] == [["a=1 b=2", 1, "", 2]]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "print str='a=1 a=2' | parse-kv str as (a:long) with (pair_delimiter=' ', kv_delimiter='=')",
+            "more than once",
+        ),
+        ("print str='a: 1' | parse-kv str as (a:long)", "without pair_delimiter"),
+        ("print str='a=1' | parse-kv str as (a:long) with (pair_delimiter='  ', kv_delimiter='=')", "more than one"),
+        ("print str='a=1' | parse-kv str as (a:long) with (pair_delimiter=' ', kv_delimiter='=', x=1)", "option x"),
+        ("print str='a=1' | parse-kv str as (a) with (pair_delimiter=' ', kv_delimiter='=')", "needs a type"),
+    ],
+)
+def test_parse_kv_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query: str, message: str) -> None:
+    with pytest.raises(KqlQueryError, match=message) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert refused.value.status == 400

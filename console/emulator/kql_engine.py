@@ -31,6 +31,7 @@ import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
+from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +368,52 @@ def _rewrite_make_limits(text: str) -> str:
 
 
 _PARSE_ANCHOR = "<<parse-start>>"
+
+
+def _rewrite_parse_kv(text: str) -> str:
+    """`parse-kv s as (k: t, ...) with (...)`, which the grammar lacks, as the `extend` that does the same."""
+    tokens = _tokens(text)
+    if not any(token.kind == "word" and token.text == "parse-kv" for token in tokens):
+        return text
+    replacements: list[tuple[int, int, str]] = []
+    for segment in _split_top(tokens, "|"):
+        if not segment or segment[0].text != "parse-kv":
+            continue
+        keyword = next((i for i, token in enumerate(segment) if token.text == "as" and i > 1), None)
+        if keyword is None or keyword + 1 >= len(segment) or segment[keyword + 1].text != "(":
+            raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `as (key: type, ...)`.")
+        keys_close = _matching_close(segment, keyword + 1)
+        keys = []
+        for part in _split_top(segment[keyword + 2 : keys_close], ","):
+            colon = next((i for i, token in enumerate(part) if token.text == ":"), None)
+            if colon is None or colon == 0 or colon + 1 >= len(part):
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: each key needs a type (`key: type`).")
+            column = _span_text(text, part[:colon])
+            name_token = part[1] if part[0].text == "[" and len(part) > 2 else part[0]
+            keys.append(ParseKvKey(column, _literal_text(name_token.text), part[colon + 1].text))
+        options: dict[str, list[str]] = {}
+        end = keys_close
+        rest = segment[keys_close + 1 :]
+        if rest:
+            if rest[0].text != "with" or len(rest) < 2 or rest[1].text != "(":
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `with (option = value, ...)`.")
+            close = _matching_close(segment, keys_close + 2)
+            for part in _split_top(segment[keys_close + 3 : close], ","):
+                if len(part) < 3 or part[1].text != "=":
+                    raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `option = value`.")
+                options.setdefault(part[0].text.lower(), []).append(_span_text(text, part[2:]))
+            end = close
+            if close != len(segment) - 1:
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: unexpected text after its options.")
+        subject = _span_text(text, segment[1:keyword])
+        try:
+            extend = parse_kv_extend(subject, keys, options)
+        except kql_units.KqlRefusalError as refused:
+            raise KqlQueryError(400, "UnsupportedError", refused.sentence) from None
+        replacements.append((segment[0].start, segment[end].end, extend))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
 
 
 def _rewrite_leading_capture(text: str) -> str:
@@ -1104,6 +1151,7 @@ class KqlEngine:
             ) from None
 
     def _translate_checked(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
+        query = _rewrite_parse_kv(query)
         diagnostics = duckdb_kql.validate(query)
         if diagnostics:
             first = diagnostics[0]

@@ -23,7 +23,7 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-from console.emulator import kql_more_functions, kql_units
+from console.emulator import kql_more_functions, kql_parse_kv, kql_units
 
 __all__ = ["LIBRARY_VERSION", "MACROS", "install"]
 
@@ -1041,6 +1041,7 @@ def _special_forms() -> dict[str, _Renderer]:
     }
     forms.update(kql_units.unit_forms())
     forms.update(kql_more_functions.more_forms())
+    forms.update(kql_parse_kv.parse_kv_forms())
     forms["array_shift_left"] = _render_array_shift(1)
     forms["array_shift_right"] = _render_array_shift(-1)
     return forms
