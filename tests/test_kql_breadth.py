@@ -206,3 +206,38 @@ def test_parse_kv_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query
     with pytest.raises(KqlQueryError, match=message) as refused:
         engine.execute(query, timespan=None, now=NOW)
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "columns"),
+    [
+        ("print a='a', b='b', c='c' | project-reorder b", ["b", "a", "c"]),
+        ("print b='b', a2='a2', a3='a3', a1='a1' | project-reorder a* asc", ["a1", "a2", "a3", "b"]),
+        ("print b='b', a2='a2', a3='a3', a1='a1' | project-reorder a* desc, b", ["a3", "a2", "a1", "b"]),
+        ("print b='b', a2='a2', a1='a1' | project-reorder a*", ["a2", "a1", "b"]),
+        ("print b='b', a2='a2', a3='a3', a1='a1' | project-keep a1, b", ["b", "a1"]),
+        ("print b='b', a2='a2', a3='a3', a1='a1' | project-keep a* | extend z = 1", ["a2", "a3", "a1", "z"]),
+        ("print b='b', a2='a2', a3='a3', a1='a1' | project-away a*", ["b"]),
+        ("print a=1, ['x y']=2 | project-reorder ['x y']", ["x y", "a"]),
+    ],
+)
+def test_column_picking_operators_order_as_kusto_does(engine: KqlEngine, query: str, columns: list[str]) -> None:
+    table = _table(engine, query)
+    assert [column["name"] for column in table["columns"]] == columns
+    # Each value moves with its column (the strings printed are their columns' names).
+    values = {"x y": 2, "a": 1, "z": 1} if "x y" in query or "z = 1" in query else {}
+    assert table["rows"] == [[values.get(name, name) for name in columns]]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("print b=1 | project-reorder q", "Failed to resolve scalar expression named 'q'"),
+        ("print b=1 | project-away b*", "no column would be left"),
+        ("print b='b', a2='a2' | project-reorder a* granny-asc", "granny-asc"),
+        ("print B=1, a=2 | project-reorder * asc", "differ in case"),
+    ],
+)
+def test_column_picking_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query: str, message: str) -> None:
+    with pytest.raises(KqlQueryError, match=message):
+        engine.execute(query, timespan=None, now=NOW)
