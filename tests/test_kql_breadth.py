@@ -241,3 +241,30 @@ def test_column_picking_operators_order_as_kusto_does(engine: KqlEngine, query: 
 def test_column_picking_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query: str, message: str) -> None:
     with pytest.raises(KqlQueryError, match=message):
         engine.execute(query, timespan=None, now=NOW)
+
+
+_PEOPLE = "datatable(Name:string, Age:int, City:string, Country:string) ['Peter', 39, 'New York', 'USA']"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ('"Name", "City"', [("Name", "Peter"), ("City", "New York")]),
+        ('"City", "Name"', [("City", "New York"), ("Name", "Peter")]),
+        ('dynamic(["Name", "Country"])', [("Name", "Peter"), ("Country", "USA")]),
+        ('"C*"', [("City", "New York"), ("Country", "USA")]),
+        ('dynamic(["Country", "NonExistent"]), "Age"', [("Country", "USA"), ("Age", 39)]),
+    ],
+)
+def test_project_by_names_keeps_the_named_columns_in_order(
+    engine: KqlEngine, names: str, expected: list[tuple[str, Any]]
+) -> None:
+    table = _table(engine, f"{_PEOPLE} | project-by-names {names}")
+    assert [column["name"] for column in table["columns"]] == [name for name, _ in expected]
+    assert table["rows"] == [[value for _, value in expected]]
+
+
+@pytest.mark.parametrize("names", ["Name", "strcat('Na', 'me')", '"it\'s"'])
+def test_project_by_names_refuses_what_is_not_a_literal_name(engine: KqlEngine, names: str) -> None:
+    with pytest.raises(KqlQueryError, match="project-by-names"):
+        engine.execute(f"{_PEOPLE} | project-by-names {names}", timespan=None, now=NOW)

@@ -31,6 +31,7 @@ import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
+from console.emulator.kql_operators import BY_NAMES_MARK
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
 log = logging.getLogger(__name__)
@@ -411,6 +412,45 @@ def _rewrite_parse_kv(text: str) -> str:
         except kql_units.KqlRefusalError as refused:
             raise KqlQueryError(400, "UnsupportedError", refused.sentence) from None
         replacements.append((segment[0].start, segment[end].end, extend))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+_BY_NAMES_LIST = re.compile(r"dynamic\s*\(\s*\[(.*)\]\s*\)", re.DOTALL)
+
+
+def _rewrite_project_by_names(text: str) -> str:
+    """`project-by-names "a", dynamic(["b"]), "c*"`, which the grammar lacks, as the `project-reorder` with a
+    marker first that the lowering reads as project-by-names."""
+    tokens = _tokens(text)
+    if not any(token.kind == "word" and token.text == "project-by-names" for token in tokens):
+        return text
+    replacements: list[tuple[int, int, str]] = []
+    for segment in _split_top(tokens, "|"):
+        if not segment or segment[0].text != "project-by-names":
+            continue
+        names: list[str] = []
+        for part in _split_top(segment[1:], ","):
+            listed = _BY_NAMES_LIST.fullmatch(_span_text(text, part)) if part else None
+            strings = _tokens(listed.group(1)) if listed is not None else part
+            for token in strings:
+                if token.kind == "string":
+                    names.append(_literal_text(token.text))
+                elif not (listed is not None and token.text == ","):
+                    raise KqlQueryError(
+                        400,
+                        "UnsupportedError",
+                        "project-by-names: only string literals and literal arrays of them are supported by this "
+                        "local Log Analytics.",
+                    )
+        if any("'" in name or "\\" in name for name in names):
+            raise KqlQueryError(
+                400, "UnsupportedError", "project-by-names: a column name with a quote or a backslash is not supported."
+            )
+        patterns = [name if "*" in name and re.fullmatch(r"[A-Za-z0-9_*]+", name) else f"['{name}']" for name in names]
+        replacement = "project-reorder " + ", ".join([BY_NAMES_MARK, *patterns])
+        replacements.append((segment[0].start, segment[-1].end, replacement))
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
     return text
@@ -1151,7 +1191,7 @@ class KqlEngine:
             ) from None
 
     def _translate_checked(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
-        query = _rewrite_parse_kv(query)
+        query = _rewrite_project_by_names(_rewrite_parse_kv(query))
         diagnostics = duckdb_kql.validate(query)
         if diagnostics:
             first = diagnostics[0]

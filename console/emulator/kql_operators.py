@@ -1,5 +1,5 @@
-"""Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`, and
-`project-away` with wildcards.
+"""Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
+`project-by-names`, and `project-away` with wildcards.
 
 Each is lowered (from the library's syntax tree) to `ColumnPick`, an operator of the library's IR
 defined here, which the translator renders as a SELECT of the chosen columns and whose output
@@ -23,7 +23,11 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["ColumnPick", "install_operators"]
+__all__ = ["BY_NAMES_MARK", "ColumnPick", "install_operators"]
+
+# `project-by-names "a", "b*"`, which the grammar lacks, reaches the lowering as
+# `project-reorder __kql_project_by_names, ['a'], b*` (the engine rewrites it so).
+BY_NAMES_MARK = "__kql_project_by_names"
 
 _MARK = "__kql_operators__"
 _KINDS = {"ProjectReorderOperator": "project-reorder", "ProjectKeepOperator": "project-keep"}
@@ -47,7 +51,7 @@ class ColumnPick(kql_ir.Operator):
                 matched = [c for c in cols if fnmatch.fnmatchcase(c, pattern) and c not in picked]
             else:
                 matched = [c for c in cols if c == pattern and c not in picked]
-                if pattern not in cols:
+                if pattern not in cols and self.operator != "project-by-names":
                     raise KqlRefusalError(f"Failed to resolve scalar expression named '{pattern}'.")
             if direction:
                 ordered = sorted(matched)
@@ -62,6 +66,8 @@ class ColumnPick(kql_ir.Operator):
             return picked + [c for c in cols if c not in picked]
         if self.operator == "project-keep":
             return [c for c in cols if c in picked]
+        if self.operator == "project-by-names":
+            return picked
         return [c for c in cols if c not in picked]
 
 
@@ -87,6 +93,8 @@ def _lower_pick(node: Any, operator: str) -> ColumnPick:
             patterns.append((name, direction))
         else:
             patterns.append((_pattern(kid, operator), ""))
+    if patterns and patterns[0] == (BY_NAMES_MARK, ""):
+        operator, patterns = "project-by-names", patterns[1:]
     if not patterns:
         raise KqlRefusalError(f"{operator}: name at least one column.")
     return ColumnPick(operator, tuple(patterns))
