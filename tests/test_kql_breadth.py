@@ -268,3 +268,38 @@ def test_project_by_names_keeps_the_named_columns_in_order(
 def test_project_by_names_refuses_what_is_not_a_literal_name(engine: KqlEngine, names: str) -> None:
     with pytest.raises(KqlQueryError, match="project-by-names"):
         engine.execute(f"{_PEOPLE} | project-by-names {names}", timespan=None, now=NOW)
+
+
+def test_sub_second_parts_are_of_the_fraction_alone(engine: KqlEngine) -> None:
+    parts = ", ".join(
+        f"{unit} = datetime_part('{unit}', dt)" for unit in ("second", "millisecond", "microsecond", "nanosecond")
+    )
+    table = _table(engine, f"let dt = datetime(2017-10-30 01:02:03.765432); print {parts}")
+    assert table["rows"] == [[3, 765, 765432, 765432000]]
+
+
+def test_datetime_diff_counts_nanoseconds(engine: KqlEngine) -> None:
+    query = "print datetime_diff('nanosecond', datetime(2017-10-30 23:00:00), datetime(2017-10-30 23:00:00.000007))"
+    assert _table(engine, query)["rows"] == [[-7000]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "print datetime(2017-10-30 01:02:03.7654321)",
+        "print todatetime('2017-10-30 01:02:03.7654321')",
+        "print s = 'at 2017-10-30T01:02:03.1234567Z' | parse s with 'at ' d:datetime",
+    ],
+)
+def test_a_datetime_finer_than_a_microsecond_is_refused_not_truncated(engine: KqlEngine, query: str) -> None:
+    with pytest.raises(KqlQueryError, match="finer than a microsecond"):
+        engine.execute(query, timespan=None, now=NOW)
+
+
+def test_a_trailing_zero_tick_is_still_a_microsecond_datetime(engine: KqlEngine) -> None:
+    assert _value(engine, "datetime(2017-10-30 01:02:03.7654320)") == "2017-10-30T01:02:03.765432Z"
+
+
+def test_mv_expand_numbers_items_with_itemindex(engine: KqlEngine) -> None:
+    query = "range x from 1 to 4 step 1 | summarize x = make_list(x) | mv-expand with_itemindex=Index x"
+    assert _table(engine, query)["rows"] == [["1", 0], ["2", 1], ["3", 2], ["4", 3]]

@@ -838,6 +838,7 @@ def _replace_reference(text: str, name: str, replacement: str) -> str:
 
 
 _SERIES_CALL = "SELECT UNNEST(generate_series("
+_ITEM_INDEX_SERIES = "UNNEST(generate_series(CAST(0 AS BIGINT), CASE json_type("
 
 
 def _stream_series(sql: str) -> str:
@@ -855,7 +856,8 @@ def _stream_series(sql: str) -> str:
         sql = sql[:start] + streamed + sql[end:]
     # Left over, the list form would be built whole in memory; inside an expression (zip() over
     # two arrays' lengths) it is bounded by values already in memory.
-    if "UNNEST(generate_series(" in sql:
+    # mv-expand's with_itemindex counts over each expanded array, which is bounded by the array.
+    if "UNNEST(generate_series(" in sql.replace(_ITEM_INDEX_SERIES, ""):
         raise KqlQueryError(400, "UnsupportedError", "This form of range is not supported by this local Log Analytics.")
     return sql
 

@@ -1069,6 +1069,19 @@ def install() -> None:
     for name, renderer in _special_forms().items():
         special[name] = renderer
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
+    todatetime = _exact_todatetime(kql_functions._TODATETIME)
+    setattr(kql_translate, "_TODATETIME", todatetime)  # noqa: B010 - the translator reads it from its own module
+    kql_functions.SCALAR_FUNCTIONS["todatetime"] = kql_functions.FunctionSpec(
+        "todatetime", "template", todatetime, (1,)
+    )
+
+
+def _exact_todatetime(template: str) -> str:
+    """The engine's datetime parsing (literals, todatetime(), parse captures), refusing text with a fraction
+    finer than a microsecond: DuckDB would drop the digits where Kusto keeps them (to 100 ns)."""
+    finer = "regexp_matches(CAST({0} AS VARCHAR), '[.][0-9]{{6}}0*[1-9]')"
+    refusal = "error('a datetime finer than a microsecond is not supported by this local Log Analytics')"
+    return f"(CASE WHEN {finer} THEN {refusal} ELSE {template} END)"
 
 
 def prepare(connection: Any) -> None:

@@ -90,9 +90,48 @@ def _render_has_any_index(node: Any) -> str | None:
     )
 
 
+def _is_nanosecond(node: Any) -> bool:
+    return isinstance(node, kql_ir.Literal) and str(node.value).lower() in ("nanosecond", "nanoseconds")
+
+
+# Kusto's sub-second parts are of the second's fraction alone (DuckDB's include the whole seconds).
+_FRACTION_PARTS = {"millisecond": "// 1000", "microsecond": "", "nanosecond": "* 1000"}
+
+
+def _render_datetime_part(original: _Renderer) -> _Renderer:
+    """datetime_part('millisecond' | 'microsecond' | 'nanosecond', t): the fraction of the second in that unit.
+    Every datetime here is a whole number of microseconds (text finer than that is refused when parsed), so its
+    nanoseconds are its microseconds times 1000."""
+
+    def render(node: Any) -> str | None:
+        unit = node.args[0] if len(node.args) == 2 else None
+        if isinstance(unit, kql_ir.Literal) and str(unit.value).lower() in _FRACTION_PARTS:
+            value = kql_translate.render_expr(node.args[1])
+            scale = _FRACTION_PARTS[str(unit.value).lower()]
+            return f"((CAST(date_part('microsecond', {value}) AS BIGINT) % 1000000) {scale})"
+        return original(node)
+
+    return render
+
+
+def _render_datetime_diff(original: _Renderer) -> _Renderer:
+    """datetime_diff('nanosecond', a, b): the microseconds between them times 1000 (see datetime_part)."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) == 3 and _is_nanosecond(node.args[0]):
+            first, second = (kql_translate.render_expr(arg) for arg in node.args[1:])
+            return f"(date_diff('microsecond', {second}, {first}) * 1000)"
+        return original(node)
+
+    return render
+
+
 def more_forms() -> dict[str, _Renderer]:
     """The renderers this module adds, by KQL function name."""
+    special = kql_translate._SPECIAL_FORMS
     return {
+        "datetime_part": _render_datetime_part(special["datetime_part"]),
+        "datetime_diff": _render_datetime_diff(special["datetime_diff"]),
         "make_datetime": _render_make_datetime,
         "make_timespan": _render_make_timespan,
         "has_any_index": _render_has_any_index,
