@@ -303,3 +303,64 @@ def test_a_trailing_zero_tick_is_still_a_microsecond_datetime(engine: KqlEngine)
 def test_mv_expand_numbers_items_with_itemindex(engine: KqlEngine) -> None:
     query = "range x from 1 to 4 step 1 | summarize x = make_list(x) | mv-expand with_itemindex=Index x"
     assert _table(engine, query)["rows"] == [["1", 0], ["2", 1], ["3", 2], ["4", 3]]
+
+
+_PEOPLE_BAGS = (
+    'datatable(Name:string, d:dynamic) ["James", dynamic({"Name": "John", "Age": 20}), '
+    '"David", dynamic({"Age": 40, "Height": 170}), "Emily", dynamic(null)]'
+)
+
+
+@pytest.mark.parametrize(
+    ("unpack", "columns", "rows"),
+    [
+        (
+            "bag_unpack(d, columnsConflict='keep_source')",
+            ["Name", "Age", "Height"],
+            [["James", "20", None], ["David", "40", "170"], ["Emily", None, None]],
+        ),
+        (
+            "bag_unpack(d, columnsConflict='replace_source')",
+            ["Name", "Age", "Height"],
+            [["John", "20", None], [None, "40", "170"], [None, None, None]],
+        ),
+        (
+            "bag_unpack(d, 'p_', ignoredProperties=dynamic(['Height']))",
+            ["Name", "p_Age", "p_Name"],
+            [["James", "20", "John"], ["David", "40", None], ["Emily", None, None]],
+        ),
+    ],
+)
+def test_bag_unpack_makes_a_column_per_key(
+    engine: KqlEngine, unpack: str, columns: list[str], rows: list[list[Any]]
+) -> None:
+    table = _table(engine, f"{_PEOPLE_BAGS} | evaluate {unpack}")
+    assert [column["name"] for column in table["columns"]] == columns
+    assert [column["type"] for column in table["columns"]][1:] == ["dynamic", "dynamic"]
+    assert table["rows"] == rows
+
+
+def test_bag_unpack_of_a_made_bag_as_documented(engine: KqlEngine) -> None:
+    query = (
+        'datatable(prop:string, value:string) ["prop01", "val_a", "prop02", "val_b", "prop03", "val_c"] '
+        "| extend p = bag_pack(prop, value) | summarize bag = make_bag(p) | evaluate bag_unpack(bag)"
+    )
+    table = _table(engine, query)
+    assert [column["name"] for column in table["columns"]] == ["prop01", "prop02", "prop03"]
+    assert table["rows"] == [["val_a", "val_b", "val_c"]]
+
+
+@pytest.mark.parametrize(
+    ("unpack", "message"),
+    [
+        ("bag_unpack(d)", "already exists"),
+        ("bag_unpack(d) : (*, Age:long)", "output schema"),
+        ("bag_unpack(d, columnsConflict='merge')", "columnsConflict"),
+        ("bag_unpack(Name)", "not dynamic"),
+        ("bag_unpack(Nope)", "Failed to resolve"),
+    ],
+)
+def test_bag_unpack_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, unpack: str, message: str) -> None:
+    with pytest.raises(KqlQueryError, match=message) as refused:
+        engine.execute(f"{_PEOPLE_BAGS} | evaluate {unpack}", timespan=None, now=NOW)
+    assert refused.value.status == 400

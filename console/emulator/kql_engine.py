@@ -31,6 +31,7 @@ import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
+from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
 from console.emulator.kql_operators import BY_NAMES_MARK
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
@@ -454,6 +455,48 @@ def _rewrite_project_by_names(text: str) -> str:
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
     return text
+
+
+def _trailing_bag_unpack(text: str) -> tuple[str, BagUnpack] | None:
+    """`<query> | evaluate bag_unpack(...)` as the query before it and the unpacking to do after it."""
+    tokens = [token for token in _tokens(text) if token.kind not in ("ws", "comment")]
+    segments = _split_top(tokens, "|")
+    last = segments[-1] if len(segments) > 1 else []
+    if len(last) < 4 or last[0].text != "evaluate" or last[1].text != "bag_unpack" or last[2].text != "(":
+        return None
+    close = _matching_close(last, 2)
+    if close != len(last) - 1:
+        raise KqlQueryError(
+            400, "UnsupportedError", "bag_unpack with an output schema is not supported by this local Log Analytics."
+        )
+    arguments = _split_top(last[3:close], ",")
+    if not arguments[0] or len(arguments[0]) != 1 or arguments[0][0].kind != "word":
+        raise KqlQueryError(400, "UnsupportedError", "bag_unpack: the first argument must be a column name here.")
+    options: dict[str, Any] = {"column": arguments[0][0].text}
+    for argument in arguments[1:]:
+        if len(argument) == 1 and argument[0].kind == "string":
+            options["prefix"] = _literal_text(argument[0].text)
+        elif len(argument) == 3 and argument[1].text == "=" and argument[0].text == "columnsConflict":
+            options["conflict"] = _literal_text(argument[2].text)
+        elif len(argument) > 2 and argument[1].text == "=" and argument[0].text == "ignoredProperties":
+            listed = _BY_NAMES_LIST.fullmatch(_span_text(text, argument[2:]))
+            strings = _tokens(listed.group(1)) if listed is not None else []
+            names = [_literal_text(token.text) for token in strings if token.kind == "string"]
+            if listed is None or any(token.kind not in ("string", "ws") and token.text != "," for token in strings):
+                raise KqlQueryError(400, "UnsupportedError", "bag_unpack: ignoredProperties must be a literal array.")
+            options["ignored"] = tuple(names)
+        else:
+            raise KqlQueryError(
+                400, "UnsupportedError", "This bag_unpack argument is not supported by this local Log Analytics."
+            )
+    try:
+        unpack = BagUnpack(**options)
+    except BagUnpackError as refused:
+        raise KqlQueryError(400, "UnsupportedError", str(refused)) from None
+    pipe = max(
+        token.start for token in tokens if token.kind == "punct" and token.text == "|" and token.start < last[0].start
+    )
+    return text[:pipe], unpack
 
 
 def _rewrite_leading_capture(text: str) -> str:
@@ -1379,6 +1422,21 @@ class KqlEngine:
         resource-centric query does. Raises `KqlQueryError` for a query the service refuses or one
         that runs past `timeout_s`.
         """
+        unpack = _trailing_bag_unpack(query) if "bag_unpack" in query else None
+        if unpack is not None:
+            before = self.execute(
+                unpack[0],
+                timespan=timespan,
+                now=now,
+                row_cap=row_cap,
+                size_cap_bytes=size_cap_bytes,
+                timeout_s=timeout_s,
+                resource_scope=resource_scope,
+            )
+            try:
+                return unpack[1].apply(before)
+            except BagUnpackError as refused:
+                raise KqlQueryError(400, "UnsupportedError", str(refused)) from None
         cursor = self._cursor()
         token: int | None = None
         try:
