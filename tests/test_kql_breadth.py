@@ -364,3 +364,57 @@ def test_bag_unpack_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, unp
     with pytest.raises(KqlQueryError, match=message) as refused:
         engine.execute(f"{_PEOPLE_BAGS} | evaluate {unpack}", timespan=None, now=NOW)
     assert refused.value.status == 400
+
+
+def test_count_of_an_expression_counts_rows_nulls_included(engine: KqlEngine) -> None:
+    table = _table(engine, "datatable(x:long)[] | summarize count(x), countif(x > 0), dcount(x), dcountif(x, x > 0)")
+    assert [column["name"] for column in table["columns"]] == ["count_x", "countif_", "dcount_x", "dcountif_x"]
+    assert table["rows"] == [[0, 0, 0, 0]]
+    with pytest.raises(KqlQueryError, match="Failed to resolve scalar expression named 'nope'"):
+        engine.execute("print x = 1 | summarize count(nope)", timespan=None, now=NOW)
+
+
+def test_merged_hll_sketches_count_both_sets_and_are_named_after_the_column(engine: KqlEngine) -> None:
+    query = (
+        "range x from 1 to 10 step 1 | extend y = x + 10 | summarize hll_x = hll(x), hll_y = hll(y) "
+        "| project merged = hll_merge(hll_x, hll_y) | project dcount_hll(merged)"
+    )
+    table = _table(engine, query)
+    assert table["columns"][0]["name"] == "dcount_hll_merged"
+    assert table["rows"] == [[20]]
+
+
+def test_rank_tdigest_counts_values_up_to_a_value_in_the_digest(engine: KqlEngine) -> None:
+    query = "range x from 1 to 1000 step 1 | summarize t = tdigest(x) | project r = rank_tdigest(t, 685)"
+    assert _table(engine, query)["rows"] == [[685]]
+    with pytest.raises(KqlQueryError, match="not in the digest"):
+        engine.execute(
+            "range x from 1 to 9 step 1 | summarize t = tdigest(x) | project rank_tdigest(t, 2.5)",
+            timespan=None,
+            now=NOW,
+        )
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("extract(@'-(\\d{2})-', 1, '15-12-2024', typeof(int))", 12),
+        ("extract(@'-(\\d{2})-', 1, 'no date', typeof(int))", None),
+        ('extract_json(\'$.name\', \'{"name": "John", "age": 30}\', typeof(string))', "John"),
+        ('extract_json(\'$.age\', \'{"name": "John", "age": 30}\', typeof(long))', 30),
+        ("extractjson('$.l[1]', '{\"l\": [1, \"x\"]}')", "x"),
+        ("extractjson('$.o', '{\"o\": {\"a\": 1}}')", '{"a":1}'),
+        ("extractjson('$.missing', '{}')", ""),
+    ],
+)
+def test_typed_extraction_converts_as_kusto_does(engine: KqlEngine, expression: str, expected: Any) -> None:
+    assert _value(engine, expression) == expected
+
+
+@pytest.mark.parametrize(
+    "expression", ["typeof(int)", "extract('a', 0, 'a', typeof(decimal))", "extract_json(\"$['a']\", '{}')"]
+)
+def test_a_type_or_path_that_is_not_understood_is_refused(engine: KqlEngine, expression: str) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(f"print {expression}", timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"

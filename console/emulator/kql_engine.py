@@ -32,7 +32,7 @@ from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
 from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
-from console.emulator.kql_operators import BY_NAMES_MARK
+from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
 log = logging.getLogger(__name__)
@@ -497,6 +497,22 @@ def _trailing_bag_unpack(text: str) -> tuple[str, BagUnpack] | None:
         token.start for token in tokens if token.kind == "punct" and token.text == "|" and token.start < last[0].start
     )
     return text[:pipe], unpack
+
+
+def _rewrite_count_of(text: str) -> str:
+    """`count(x)` (rows, nulls of x included, as Kusto documents) as the aggregate that counts them."""
+    tokens = _tokens(text)
+    replacements = [
+        (token.start, token.end, kql_extensions.COUNT_OF)
+        for index, token in enumerate(tokens[:-2])
+        if token.kind == "word"
+        and token.text == "count"
+        and tokens[index + 1].text == "("
+        and tokens[index + 2].text != ")"
+    ]
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
 
 
 def _rewrite_leading_capture(text: str) -> str:
@@ -1095,15 +1111,6 @@ class _Watchdog:
                 self._condition.wait(None if earliest is None else max(earliest - now, 0.001))
 
 
-def _counts_an_argument(query: str, name: str) -> bool:
-    """Whether the query calls `count(name ...)`: the engine reads that as a call of `name`."""
-    tokens = _tokens(query)
-    return any(
-        token.text.lower() == "count" and tokens[index + 1].text == "(" and tokens[index + 2].text == name
-        for index, token in enumerate(tokens[:-2])
-    )
-
-
 def _camel_to_kql(name: str) -> str:
     words = re.findall(r"[A-Z][a-z0-9]*", name)
     return "-".join(word.lower() for word in words)
@@ -1249,7 +1256,7 @@ class KqlEngine:
             )
         body, kind, options = strip_render(query)
         render = RenderInfo(kind, options) if kind else None
-        rewritten = _rewrite_leading_capture(_rewrite_make_limits(_rewrite_percentiles(body)))
+        rewritten = _rewrite_leading_capture(_rewrite_make_limits(_rewrite_percentiles(_rewrite_count_of(body))))
         schema = self._translation_schema()
         try:
             series = _find_make_series(rewritten)
@@ -1290,14 +1297,8 @@ class KqlEngine:
                     construct = words.group()
         elif ":" in construct:
             family, name = construct.split(":", 1)
+            name = {kql_extensions.COUNT_OF: "count", TYPEOF: "typeof"}.get(name, name)
             construct = f"{name}()" if family in ("function", "aggregate") else name
-            if family == "aggregate" and _counts_an_argument(query, name):
-                return KqlQueryError(
-                    400,
-                    "UnsupportedError",
-                    "'count()' with an argument is not supported by this local Log Analytics: count() counts "
-                    "rows, and countif(isnotnull(x)) counts those where x is not null.",
-                )
         elif construct.endswith(("Operator", "OperatorPart")):
             construct = _camel_to_kql(construct.removesuffix("Part").removesuffix("Operator"))
         where = f" (line {line}, position {column})" if line is not None else ""

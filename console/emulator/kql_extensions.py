@@ -25,7 +25,9 @@ from duckdb_kql.translate import naming as kql_naming
 
 from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_units
 
-__all__ = ["LIBRARY_VERSION", "MACROS", "install"]
+__all__ = ["COUNT_OF", "LIBRARY_VERSION", "MACROS", "install"]
+
+COUNT_OF = "__kql_count_of"
 
 LIBRARY_VERSION = "1.1.2"
 
@@ -434,6 +436,8 @@ _NAMED_AFTER_TWO = frozenset({"covariance", "covariancep", "covarianceif", "cova
 
 def _aggregate_name(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
     def name(spec: Any, expr: Any) -> str:
+        if spec.name == COUNT_OF and len(expr.args) == 1:
+            return f"count_{kql_naming.expression_name(expr.args[0]) or ''}"
         if spec.name == "percentilew" and len(expr.args) == 3:
             level = expr.args[2]
             subject = kql_naming.expression_name(expr.args[0]) or ""
@@ -474,6 +478,15 @@ class _WeightedPercentilesArray(kql_functions.AggregateSpec):
         return f"to_json([{picks}])"
 
 
+class _Count(kql_functions.AggregateSpec):
+    """count() of the rows, or count(x): also of the rows (nulls of x included, as Kusto documents)."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) > 1:
+            raise ValueError("count() takes no argument or one")
+        return "count(*)" if not args else f"count(CASE WHEN ({args[0]}) IS NULL THEN 1 ELSE 1 END)"
+
+
 class _PercentilesArray(kql_functions.AggregateSpec):
     """percentiles_array(x, p1, p2, ...): the nearest-rank percentiles, as percentile() takes them, in an array."""
 
@@ -488,6 +501,10 @@ def _added_aggregates() -> list[Any]:
     a = kql_functions.AggregateSpec
     added = [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
     added.append(_PercentilesArray("percentiles_array", "", (), name_prefix="percentiles"))
+    # "The standard count function includes null values in its count" (the summarize docs): count(x)
+    # counts rows as count() does, and still reads x, so that a name that does not exist is refused.
+    # The grammar reads `count(x)` oddly, so the engine writes it as this function.
+    added.append(_Count(COUNT_OF, "", (1,), name_prefix="count"))
     added.append(_WeightedPercentilesArray("percentilesw_array", "", (), name_prefix="percentile"))
     return added
 
@@ -1069,6 +1086,8 @@ def install() -> None:
     for name, renderer in _special_forms().items():
         special[name] = renderer
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
+    # `project dcount_hll(merged)` is `dcount_hll_merged` (four of the Kusto documentation's examples).
+    kql_naming._PREFIXED["dcount_hll"] = "dcount_hll"
     todatetime = _exact_todatetime(kql_functions._TODATETIME)
     setattr(kql_translate, "_TODATETIME", todatetime)  # noqa: B010 - the translator reads it from its own module
     kql_functions.SCALAR_FUNCTIONS["todatetime"] = kql_functions.FunctionSpec(

@@ -7,11 +7,15 @@ microsecond) are refused when the query runs rather than rounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import translate as kql_translate
+
+from console.emulator.kql_operators import TYPEOF
+from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["more_forms"]
 
@@ -20,6 +24,11 @@ _Renderer = Callable[[Any], "str | None"]
 
 def _args(node: Any) -> list[str]:
     return [f"({kql_translate.render_expr(arg)})" for arg in node.args]
+
+
+def _decline(node: Any) -> str | None:
+    """No special form: the translator's table takes the call."""
+    return None
 
 
 def _ticks(seconds: str, function: str) -> str:
@@ -126,13 +135,92 @@ def _render_datetime_diff(original: _Renderer) -> _Renderer:
     return render
 
 
+def _render_hll_merge(node: Any) -> str | None:
+    """hll_merge(hll, hll, ...) of values: the sketches here are exact (the distinct values), so their union."""
+    if len(node.args) < 2:
+        return None
+    parts = ", ".join(f"coalesce(TRY_CAST(__kql_json({arg}) AS JSON[]), [])" for arg in _args(node))
+    return f"to_json(list_distinct(flatten([{parts}])))"
+
+
+def _render_rank_tdigest(node: Any) -> str | None:
+    """rank_tdigest(digest, value): how many of the digest's values are at most `value`. The digests here hold
+    every value, so this is exact where Kusto's estimate is too for a value in the set; a value that is not in
+    the set is refused (Kusto's estimate between values is not documented)."""
+    if len(node.args) != 2:
+        return None
+    digest, value = _args(node)
+    values = f"TRY_CAST(__kql_json({digest}) AS DOUBLE[])"
+    return (
+        f"CASE WHEN {value} IS NULL OR {values} IS NULL THEN NULL "
+        f"WHEN NOT list_contains({values}, CAST({value} AS DOUBLE)) THEN error('rank_tdigest() of a value that is "
+        "not in the digest is not supported by this local Log Analytics') "
+        f"ELSE CAST(len(list_filter({values}, lambda e: e <= CAST({value} AS DOUBLE))) AS BIGINT) END"
+    )
+
+
+_SIMPLE_JSON_PATH = re.compile(r"\$(\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
+
+
+def _render_extract_json(node: Any) -> str | None:
+    """extract_json(path, json) / extractjson: the element at a simple JSONPath ($.a.b[0]) as a string."""
+    if len(node.args) != 2:
+        return None
+    path = node.args[0]
+    if not (
+        isinstance(path, kql_ir.Literal) and path.kind == "string" and _SIMPLE_JSON_PATH.fullmatch(str(path.value))
+    ):
+        raise KqlRefusalError("extract_json(): only a literal path of names and indexes ($.a.b[0]) is supported here.")
+    text = kql_translate.render_expr(node.args[1])
+    return f"coalesce(TRY(json_extract_string(CAST({text} AS VARCHAR), '{path.value}')), '')"
+
+
+_CONVERSIONS = {
+    "string": "tostring",
+    "long": "tolong",
+    "int": "toint",
+    "real": "toreal",
+    "double": "toreal",
+    "bool": "tobool",
+    "boolean": "tobool",
+    "datetime": "todatetime",
+    "date": "todatetime",
+    "timespan": "totimespan",
+    "time": "totimespan",
+    "guid": "toguid",
+    "dynamic": "todynamic",
+}
+
+
+def _typed(function: str, count: int, original: _Renderer) -> _Renderer:
+    """`function(..., typeof(T))`: the function's answer converted to T (null where it does not convert)."""
+
+    def render(node: Any) -> str | None:
+        last = node.args[-1] if len(node.args) == count + 1 else None
+        if isinstance(last, kql_ir.FunctionCall) and last.name == TYPEOF:
+            type_name = str(getattr(last.args[0], "value", ""))
+            convert = _CONVERSIONS.get(type_name)
+            if convert is None:
+                raise KqlRefusalError(f"{function}(): typeof({type_name}) is not supported here.")
+            inner = kql_ir.FunctionCall(function, tuple(node.args[:count]))
+            return str(kql_translate.render_expr(kql_ir.FunctionCall(convert, (inner,))))
+        return original(node)
+
+    return render
+
+
 def more_forms() -> dict[str, _Renderer]:
     """The renderers this module adds, by KQL function name."""
     special = kql_translate._SPECIAL_FORMS
     return {
         "datetime_part": _render_datetime_part(special["datetime_part"]),
         "datetime_diff": _render_datetime_diff(special["datetime_diff"]),
+        "extract": _typed("extract", 3, special.get("extract", _decline)),
+        "extract_json": _typed("extract_json", 2, _render_extract_json),
+        "extractjson": _typed("extractjson", 2, _render_extract_json),
         "make_datetime": _render_make_datetime,
         "make_timespan": _render_make_timespan,
         "has_any_index": _render_has_any_index,
+        "hll_merge": _render_hll_merge,
+        "rank_tdigest": _render_rank_tdigest,
     }

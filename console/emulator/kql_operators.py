@@ -23,7 +23,11 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BY_NAMES_MARK", "ColumnPick", "install_operators"]
+__all__ = ["BY_NAMES_MARK", "TYPEOF", "ColumnPick", "install_operators"]
+
+# `typeof(T)` as a function argument (extract(..., typeof(long))) is lowered to a call of this function
+# with T's name; the functions that take a type read it, and anything else refuses it.
+TYPEOF = "__kql_typeof"
 
 # `project-by-names "a", "b*"`, which the grammar lacks, reaches the lowering as
 # `project-reorder __kql_project_by_names, ['a'], b*` (the engine rewrites it so).
@@ -140,10 +144,23 @@ def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[
     return columns
 
 
+def _lower_expr(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def lower(node: Any) -> Any:
+        inner = kql_lower._collapse(node)
+        if kql_lower._cls(inner) == "TypeLiteralExpression":
+            text = str(inner.getText())
+            name = text[text.find("(") + 1 : text.rfind(")")].strip().lower()
+            return kql_ir.FunctionCall(TYPEOF, (kql_ir.Literal(name, "string"),))
+        return original(node)
+
+    return lower
+
+
 def install_operators() -> None:
     """Wrap the library's lowering, rendering and column tracking (idempotent)."""
     if getattr(kql_lower._lower_operator, _MARK, False):
         return
+    kql_lower._lower_expr = _lower_expr(kql_lower._lower_expr)  # type: ignore[assignment]
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
