@@ -418,3 +418,16 @@ def test_a_type_or_path_that_is_not_understood_is_refused(engine: KqlEngine, exp
     with pytest.raises(KqlQueryError) as refused:
         engine.execute(f"print {expression}", timespan=None, now=NOW)
     assert refused.value.code == "UnsupportedError"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [("0.5, 10.0, 20.0", 0.746176019310951), ("0.2, 2, 5", 2.4576), ("0.5, 1, 1", 1.0)],
+)
+def test_beta_pdf_is_the_beta_density(engine: KqlEngine, arguments: str, expected: float) -> None:
+    assert _value(engine, f"beta_pdf({arguments})") == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("arguments", ["1.5, 10.0, 20.0", "-10.0, 10.0, 20.0", "0.1, -1.0, 20.0"])
+def test_beta_pdf_outside_its_domain_is_nan(engine: KqlEngine, arguments: str) -> None:
+    assert _value(engine, f"beta_pdf({arguments})") == "NaN"

@@ -209,6 +209,24 @@ def _typed(function: str, count: int, original: _Renderer) -> _Renderer:
     return render
 
 
+def _render_beta_pdf(node: Any) -> str | None:
+    """beta_pdf(x, alpha, beta): the beta distribution's density; NaN outside 0 <= x <= 1 or for a parameter
+    that is not positive, as Kusto answers."""
+    if len(node.args) != 3:
+        return None
+    x, a, b = (f"CAST({arg} AS DOUBLE)" for arg in _args(node))
+    # gamma() is closer than exp(lgamma()) where it does not overflow.
+    beta = (
+        f"CASE WHEN {a} + {b} < 170 THEN gamma({a}) * gamma({b}) / gamma({a} + {b}) "
+        f"ELSE exp(lgamma({a}) + lgamma({b}) - lgamma({a} + {b})) END"
+    )
+    density = f"pow({x}, {a} - 1) * pow(1 - {x}, {b} - 1) / ({beta})"
+    return (
+        f"CASE WHEN {x} IS NULL OR {a} IS NULL OR {b} IS NULL THEN NULL "
+        f"WHEN {x} < 0 OR {x} > 1 OR {a} <= 0 OR {b} <= 0 THEN CAST('NaN' AS DOUBLE) ELSE {density} END"
+    )
+
+
 def more_forms() -> dict[str, _Renderer]:
     """The renderers this module adds, by KQL function name."""
     special = kql_translate._SPECIAL_FORMS
@@ -222,5 +240,6 @@ def more_forms() -> dict[str, _Renderer]:
         "make_timespan": _render_make_timespan,
         "has_any_index": _render_has_any_index,
         "hll_merge": _render_hll_merge,
+        "beta_pdf": _render_beta_pdf,
         "rank_tdigest": _render_rank_tdigest,
     }
