@@ -431,3 +431,36 @@ def test_beta_pdf_is_the_beta_density(engine: KqlEngine, arguments: str, expecte
 @pytest.mark.parametrize("arguments", ["1.5, 10.0, 20.0", "-10.0, 10.0, 20.0", "0.1, -1.0, 20.0"])
 def test_beta_pdf_outside_its_domain_is_nan(engine: KqlEngine, arguments: str) -> None:
     assert _value(engine, f"beta_pdf({arguments})") == "NaN"
+
+
+_ARRAYS = "datatable(index:int, Arr:dynamic)[0, dynamic([5, 1, 3]), 1, dynamic([4, 10, 8, 7]), 2, dynamic([])]"
+
+
+def test_mv_apply_runs_the_subquery_on_each_rows_elements(engine: KqlEngine) -> None:
+    query = f"{_ARRAYS} | mv-apply Arr2=Arr to typeof(long) on (top 2 by Arr2 | summarize Top2=make_list(Arr2))"
+    table = _table(engine, query)
+    assert [column["name"] for column in table["columns"]] == ["index", "Arr", "Top2"]
+    rows = {row[0]: json.loads(row[2]) for row in table["rows"]}
+    # A summarize of no elements is still one row, as Kusto's summarize of an empty input is.
+    assert rows == {0: [5, 3], 1: [10, 8], 2: []}
+
+
+def test_mv_apply_with_an_item_index_and_a_filter(engine: KqlEngine) -> None:
+    query = f"{_ARRAYS} | mv-apply with_itemindex=i value=Arr to typeof(long) on (where i >= 2)"
+    table = _table(engine, query)
+    assert [column["name"] for column in table["columns"]] == ["index", "Arr", "value", "i"]
+    assert sorted((row[0], row[2], row[3]) for row in table["rows"]) == [(0, 3, 2), (1, 7, 3), (1, 8, 2)]
+
+
+def test_mv_apply_expands_several_arrays_in_lockstep(engine: KqlEngine) -> None:
+    query = (
+        "datatable(Val:int, Arr1:dynamic, Arr2:dynamic)[1, dynamic(['A1', 'A2']), dynamic(['B1', 'B2', 'B3'])] "
+        "| mv-apply T1=Arr1, T2=Arr2 on (extend Out = strcat(T1, '_', T2) | summarize Out = make_list(Out))"
+    )
+    table = _table(engine, query)
+    assert json.loads(table["rows"][0][3]) == ["A1_B1", "A2_B2", "_B3"]
+
+
+def test_mv_apply_of_an_unnamed_column_is_refused(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError, match="mv-apply"):
+        engine.execute(f"{_ARRAYS} | mv-apply Arr on (take 1)", timespan=None, now=NOW)
