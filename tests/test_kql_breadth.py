@@ -464,3 +464,57 @@ def test_mv_apply_expands_several_arrays_in_lockstep(engine: KqlEngine) -> None:
 def test_mv_apply_of_an_unnamed_column_is_refused(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError, match="mv-apply"):
         engine.execute(f"{_ARRAYS} | mv-apply Arr on (take 1)", timespan=None, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "expected"),
+    [
+        ("https://shop/api/checkout/1", "checkout", True),
+        ("https://shop/api/CHECKOUT", "checkout", True),
+        ("https://shop/api/checkouts", "checkout", False),
+        ("chec\u212aout now", "checkout", True),  # KELVIN SIGN folds to k for both the filter and the regex
+        ("a x\u017fy b", "xsy", True),  # LONG S folds to s in the regex: no substring filter for an `s` term
+        ("pre-checkout", "checkout", True),
+        ("", "checkout", False),
+    ],
+)
+def test_has_answers_the_same_behind_its_substring_filter(
+    engine: KqlEngine, text: str, term: str, expected: bool
+) -> None:
+    query = f"datatable(Url:string)[{json.dumps(text, ensure_ascii=False)}] | where Url has '{term}' | count"
+    assert _table(engine, query)["rows"] == [[1 if expected else 0]]
+
+
+_TRICKY_TEXTS = [
+    "checkout",
+    "CheckOut-2",
+    "xcheckout",
+    "checkout_x",
+    "Éclair checkout",
+    "ÉcheckoutÉ",
+    "İcheckout",
+    "chec\u212aout",
+    "a x\u017fy b",
+    "XSY",
+    "42checkout",
+    "check out",
+    "",
+]
+
+
+@pytest.mark.parametrize("term", ["checkout", "CheckOut", "xsy", "check out", "é"])
+def test_has_agrees_with_the_plain_case_insensitive_regex(engine: KqlEngine, term: str) -> None:
+    import duckdb
+
+    rows = ", ".join(json.dumps(text, ensure_ascii=False) for text in _TRICKY_TEXTS)
+    table = _table(engine, f"datatable(s:string)[{rows}] | where s has '{term}' | project s")
+    found = sorted(row[0] for row in table["rows"])
+    pattern = "(?i)(?:^|[^\\pL\\pN])" + "".join(f"\\x{{{ord(c):x}}}" for c in term) + "(?:$|[^\\pL\\pN])"
+    connection = duckdb.connect()
+    expected = sorted(
+        text
+        for text in _TRICKY_TEXTS
+        if connection.execute("SELECT regexp_matches(?, ?)", [text, pattern]).fetchall()[0][0]
+    )
+    connection.close()
+    assert found == expected
