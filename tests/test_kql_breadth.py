@@ -518,3 +518,36 @@ def test_has_agrees_with_the_plain_case_insensitive_regex(engine: KqlEngine, ter
     )
     connection.close()
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("tostring(2.0)", "2"),
+        ("tostring(-3.0)", "-3"),
+        ("tostring(1.5)", "1.5"),
+        ("tostring(1/3.0)", "0.3333333333333333"),
+        ("tostring(0.0001)", "0.0001"),
+        ("tostring(123456789012345.0)", "123456789012345"),
+        ("tostring(real(nan))", "NaN"),
+        ("tostring(real(null))", ""),
+        ("strcat('a', 2.0, 'b')", "a2b"),
+        ("strcat_delim('-', 1.0, 2.5)", "1-2.5"),
+        ("tostring(dynamic(2.0))", "2"),
+        ("tostring(dynamic([1.0, 'a1.0', {'b': 3.0}]))", '[1,"a1.0",{"b":3}]'),
+        ("tostring(dynamic('text 1.0'))", "text 1.0"),
+    ],
+)
+def test_tostring_writes_reals_as_kusto_does(engine: KqlEngine, expression: str, expected: str) -> None:
+    assert _value(engine, expression) == expected
+
+
+def test_tostring_of_a_dynamic_column_writes_whole_reals_without_a_fraction(engine: KqlEngine) -> None:
+    table = _table(engine, "print d = dynamic({'a': 1.0}) | project s = tostring(d.a), t = tostring(d)")
+    assert table["rows"] == [["1", '{"a":1}']]
+
+
+@pytest.mark.parametrize("value", ["1e20", "0.00001", "real(+inf)"])
+def test_tostring_of_a_real_written_differently_is_refused(engine: KqlEngine, value: str) -> None:
+    with pytest.raises(KqlQueryError, match="tostring"):
+        engine.execute(f"print tostring({value})", timespan=None, now=NOW)

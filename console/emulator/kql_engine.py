@@ -32,6 +32,7 @@ from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
 from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
+from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
 from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
@@ -1014,9 +1015,7 @@ def _timespan_json(us: str) -> str:
     )
 
 
-# A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
-# is what keeps digits inside them from being read as numbers.
-_WHOLE_NUMBER_TOKEN = r"""'("(?:[^"\\]|\\.)*")|(-?[0-9]+)\.0+([,\]}]|$)'"""
+_WHOLE_NUMBER_TOKEN = WHOLE_NUMBER_TOKEN
 
 
 def _dynamic_text(json_value: str) -> str:

@@ -1072,6 +1072,7 @@ def install() -> None:
             f"duckdb-kql {version} is installed; the local Log Analytics extends {LIBRARY_VERSION} only."
         )
     kql_operators.install_operators()
+    kql_more_functions.install_tostring()
     special = kql_translate._SPECIAL_FORMS
     if getattr(special.get("bin"), "__kql_extension__", False):
         return

@@ -17,7 +17,11 @@ from duckdb_kql import translate as kql_translate
 from console.emulator.kql_operators import TYPEOF
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["more_forms"]
+__all__ = ["WHOLE_NUMBER_TOKEN", "install_tostring", "more_forms", "real_text"]
+
+# A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
+# is what keeps digits inside them from being read as numbers.
+WHOLE_NUMBER_TOKEN = r"""'("(?:[^"\\]|\\.)*")|(-?[0-9]+)\.0+([,\]}]|$)'"""
 
 _Renderer = Callable[[Any], "str | None"]
 
@@ -225,6 +229,63 @@ def _render_beta_pdf(node: Any) -> str | None:
         f"CASE WHEN {x} IS NULL OR {a} IS NULL OR {b} IS NULL THEN NULL "
         f"WHEN {x} < 0 OR {x} > 1 OR {a} <= 0 OR {b} <= 0 THEN CAST('NaN' AS DOUBLE) ELSE {density} END"
     )
+
+
+def real_text(value: str) -> str:
+    """SQL: a real as Kusto writes it (.NET's shortest round-trip form): a whole number without `.0`, NaN as
+    `NaN`; the forms DuckDB spells differently (exponents, infinities, negative zero) are refused."""
+    text = f"CAST({value} AS VARCHAR)"
+    refusal = (
+        "error('tostring() of this real (an exponent form, an infinity or -0) is not supported by this local "
+        "Log Analytics')"
+    )
+    return (
+        f"CASE WHEN isnan({value}) THEN 'NaN' WHEN NOT isfinite({value}) THEN {refusal} "
+        f"WHEN {value} = 0 THEN CASE WHEN starts_with({text}, '-') THEN {refusal} ELSE '0' END "
+        f"WHEN abs({value}) >= 1e15 OR abs({value}) < 1e-4 OR contains({text}, 'e') THEN {refusal} "
+        f"WHEN {value} = trunc({value}) THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE {text} END"
+    )
+
+
+def _render_kql_tostring(original: Callable[[Any], str]) -> Callable[[Any], str]:
+    """The translator's tostring (also behind strcat and strcat_delim), with reals, alone or inside a dynamic
+    value, written as Kusto writes them."""
+
+    def render(node: Any) -> str:
+        sql = original(node)
+        rendered = kql_translate.render_expr(node)
+        # A dynamic's JSON text, with whole reals written without `.0` as Kusto writes them.
+        whole = f"regexp_replace(CAST({rendered} AS VARCHAR), {WHOLE_NUMBER_TOKEN}, '\\1\\2\\3', 'g')"
+        if kql_translate._is_dynamic_expr(node):
+            return (
+                f"CASE WHEN {rendered} IS NULL OR json_type({rendered}) IN ('VARCHAR', 'NULL') THEN {sql} "
+                f"ELSE {whole} END"
+            )
+        json_branch = f" WHEN 'JSON' THEN {rendered} ->> '$'"
+        if sql.count(json_branch) == 1:
+            sql = sql.replace(
+                json_branch,
+                f" WHEN 'JSON' THEN CASE WHEN json_type(TRY_CAST({rendered} AS JSON)) IN ('VARCHAR', 'NULL') "
+                f"THEN {rendered} ->> '$' ELSE {whole} END",
+            )
+        double = (
+            f" WHEN 'DOUBLE' THEN CASE CAST({rendered} AS VARCHAR)"
+            f" WHEN 'nan' THEN 'NaN' WHEN '-nan' THEN 'NaN' ELSE CAST({rendered} AS VARCHAR) END"
+        )
+        if sql.count(double) != 1:
+            return sql
+        return sql.replace(double, f" WHEN 'DOUBLE' THEN {real_text(f'TRY_CAST({rendered} AS DOUBLE)')}")
+
+    return render
+
+
+def install_tostring() -> None:
+    """Wrap the translator's tostring rendering (idempotent)."""
+    if getattr(kql_translate.render_kql_tostring, "__kql_reals__", False):
+        return
+    wrapped = _render_kql_tostring(kql_translate.render_kql_tostring)
+    wrapped.__kql_reals__ = True  # type: ignore[attr-defined]
+    kql_translate.render_kql_tostring = wrapped  # type: ignore[assignment]
 
 
 def more_forms() -> dict[str, _Renderer]:
