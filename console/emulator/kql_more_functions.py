@@ -253,20 +253,24 @@ def _render_kql_tostring(original: Callable[[Any], str]) -> Callable[[Any], str]
 
     def render(node: Any) -> str:
         sql = original(node)
+        if isinstance(node, kql_ir.Literal) and node.kind not in ("real", "decimal", "dynamic"):
+            # Neither a real nor a dynamic: left as the translator writes it (a constant stays one).
+            return sql
         rendered = kql_translate.render_expr(node)
         # A dynamic's JSON text, with whole reals written without `.0` as Kusto writes them.
         whole = f"regexp_replace(CAST({rendered} AS VARCHAR), {WHOLE_NUMBER_TOKEN}, '\\1\\2\\3', 'g')"
+        # A JSON string or null (no number to rewrite): tested on the text, which folds for a constant.
+        textual = (
+            f"({rendered} IS NULL OR starts_with(ltrim(CAST({rendered} AS VARCHAR)), '\"') "
+            f"OR CAST({rendered} AS VARCHAR) = 'null')"
+        )
         if kql_translate._is_dynamic_expr(node):
-            return (
-                f"CASE WHEN {rendered} IS NULL OR json_type({rendered}) IN ('VARCHAR', 'NULL') THEN {sql} "
-                f"ELSE {whole} END"
-            )
+            return f"CASE WHEN {textual} THEN {sql} ELSE {whole} END"
         json_branch = f" WHEN 'JSON' THEN {rendered} ->> '$'"
         if sql.count(json_branch) == 1:
             sql = sql.replace(
                 json_branch,
-                f" WHEN 'JSON' THEN CASE WHEN json_type(TRY_CAST({rendered} AS JSON)) IN ('VARCHAR', 'NULL') "
-                f"THEN {rendered} ->> '$' ELSE {whole} END",
+                f" WHEN 'JSON' THEN CASE WHEN {textual} THEN {rendered} ->> '$' ELSE {whole} END",
             )
         double = (
             f" WHEN 'DOUBLE' THEN CASE CAST({rendered} AS VARCHAR)"
