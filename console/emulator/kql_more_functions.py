@@ -265,12 +265,17 @@ def _render_kql_tostring(original: Callable[[Any], str]) -> Callable[[Any], str]
             f"OR CAST({rendered} AS VARCHAR) = 'null')"
         )
         if kql_translate._is_dynamic_expr(node):
-            return f"CASE WHEN {textual} THEN {sql} ELSE {whole} END"
+            # Only a text with `.0` in it can hold a whole real to rewrite: tested first, as it is cheapest.
+            return (
+                f"CASE WHEN contains(CAST({rendered} AS VARCHAR), '.0') THEN "
+                f"CASE WHEN {textual} THEN {sql} ELSE {whole} END ELSE {sql} END"
+            )
         json_branch = f" WHEN 'JSON' THEN {rendered} ->> '$'"
         if sql.count(json_branch) == 1:
             sql = sql.replace(
                 json_branch,
-                f" WHEN 'JSON' THEN CASE WHEN {textual} THEN {rendered} ->> '$' ELSE {whole} END",
+                f" WHEN 'JSON' THEN CASE WHEN contains(CAST({rendered} AS VARCHAR), '.0') AND NOT {textual} "
+                f"THEN {whole} ELSE {rendered} ->> '$' END",
             )
         double = (
             f" WHEN 'DOUBLE' THEN CASE CAST({rendered} AS VARCHAR)"
