@@ -30,7 +30,11 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
-from console.emulator import kql_extensions
+from console.emulator import kql_extensions, kql_units
+from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
+from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
+from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
+from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 
 log = logging.getLogger(__name__)
 
@@ -302,17 +306,19 @@ def _literal_text(value: str) -> str:
 
 
 def _rewrite_percentiles(text: str) -> str:
-    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them."""
+    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them (and
+    `percentilesw(x, w, 50, 95)` -> `percentilew(x, w, 50), ...`)."""
     tokens = _tokens(text)
     replacements: list[tuple[int, int, str]] = []
     for index, token in enumerate(tokens):
-        if token.kind != "word" or token.text != "percentiles":
+        if token.kind != "word" or token.text not in ("percentiles", "percentilesw"):
             continue
+        weighted = token.text == "percentilesw"
         if index + 1 >= len(tokens) or tokens[index + 1].text != "(":
             continue
         close = _matching_close(tokens, index + 1)
         args = [_span_text(text, part) for part in _split_top(tokens[index + 2 : close], ",")]
-        if len(args) < 2:
+        if len(args) < 2 + weighted:
             continue
         start = token.start
         names: list[str] = []
@@ -322,8 +328,9 @@ def _rewrite_percentiles(text: str) -> str:
             names = [part[0].text for part in _split_top(tokens[open_index + 1 : index - 2], ",") if part]
             start = tokens[open_index].start
         subject = args[0].strip()
+        given = ", ".join(arg.strip() for arg in args[: 1 + weighted])
         pieces = []
-        for position, level in enumerate(args[1:]):
+        for position, level in enumerate(args[1 + weighted :]):
             level = level.strip()
             if names and position < len(names):
                 name = names[position]
@@ -331,7 +338,7 @@ def _rewrite_percentiles(text: str) -> str:
                 name = f"percentile_{subject}_{level.replace('.', '_')}"
             else:
                 name = f"percentile_{level.replace('.', '_')}"
-            pieces.append(f"{name} = percentile({subject}, {level})")
+            pieces.append(f"{name} = {'percentilew' if weighted else 'percentile'}({given}, {level})")
         replacements.append((start, tokens[close].end, ", ".join(pieces)))
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
@@ -364,6 +371,149 @@ def _rewrite_make_limits(text: str) -> str:
 
 
 _PARSE_ANCHOR = "<<parse-start>>"
+
+
+def _rewrite_parse_kv(text: str) -> str:
+    """`parse-kv s as (k: t, ...) with (...)`, which the grammar lacks, as the `extend` that does the same."""
+    tokens = _tokens(text)
+    if not any(token.kind == "word" and token.text == "parse-kv" for token in tokens):
+        return text
+    replacements: list[tuple[int, int, str]] = []
+    for segment in _split_top(tokens, "|"):
+        if not segment or segment[0].text != "parse-kv":
+            continue
+        keyword = next((i for i, token in enumerate(segment) if token.text == "as" and i > 1), None)
+        if keyword is None or keyword + 1 >= len(segment) or segment[keyword + 1].text != "(":
+            raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `as (key: type, ...)`.")
+        keys_close = _matching_close(segment, keyword + 1)
+        keys = []
+        for part in _split_top(segment[keyword + 2 : keys_close], ","):
+            colon = next((i for i, token in enumerate(part) if token.text == ":"), None)
+            if colon is None or colon == 0 or colon + 1 >= len(part):
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: each key needs a type (`key: type`).")
+            column = _span_text(text, part[:colon])
+            name_token = part[1] if part[0].text == "[" and len(part) > 2 else part[0]
+            keys.append(ParseKvKey(column, _literal_text(name_token.text), part[colon + 1].text))
+        options: dict[str, list[str]] = {}
+        end = keys_close
+        rest = segment[keys_close + 1 :]
+        if rest:
+            if rest[0].text != "with" or len(rest) < 2 or rest[1].text != "(":
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `with (option = value, ...)`.")
+            close = _matching_close(segment, keys_close + 2)
+            for part in _split_top(segment[keys_close + 3 : close], ","):
+                if len(part) < 3 or part[1].text != "=":
+                    raise KqlQueryError(400, "SyntaxError", "parse-kv: expected `option = value`.")
+                options.setdefault(part[0].text.lower(), []).append(_span_text(text, part[2:]))
+            end = close
+            if close != len(segment) - 1:
+                raise KqlQueryError(400, "SyntaxError", "parse-kv: unexpected text after its options.")
+        subject = _span_text(text, segment[1:keyword])
+        try:
+            extend = parse_kv_extend(subject, keys, options)
+        except kql_units.KqlRefusalError as refused:
+            raise KqlQueryError(400, "UnsupportedError", refused.sentence) from None
+        replacements.append((segment[0].start, segment[end].end, extend))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+_BY_NAMES_LIST = re.compile(r"dynamic\s*\(\s*\[(.*)\]\s*\)", re.DOTALL)
+
+
+def _rewrite_project_by_names(text: str) -> str:
+    """`project-by-names "a", dynamic(["b"]), "c*"`, which the grammar lacks, as the `project-reorder` with a
+    marker first that the lowering reads as project-by-names."""
+    tokens = _tokens(text)
+    if not any(token.kind == "word" and token.text == "project-by-names" for token in tokens):
+        return text
+    replacements: list[tuple[int, int, str]] = []
+    for segment in _split_top(tokens, "|"):
+        if not segment or segment[0].text != "project-by-names":
+            continue
+        names: list[str] = []
+        for part in _split_top(segment[1:], ","):
+            listed = _BY_NAMES_LIST.fullmatch(_span_text(text, part)) if part else None
+            strings = _tokens(listed.group(1)) if listed is not None else part
+            for token in strings:
+                if token.kind == "string":
+                    names.append(_literal_text(token.text))
+                elif not (listed is not None and token.text == ","):
+                    raise KqlQueryError(
+                        400,
+                        "UnsupportedError",
+                        "project-by-names: only string literals and literal arrays of them are supported by this "
+                        "local Log Analytics.",
+                    )
+        if any("'" in name or "\\" in name for name in names):
+            raise KqlQueryError(
+                400, "UnsupportedError", "project-by-names: a column name with a quote or a backslash is not supported."
+            )
+        patterns = [name if "*" in name and re.fullmatch(r"[A-Za-z0-9_*]+", name) else f"['{name}']" for name in names]
+        replacement = "project-reorder " + ", ".join([BY_NAMES_MARK, *patterns])
+        replacements.append((segment[0].start, segment[-1].end, replacement))
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _trailing_bag_unpack(text: str) -> tuple[str, BagUnpack] | None:
+    """`<query> | evaluate bag_unpack(...)` as the query before it and the unpacking to do after it."""
+    tokens = [token for token in _tokens(text) if token.kind not in ("ws", "comment")]
+    segments = _split_top(tokens, "|")
+    last = segments[-1] if len(segments) > 1 else []
+    if len(last) < 4 or last[0].text != "evaluate" or last[1].text != "bag_unpack" or last[2].text != "(":
+        return None
+    close = _matching_close(last, 2)
+    if close != len(last) - 1:
+        raise KqlQueryError(
+            400, "UnsupportedError", "bag_unpack with an output schema is not supported by this local Log Analytics."
+        )
+    arguments = _split_top(last[3:close], ",")
+    if not arguments[0] or len(arguments[0]) != 1 or arguments[0][0].kind != "word":
+        raise KqlQueryError(400, "UnsupportedError", "bag_unpack: the first argument must be a column name here.")
+    options: dict[str, Any] = {"column": arguments[0][0].text}
+    for argument in arguments[1:]:
+        if len(argument) == 1 and argument[0].kind == "string":
+            options["prefix"] = _literal_text(argument[0].text)
+        elif len(argument) == 3 and argument[1].text == "=" and argument[0].text == "columnsConflict":
+            options["conflict"] = _literal_text(argument[2].text)
+        elif len(argument) > 2 and argument[1].text == "=" and argument[0].text == "ignoredProperties":
+            listed = _BY_NAMES_LIST.fullmatch(_span_text(text, argument[2:]))
+            strings = _tokens(listed.group(1)) if listed is not None else []
+            names = [_literal_text(token.text) for token in strings if token.kind == "string"]
+            if listed is None or any(token.kind not in ("string", "ws") and token.text != "," for token in strings):
+                raise KqlQueryError(400, "UnsupportedError", "bag_unpack: ignoredProperties must be a literal array.")
+            options["ignored"] = tuple(names)
+        else:
+            raise KqlQueryError(
+                400, "UnsupportedError", "This bag_unpack argument is not supported by this local Log Analytics."
+            )
+    try:
+        unpack = BagUnpack(**options)
+    except BagUnpackError as refused:
+        raise KqlQueryError(400, "UnsupportedError", str(refused)) from None
+    pipe = max(
+        token.start for token in tokens if token.kind == "punct" and token.text == "|" and token.start < last[0].start
+    )
+    return text[:pipe], unpack
+
+
+def _rewrite_count_of(text: str) -> str:
+    """`count(x)` (rows, nulls of x included, as Kusto documents) as the aggregate that counts them."""
+    tokens = _tokens(text)
+    replacements = [
+        (token.start, token.end, kql_extensions.COUNT_OF)
+        for index, token in enumerate(tokens[:-2])
+        if token.kind == "word"
+        and token.text == "count"
+        and tokens[index + 1].text == "("
+        and tokens[index + 2].text != ")"
+    ]
+    for start, end, new in reversed(replacements):
+        text = text[:start] + new + text[end:]
+    return text
 
 
 def _rewrite_leading_capture(text: str) -> str:
@@ -514,6 +664,31 @@ _ESCAPED_LIKE = re.compile(
     r"""(I?LIKE) (?:'%' \|\| )?replace\(replace\(replace\('((?:[^'\\%_]|'')*)', '\\', '\\\\'\), """
     r"""'%', '\\%'\), '_', '\\_'\)(?: \|\| '%')? ESCAPE '\\'"""
 )
+
+
+# `x has 'term'` as the engine writes it: a case-insensitive regex with word boundaries around the term.
+_HAS_TERM = re.compile(
+    r"""regexp_matches\((?P<subject>"(?:[^"]|"")+"|coalesce\("(?:[^"]|"")+" ->> '\$', ''\)), """
+    r"""'\(\?i\)\(\?:\^\|\[\^\\pL\\pN\]\)' \|\| regexp_escape\('(?P<term>(?:[^'\\]|'')+)'\) """
+    r"""\|\| '\(\?:\$\|\[\^\\pL\\pN\]\)'\)"""
+)
+# Terms a substring filter can go in front of: ASCII without `s` or LIKE's own special characters.
+_FILTERABLE_TERM = re.compile(r"[A-RT-Za-rt-z0-9 .:/@#=+-]+")
+
+
+def _has_prefilter(match: re.Match[str]) -> str:
+    """`has` made cheaper, with the same answers.
+
+    The case-insensitivity moves onto the term alone (`(?i:term)`): the boundary classes, letters and digits,
+    are closed under case folding, so they match the same characters either way. And an ASCII term without
+    `s` goes behind a substring test (ILIKE): the regex's case folding matches `ſ` for `s`, which ILIKE does
+    not, while every other ASCII letter folds the same in both, so whatever the regex matches ILIKE does too.
+    """
+    subject, term = match.group("subject"), match.group("term")
+    regex = f"regexp_matches({subject}, '(?:^|[^\\pL\\pN])(?i:' || regexp_escape('{term}') || ')(?:$|[^\\pL\\pN])')"
+    if _FILTERABLE_TERM.fullmatch(term) is None:
+        return regex
+    return f"({subject} ILIKE '%{term}%' AND {regex})"
 
 
 def _like_replacement(match: re.Match[str]) -> str:
@@ -748,6 +923,7 @@ def _replace_reference(text: str, name: str, replacement: str) -> str:
 
 
 _SERIES_CALL = "SELECT UNNEST(generate_series("
+_ITEM_INDEX_SERIES = "UNNEST(generate_series(CAST(0 AS BIGINT), CASE json_type("
 
 
 def _stream_series(sql: str) -> str:
@@ -765,7 +941,8 @@ def _stream_series(sql: str) -> str:
         sql = sql[:start] + streamed + sql[end:]
     # Left over, the list form would be built whole in memory; inside an expression (zip() over
     # two arrays' lengths) it is bounded by values already in memory.
-    if "UNNEST(generate_series(" in sql:
+    # mv-expand's with_itemindex counts over each expanded array, which is bounded by the array.
+    if "UNNEST(generate_series(" in sql.replace(_ITEM_INDEX_SERIES, ""):
         raise KqlQueryError(400, "UnsupportedError", "This form of range is not supported by this local Log Analytics.")
     return sql
 
@@ -773,6 +950,7 @@ def _stream_series(sql: str) -> str:
 def _optimize_sql(sql: str) -> str:
     sql = _stream_series(sql)
     sql = _ESCAPED_LIKE.sub(_like_replacement, sql)
+    sql = _HAS_TERM.sub(_has_prefilter, sql)
     pieces: list[str] = []
     position = 0
     for match in _WHERE_CLAUSE.finditer(sql):
@@ -837,9 +1015,7 @@ def _timespan_json(us: str) -> str:
     )
 
 
-# A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
-# is what keeps digits inside them from being read as numbers.
-_WHOLE_NUMBER_TOKEN = r"""'("(?:[^"\\]|\\.)*")|(-?[0-9]+)\.0+([,\]}]|$)'"""
+_WHOLE_NUMBER_TOKEN = WHOLE_NUMBER_TOKEN
 
 
 def _dynamic_text(json_value: str) -> str:
@@ -958,15 +1134,6 @@ class _Watchdog:
                 earliest = min((deadline for deadline, _ in self._deadlines.values()), default=None)
                 self._wake_at = math.inf if earliest is None else earliest
                 self._condition.wait(None if earliest is None else max(earliest - now, 0.001))
-
-
-def _counts_an_argument(query: str, name: str) -> bool:
-    """Whether the query calls `count(name ...)`: the engine reads that as a call of `name`."""
-    tokens = _tokens(query)
-    return any(
-        token.text.lower() == "count" and tokens[index + 1].text == "(" and tokens[index + 2].text == name
-        for index, token in enumerate(tokens[:-2])
-    )
 
 
 def _camel_to_kql(name: str) -> str:
@@ -1101,6 +1268,7 @@ class KqlEngine:
             ) from None
 
     def _translate_checked(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
+        query = _rewrite_project_by_names(_rewrite_parse_kv(query))
         diagnostics = duckdb_kql.validate(query)
         if diagnostics:
             first = diagnostics[0]
@@ -1113,7 +1281,7 @@ class KqlEngine:
             )
         body, kind, options = strip_render(query)
         render = RenderInfo(kind, options) if kind else None
-        rewritten = _rewrite_leading_capture(_rewrite_make_limits(_rewrite_percentiles(body)))
+        rewritten = _rewrite_leading_capture(_rewrite_make_limits(_rewrite_percentiles(_rewrite_count_of(body))))
         schema = self._translation_schema()
         try:
             series = _find_make_series(rewritten)
@@ -1141,6 +1309,8 @@ class KqlEngine:
         return _Translation(_optimize_sql(sql), parameters, uses_clock, tables, render)
 
     def _unsupported(self, query: str, error: KqlUnsupportedError) -> KqlQueryError:
+        if isinstance(error, kql_units.KqlRefusalError):
+            return KqlQueryError(400, "UnsupportedError", error.sentence)
         construct = error.construct
         line = column = None
         if error.span is not None:
@@ -1152,14 +1322,8 @@ class KqlEngine:
                     construct = words.group()
         elif ":" in construct:
             family, name = construct.split(":", 1)
+            name = {kql_extensions.COUNT_OF: "count", TYPEOF: "typeof"}.get(name, name)
             construct = f"{name}()" if family in ("function", "aggregate") else name
-            if family == "aggregate" and _counts_an_argument(query, name):
-                return KqlQueryError(
-                    400,
-                    "UnsupportedError",
-                    "'count()' with an argument is not supported by this local Log Analytics: count() counts "
-                    "rows, and countif(isnotnull(x)) counts those where x is not null.",
-                )
         elif construct.endswith(("Operator", "OperatorPart")):
             construct = _camel_to_kql(construct.removesuffix("Part").removesuffix("Operator"))
         where = f" (line {line}, position {column})" if line is not None else ""
@@ -1284,6 +1448,21 @@ class KqlEngine:
         resource-centric query does. Raises `KqlQueryError` for a query the service refuses or one
         that runs past `timeout_s`.
         """
+        unpack = _trailing_bag_unpack(query) if "bag_unpack" in query else None
+        if unpack is not None:
+            before = self.execute(
+                unpack[0],
+                timespan=timespan,
+                now=now,
+                row_cap=row_cap,
+                size_cap_bytes=size_cap_bytes,
+                timeout_s=timeout_s,
+                resource_scope=resource_scope,
+            )
+            try:
+                return unpack[1].apply(before)
+            except BagUnpackError as refused:
+                raise KqlQueryError(400, "UnsupportedError", str(refused)) from None
         cursor = self._cursor()
         token: int | None = None
         try:

@@ -10,6 +10,8 @@ created on the engine's connection. Everything here is tied to the pinned librar
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,11 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-__all__ = ["LIBRARY_VERSION", "MACROS", "install"]
+from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_units
+
+__all__ = ["COUNT_OF", "LIBRARY_VERSION", "MACROS", "install"]
+
+COUNT_OF = "__kql_count_of"
 
 LIBRARY_VERSION = "1.1.2"
 
@@ -123,6 +129,11 @@ MACROS: tuple[str, ...] = (
     "/ sqrt(list_sum(list_transform(x, lambda v: (v - list_avg(x)) ^ 2)) "
     "* list_sum(list_transform(y, lambda v: (v - list_avg(y)) ^ 2))) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
+    # A weight of a weighted percentile: a whole number of times, at most a million per value.
+    "CREATE OR REPLACE MACRO __kql_weight(w) AS CASE WHEN w IS NULL OR w < 0 OR w <> floor(w) THEN "
+    "error('a weighted percentile needs weights that are whole numbers, not negative and not null') "
+    "WHEN w > 1000000 THEN error('a weighted percentile weight above 1,000,000 is not supported by this local "
+    "Log Analytics') ELSE CAST(w AS BIGINT) END",
 )
 
 
@@ -356,6 +367,9 @@ def _replaced_scalars() -> list[Any]:
     return [f(name, "template", template, arities) for name, template, arities in (*_SCALARS, *_series_rows())]
 
 
+# Each value repeated as many times as its weight says: a weighted percentile is the percentile of those.
+_WEIGHTED_VALUES = "flatten(list(list_resize([{0}], __kql_weight({1}), {0})) FILTER (WHERE {0} IS NOT NULL))"
+
 # (name, SQL template, argument counts, output-name prefix)
 _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("stdevp", "coalesce(stddev_pop({0}), 0.0)", (1,), "stdevp"),
@@ -412,6 +426,7 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
     ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
+    ("percentilew", f"list_aggregate({_WEIGHTED_VALUES}, 'quantile_disc', ({{2}}) / 100.0)", (3,), "percentile"),
 )
 
 
@@ -421,6 +436,15 @@ _NAMED_AFTER_TWO = frozenset({"covariance", "covariancep", "covarianceif", "cova
 
 def _aggregate_name(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
     def name(spec: Any, expr: Any) -> str:
+        if spec.name == COUNT_OF and len(expr.args) == 1:
+            return f"count_{kql_naming.expression_name(expr.args[0]) or ''}"
+        if spec.name == "percentilew" and len(expr.args) == 3:
+            level = expr.args[2]
+            subject = kql_naming.expression_name(expr.args[0]) or ""
+            if isinstance(level, kql_ir.Literal) and isinstance(level.value, (int, float)):
+                number = int(level.value) if float(level.value).is_integer() else level.value
+                return f"percentile_{subject}_{str(number).replace('.', '_')}"
+            return f"percentile_{subject}"
         if spec.name not in _NAMED_AFTER_TWO:
             return original(spec, expr)
         names = [kql_naming.expression_name(arg) for arg in expr.args[:2]]
@@ -431,6 +455,36 @@ def _aggregate_name(original: Callable[[Any, Any], str]) -> Callable[[Any, Any],
         return f"{spec.prefix}_{names[0]}_{names[1]}"
 
     return name
+
+
+class _WeightedPercentilesArray(kql_functions.AggregateSpec):
+    """percentilesw_array(x, weight, p1, ...) or (x, weight, dynamic([p1, ...])): weighted percentiles, in an array."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) < 3:
+            raise ValueError("percentilesw_array() takes a value, a weight and at least one percentile")
+        values = _WEIGHTED_VALUES.format(*args[:2])
+        levels = args[2:]
+        if len(levels) == 1:
+            # A dynamic array of percentiles: DuckDB needs each level as a constant, so only a literal array.
+            literal = re.fullmatch(r"CAST\('(\[[-0-9., ]*\])' AS JSON\)", levels[0])
+            if literal is not None:
+                levels = [repr(float(level)) for level in json.loads(literal.group(1))]
+            elif "JSON" in levels[0]:
+                raise kql_units.KqlRefusalError(
+                    "percentilesw_array(): the percentiles must be numbers or a literal array of numbers here."
+                )
+        picks = ", ".join(f"list_aggregate({values}, 'quantile_disc', ({level}) / 100.0)" for level in levels)
+        return f"to_json([{picks}])"
+
+
+class _Count(kql_functions.AggregateSpec):
+    """count() of the rows, or count(x): also of the rows (nulls of x included, as Kusto documents)."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) > 1:
+            raise ValueError("count() takes no argument or one")
+        return "count(*)" if not args else f"count(CASE WHEN ({args[0]}) IS NULL THEN 1 ELSE 1 END)"
 
 
 class _PercentilesArray(kql_functions.AggregateSpec):
@@ -447,6 +501,11 @@ def _added_aggregates() -> list[Any]:
     a = kql_functions.AggregateSpec
     added = [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
     added.append(_PercentilesArray("percentiles_array", "", (), name_prefix="percentiles"))
+    # "The standard count function includes null values in its count" (the summarize docs): count(x)
+    # counts rows as count() does, and still reads x, so that a name that does not exist is refused.
+    # The grammar reads `count(x)` oddly, so the engine writes it as this function.
+    added.append(_Count(COUNT_OF, "", (1,), name_prefix="count"))
+    added.append(_WeightedPercentilesArray("percentilesw_array", "", (), name_prefix="percentile"))
     return added
 
 
@@ -997,6 +1056,9 @@ def _special_forms() -> dict[str, _Renderer]:
         "format_ipv4": _render_format_ipv4(with_mask=False),
         "format_ipv4_mask": _render_format_ipv4(with_mask=True),
     }
+    forms.update(kql_units.unit_forms())
+    forms.update(kql_more_functions.more_forms())
+    forms.update(kql_parse_kv.parse_kv_forms())
     forms["array_shift_left"] = _render_array_shift(1)
     forms["array_shift_right"] = _render_array_shift(-1)
     return forms
@@ -1009,6 +1071,8 @@ def install() -> None:
         raise RuntimeError(
             f"duckdb-kql {version} is installed; the local Log Analytics extends {LIBRARY_VERSION} only."
         )
+    kql_operators.install_operators()
+    kql_more_functions.install_tostring()
     special = kql_translate._SPECIAL_FORMS
     if getattr(special.get("bin"), "__kql_extension__", False):
         return
@@ -1023,6 +1087,21 @@ def install() -> None:
     for name, renderer in _special_forms().items():
         special[name] = renderer
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
+    # `project dcount_hll(merged)` is `dcount_hll_merged` (four of the Kusto documentation's examples).
+    kql_naming._PREFIXED["dcount_hll"] = "dcount_hll"
+    todatetime = _exact_todatetime(kql_functions._TODATETIME)
+    setattr(kql_translate, "_TODATETIME", todatetime)  # noqa: B010 - the translator reads it from its own module
+    kql_functions.SCALAR_FUNCTIONS["todatetime"] = kql_functions.FunctionSpec(
+        "todatetime", "template", todatetime, (1,)
+    )
+
+
+def _exact_todatetime(template: str) -> str:
+    """The engine's datetime parsing (literals, todatetime(), parse captures), refusing text with a fraction
+    finer than a microsecond: DuckDB would drop the digits where Kusto keeps them (to 100 ns)."""
+    finer = "regexp_matches(CAST({0} AS VARCHAR), '[.][0-9]{{6}}0*[1-9]')"
+    refusal = "error('a datetime finer than a microsecond is not supported by this local Log Analytics')"
+    return f"(CASE WHEN {finer} THEN {refusal} ELSE {template} END)"
 
 
 def prepare(connection: Any) -> None:

@@ -1,0 +1,278 @@
+"""Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
+`project-by-names`, and `project-away` with wildcards.
+
+Each is lowered (from the library's syntax tree) to `ColumnPick`, an operator of the library's IR
+defined here, which the translator renders as a SELECT of the chosen columns and whose output
+columns the library's schema tracking learns through `columns_after`. The library's three entry
+points (`lower._lower_operator`, `translate.render_operator`, `schema._operator_columns_unchecked`)
+are wrapped, not copied; anything else still goes to them. Tied to the pinned library version.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from duckdb_kql import ir as kql_ir
+from duckdb_kql import lower as kql_lower
+from duckdb_kql import schema as kql_schema
+from duckdb_kql import translate as kql_translate
+
+from console.emulator.kql_units import KqlRefusalError
+
+__all__ = ["BY_NAMES_MARK", "TYPEOF", "ColumnPick", "MvApply", "install_operators"]
+
+# `typeof(T)` as a function argument (extract(..., typeof(long))) is lowered to a call of this function
+# with T's name; the functions that take a type read it, and anything else refuses it.
+TYPEOF = "__kql_typeof"
+
+# `project-by-names "a", "b*"`, which the grammar lacks, reaches the lowering as
+# `project-reorder __kql_project_by_names, ['a'], b*` (the engine rewrites it so).
+BY_NAMES_MARK = "__kql_project_by_names"
+
+_MARK = "__kql_operators__"
+_KINDS = {"ProjectReorderOperator": "project-reorder", "ProjectKeepOperator": "project-keep"}
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\[(['\"])(.*)\1\]")
+_PATTERN = re.compile(r"[A-Za-z0-9_*]+")
+
+
+@dataclass(frozen=True)
+class ColumnPick(kql_ir.Operator):
+    """project-reorder / project-keep / project-away by names and wildcards (`a*`), with `asc`/`desc` for
+    project-reorder's wildcards."""
+
+    operator: str
+    patterns: tuple[tuple[str, str], ...]
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The output columns, in order, for input columns `cols`."""
+        picked: list[str] = []
+        for pattern, direction in self.patterns:
+            if "*" in pattern:
+                matched = [c for c in cols if fnmatch.fnmatchcase(c, pattern) and c not in picked]
+            else:
+                matched = [c for c in cols if c == pattern and c not in picked]
+                if pattern not in cols and self.operator != "project-by-names":
+                    raise KqlRefusalError(f"Failed to resolve scalar expression named '{pattern}'.")
+            if direction:
+                ordered = sorted(matched)
+                if ordered != sorted(matched, key=str.casefold):
+                    raise KqlRefusalError(
+                        f"{self.operator}: ordering names that differ in case is not supported by this local "
+                        "Log Analytics."
+                    )
+                matched = ordered if direction == "asc" else ordered[::-1]
+            picked.extend(matched)
+        if self.operator == "project-reorder":
+            return picked + [c for c in cols if c not in picked]
+        if self.operator == "project-keep":
+            return [c for c in cols if c in picked]
+        if self.operator == "project-by-names":
+            return picked
+        return [c for c in cols if c not in picked]
+
+
+_APPLY_SOURCE = "__kql_apply_input"
+_ROW = "__kql_row"
+
+
+@dataclass(frozen=True)
+class MvApply(kql_ir.Operator):
+    """`mv-apply [with_itemindex=i] x = Arr [to typeof(T)], ... on (subquery)`.
+
+    Each input row's arrays are expanded (the library's mv-expand, in lockstep) and the subquery runs
+    on those rows alone: a LATERAL subquery per input row, so `take`, `top` and `summarize` (one row
+    even for an empty array) mean what they mean in Kusto. The output is the input row's columns
+    followed by the subquery's, a column the subquery also has taken from the subquery.
+    """
+
+    expand: tuple[kql_ir.Operator, ...]
+    subquery: tuple[kql_ir.Operator, ...]
+
+    def _expanded_columns(self, cols: list[str]) -> list[str]:
+        expanded = [*cols, _ROW]
+        for op in self.expand:
+            expanded = kql_schema._operator_columns(op, expanded, None)
+        return [c for c in expanded if c != _ROW]
+
+    def _check(self, cols: list[str]) -> None:
+        for op in self.expand:
+            if isinstance(op, kql_ir.MvExpand):
+                names = [target.name or target.column for target in op.targets]
+                names += [op.item_index] if op.item_index else []
+                if any(name in cols for name in names):
+                    raise KqlRefusalError(
+                        "mv-apply: an expanded column named like an input column is not supported by this local "
+                        "Log Analytics; name it (mv-apply x = Column ...)."
+                    )
+
+    def _subquery(self, cols: list[str]) -> tuple[kql_ir.Query, dict[str, list[str]]]:
+        query = kql_ir.Query(kql_ir.TableRef(_APPLY_SOURCE), list(self.subquery))
+        return query, {_APPLY_SOURCE: self._expanded_columns(cols)}
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The output columns for input columns `cols`."""
+        self._check(cols)
+        query, schema = self._subquery(cols)
+        inner = kql_schema.output_columns(query, schema)
+        return [c for c in cols if c not in inner] + inner
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`)."""
+        self._check(cols)
+        stages = [f"__ma_a AS (SELECT *, row_number() OVER () AS {_ROW} FROM {prev})"]
+        expanded = [*cols, _ROW]
+        for index, op in enumerate(self.expand):
+            before = "__ma_a" if index == 0 else f"__ma_e{index - 1}"
+            stages.append(f"__ma_e{index} AS ({_original_render(op, before, expanded)})")
+            expanded = kql_schema._operator_columns(op, expanded, None)
+        query, schema = self._subquery(cols)
+        inner_sql = str(kql_translate.to_sql(query, schema))
+        rows = (
+            f"(SELECT * EXCLUDE ({_ROW}) FROM __ma_e{len(self.expand) - 1} AS __ma_e "
+            f"WHERE __ma_e.{_ROW} = __ma_a.{_ROW})"
+        )
+        source = kql_translate.quote_ident(_APPLY_SOURCE)
+        if inner_sql.count(source) != 1:
+            raise KqlRefusalError("mv-apply: this subquery is not supported by this local Log Analytics.")
+        inner_sql = inner_sql.replace(source, rows)
+        inner = kql_schema.output_columns(query, schema)
+        kept = ", ".join(f"__ma_a.{kql_translate.quote_ident(c)}" for c in cols if c not in inner)
+        chosen = f"{kept}, __ma_s.*" if kept else "__ma_s.*"
+        return (
+            f"WITH {', '.join(stages)} SELECT {chosen} FROM __ma_a, LATERAL ({inner_sql}) AS __ma_s "
+            f"ORDER BY __ma_a.{_ROW}"
+        )
+
+
+def _lower_mv_apply(node: Any) -> MvApply:
+    kids = kql_lower._rule_children(node)
+    sub = [kid for kid in kids if kql_lower._cls(kid) == "ContextualSubExpression"]
+    if len(sub) != 1:
+        raise KqlRefusalError("mv-apply: expected `on (subquery)`.")
+    targets = [kid for kid in kids if kid is not sub[0]]
+    expanded = kql_lower._lower_mv_expand(node, targets)
+    expand = tuple(expanded) if isinstance(expanded, list) else (expanded,)
+    pipe = kql_lower._rule_children(sub[0])
+    operators = kql_lower._rule_children(pipe[0]) if len(pipe) == 1 else []
+    if not operators or kql_lower._cls(pipe[0]) != "PipeSubExpression":
+        raise KqlRefusalError("mv-apply: this subquery is not supported by this local Log Analytics.")
+    return MvApply(expand, tuple(kql_lower._lower_operators(operators)))
+
+
+def _pattern(node: Any, operator: str) -> str:
+    text = str(node.getText())
+    plain = _PLAIN_NAME.fullmatch(text)
+    if plain is not None and plain.group(2) is not None:
+        return plain.group(2)
+    if _PATTERN.fullmatch(text) is None:
+        raise KqlRefusalError(f"{operator}: the column pattern {text} is not supported by this local Log Analytics.")
+    return text
+
+
+def _lower_pick(node: Any, operator: str) -> ColumnPick:
+    patterns: list[tuple[str, str]] = []
+    for kid in kql_lower._rule_children(node):
+        if kql_lower._cls(kid) == "ProjectReorderExpression":
+            parts = kql_lower._rule_children(kid)
+            name = _pattern(parts[0], operator)
+            direction = kid.getText()[len(parts[0].getText()) :].lower()
+            if direction not in ("", "asc", "desc"):
+                raise KqlRefusalError(f"{operator}: {direction} is not supported by this local Log Analytics.")
+            patterns.append((name, direction))
+        else:
+            patterns.append((_pattern(kid, operator), ""))
+    if patterns and patterns[0] == (BY_NAMES_MARK, ""):
+        operator, patterns = "project-by-names", patterns[1:]
+    if not patterns:
+        raise KqlRefusalError(f"{operator}: name at least one column.")
+    return ColumnPick(operator, tuple(patterns))
+
+
+def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def lower(node: Any) -> Any:
+        inner = node
+        while kql_lower._cls(inner) in ("PipedOperator", "AfterPipeOperator") and kql_lower._rule_children(inner):
+            inner = kql_lower._rule_children(inner)[0]
+        inner = kql_lower._collapse(inner)
+        kind = kql_lower._cls(inner)
+        if kind in _KINDS:
+            return _lower_pick(inner, _KINDS[kind])
+        if kind == "ProjectAwayOperator" and "*" in inner.getText():
+            return _lower_pick(inner, "project-away")
+        if kind == "MvapplyOperator":
+            return _lower_mv_apply(inner)
+        return original(node)
+
+    setattr(lower, _MARK, True)
+    return lower
+
+
+def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
+    def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
+        if isinstance(op, MvApply):
+            if cols is None:
+                raise KqlRefusalError("mv-apply: the input's columns are not known here.")
+            return op.render(prev, cols)
+        if not isinstance(op, ColumnPick):
+            return original(op, prev, cols)
+        if cols is None:
+            raise KqlRefusalError(f"{op.operator}: the input's columns are not known here.")
+        chosen = op.columns_after(cols)
+        if not chosen:
+            raise KqlRefusalError(f"{op.operator}: no column would be left.")
+        return f"SELECT {', '.join(kql_translate.quote_ident(c) for c in chosen)} FROM {prev}"
+
+    return render
+
+
+def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
+        if isinstance(op, (ColumnPick, MvApply)):
+            return op.columns_after(cols)
+        return original(op, cols, schema)
+
+    return columns
+
+
+def _lower_expr(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def lower(node: Any) -> Any:
+        inner = kql_lower._collapse(node)
+        if kql_lower._cls(inner) == "TypeLiteralExpression":
+            text = str(inner.getText())
+            name = text[text.find("(") + 1 : text.rfind(")")].strip().lower()
+            return kql_ir.FunctionCall(TYPEOF, (kql_ir.Literal(name, "string"),))
+        return original(node)
+
+    return lower
+
+
+def _original_render(op: Any, prev: str, cols: list[str]) -> str:
+    """The library's own rendering of one operator (kept when it is wrapped)."""
+    render = getattr(_original_render, "render", kql_translate.render_operator)
+    return str(render(op, prev, cols))
+
+
+def install_operators() -> None:
+    """Wrap the library's lowering, rendering and column tracking (idempotent)."""
+    if getattr(kql_lower._lower_operator, _MARK, False):
+        return
+    kql_lower._lower_expr = _lower_expr(kql_lower._lower_expr)  # type: ignore[assignment]
+    kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
+    setattr(_original_render, "render", kql_translate.render_operator)  # noqa: B010
+    kql_translate.render_operator = _render_operator(kql_translate.render_operator)
+    kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
+
+
+_REQUIRED = (
+    kql_lower._cls,
+    kql_lower._collapse,
+    kql_lower._rule_children,
+    kql_lower._lower_operator,
+    kql_translate.render_operator,
+    kql_translate.quote_ident,
+    kql_schema._operator_columns_unchecked,
+)
