@@ -9,16 +9,25 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from click.testing import CliRunner, Result
+from textual.widgets import Static
 
+from console.app import OpsConsole
+from console.cli import main
 from console.cloud import local_profile
-from console.emulator.server import EmulatorConfig, RunningEmulator, start_emulator
+from console.emulator import estate
+from console.emulator.server import EmulatorConfig, RunningEmulator, start_emulator, write_record
 from console.services import Services, make_services
 from console.settings import Settings
+
+ScreenT = TypeVar("ScreenT")
 
 
 class EmulatorThread:
@@ -66,6 +75,17 @@ def control(readiness: dict[str, Any], method: str, rules: list[dict[str, Any]] 
     return _control_route(readiness, "faults", method, rules)
 
 
+def request_counts(readiness: dict[str, Any]) -> dict[str, int]:
+    """Authenticated requests the local Azure's handlers received, by method."""
+    counts: dict[str, int] = _control_route(readiness, "requests")
+    return counts
+
+
+def changes_sent(emulator: EmulatorThread) -> int:
+    """Requests that could change something (anything but GET) the local Azure received."""
+    return sum(n for method, n in request_counts(emulator.readiness).items() if method != "GET")
+
+
 def telemetry_status(readiness: dict[str, Any]) -> dict[str, Any]:
     """The local Azure's telemetry status: ready, progress, complete_from."""
     return dict(_control_route(readiness, "status")["telemetry"])
@@ -89,6 +109,24 @@ async def until(pilot: Any, condition: Callable[[], bool], what: str, attempts: 
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def screen_of(app: OpsConsole, kind: type[ScreenT]) -> ScreenT:
+    """The screen of `kind` on the app's stack (under any dialog above it)."""
+    for screen in app.screen_stack:
+        if isinstance(screen, kind):
+            return screen
+    raise AssertionError(f"no {kind.__name__} in {app.screen_stack}")
+
+
+def notices(app: OpsConsole) -> list[str]:
+    """The messages of the notifications the app shows."""
+    return [str(n.message) for n in app._notifications]
+
+
+def text_of(screen: Any) -> str:
+    """All the static text on a screen, in one line."""
+    return " ".join(str(s.render()) for s in screen.query(Static))
+
+
 def identity_environment(readiness: dict[str, Any]) -> dict[str, str]:
     return {
         "IDENTITY_ENDPOINT": readiness["identity_endpoint"],
@@ -97,34 +135,165 @@ def identity_environment(readiness: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def use_identity(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorThread) -> None:
+    """Sign the SDKs in with `emulator`'s managed identity for one test (monkeypatch puts the variables back)."""
+    for name, value in identity_environment(emulator.readiness).items():
+        monkeypatch.setenv(name, value)
+
+
+@contextmanager
+def environment_set(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block and put back what was there (where monkeypatch cannot: a module's or
+    the session's set-up)."""
+    previous = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def start_local_azure(
+    data_dir: Path,
+    *,
+    started_with: Mapping[str, str] | None = None,
+    kind: type[EmulatorThread] = EmulatorThread,
+    **config: Any,
+) -> EmulatorThread:
+    """Start a local Azure seeded afresh in `data_dir`, with a small telemetry scale and no live traffic unless
+    `config` (EmulatorConfig's fields) says otherwise; `started_with`: environment variables set only while it
+    starts. The caller stops it."""
+    emulator = kind(EmulatorConfig(data_dir=data_dir, **{"telemetry_scale": 0.01, "live_traffic": False, **config}))
+    with environment_set(started_with or {}):
+        emulator.start()
+    return emulator
+
+
+def module_azure(
+    directory: str,
+    *,
+    started_with: Mapping[str, str] | None = None,
+    then: Callable[[EmulatorThread], None] | None = None,
+    kind: type[EmulatorThread] = EmulatorThread,
+    **config: Any,
+) -> Any:
+    """A module-scoped fixture: a local Azure of the module's own (see `start_local_azure`), in `directory` of the
+    session's temporary folder; `then` runs once it has started (say, to wait for its telemetry). Each call makes
+    one fixture: bind it to one name in one module."""
+
+    @pytest.fixture(scope="module")
+    def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
+        data_dir = tmp_path_factory.mktemp(directory)
+        emulator = start_local_azure(data_dir, started_with=started_with, kind=kind, **config)
+        try:
+            if then is not None:
+                then(emulator)
+            yield emulator
+        finally:
+            emulator.stop()
+
+    return azure
+
+
+@asynccontextmanager
+async def services_on(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[Callable[..., Services]]:
+    """Build Services against `emulator` (no retries unless changed: `build(retry_total=3)`), signed in with its
+    identity; every one built is closed at the end."""
+    use_identity(monkeypatch, emulator)
+    built: list[Services] = []
+
+    def build(**changes: Any) -> Services:
+        settings = replace(Settings(data_dir=tmp_path / "data", retry_total=0, refresh_seconds=0), **changes)
+        made = make_services(settings, profile=local_profile(emulator.readiness))
+        built.append(made)
+        return made
+
+    yield build
+    for made in built:
+        await made.close()
+
+
+@contextmanager
+def fault_rules(emulator: EmulatorThread) -> Iterator[Callable[[list[dict[str, Any]]], Any]]:
+    """Install fault rules on `emulator` for a block; cleared afterwards."""
+    yield lambda rules: control(emulator.readiness, "PUT", rules)
+    control(emulator.readiness, "DELETE")
+
+
+def area_app(
+    emulator: EmulatorThread,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    area: str,
+    prepare: Callable[[Services], None] | None = None,
+) -> Callable[..., OpsConsole]:
+    """Build the console opening on `area` (the production subscription unless changed), its services on
+    `emulator` and signed in with its identity for the test; `prepare` sees the services first."""
+    use_identity(monkeypatch, emulator)
+
+    def build(**changes: Any) -> OpsConsole:
+        chosen = replace(settings, **{"subscription": estate.PROD_SUBSCRIPTION, **changes})
+        services = make_services(chosen, profile=local_profile(emulator.readiness))
+        if prepare is not None:
+            prepare(services)
+        return OpsConsole(chosen, services, start_area=area)
+
+    return build
+
+
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Config and data dirs of this test only, no console variables from outside; returns the data dir."""
+    monkeypatch.setenv("OPSCONSOLE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "data"))
+    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def reuse(data_dir: Path, emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `--demo` at a running local Azure (its record in the data dir); env restored after the test."""
+    (data_dir / "local-azure").mkdir(parents=True, exist_ok=True)
+    write_record(data_dir / "local-azure", emulator.readiness)
+    use_identity(monkeypatch, emulator)  # `--demo` sets these in this process; monkeypatch puts them back
+
+
+def demo_environment(emulator: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Config and data dirs of this test, with `--demo` pointed at `emulator` through its record; returns the
+    variables set (for a subprocess's environment)."""
+    data = isolated_home(tmp_path, monkeypatch)
+    reuse(data, emulator, monkeypatch)
+    return {
+        "OPSCONSOLE_DATA_DIR": str(data),
+        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
+        **identity_environment(emulator.readiness),
+    }
+
+
+def invoke(*args: str) -> Result:
+    """Run the headless CLI in this process."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
 @pytest.fixture(scope="session")
 def local_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
     """One local Azure for the session: small pages (to exercise paging) and a small telemetry scale."""
-    data_dir = tmp_path_factory.mktemp("local-azure")
-    emulator = EmulatorThread(
-        EmulatorConfig(data_dir=data_dir, page_size=7, telemetry_scale=0.01, live_traffic=False, seed_delay_s=0)
-    )
-    emulator.start()
-    previous = {k: os.environ.get(k) for k in identity_environment(emulator.readiness)}
-    os.environ.update(identity_environment(emulator.readiness))
-    yield emulator
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    emulator = start_local_azure(tmp_path_factory.mktemp("local-azure"), page_size=7, seed_delay_s=0)
+    with environment_set(identity_environment(emulator.readiness)):
+        yield emulator
     emulator.stop()
 
 
 @pytest.fixture
 def faults(local_azure: EmulatorThread) -> Iterator[Callable[[list[dict[str, Any]]], Any]]:
     """Install fault rules for one test; cleared afterwards."""
-
-    def install(rules: list[dict[str, Any]]) -> Any:
-        return control(local_azure.readiness, "PUT", rules)
-
-    yield install
-    control(local_azure.readiness, "DELETE")
+    with fault_rules(local_azure) as install:
+        yield install
 
 
 @pytest.fixture
@@ -137,8 +306,6 @@ def make_local_services(local_azure: EmulatorThread, settings: Settings) -> Call
     """Build Services against the session's local Azure (call inside the test's event loop)."""
 
     def build(**changes: Any) -> Services:
-        from dataclasses import replace
-
         return make_services(replace(settings, **changes), profile=local_profile(local_azure.readiness))
 
     return build

@@ -7,51 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, control, demo_environment, invoke, module_azure
 
-from console.cli import main
-from console.emulator.server import EmulatorConfig, write_record
-
-
-@pytest.fixture(scope="module")
-def alerts_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("alerts-cli-azure"),
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=3600,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+alerts_azure = module_azure("alerts-cli-azure", seed_delay_s=3600)
 
 
 @pytest.fixture
 def demo_home(alerts_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--demo` pointed at the module's local Azure through its record."""
-    data = tmp_path / "data"
-    (data / "local-azure").mkdir(parents=True)
-    write_record(data / "local-azure", alerts_azure.readiness)
-    env = {
-        "OPSCONSOLE_DATA_DIR": str(data),
-        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
-        **identity_environment(alerts_azure.readiness),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    demo_environment(alerts_azure, tmp_path, monkeypatch)
 
 
 def listed(*args: str) -> list[dict[str, str]]:

@@ -5,22 +5,16 @@ Logs and to the runbook, the rules with disable/enable, leaving and coming back,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, control, identity_environment, until
-from test_mutation_path import request_counts
+from conftest import EmulatorThread, area_app, changes_sent, control, module_azure, screen_of, until
 from textual.widgets import DataTable, Input, Static
 
 from console.app import OpsConsole
-from console.cloud import local_profile
 from console.emulator import estate, story
-from console.emulator.server import EmulatorConfig
-from console.services import make_services
 from console.settings import Settings
 from screens.alerts import AlertsScreen
 from screens.widgets.alert_forms import AlertFilterScreen, CommentScreen
@@ -31,49 +25,14 @@ SIZE = (200, 50)
 PROD = estate.PROD_SUBSCRIPTION
 
 
-@pytest.fixture(scope="module")
-def alerts_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("alerts-screen-azure"),
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=3600,
-        )
-    )
-    emulator.start()
-    variables = identity_environment(emulator.readiness)
-    previous = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    yield emulator
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    emulator.stop()
+alerts_azure = module_azure("alerts-screen-azure", seed_delay_s=3600)
 
 
 @pytest.fixture
-def build_app(alerts_azure: EmulatorThread, settings: Settings) -> Callable[..., OpsConsole]:
-    def build(**changes: Any) -> OpsConsole:
-        chosen = replace(settings, **{"subscription": PROD, **changes})
-        os.environ.update(identity_environment(alerts_azure.readiness))
-        services = make_services(chosen, profile=local_profile(alerts_azure.readiness))
-        return OpsConsole(chosen, services, start_area="alerts")
-
-    return build
-
-
-def changes_sent(emulator: EmulatorThread) -> int:
-    return sum(n for method, n in request_counts(emulator.readiness).items() if method != "GET")
-
-
-def alerts_screen(app: OpsConsole) -> AlertsScreen:
-    for screen in app.screen_stack:
-        if isinstance(screen, AlertsScreen):
-            return screen
-    raise AssertionError(f"no Alerts screen in {app.screen_stack}")
+def build_app(
+    alerts_azure: EmulatorThread, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., OpsConsole]:
+    return area_app(alerts_azure, settings, monkeypatch, "alerts")
 
 
 def crumbs(screen: AlertsScreen) -> str:
@@ -83,7 +42,7 @@ def crumbs(screen: AlertsScreen) -> str:
 async def open_area(pilot: Any) -> AlertsScreen:
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, AlertsScreen), "the alerts screen")
-    screen = alerts_screen(app)
+    screen = screen_of(app, AlertsScreen)
     await until(pilot, lambda: screen.table.row_count > 0 and screen.summary is not None, "the alerts and summary")
     screen.table.focus()
     return screen

@@ -12,64 +12,33 @@ import json
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, fault_rules, module_azure, services_on
 
-from console.cloud import local_profile
 from console.emulator import estate, story
-from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
 from console.local import telemetry_status
 from console.models import Alert, AlertFilter
-from console.services import Services, make_services
+from console.services import Services
 from console.services.alerts import AlertsService, logs_request, parse_filter, runbook_request
-from console.settings import Settings
 
 PROD = estate.PROD_SUBSCRIPTION
 
 
-@pytest.fixture(scope="module")
-def alerts_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("alerts-azure"),
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def environment(alerts_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in identity_environment(alerts_azure.readiness).items():
-        monkeypatch.setenv(name, value)
+alerts_azure = module_azure("alerts-azure", seed_delay_s=0)
 
 
 @pytest.fixture
 async def services(
-    alerts_azure: EmulatorThread, environment: None, tmp_path: Path
+    alerts_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Services]]:
-    built: list[Services] = []
-
-    def build(**changes: Any) -> Services:
-        settings = replace(Settings(data_dir=tmp_path / "data", retry_total=0, refresh_seconds=0), **changes)
-        made = make_services(settings, profile=local_profile(alerts_azure.readiness))
-        built.append(made)
-        return made
-
-    yield build
-    for made in built:
-        await made.close()
+    async with services_on(alerts_azure, monkeypatch, tmp_path) as build:
+        yield build
 
 
 @pytest.fixture
@@ -79,8 +48,8 @@ def alerts(services: Callable[..., Services]) -> AlertsService:
 
 @pytest.fixture
 def faults(alerts_azure: EmulatorThread) -> Iterator[Callable[[list[dict[str, Any]]], Any]]:
-    yield lambda rules: control(alerts_azure.readiness, "PUT", rules)
-    control(alerts_azure.readiness, "DELETE")
+    with fault_rules(alerts_azure) as install:
+        yield install
 
 
 def fire_alerts(readiness: dict[str, Any], count: int) -> int:

@@ -8,9 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread
+from conftest import EmulatorThread, notices, request_counts
 from test_mutation_path import group as group_fixture
-from test_mutation_path import request_counts
 from test_resources_screen import SIZE, resources_screen, until, wait_for_rows
 from textual.widgets import Input, Static
 
@@ -35,10 +34,6 @@ def build_app(make_local_services: Callable[..., Services], settings: Settings) 
         return OpsConsole(replace(settings, **changes), make_local_services(**changes))
 
     return build
-
-
-def notices(app: OpsConsole) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 def puts(local_azure: EmulatorThread) -> int:

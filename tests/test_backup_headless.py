@@ -5,54 +5,20 @@ exiting 3, restore refused without a terminal (5) and done with --yes, and a dri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, control, demo_environment, invoke, module_azure
 
-from console.cli import main
 from console.emulator import story
-from console.emulator.server import EmulatorConfig, write_record
 from console.exit_codes import ExitCode
 
-
-@pytest.fixture(scope="module")
-def headless_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("backup-headless"),
-            page_size=25,
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+headless_azure = module_azure("backup-headless", page_size=25, seed_delay_s=0)
 
 
 @pytest.fixture
 def demo_home(headless_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    data = tmp_path / "data"
-    (data / "local-azure").mkdir(parents=True)
-    write_record(data / "local-azure", headless_azure.readiness)
-    env = {
-        "OPSCONSOLE_DATA_DIR": str(data),
-        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
-        **identity_environment(headless_azure.readiness),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-    return env
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return demo_environment(headless_azure, tmp_path, monkeypatch)
 
 
 def test_jobs_with_filters_and_failed_detail(demo_home: dict[str, str]) -> None:

@@ -9,24 +9,20 @@ ages and times it shows do not depend on when the test runs.
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, identity_environment, until
-from test_mutation_path import request_counts
+from conftest import EmulatorThread, area_app, changes_sent, module_azure, notices, screen_of, text_of, until
 from textual.widgets import DataTable, Input, Static
 
 from console.app import OpsConsole
-from console.cloud import local_profile
-from console.emulator import estate, story
+from console.emulator import story
 from console.emulator.areas import AREAS
-from console.emulator.server import EmulatorConfig, start_emulator
+from console.emulator.server import start_emulator
 from console.emulator.store import Store
-from console.services import make_services
 from console.settings import Settings
 from screens import backups as backup_screens
 from screens.backups import BackupScreen, span_text
@@ -38,20 +34,7 @@ SIZE = (200, 50)
 PINNED = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def backup_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("backup-screen-azure"),
-            page_size=50,
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+backup_azure = module_azure("backup-screen-azure", page_size=50, seed_delay_s=0)
 
 
 class PinnedEmulator(EmulatorThread):
@@ -70,55 +53,20 @@ class PinnedEmulator(EmulatorThread):
         return self.running.readiness
 
 
-@pytest.fixture(scope="module")
-def pinned_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    data_dir = tmp_path_factory.mktemp("backup-pinned-azure")
-    emulator = PinnedEmulator(
-        EmulatorConfig(data_dir=data_dir, page_size=50, telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600)
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-def builder(emulator: EmulatorThread, settings: Settings) -> Callable[..., OpsConsole]:
-    def build(**changes: Any) -> OpsConsole:
-        chosen = replace(settings, **{"subscription": estate.PROD_SUBSCRIPTION, **changes})
-        os.environ.update(identity_environment(emulator.readiness))
-        services = make_services(chosen, profile=local_profile(emulator.readiness))
-        return OpsConsole(chosen, services, start_area="backup")
-
-    return build
+pinned_azure = module_azure("backup-pinned-azure", kind=PinnedEmulator, page_size=50, seed_delay_s=3600)
 
 
 @pytest.fixture
-def build_app(backup_azure: EmulatorThread, settings: Settings) -> Callable[..., OpsConsole]:
-    return builder(backup_azure, settings)
-
-
-def changes_sent(emulator: EmulatorThread) -> int:
-    return sum(n for method, n in request_counts(emulator.readiness).items() if method != "GET")
-
-
-def notices(app: OpsConsole) -> list[str]:
-    return [str(n.message) for n in app._notifications]
-
-
-def text_of(screen: Any) -> str:
-    return " ".join(str(s.render()) for s in screen.query(Static))
-
-
-def backup_screen(app: OpsConsole) -> BackupScreen:
-    for screen in app.screen_stack:
-        if isinstance(screen, BackupScreen):
-            return screen
-    raise AssertionError(f"no Backup screen in {app.screen_stack}")
+def build_app(
+    backup_azure: EmulatorThread, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., OpsConsole]:
+    return area_app(backup_azure, settings, monkeypatch, "backup")
 
 
 async def open_area(pilot: Any) -> BackupScreen:
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, BackupScreen), "the backup screen")
-    screen = backup_screen(app)
+    screen = screen_of(app, BackupScreen)
     await until(pilot, lambda: screen.query_one(DataTable).row_count > 0, "the freshness table")
     screen.query_one(DataTable).focus()
     return screen
@@ -150,7 +98,7 @@ def test_backup_area_snapshot(
         await until(pilot, lambda: "Restore drills" in detail(screen), "the detail")
         await pilot.pause()
 
-    assert snap_compare(builder(pinned_azure, settings)(), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(area_app(pinned_azure, settings, monkeypatch, "backup")(), terminal_size=SIZE, run_before=ready)
 
 
 def test_span_text() -> None:

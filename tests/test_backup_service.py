@@ -10,22 +10,18 @@ pages so every listing crosses pages.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, control, module_azure, services_on
 
 from console.audit import Journal
-from console.cloud import local_profile
 from console.emulator import estate, story
 from console.emulator.areas.backup import KIND
-from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
-from console.services import Services, make_services
+from console.services import Services
 from console.services.backups import BackupService
 from console.services.base import ServiceContext
 from console.settings import Settings
@@ -33,43 +29,15 @@ from console.settings import Settings
 READY = "vm-jump-prod-01"
 
 
-@pytest.fixture(scope="module")
-def backup_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("backup-azure"),
-            page_size=7,
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def environment(backup_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in identity_environment(backup_azure.readiness).items():
-        monkeypatch.setenv(name, value)
+backup_azure = module_azure("backup-azure", page_size=7, seed_delay_s=0)
 
 
 @pytest.fixture
 async def services(
-    backup_azure: EmulatorThread, environment: None, tmp_path: Path
+    backup_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Services]]:
-    built: list[Services] = []
-
-    def build(**changes: Any) -> Services:
-        settings = replace(Settings(data_dir=tmp_path / "data", retry_total=0, refresh_seconds=0), **changes)
-        made = make_services(settings, profile=local_profile(backup_azure.readiness))
-        built.append(made)
-        return made
-
-    yield build
-    for made in built:
-        await made.close()
+    async with services_on(backup_azure, monkeypatch, tmp_path) as build:
+        yield build
 
 
 @pytest.fixture

@@ -4,55 +4,22 @@ anomalies, csv and json output, usage errors, and a budget change refused withou
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import EmulatorThread, identity_environment
+from conftest import EmulatorThread, invoke, isolated_home, module_azure, reuse
 
-from console.cli import main
 from console.emulator import estate, story
 from console.emulator.areas.cost import RATE_VARIABLE
-from console.emulator.server import EmulatorConfig, write_record
 
-
-@pytest.fixture(scope="module")
-def cost_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    previous = os.environ.get(RATE_VARIABLE)
-    os.environ[RATE_VARIABLE] = "off"
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("cost-cli"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
-        )
-    )
-    try:
-        emulator.start()
-    finally:
-        if previous is None:
-            os.environ.pop(RATE_VARIABLE, None)
-        else:
-            os.environ[RATE_VARIABLE] = previous
-    yield emulator
-    emulator.stop()
+cost_azure = module_azure("cost-cli", seed_delay_s=3600, started_with={RATE_VARIABLE: "off"})
 
 
 @pytest.fixture
 def demo(tmp_path: Path, cost_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("OPSCONSOLE_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "data"))
-    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "data" / "local-azure").mkdir(parents=True)
-    write_record(tmp_path / "data" / "local-azure", cost_azure.readiness)
-    for name, value in identity_environment(cost_azure.readiness).items():
-        monkeypatch.setenv(name, value)
-    return tmp_path / "data"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    data = isolated_home(tmp_path, monkeypatch)
+    reuse(data, cost_azure, monkeypatch)
+    return data
 
 
 def test_budgets_exit_1_when_a_forecast_crosses_its_amount(demo: Path) -> None:

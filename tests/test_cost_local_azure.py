@@ -7,20 +7,17 @@ The local Azure here is this module's own, without a rate limit (one test starts
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, identity_environment
-from test_mutation_path import request_counts
+from conftest import EmulatorThread, module_azure, request_counts, start_local_azure, use_identity
 
 from console.cloud import local_profile
 from console.emulator import estate, story
 from console.emulator.areas.cost import RATE_VARIABLE
-from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
 from console.services import Services, make_services
 from console.services.cost import CostScope
@@ -33,32 +30,15 @@ COST = {"totalCost": {"name": "Cost", "function": "Sum"}}
 
 
 def _start(data_dir: Path, rate: str) -> EmulatorThread:
-    previous = os.environ.get(RATE_VARIABLE)
-    os.environ[RATE_VARIABLE] = rate
-    try:
-        emulator = EmulatorThread(
-            EmulatorConfig(data_dir=data_dir, page_size=50, telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600)
-        )
-        emulator.start()
-    finally:
-        if previous is None:
-            os.environ.pop(RATE_VARIABLE, None)
-        else:
-            os.environ[RATE_VARIABLE] = previous
-    return emulator
+    return start_local_azure(data_dir, page_size=50, seed_delay_s=3600, started_with={RATE_VARIABLE: rate})
 
 
-@pytest.fixture(scope="module")
-def cost_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = _start(tmp_path_factory.mktemp("cost-azure"), "off")
-    yield emulator
-    emulator.stop()
+cost_azure = module_azure("cost-azure", page_size=50, seed_delay_s=3600, started_with={RATE_VARIABLE: "off"})
 
 
 @pytest.fixture
 def environment(cost_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in identity_environment(cost_azure.readiness).items():
-        monkeypatch.setenv(name, value)
+    use_identity(monkeypatch, cost_azure)
 
 
 def _services(readiness: dict[str, Any], tmp_path: Path, **changes: Any) -> Services:
@@ -314,8 +294,7 @@ async def test_throttling_waits_as_told_and_never_hammers(
 ) -> None:
     tight = _start(tmp_path_factory.mktemp("cost-tight"), "2/3s")
     try:
-        for name, value in identity_environment(tight.readiness).items():
-            monkeypatch.setenv(name, value)
+        use_identity(monkeypatch, tight)
         made = _services(tight.readiness, tmp_path)
         cost = made.cost
         try:
@@ -351,8 +330,7 @@ async def test_the_local_azure_answers_429_with_the_rate_limit_headers(
 ) -> None:
     tight = _start(tmp_path_factory.mktemp("cost-429"), "1/5m")
     try:
-        for name, value in identity_environment(tight.readiness).items():
-            monkeypatch.setenv(name, value)
+        use_identity(monkeypatch, tight)
         made = _services(tight.readiness, tmp_path)
         try:
             await made.context.connected()

@@ -5,21 +5,17 @@ spike's why, leaving and coming back, a budget changed through the confirm dialo
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, identity_environment, until
+from conftest import EmulatorThread, area_app, module_azure, screen_of, until
 from textual.widgets import DataTable, Input, Static
 
 from console.app import OpsConsole
-from console.cloud import local_profile
 from console.emulator import estate, story
 from console.emulator.areas.cost import RATE_VARIABLE, TODAY_VARIABLE
-from console.emulator.server import EmulatorConfig
-from console.services import make_services
+from console.services import Services
 from console.settings import Settings
 from screens.cost import GROUPINGS, BudgetForm, CostScreen, parse_thresholds
 from screens.widgets.chart import ResultChart
@@ -34,55 +30,27 @@ KEYS_BY_GROUPING: dict[str, Callable[[str], bool]] = {
 TODAY = dt.date(2026, 11, 20)
 
 
-@pytest.fixture(scope="module")
-def cost_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    pinned = {RATE_VARIABLE: "off", TODAY_VARIABLE: TODAY.isoformat()}
-    previous = {k: os.environ.get(k) for k in pinned}
-    os.environ.update(pinned)
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("cost-screen"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
-        )
-    )
-    try:
-        emulator.start()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    yield emulator
-    emulator.stop()
+cost_azure = module_azure(
+    "cost-screen", seed_delay_s=3600, started_with={RATE_VARIABLE: "off", TODAY_VARIABLE: TODAY.isoformat()}
+)
+
+
+def pin_today(services: Services) -> None:
+    """The cost service's today is the day the local Azure's cost is pinned to."""
+    services.cost.clock = lambda: TODAY
 
 
 @pytest.fixture
 def build_app(
     cost_azure: EmulatorThread, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., OpsConsole]:
-    for name, value in identity_environment(cost_azure.readiness).items():
-        monkeypatch.setenv(name, value)
-
-    def build(**changes: Any) -> OpsConsole:
-        chosen = replace(settings, **{"subscription": estate.PROD_SUBSCRIPTION, **changes})
-        services = make_services(chosen, profile=local_profile(cost_azure.readiness))
-        services.cost.clock = lambda: TODAY
-        return OpsConsole(chosen, services, start_area="cost")
-
-    return build
-
-
-def cost_screen(app: OpsConsole) -> CostScreen:
-    for screen in app.screen_stack:
-        if isinstance(screen, CostScreen):
-            return screen
-    raise AssertionError(f"no Cost screen in {app.screen_stack}")
+    return area_app(cost_azure, settings, monkeypatch, "cost", prepare=pin_today)
 
 
 async def open_area(pilot: Any) -> CostScreen:
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, CostScreen), "the cost screen")
-    screen = cost_screen(app)
+    screen = screen_of(app, CostScreen)
     await until(pilot, lambda: screen.query_one("#budgets-table", DataTable).row_count > 0, "the budgets")
     await until(pilot, lambda: screen.query_one("#cost-detail", DataTable).row_count > 0, "the break-down")
     return screen

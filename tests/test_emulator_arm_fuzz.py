@@ -7,36 +7,20 @@ import http.client
 import json
 import ssl
 import urllib.parse
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import EmulatorThread
+from conftest import EmulatorThread, module_azure
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_emulator_arm import fetch_token
 
 from console.emulator import estate
-from console.emulator.server import EmulatorConfig
 
 PROD = estate.PROD_SUBSCRIPTION
 
 
-@pytest.fixture(scope="module")
-def own_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure of its own: generated PUTs and DELETEs change its groups, not the session's."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=Path(tmp_path_factory.mktemp("fuzz-azure")),
-            page_size=5,
-            telemetry_scale=0.001,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+own_azure = module_azure("fuzz-azure", page_size=5, telemetry_scale=0.001, seed_delay_s=0)
+"""A local Azure of its own: generated PUTs and DELETEs change its groups, not the session's."""
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +13,10 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.web.aio import WebSiteManagementClient
 from azure.mgmt.web.models import CsmSlotEntity, StringDictionary
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, fault_rules, module_azure, use_identity
 
 from console.emulator import estate, story
 from console.emulator.kql_engine import KqlEngine
-from console.emulator.server import EmulatorConfig
 from console.emulator.telemetry import TrafficGenerator, create_tables
 
 PROD = estate.PROD_SUBSCRIPTION
@@ -26,29 +24,15 @@ GROUP = "rg-prod-web"
 CHECKOUT = story.INCIDENT_APP
 
 
-@pytest.fixture(scope="module")
-def web_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure of its own: these tests swap slots, the session's keeps the seeded builds."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=Path(tmp_path_factory.mktemp("web-azure")),
-            page_size=3,
-            telemetry_scale=0.001,
-            live_traffic=False,
-            seed_delay_s=60,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+web_azure = module_azure("web-azure", page_size=3, telemetry_scale=0.001, seed_delay_s=60)
+"""A local Azure of its own: these tests swap slots, the session's keeps the seeded builds."""
 
 
 @pytest.fixture
 async def web(web_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[WebSiteManagementClient]:
     """The real async SDK client, signed in with the local Azure's managed identity."""
     readiness = web_azure.readiness
-    for name, value in identity_environment(readiness).items():
-        monkeypatch.setenv(name, value)
+    use_identity(monkeypatch, web_azure)
     credential = DefaultAzureCredential()
     client = WebSiteManagementClient(
         credential,
@@ -65,11 +49,8 @@ async def web(web_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> Asy
 
 @pytest.fixture
 def web_faults(web_azure: EmulatorThread) -> Iterator[Callable[[list[dict[str, Any]]], Any]]:
-    def install(rules: list[dict[str, Any]]) -> Any:
-        return control(web_azure.readiness, "PUT", rules)
-
-    yield install
-    control(web_azure.readiness, "DELETE")
+    with fault_rules(web_azure) as install:
+        yield install
 
 
 async def _state(client: WebSiteManagementClient, app: str, slot: str) -> dict[str, Any]:

@@ -7,16 +7,14 @@ its record, as `--demo` does), or one whose telemetry never arrives, for the inc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import EmulatorThread, identity_environment
+from click.testing import Result
+from conftest import EmulatorThread, invoke, isolated_home, module_azure, reuse
 
 from console import local
-from console.cli import main
-from console.emulator.server import EmulatorConfig, write_record
 from console.errors import ErrorKind, OpsError
 from console.exit_codes import ExitCode, exit_code_for, help_table
 
@@ -38,19 +36,7 @@ AppRequests | take 1
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Config and data dirs of this test only; returns the data dir."""
-    monkeypatch.setenv("OPSCONSOLE_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "data"))
-    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
-
-
-def reuse(data_dir: Path, emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point `--demo` at a running local Azure (its record in the data dir); env restored after the test."""
-    (data_dir / "local-azure").mkdir(parents=True, exist_ok=True)
-    write_record(data_dir / "local-azure", emulator.readiness)
-    for name, value in identity_environment(emulator.readiness).items():
-        monkeypatch.setenv(name, value)  # `--demo` sets these in this process; monkeypatch puts them back
+    return isolated_home(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -59,17 +45,8 @@ def demo(isolated: Path, local_azure: EmulatorThread, monkeypatch: pytest.Monkey
     return isolated
 
 
-@pytest.fixture(scope="module")
-def arriving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure whose telemetry is still arriving for the whole module (its seed waits an hour)."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("arriving"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+arriving = module_azure("arriving", seed_delay_s=3600)
+"""A local Azure whose telemetry is still arriving for the whole module (its seed waits an hour)."""
 
 
 @pytest.fixture
@@ -77,10 +54,6 @@ def runbook_file(tmp_path: Path) -> Path:
     path = tmp_path / "one-row.md"
     path.write_text(ONE_ROW_RUNBOOK, encoding="utf-8")
     return path
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_help_prints_the_whole_table(isolated: Path) -> None:

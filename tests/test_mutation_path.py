@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import ssl
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,7 +14,7 @@ from azure.core.polling import AsyncLROPoller
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.polling.async_arm_polling import AsyncARMPolling
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
-from conftest import EmulatorThread
+from conftest import EmulatorThread, request_counts
 
 from console.audit import Journal, mask_secrets
 from console.emulator import estate
@@ -31,18 +28,6 @@ from console.services.operations import review_unfinished
 
 SUBSCRIPTION = estate.PROD_SUBSCRIPTION
 Faults = Callable[[list[dict[str, Any]]], Any]
-
-
-def request_counts(readiness: dict[str, Any]) -> dict[str, int]:
-    """Authenticated requests the local Azure's handlers received, by method."""
-    request = urllib.request.Request(
-        f"{readiness['arm_endpoint']}/_emulator/requests",
-        headers={"X-IDENTITY-HEADER": readiness["identity_header"]},
-    )
-    context = ssl.create_default_context(cafile=readiness["ca_file"])
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        counts: dict[str, int] = json.loads(response.read())
-        return counts
 
 
 def arm_client(services: Services) -> ResourceManagementClient:

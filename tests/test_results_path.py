@@ -11,7 +11,7 @@ import asyncio
 import io
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, control, module_azure, use_identity
 
 from console.cloud import local_profile
 from console.emulator import estate
-from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
 from console.export import write_csv_text
 from console.models import QueryResult
@@ -228,25 +227,15 @@ async def test_an_answer_cut_at_the_size_cap_is_partial_and_whole_rows(
     assert pc.all(pc.equal(pc.utf8_length(result.table.column("s")), 400)).as_py()
 
 
-@pytest.fixture(scope="module")
-def seeding_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure that stays in its seeding phase: every answer says data is still arriving."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("seeding"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+seeding_azure = module_azure("seeding", seed_delay_s=3600)
+"""A local Azure that stays in its seeding phase: every answer says data is still arriving."""
 
 
 @pytest.mark.asyncio
 async def test_data_still_arriving_is_partial_and_the_same(
     seeding_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in identity_environment(seeding_azure.readiness).items():
-        monkeypatch.setenv(key, value)
+    use_identity(monkeypatch, seeding_azure)
     services = make_services(Settings(data_dir=tmp_path), profile=local_profile(seeding_azure.readiness))
     # A query that reads a table (one that reads none is complete however far loading has got).
     fast, reference, partial = await both_paths(services, f"union ({EVERY_TYPE}), (AppRequests | take 5)")

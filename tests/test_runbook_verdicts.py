@@ -4,18 +4,17 @@ the runbook service and its history, and the runbook screen."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
-from conftest import EmulatorThread, identity_environment, wait_for_telemetry
+from conftest import EmulatorThread, module_azure, use_identity, wait_for_telemetry
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from console.app import OpsConsole
 from console.cloud import local_profile
 from console.emulator import estate
-from console.emulator.server import EmulatorConfig
 from console.models import Column, QueryResult, RunbookRun
 from console.runbooks import parse_check
 from console.services import Services, make_services
@@ -50,25 +49,15 @@ def test_the_same_checks_on_a_whole_result_decide() -> None:
     assert parse_check("rows == 0").evaluate(one_row()).verdict == "fail"
 
 
-@pytest.fixture(scope="module")
-def arriving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure whose telemetry is still arriving for the whole module (its seed waits an hour)."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("arriving"), telemetry_scale=0.01, live_traffic=False, seed_delay_s=3600
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
+arriving = module_azure("arriving", seed_delay_s=3600)
+"""A local Azure whose telemetry is still arriving for the whole module (its seed waits an hour)."""
 
 
 @pytest.fixture
 def arriving_services(
     arriving: EmulatorThread, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[], Services]:
-    for name, value in identity_environment(arriving.readiness).items():
-        monkeypatch.setenv(name, value)
+    use_identity(monkeypatch, arriving)
     return lambda: make_services(settings, profile=local_profile(arriving.readiness))
 
 

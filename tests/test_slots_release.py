@@ -16,18 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
-from conftest import EmulatorThread, identity_environment
+from conftest import EmulatorThread, demo_environment, invoke, module_azure, use_identity
 
-from console.cli import main
 from console.cloud import local_profile
-from console.emulator.server import EmulatorConfig, write_record
 from console.exit_codes import ExitCode
 from console.local import telemetry_status
 from console.models import Gate, GateReading
@@ -49,37 +46,31 @@ PRODUCTION_GATE = Gate(kql=SLOT_SPEED.format(slot="'production'"), check=SPEED_C
 """Production's traffic only (a gate may judge what it likes): the bad build passes its pre-flight."""
 
 
-@pytest.fixture(scope="module")
-def live_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("slots-live"),
-            page_size=50,
-            telemetry_scale=1.0,
-            live_traffic=True,
-            traffic_interval_s=0.5,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    try:
-        for _ in range(600):  # bounded by attempts: the seed takes tens of seconds
-            if telemetry_status(emulator.readiness).ready:
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the local Azure's telemetry never arrived")
-        yield emulator
-    finally:
-        emulator.stop()
+def telemetry_arrived(emulator: EmulatorThread) -> None:
+    """Return once the local Azure's telemetry has all arrived."""
+    for _ in range(600):  # bounded by attempts: the seed takes tens of seconds
+        if telemetry_status(emulator.readiness).ready:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the local Azure's telemetry never arrived")
+
+
+live_azure = module_azure(
+    "slots-live",
+    page_size=50,
+    telemetry_scale=1.0,
+    live_traffic=True,
+    traffic_interval_s=0.5,
+    seed_delay_s=0,
+    then=telemetry_arrived,
+)
 
 
 @pytest.fixture
 async def services(
     live_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Services]:
-    for name, value in identity_environment(live_azure.readiness).items():
-        monkeypatch.setenv(name, value)
+    use_identity(monkeypatch, live_azure)
     made = make_services(
         Settings(data_dir=tmp_path / "data", retry_total=1, refresh_seconds=0),
         profile=local_profile(live_azure.readiness),
@@ -246,23 +237,7 @@ OPSCONSOLE = Path(sys.executable).with_name("opsconsole")
 @pytest.fixture
 def demo_home(live_azure: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Config and data dirs of this test, with `--demo` pointed at the module's local Azure through its record."""
-    data = tmp_path / "data"
-    (data / "local-azure").mkdir(parents=True)
-    write_record(data / "local-azure", live_azure.readiness)
-    env = {
-        "OPSCONSOLE_DATA_DIR": str(data),
-        "OPSCONSOLE_CONFIG_DIR": str(tmp_path / "config"),
-        **identity_environment(live_azure.readiness),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("OPSCONSOLE_CONFIG", "OPSCONSOLE_READ_ONLY", "OPSCONSOLE_SUBSCRIPTION", "OPSCONSOLE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-    return env
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return demo_environment(live_azure, tmp_path, monkeypatch)
 
 
 def test_headless_list_diff_and_a_guarded_swap_that_rolls_back_exits_6(demo_home: dict[str, str]) -> None:

@@ -5,25 +5,19 @@ a swap and a rollback in the operation panel, a guarded swap's release panel, re
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, identity_environment, until
-from test_mutation_path import request_counts
+from conftest import EmulatorThread, area_app, changes_sent, module_azure, notices, screen_of, text_of, until
 from textual.widgets import DataTable, Input, Static
 
 from console.app import OpsConsole
 from console.areas import AREAS
-from console.cloud import local_profile
 from console.emulator import estate
-from console.emulator.server import EmulatorConfig
 from console.models import GateReading, OperationProgress, ReleaseOutcome
-from console.services import make_services
 from console.settings import Settings
 from screens.shell import KeyHelpScreen
 from screens.slots import SlotsScreen, changes_of, deployed_text, gate_limit
@@ -40,60 +34,15 @@ BREACHING_GATE = 'print failure_pct = iff(slot == "production", 50.0, 1.0)'
 PASSING_GATE = "print failure_pct = 1.0"
 
 
-@pytest.fixture(scope="module")
-def slots_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    """A local Azure for this module alone, seeded afresh; the identity variables point at it meanwhile."""
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("slots-azure"),
-            page_size=7,
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=0,
-        )
-    )
-    emulator.start()
-    variables = identity_environment(emulator.readiness)
-    previous = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    yield emulator
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    emulator.stop()
+slots_azure = module_azure("slots-azure", page_size=7, seed_delay_s=0)
+"""A local Azure for this module alone, seeded afresh."""
 
 
 @pytest.fixture
-def build_app(slots_azure: EmulatorThread, settings: Settings) -> Callable[..., OpsConsole]:
-    def build(**changes: Any) -> OpsConsole:
-        chosen = replace(settings, **{"subscription": PROD, **changes})
-        os.environ.update(identity_environment(slots_azure.readiness))
-        services = make_services(chosen, profile=local_profile(slots_azure.readiness))
-        return OpsConsole(chosen, services, start_area="slots")
-
-    return build
-
-
-def changes_sent(emulator: EmulatorThread) -> int:
-    """Requests that could change something (anything but GET) the local Azure received."""
-    return sum(n for method, n in request_counts(emulator.readiness).items() if method != "GET")
-
-
-def notices(app: OpsConsole) -> list[str]:
-    return [str(n.message) for n in app._notifications]
-
-
-def text_of(screen: Any) -> str:
-    return " ".join(str(s.render()) for s in screen.query(Static))
-
-
-def slots_screen(app: OpsConsole) -> SlotsScreen:
-    for screen in app.screen_stack:
-        if isinstance(screen, SlotsScreen):
-            return screen
-    raise AssertionError(f"no Slots screen in {app.screen_stack}")
+def build_app(
+    slots_azure: EmulatorThread, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., OpsConsole]:
+    return area_app(slots_azure, settings, monkeypatch, "slots")
 
 
 def builds(screen: SlotsScreen) -> dict[tuple[str, str], str]:
@@ -103,7 +52,7 @@ def builds(screen: SlotsScreen) -> dict[tuple[str, str], str]:
 async def open_area(pilot: Any) -> SlotsScreen:
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, SlotsScreen), "the slots screen")
-    screen = slots_screen(app)
+    screen = screen_of(app, SlotsScreen)
     await until(pilot, lambda: screen.query_one(DataTable).row_count > 0, "the slots table")
     screen.query_one(DataTable).focus()
     return screen
@@ -374,7 +323,7 @@ async def _release_from_form(pilot: Any, key: str, fields: dict[str, str]) -> Sl
     form.query_one("#guard-gate", Input).focus()
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
-    return slots_screen(app)
+    return screen_of(app, SlotsScreen)
 
 
 # -- guarded swap ---------------------------------------------------------------------------------------

@@ -8,69 +8,34 @@ arriving (the seed waits an hour): every gate reading on it is inconclusive.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import ssl
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread, control, identity_environment
+from conftest import EmulatorThread, fault_rules, module_azure, request_counts, services_on
 
-from console.cloud import local_profile
-from console.emulator.server import EmulatorConfig
 from console.errors import ErrorKind, OpsError
 from console.models import Gate, WebApp
-from console.services import Services, make_services
+from console.services import Services
 from console.services.slots import SlotsService
-from console.settings import Settings
 
 CHECKOUT = "app-checkout-prod"
 BAD, GOOD = "2026.11.5-rc1", "2026.11.4"
 GATE = Gate(kql="AppRequests | where AppRoleName == app | summarize n = count()", check="value(n) >= 0")
 
 
-@pytest.fixture(scope="module")
-def quiet_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(
-        EmulatorConfig(
-            data_dir=tmp_path_factory.mktemp("slots-azure"),
-            page_size=50,
-            telemetry_scale=0.01,
-            live_traffic=False,
-            seed_delay_s=3600,
-        )
-    )
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def environment(quiet_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in identity_environment(quiet_azure.readiness).items():
-        monkeypatch.setenv(name, value)
+quiet_azure = module_azure("slots-azure", page_size=50, seed_delay_s=3600)
 
 
 @pytest.fixture
 async def services(
-    quiet_azure: EmulatorThread, environment: None, tmp_path: Path
+    quiet_azure: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Services]]:
-    built: list[Services] = []
-
-    def build(**changes: Any) -> Services:
-        settings = replace(Settings(data_dir=tmp_path / "data", retry_total=0, refresh_seconds=0), **changes)
-        made = make_services(settings, profile=local_profile(quiet_azure.readiness))
-        built.append(made)
-        return made
-
-    yield build
-    for made in built:
-        await made.close()
+    async with services_on(quiet_azure, monkeypatch, tmp_path) as build:
+        yield build
 
 
 @pytest.fixture
@@ -95,19 +60,8 @@ async def slots(services: Callable[..., Services]) -> AsyncIterator[SlotsService
 
 @pytest.fixture
 def faults(quiet_azure: EmulatorThread) -> Iterator[Callable[[list[dict[str, Any]]], Any]]:
-    yield lambda rules: control(quiet_azure.readiness, "PUT", rules)
-    control(quiet_azure.readiness, "DELETE")
-
-
-def request_counts(readiness: dict[str, Any]) -> dict[str, int]:
-    request = urllib.request.Request(
-        f"{readiness['arm_endpoint']}/_emulator/requests",
-        headers={"X-IDENTITY-HEADER": readiness["identity_header"]},
-    )
-    context = ssl.create_default_context(cafile=readiness["ca_file"])
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        counts: dict[str, int] = json.loads(response.read())
-        return counts
+    with fault_rules(quiet_azure) as install:
+        yield install
 
 
 async def settings_of(slots: SlotsService, app: WebApp, slot: str) -> dict[str, str]:
