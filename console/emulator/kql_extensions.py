@@ -21,7 +21,7 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-__all__ = ["LIBRARY_VERSION", "MACROS", "install"]
+__all__ = ["LIBRARY_VERSION", "MACROS", "OVERFLOW_MARKER", "WEIGHTED_CHECKED", "WEIGHTED_UNCHECKED", "install"]
 
 LIBRARY_VERSION = "1.1.2"
 
@@ -29,6 +29,11 @@ _Renderer = Callable[[Any], "str | None"]
 
 _IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = "\\.".join([_IPV4_OCTET] * 4) + "(/(3[0-2]|[12]?[0-9]))?"
+
+# What the checked weighted percentile fails with when the weights overflow a long.
+OVERFLOW_MARKER = "__kql_weights_overflow"
+WEIGHTED_CHECKED = "__kql_weighted_pick_checked("
+WEIGHTED_UNCHECKED = "__kql_weighted_pick("
 
 # Macro names carry a prefix no KQL function has, so a query can reach them only through a row here.
 MACROS: tuple[str, ...] = (
@@ -123,6 +128,16 @@ MACROS: tuple[str, ...] = (
     "/ sqrt(list_sum(list_transform(x, lambda v: (v - list_avg(x)) ^ 2)) "
     "* list_sum(list_transform(y, lambda v: (v - list_avg(y)) ^ 2))) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
+    # Weighted nearest-rank percentile: over (value, weight) pairs sorted by value, the first value whose
+    # running weight reaches q of the total, in one pass. Kusto keeps the weights in a long: a total past
+    # it makes the checked form fail with OVERFLOW_MARKER, and the engine runs the query again unchecked
+    # and answers with the data and a partial error, as Log Analytics does.
+    "CREATE OR REPLACE MACRO __kql_weighted_pick(pairs, total, q) AS (list_reduce(pairs, lambda s, e: "
+    "CASE WHEN s.found IS NOT NULL THEN s ELSE {'acc': s.acc + e.w, 'found': "
+    "CASE WHEN s.acc + e.w >= q * total THEN e.v END} END, "
+    "{'acc': CAST(0 AS HUGEINT), 'found': CASE WHEN false THEN pairs[1].v END})).found",
+    "CREATE OR REPLACE MACRO __kql_weighted_pick_checked(pairs, total, q) AS CASE WHEN total > 9223372036854775807 "
+    f"THEN error('{OVERFLOW_MARKER}') ELSE __kql_weighted_pick(pairs, total, q) END",
 )
 
 
@@ -443,10 +458,24 @@ class _PercentilesArray(kql_functions.AggregateSpec):
         return f"to_json([{levels}])"
 
 
+class _WeightedPercentile(kql_functions.AggregateSpec):
+    """percentilew(x, weight, p): the nearest-rank percentile of x, each value counted `weight` times."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise ValueError("percentilew() takes a value, a weight and a percentile")
+        value, weight, level = args
+        kept = f"FILTER (WHERE ({value}) IS NOT NULL AND ({weight}) > 0)"
+        pairs = f"list({{'v': {value}, 'w': CAST({weight} AS HUGEINT)}} ORDER BY {value}) {kept}"
+        total = f"sum(CAST({weight} AS HUGEINT)) {kept}"
+        return f"{WEIGHTED_CHECKED}{pairs}, {total}, ({level}) / 100.0)"
+
+
 def _added_aggregates() -> list[Any]:
     a = kql_functions.AggregateSpec
     added = [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
     added.append(_PercentilesArray("percentiles_array", "", (), name_prefix="percentiles"))
+    added.append(_WeightedPercentile("percentilew", "", (), name_prefix="percentile"))
     return added
 
 

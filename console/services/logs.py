@@ -68,8 +68,11 @@ def _describe_partial(error: Any) -> tuple[str, bool]:
             continue
         inner = detail.get("innererror") or {}
         code = str(inner.get("code") or detail.get("code") or "")
-        truncated = truncated or "TOO_LARGE" in code.upper() or "LIMIT" in code.upper()
-        sentences.append(str(inner.get("message") or detail.get("message") or code))
+        message = str(inner.get("message") or detail.get("message") or code)
+        # Kusto's codes are numbers; the symbolic name (E_QUERY_RESULT_SET_TOO_LARGE) is in the message.
+        said = f"{code} {message}".upper()
+        truncated = truncated or "TOO_LARGE" in said or "LIMIT" in code.upper()
+        sentences.append(message)
     if not sentences:
         sentences.append(str(getattr(error, "message", None) or error))
     return " ".join(sentences), truncated
