@@ -86,6 +86,24 @@ def test_an_additional_workspace_that_does_not_exist_is_refused(logs_client: Log
     assert refused.value.error is not None and refused.value.error.code == "WorkspaceNotFoundError"
 
 
+def test_the_get_form_takes_workspaces_as_a_list(logs_client: LogsQueryClient) -> None:
+    """The REST spec's cross-workspace GET example: `workspaces=a,b` beside `query`."""
+    from urllib.parse import urlencode
+
+    from azure.core.rest import HttpRequest
+
+    query = "union AppRequests, AppTraces | summarize count() by Type, TenantId"
+    listed = f"{estate.WORKSPACE_NAME},{WORKSPACE}"
+    asked = HttpRequest("GET", f"/workspaces/{WORKSPACE}/query?" + urlencode({"query": query, "workspaces": listed}))
+    answer = logs_client.send_request(asked)
+    assert answer.status_code == 200, answer.text()
+    rows = answer.json()["tables"][0]["rows"]
+    assert rows and {row[1] for row in rows} == {WORKSPACE}
+    unknown = urlencode({"query": query, "workspaces": "draft-test,draft-test-2"})
+    refused = logs_client.send_request(HttpRequest("GET", f"/workspaces/{WORKSPACE}/query?{unknown}"))
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "WorkspaceNotFoundError"
+
+
 # resource-centric ---------------------------------------------------------------------------------
 
 

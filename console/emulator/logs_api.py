@@ -422,7 +422,11 @@ def _caller(request: web.Request) -> str:
 
 async def _request_body(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
-        return {"query": request.query.get("query"), "timespan": request.query.get("timespan")}
+        asked: dict[str, Any] = {"query": request.query.get("query"), "timespan": request.query.get("timespan")}
+        listed = request.query.get("workspaces")
+        if listed is not None:  # `workspaces=a,b`: the GET form of a multi-workspace query
+            asked["workspaces"] = [name for name in listed.split(",") if name.strip()]
+        return asked
     charset = request.charset
     if charset is not None and charset.lower().replace("-", "") != "utf8":
         raise _BadRequestError(f"The request body must be UTF-8 JSON, not {charset!r}.")
