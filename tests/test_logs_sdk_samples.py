@@ -261,3 +261,19 @@ async def test_the_async_client_runs_the_same_samples(local_azure: EmulatorThrea
         )
         assert shown.statistics is not None and shown.visualization is not None
         assert shown.visualization["xTitle"] == "Operation"
+
+
+@pytest.mark.asyncio
+async def test_the_console_says_what_a_gateway_timeout_means(
+    local_azure: EmulatorThread, make_local_services: Callable[..., Any]
+) -> None:
+    from console.errors import OpsError
+
+    services = make_local_services()
+    try:
+        with pytest.raises(OpsError) as timed_out:
+            await services.logs.query(WORKSPACE, ENDLESS, None, server_timeout=1)
+        assert timed_out.value.code == "GatewayTimeout"
+        assert "1 s server timeout" in str(timed_out.value)
+    finally:
+        await services.close()

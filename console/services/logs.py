@@ -96,6 +96,19 @@ def _iso_timespan(timespan: Timespan) -> str | None:
     return f"{instant(start)}/{instant(second)}"
 
 
+def _timed_out(error: Any, server_timeout: int | None) -> OpsError:
+    """A 504 from the query API: Log Analytics cancelled the query at its server timeout ("Gateway timeout")."""
+    limit = f"its {server_timeout} s server timeout" if server_timeout else "the server timeout"
+    request_id = error.response.headers.get("x-ms-request-id") if error.response is not None else None
+    return OpsError(
+        ErrorKind.TRANSIENT,
+        f"The query ran past {limit} and Log Analytics cancelled it (Gateway timeout); "
+        "narrow the timespan or the query, or allow it longer.",
+        request_id=request_id,
+        code="GatewayTimeout",
+    )
+
+
 def _query_retry_policy(total: int) -> Any:
     """azure-core's retries for queries, except a timeout (504: the query itself is slow, running it
     again only multiplies the wait) and throttling (429: the caller shows the Retry-After instead)."""
@@ -262,6 +275,8 @@ class LogsService(Service):
         except HttpResponseError as error:
             if error.status_code == 400:
                 raise self._query_error(error) from error
+            if error.status_code == 504:
+                raise _timed_out(error, server_timeout) from error
             raise from_azure(error, "running the query") from error
         except Exception as error:
             raise from_azure(error, "running the query") from error
