@@ -67,7 +67,12 @@ def test_additional_workspaces_answer_as_the_workspace_does(logs_client: LogsQue
         WORKSPACE,
         query,
         timespan=timedelta(days=1),
-        additional_workspaces=[estate.WORKSPACE_NAME, estate.WORKSPACE_RESOURCE_ID],
+        # The forms Log Analytics takes: name, qualified name (subscription name/group/name), resource id.
+        additional_workspaces=[
+            estate.WORKSPACE_NAME,
+            f"Contoso Production/{estate.WORKSPACE_RESOURCE_GROUP}/{estate.WORKSPACE_NAME}",
+            estate.WORKSPACE_RESOURCE_ID,
+        ],
     )
     assert isinstance(together, LogsQueryResult) and together.status == LogsQueryStatus.SUCCESS
     assert [list(row) for row in together.tables[0].rows] == [list(row) for row in alone.tables[0].rows]

@@ -232,7 +232,10 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
             estate.WORKSPACE_CUSTOMER_ID,
             estate.WORKSPACE_NAME,
             estate.WORKSPACE_RESOURCE_ID,
-            f"{estate.PROD_SUBSCRIPTION}/{estate.WORKSPACE_RESOURCE_GROUP}/{estate.WORKSPACE_NAME}",
+            *(
+                f"{subscription}/{estate.WORKSPACE_RESOURCE_GROUP}/{estate.WORKSPACE_NAME}"
+                for subscription in (estate.PROD_SUBSCRIPTION, _subscription_name(estate.PROD_SUBSCRIPTION))
+            ),
         )
     }
     known_subscriptions = {subscription.subscription_id.lower() for subscription in estate.SUBSCRIPTIONS}
@@ -396,6 +399,10 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         return _error(404, "PathNotFoundError", f"No Log Analytics route for {request.path[:200]}.")
 
     app.router.add_route("*", "/v1/{tail:.*}", elsewhere)
+
+
+def _subscription_name(subscription_id: str) -> str:
+    return next(s.display_name for s in estate.SUBSCRIPTIONS if s.subscription_id == subscription_id)
 
 
 def _workspace_key(identifier: str) -> str:
