@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import importlib
 import io
 import json
 import logging
@@ -12,7 +11,6 @@ import shlex
 import shutil
 import signal
 import sys
-import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -61,9 +59,6 @@ def services_for(
     until that much of the recent past has), so the command answers from complete data. Failing to start
     is one sentence and exit 3; Ctrl-C is exit 130, at once.
     """
-    # The SDK's HTTP transport (aiohttp) loads on a thread while this one reaches the local Azure and imports
-    # azure.identity: the two largest imports of every command, overlapped.
-    _import_in_background("azure.core.pipeline.transport._aiohttp")
     from console import local as local_azure
     from console.services import make_services
 
@@ -101,20 +96,6 @@ def services_for(
             local.stop(wait=local_azure.INTERRUPTED_STOP_WAIT_S if interrupted else local_azure.STOP_WAIT_S)
     if interrupted:
         _fail("interrupted.", INTERRUPTED)
-
-
-def _import_in_background(*modules: str) -> None:
-    """Start importing `modules` on a daemon thread; whoever imports them next waits only for the rest. A
-    failure is left for that import to report."""
-
-    def load() -> None:
-        try:
-            for name in modules:
-                importlib.import_module(name)
-        except Exception:  # reported by the import on first use
-            return
-
-    threading.Thread(target=load, name="sdk-imports", daemon=True).start()
 
 
 def _wait_for_telemetry(local: Any, timeout: float, lookback: timedelta | None) -> None:
