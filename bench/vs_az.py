@@ -4,8 +4,9 @@
 
 Starts a local Azure (small telemetry, no live traffic) with `opsconsole emulator`, points az at it the way the
 README says (`opsconsole emulator env`, `az login --identity`), then times each pair as a process start to
-exit, median of `--runs` (after one warm-up run each). Prints the medians and opsconsole's speed-up; the goal
-is at least 2x for every command. az comes from --az, OPSCONSOLE_AZ or PATH (.ci/run installs one).
+exit, median of `--runs` (after one warm-up run each; the two commands of a pair run in turn). Prints the
+medians and opsconsole's speed-up; the goal is at least 2x for every command. az comes from --az,
+OPSCONSOLE_AZ or PATH (.ci/run installs one).
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ OPSCONSOLE = str(Path(sys.executable).with_name("opsconsole"))
 PROD = estate.PROD_SUBSCRIPTION
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> float:
-    """Median wall time of `command` over `runs`, after a warm-up; any failure is printed and ends the bench."""
-    times = []
+def once(command: list[str], env: dict[str, str]) -> float:
+    """Wall time of one run of `command`; a failure is printed and ends the bench."""
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} failed ({done.returncode}): {done.stderr.strip()[:400]}")
+    return time.perf_counter() - started
+
+
+def timed_pair(
+    mine: list[str], ours: dict[str, str], az: list[str], theirs: dict[str, str], runs: int
+) -> tuple[float, float]:
+    """Median wall times of both commands over `runs`, after a warm-up each, run in turn so that load from
+    elsewhere on the machine falls on both alike."""
+    mine_s, az_s = [], []
     for _ in range(runs + 1):
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-        times.append(time.perf_counter() - started)
-        if done.returncode != 0:
-            raise SystemExit(f"{shlex.join(command)} failed ({done.returncode}): {done.stderr.strip()[:400]}")
-    return statistics.median(times[1:])
+        mine_s.append(once(mine, ours))
+        az_s.append(once(az, theirs))
+    return statistics.median(mine_s[1:]), statistics.median(az_s[1:])
 
 
 def main() -> None:
@@ -53,6 +63,10 @@ def main() -> None:
         home = Path(temp)
         data = home / "data"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OPSCONSOLE_", "AZURE_", "IDENTITY_"))}
+        # Both run as installed, with their bytecode cached (pip compiles az's at install; the warm-up run
+        # writes ours): a shell that sets PYTHONDONTWRITEBYTECODE would otherwise recompile opsconsole's
+        # own modules from source on every run (~60 ms) and not az's.
+        base.pop("PYTHONDONTWRITEBYTECODE", None)
         ours = {**base, "OPSCONSOLE_DATA_DIR": str(data), "OPSCONSOLE_CONFIG_DIR": str(home / "config")}
         server = subprocess.Popen(
             [OPSCONSOLE, "emulator", "--telemetry-scale", "0.05", "--no-traffic"],
@@ -82,7 +96,12 @@ def main() -> None:
                 ),
                 (
                     "a Log Analytics query",
-                    [OPSCONSOLE, "query", "AppRequests | count", "--demo", "--timespan", "PT1H", "--output", "json"],
+                    # az rest is given the workspace id, so opsconsole is too (without it, it finds the workspace
+                    # through ARM first: three more calls).
+                    [
+                        OPSCONSOLE, "query", "AppRequests | count", "--demo", "--timespan", "PT1H", "--output", "json",
+                        "--workspace", estate.WORKSPACE_CUSTOMER_ID,
+                    ],
                     [
                         args.az, "rest", "--method", "post", "--url", query_url,
                         "--resource", "https://api.loganalytics.io",
@@ -95,9 +114,12 @@ def main() -> None:
                     [args.az, "webapp", "deployment", "slot", "list", "-g", "rg-prod-web", "-n", "app-checkout-prod"],
                 ),
             ]  # fmt: skip
-            print(f"median of {args.runs} runs each, after a warm-up; the same local Azure for both")
+            print(
+                f"median of {args.runs} runs each, after a warm-up, the two in turn; the same local Azure for both"
+                f" (load average {os.getloadavg()[0]:.2f})"
+            )
             for what, mine, az in pairs:
-                ours_s, az_s = timed(mine, ours, args.runs), timed(az, theirs, args.runs)
+                ours_s, az_s = timed_pair(mine, ours, az, theirs, args.runs)
                 print(f"  {what:30} opsconsole {ours_s:5.2f} s   az {az_s:5.2f} s   {az_s / ours_s:4.1f}x (goal >= 2x)")
         finally:
             server.terminate()

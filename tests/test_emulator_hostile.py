@@ -158,7 +158,9 @@ def test_a_wait_that_is_not_a_positive_finite_number_is_refused(raw: Raw, wait: 
 def test_a_query_past_its_wait_is_cancelled(raw: Raw) -> None:
     status, answer = raw.query("range x from 1 to 3000000000 step 1 | summarize sum(x * x % 7)", prefer="wait=1")
     assert status == 504, answer
-    assert "cancelled" in answer["error"]["message"]
+    # As Log Analytics says it.
+    assert answer["error"]["code"] == "GatewayTimeout" and answer["error"]["message"] == "Gateway timeout"
+    assert answer["error"]["innererror"]["code"] == "GatewayTimeout"
 
 
 def test_results_are_capped_while_read(raw: Raw) -> None:

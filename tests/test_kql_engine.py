@@ -330,14 +330,15 @@ def test_row_cap_gives_partial_error(engine: KqlEngine) -> None:
     assert len(outcome.tables[0]["rows"]) == 25
     assert outcome.truncated
     assert outcome.error is not None and outcome.error["code"] == "PartialError"
-    assert "25" in outcome.error["details"][0]["message"]
+    inner = outcome.error["details"][0]["innererror"]
+    assert "25" in inner["message"] and "E_QUERY_RESULT_SET_TOO_LARGE" in inner["message"]
 
 
 def test_size_cap_gives_partial_error(engine: KqlEngine) -> None:
     outcome = engine.execute("AppRequests | take 1000", timespan=None, now=NOW, size_cap_bytes=20_000)
     assert 0 < len(outcome.tables[0]["rows"]) < 1000
     assert len(json.dumps(outcome.tables[0]["rows"], separators=(",", ":"))) <= 20_000
-    assert outcome.error is not None and "bytes" in outcome.error["details"][0]["message"]
+    assert outcome.error is not None and "bytes" in outcome.error["details"][0]["innererror"]["message"]
 
 
 def test_exact_cap_is_not_partial(engine: KqlEngine) -> None:

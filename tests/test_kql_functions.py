@@ -397,3 +397,27 @@ def test_a_covariance_of_an_expression_must_be_named(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError) as refused:
         engine.execute("datatable(x:real)[1.0] | summarize covariance(x, x * 2)", timespan=None, now=NOW)
     assert refused.value.code == "UnsupportedError"
+
+
+def test_weighted_percentiles_count_each_value_by_its_weight(engine: KqlEngine) -> None:
+    # Weights 1..10 total 55: 50% is reached at 7 (running total 28), 90% at 10.
+    outcome = engine.execute(
+        "range x from 1 to 10 step 1 | summarize percentilesw(x, x, 50, 90), p = percentilew(x, 1, 50)",
+        timespan=None,
+        now=NOW,
+    )
+    table = outcome.tables[0]
+    assert [c["name"] for c in table["columns"]] == ["percentile_x_50", "percentile_x_90", "p"]
+    assert table["rows"] == [[7, 10, 5]] and outcome.error is None
+
+
+def test_weights_past_a_long_answer_with_data_and_a_partial_error(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        "let Weight = 92233720368547758; range x from 1 to 3 step 1 | summarize percentilesw(x, Weight * 100, 50)",
+        timespan=None,
+        now=NOW,
+    )
+    assert outcome.tables[0]["rows"] == [[2]]
+    assert outcome.error is not None and outcome.error["code"] == "PartialError"
+    inner = outcome.error["details"][0]["innererror"]
+    assert "E_OVERFLOW" in inner["message"] and inner["severityName"] == "Error"

@@ -39,11 +39,15 @@ from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "E_OVERFLOW",
+    "E_QUERY_RESULT_SET_TOO_LARGE",
     "KqlEngine",
     "KqlQueryError",
     "QueryOutcome",
+    "QueryTimeoutError",
     "RenderInfo",
     "la_type",
+    "partial_error",
     "strip_render",
 ]
 
@@ -90,6 +94,15 @@ class KqlQueryError(Exception):
         self.message = message
         self.line = line
         self.column = column
+
+
+class QueryTimeoutError(KqlQueryError):
+    """A query that ran past its server timeout (`prefer: wait=N`) and was cancelled: a 504 whose body
+    says only "Gateway timeout", as Log Analytics answers."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(504, "GatewayTimeout", "Gateway timeout")
+        self.timeout_s = timeout_s
 
 
 @dataclass(frozen=True)
@@ -305,20 +318,33 @@ def _literal_text(value: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+# The multi-level percentile aggregates, the single-level one each becomes and how many leading arguments
+# (value, weight) come before the levels.
+_PERCENTILE_FORMS = {
+    "percentiles": ("percentile", 1),
+    "percentilesw": ("percentilew", 2),
+    "percentilew": ("percentilew", 2),
+}
+
+
 def _rewrite_percentiles(text: str) -> str:
-    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)`, named as Kusto names them (and
-    `percentilesw(x, w, 50, 95)` -> `percentilew(x, w, 50), ...`)."""
+    """`percentiles(x, 50, 95)` -> `percentile(x, 50), percentile(x, 95)` (and `percentilesw(x, w, 50)` ->
+    `percentilew(x, w, 50)`), named as Kusto names them."""
     tokens = _tokens(text)
     replacements: list[tuple[int, int, str]] = []
     for index, token in enumerate(tokens):
-        if token.kind != "word" or token.text not in ("percentiles", "percentilesw"):
+        form = _PERCENTILE_FORMS.get(token.text) if token.kind == "word" else None
+        if form is None:
             continue
-        weighted = token.text == "percentilesw"
+        single, leading = form
         if index + 1 >= len(tokens) or tokens[index + 1].text != "(":
+            continue
+        # `p = percentilew(x, w, 50)` is named already.
+        if token.text == single and index >= 1 and tokens[index - 1].text == "=":
             continue
         close = _matching_close(tokens, index + 1)
         args = [_span_text(text, part) for part in _split_top(tokens[index + 2 : close], ",")]
-        if len(args) < 2 + weighted:
+        if len(args) < leading + 1:
             continue
         start = token.start
         names: list[str] = []
@@ -328,9 +354,9 @@ def _rewrite_percentiles(text: str) -> str:
             names = [part[0].text for part in _split_top(tokens[open_index + 1 : index - 2], ",") if part]
             start = tokens[open_index].start
         subject = args[0].strip()
-        given = ", ".join(arg.strip() for arg in args[: 1 + weighted])
+        operands = ", ".join(arg.strip() for arg in args[:leading])
         pieces = []
-        for position, level in enumerate(args[1 + weighted :]):
+        for position, level in enumerate(args[leading:]):
             level = level.strip()
             if names and position < len(names):
                 name = names[position]
@@ -338,7 +364,7 @@ def _rewrite_percentiles(text: str) -> str:
                 name = f"percentile_{subject}_{level.replace('.', '_')}"
             else:
                 name = f"percentile_{level.replace('.', '_')}"
-            pieces.append(f"{name} = {'percentilew' if weighted else 'percentile'}({given}, {level})")
+            pieces.append(f"{name} = {single}({operands}, {level})")
         replacements.append((start, tokens[close].end, ", ".join(pieces)))
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
@@ -1483,21 +1509,52 @@ class KqlEngine:
                 bound = _bind(sql, parameters)
                 described = cursor.execute(f"DESCRIBE {sql}", bound).fetchall()
                 description = [(str(row[0]), str(row[1])) for row in described]
-                cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
-                outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                try:
+                    cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
+                    outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                except duckdb.InvalidInputException as error:
+                    if kql_extensions.OVERFLOW_MARKER not in str(error):
+                        raise
+                    # The weights overflowed: answer anyway, with the data and Kusto's partial error.
+                    unchecked = sql.replace(kql_extensions.WEIGHTED_CHECKED, kql_extensions.WEIGHTED_UNCHECKED)
+                    cursor.execute(_row_json_sql(unchecked, description, row_cap + 1), bound)
+                    outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                    outcome = replace(outcome, error=outcome.error or partial_error(E_OVERFLOW, _OVERFLOW_MESSAGE))
                 return replace(outcome, sources=translation.tables)
             except duckdb.InterruptException:
-                raise KqlQueryError(
-                    504,
-                    "GatewayTimeout",
-                    f"The query ran longer than its {timeout_s:g} s limit and was cancelled.",
-                ) from None
+                raise QueryTimeoutError(timeout_s) from None
             except duckdb.Error as error:
                 raise _database_error(error, query) from None
         finally:
             if token is not None:
                 self._watchdog.release(token)
             cursor.close()
+
+
+# Kusto's engine error codes, as Log Analytics passes them on in `innererror.code`: the HRESULT,
+# signed, in decimal (E_QUERY_RESULT_SET_TOO_LARGE is 0x80DA0003, E_OVERFLOW 0x80DA000C).
+E_QUERY_RESULT_SET_TOO_LARGE = "-2133196797"
+E_OVERFLOW = "-2133196788"
+_OVERFLOW_MESSAGE = (
+    "Percentiles aggregator has encountered an overflow exception during evaluation (probably due to large weight "
+    "expression). Results may be incorrect or incomplete (E_OVERFLOW; see https://aka.ms/kustoqueryfailures)."
+)
+
+
+def partial_error(engine_code: str, message: str) -> dict[str, Any]:
+    """The top-level `error` beside `tables` when the engine answered with data and an error, shaped as
+    Log Analytics sends it (the SDK turns it into a LogsQueryPartialResult)."""
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": {"code": engine_code, "message": message, "severity": 2, "severityName": "Error"},
+            }
+        ],
+    }
 
 
 def _collect(
@@ -1522,28 +1579,21 @@ def _collect(
             size = len(text) if text.isascii() else len(text.encode())
             biggest = max(biggest, size)
             if len(rows) >= row_cap:
-                cut = f"the result has more than {row_cap:,} rows"
+                cut = f"record count limit {row_cap:,} records"
                 break
             if used + size + 1 > size_cap_bytes:
-                cut = f"the result is larger than {size_cap_bytes:,} bytes"
+                cut = f"data size limit {size_cap_bytes:,} bytes"
                 break
             rows.append(text)
             used += size + 1
         batch = max(1, min(batch * 4, 8192, (size_cap_bytes - used) // biggest + 1))
     error = None
     if cut:
-        message = f"Query result was truncated to {len(rows):,} rows because {cut}."
-        error = {
-            "code": "PartialError",
-            "message": "There were some errors when processing your query.",
-            "details": [
-                {
-                    "code": "EngineError",
-                    "message": message,
-                    "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE", "message": message},
-                }
-            ],
-        }
+        message = (
+            f"Query result set has exceeded the internal {cut}; the result was truncated to {len(rows):,} rows "
+            "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoqueryfailures)."
+        )
+        error = partial_error(E_QUERY_RESULT_SET_TOO_LARGE, message)
     return QueryOutcome(columns=columns, row_json=rows, error=error, render=render, truncated=cut is not None)
 
 

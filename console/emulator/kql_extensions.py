@@ -25,7 +25,15 @@ from duckdb_kql.translate import naming as kql_naming
 
 from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_units
 
-__all__ = ["COUNT_OF", "LIBRARY_VERSION", "MACROS", "install"]
+__all__ = [
+    "COUNT_OF",
+    "LIBRARY_VERSION",
+    "MACROS",
+    "OVERFLOW_MARKER",
+    "WEIGHTED_CHECKED",
+    "WEIGHTED_UNCHECKED",
+    "install",
+]
 
 COUNT_OF = "__kql_count_of"
 
@@ -35,6 +43,11 @@ _Renderer = Callable[[Any], "str | None"]
 
 _IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = "\\.".join([_IPV4_OCTET] * 4) + "(/(3[0-2]|[12]?[0-9]))?"
+
+# What the checked weighted percentile fails with when the weights overflow a long.
+OVERFLOW_MARKER = "__kql_weights_overflow"
+WEIGHTED_CHECKED = "__kql_weighted_pick_checked("
+WEIGHTED_UNCHECKED = "__kql_weighted_pick("
 
 # Macro names carry a prefix no KQL function has, so a query can reach them only through a row here.
 MACROS: tuple[str, ...] = (
@@ -129,11 +142,20 @@ MACROS: tuple[str, ...] = (
     "/ sqrt(list_sum(list_transform(x, lambda v: (v - list_avg(x)) ^ 2)) "
     "* list_sum(list_transform(y, lambda v: (v - list_avg(y)) ^ 2))) END",
     "CREATE OR REPLACE MACRO __kql_unixtime(us) AS make_timestamp(CAST(round(us) AS BIGINT))",
-    # A weight of a weighted percentile: a whole number of times, at most a million per value.
+    # Weighted nearest-rank percentile: over (value, weight) pairs sorted by value, the first value whose
+    # running weight reaches q of the total, in one pass. Kusto keeps the weights in a long: a total past
+    # it makes the checked form fail with OVERFLOW_MARKER, and the engine runs the query again unchecked
+    # and answers with the data and a partial error, as Log Analytics does.
+    # A weight of a weighted percentile: a whole number of times, never negative or null.
     "CREATE OR REPLACE MACRO __kql_weight(w) AS CASE WHEN w IS NULL OR w < 0 OR w <> floor(w) THEN "
     "error('a weighted percentile needs weights that are whole numbers, not negative and not null') "
-    "WHEN w > 1000000 THEN error('a weighted percentile weight above 1,000,000 is not supported by this local "
-    "Log Analytics') ELSE CAST(w AS BIGINT) END",
+    "ELSE CAST(w AS HUGEINT) END",
+    "CREATE OR REPLACE MACRO __kql_weighted_pick(pairs, total, q) AS (list_reduce(pairs, lambda s, e: "
+    "CASE WHEN s.found IS NOT NULL THEN s ELSE {'acc': s.acc + e.w, 'found': "
+    "CASE WHEN s.acc + e.w >= q * total THEN e.v END} END, "
+    "{'acc': CAST(0 AS HUGEINT), 'found': CASE WHEN false THEN pairs[1].v END})).found",
+    "CREATE OR REPLACE MACRO __kql_weighted_pick_checked(pairs, total, q) AS CASE WHEN total > 9223372036854775807 "
+    f"THEN error('{OVERFLOW_MARKER}') ELSE __kql_weighted_pick(pairs, total, q) END",
 )
 
 
@@ -367,9 +389,6 @@ def _replaced_scalars() -> list[Any]:
     return [f(name, "template", template, arities) for name, template, arities in (*_SCALARS, *_series_rows())]
 
 
-# Each value repeated as many times as its weight says: a weighted percentile is the percentile of those.
-_WEIGHTED_VALUES = "flatten(list(list_resize([{0}], __kql_weight({1}), {0})) FILTER (WHERE {0} IS NOT NULL))"
-
 # (name, SQL template, argument counts, output-name prefix)
 _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("stdevp", "coalesce(stddev_pop({0}), 0.0)", (1,), "stdevp"),
@@ -426,7 +445,6 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
     ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
-    ("percentilew", f"list_aggregate({_WEIGHTED_VALUES}, 'quantile_disc', ({{2}}) / 100.0)", (3,), "percentile"),
 )
 
 
@@ -463,7 +481,6 @@ class _WeightedPercentilesArray(kql_functions.AggregateSpec):
     def render(self, args: list[str]) -> str:
         if len(args) < 3:
             raise ValueError("percentilesw_array() takes a value, a weight and at least one percentile")
-        values = _WEIGHTED_VALUES.format(*args[:2])
         levels = args[2:]
         if len(levels) == 1:
             # A dynamic array of percentiles: DuckDB needs each level as a constant, so only a literal array.
@@ -474,8 +491,7 @@ class _WeightedPercentilesArray(kql_functions.AggregateSpec):
                 raise kql_units.KqlRefusalError(
                     "percentilesw_array(): the percentiles must be numbers or a literal array of numbers here."
                 )
-        picks = ", ".join(f"list_aggregate({values}, 'quantile_disc', ({level}) / 100.0)" for level in levels)
-        return f"to_json([{picks}])"
+        return f"to_json([{', '.join(_weighted_pick(args[0], args[1], level) for level in levels)}])"
 
 
 class _Count(kql_functions.AggregateSpec):
@@ -497,6 +513,23 @@ class _PercentilesArray(kql_functions.AggregateSpec):
         return f"to_json([{levels}])"
 
 
+class _WeightedPercentile(kql_functions.AggregateSpec):
+    """percentilew(x, weight, p): the nearest-rank percentile of x, each value counted `weight` times."""
+
+    def render(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise ValueError("percentilew() takes a value, a weight and a percentile")
+        return _weighted_pick(*args)
+
+
+def _weighted_pick(value: str, weight: str, level: str) -> str:
+    """The nearest-rank `level` percentile of `value`, each value counted `weight` times."""
+    kept = f"FILTER (WHERE ({value}) IS NOT NULL AND __kql_weight({weight}) > 0)"
+    pairs = f"list({{'v': {value}, 'w': __kql_weight({weight})}} ORDER BY {value}) {kept}"
+    total = f"sum(__kql_weight({weight})) {kept}"
+    return f"{WEIGHTED_CHECKED}{pairs}, {total}, ({level}) / 100.0)"
+
+
 def _added_aggregates() -> list[Any]:
     a = kql_functions.AggregateSpec
     added = [a(name, template, arities, name_prefix=prefix) for name, template, arities, prefix in _AGGREGATES]
@@ -505,6 +538,7 @@ def _added_aggregates() -> list[Any]:
     # counts rows as count() does, and still reads x, so that a name that does not exist is refused.
     # The grammar reads `count(x)` oddly, so the engine writes it as this function.
     added.append(_Count(COUNT_OF, "", (1,), name_prefix="count"))
+    added.append(_WeightedPercentile("percentilew", "", (), name_prefix="percentile"))
     added.append(_WeightedPercentilesArray("percentilesw_array", "", (), name_prefix="percentile"))
     return added
 

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from . import estate
-from .kql_engine import KqlEngine, KqlQueryError
+from .kql_engine import KqlEngine, KqlQueryError, QueryOutcome, QueryTimeoutError
 
 __all__ = ["QueryLimits", "parse_prefer", "parse_timespan", "parse_wait", "setup_logs_routes"]
 
@@ -36,6 +37,7 @@ BODY_TIMEOUT_S = 30.0
 MAX_BATCH = 10
 MAX_QUERIES = 8
 MAX_QUERIES_PER_CALLER = 3
+MAX_WORKSPACES = 100
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -167,6 +169,12 @@ def _error_body(
 
 
 def _query_error(error: KqlQueryError) -> tuple[int, dict[str, Any]]:
+    if isinstance(error, QueryTimeoutError):
+        status, body = _error_body(
+            504, "GatewayTimeout", error.message, {"code": "GatewayTimeout", "message": "ADX query timed out"}
+        )
+        body["error"]["correlationId"] = str(uuid.uuid4())
+        return status, body
     if error.status == 400:
         inner: dict[str, Any] = {"code": error.code, "message": error.message}
         if error.line is not None:
@@ -218,6 +226,18 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
     """Add the Log Analytics query routes (workspace, resource-centric, batch) to `app`."""
     workspace_ids = {estate.WORKSPACE_CUSTOMER_ID.lower()}
     workspace_resource = estate.WORKSPACE_RESOURCE_ID.lower()
+    workspace_keys = {
+        _workspace_key(name)
+        for name in (
+            estate.WORKSPACE_CUSTOMER_ID,
+            estate.WORKSPACE_NAME,
+            estate.WORKSPACE_RESOURCE_ID,
+            *(
+                f"{subscription}/{estate.WORKSPACE_RESOURCE_GROUP}/{estate.WORKSPACE_NAME}"
+                for subscription in (estate.PROD_SUBSCRIPTION, _subscription_name(estate.PROD_SUBSCRIPTION))
+            ),
+        )
+    }
     known_subscriptions = {subscription.subscription_id.lower() for subscription in estate.SUBSCRIPTIONS}
     limits = QueryLimits()
     app[LIMITS_KEY] = limits
@@ -226,6 +246,15 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         limits.close()
 
     app.on_cleanup.append(stop_limits)
+
+    def _unknown_workspaces(listed: Any) -> list[str]:
+        """The entries of a multi-workspace query's `workspaces` that name no workspace here; each may be
+        the workspace id, its name, its qualified name or its ARM resource id."""
+        if listed is None:
+            return []
+        if not isinstance(listed, list) or len(listed) > MAX_WORKSPACES or not all(isinstance(w, str) for w in listed):
+            raise _BadRequestError(f"'workspaces' must be a list of at most {MAX_WORKSPACES} workspace identifiers.")
+        return [name[:200] for name in listed if _workspace_key(name) not in workspace_keys]
 
     def scope_of(workspace: str | None, resource_path: str | None) -> str | _Answer | None:
         """None for the workspace itself, a resource id for a resource-centric query, or a 404."""
@@ -255,8 +284,18 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
             timespan = parse_timespan(body.get("timespan"), moment)
             preferences = parse_prefer(prefer)
             wait = parse_wait(preferences)
+            unknown = _unknown_workspaces(body.get("workspaces"))
         except _BadRequestError as bad:
             return _json_answer(*_error_body(400, "BadArgumentError", str(bad)))
+        if unknown:
+            message = f"The workspace '{unknown[0]}' could not be found."
+            return _json_answer(*_error_body(404, "WorkspaceNotFoundError", message))
+        applied = [f"wait={wait:g}"]
+        if "include-render" in preferences:
+            applied.append("include-render=true")
+        if "include-statistics" in preferences:
+            applied.append("include-statistics=true")
+        applied_header = {"Preference-Applied": ", ".join(applied)}
         refusal = limits.admit(caller)
         if refusal is not None:
             return _json_answer(*_error_body(429, "ThrottledError", refusal), {"Retry-After": "1"})
@@ -275,7 +314,7 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
                 )
             )
         except KqlQueryError as error:
-            return _json_answer(*_query_error(error))
+            return _json_answer(*_query_error(error), applied_header)
         finally:
             limits.release(caller)
         extra: dict[str, Any] = {}
@@ -292,19 +331,8 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
         if _is_true(preferences.get("include-render")) and outcome.render is not None:
             extra["render"] = outcome.render.as_la()
         if _is_true(preferences.get("include-statistics")):
-            extra["statistics"] = {
-                "query": {
-                    "executionTime": round(time.perf_counter() - started, 6),
-                    "resourceUsage": {"cpuTime": "00:00:00"},
-                    "rowCount": outcome.row_count,
-                }
-            }
-        applied = [f"wait={wait:g}"]
-        if "include-render" in preferences:
-            applied.append("include-render=true")
-        if "include-statistics" in preferences:
-            applied.append("include-statistics=true")
-        return _Answer(200, outcome.as_la_bytes(extra), {"Preference-Applied": ", ".join(applied)})
+            extra["statistics"] = _statistics(time.perf_counter() - started, outcome)
+        return _Answer(200, outcome.as_la_bytes(extra), applied_header)
 
     async def single(request: web.Request, workspace: str | None, resource_path: str | None) -> web.Response:
         scope = scope_of(workspace, resource_path)
@@ -373,6 +401,26 @@ def setup_logs_routes(app: web.Application, engine: KqlEngine, *, now: Callable[
     app.router.add_route("*", "/v1/{tail:.*}", elsewhere)
 
 
+def _subscription_name(subscription_id: str) -> str:
+    return next(s.display_name for s in estate.SUBSCRIPTIONS if s.subscription_id == subscription_id)
+
+
+def _workspace_key(identifier: str) -> str:
+    return identifier.strip().strip("/").lower()
+
+
+def _statistics(seconds: float, outcome: QueryOutcome) -> dict[str, Any]:
+    """`prefer: include-statistics=true`: what Log Analytics reports that this engine can measure
+    (the wall time, and the result table's rows and bytes)."""
+    size = sum(len(row) for row in outcome.row_json)
+    return {
+        "query": {
+            "executionTime": round(seconds, 7),
+            "datasetStatistics": [{"tableRowCount": outcome.row_count, "tableSize": size}],
+        }
+    }
+
+
 def _caller(request: web.Request) -> str:
     """Who is asking: the bearer token (already checked by the server), as a digest."""
     token = request.headers.get("Authorization", "")
@@ -381,7 +429,11 @@ def _caller(request: web.Request) -> str:
 
 async def _request_body(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
-        return {"query": request.query.get("query"), "timespan": request.query.get("timespan")}
+        asked: dict[str, Any] = {"query": request.query.get("query"), "timespan": request.query.get("timespan")}
+        listed = request.query.get("workspaces")
+        if listed is not None:  # `workspaces=a,b`: the GET form of a multi-workspace query
+            asked["workspaces"] = [name for name in listed.split(",") if name.strip()]
+        return asked
     charset = request.charset
     if charset is not None and charset.lower().replace("-", "") != "utf8":
         raise _BadRequestError(f"The request body must be UTF-8 JSON, not {charset!r}.")

@@ -48,7 +48,7 @@ def _slots(services: Services) -> Service:
     # azure-mgmt-web is imported when a slot is first read, not to paint.
     from console.services.slots import SlotsService
 
-    return SlotsService(services.context, services.resources, services.runbooks)
+    return SlotsService(services.context, services.resources, lambda: services.runbooks)
 
 
 def _cost(services: Services) -> Service:

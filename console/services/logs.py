@@ -68,8 +68,11 @@ def _describe_partial(error: Any) -> tuple[str, bool]:
             continue
         inner = detail.get("innererror") or {}
         code = str(inner.get("code") or detail.get("code") or "")
-        truncated = truncated or "TOO_LARGE" in code.upper() or "LIMIT" in code.upper()
-        sentences.append(str(inner.get("message") or detail.get("message") or code))
+        message = str(inner.get("message") or detail.get("message") or code)
+        # Kusto's codes are numbers; the symbolic name (E_QUERY_RESULT_SET_TOO_LARGE) is in the message.
+        said = f"{code} {message}".upper()
+        truncated = truncated or "TOO_LARGE" in said or "LIMIT" in code.upper()
+        sentences.append(message)
     if not sentences:
         sentences.append(str(getattr(error, "message", None) or error))
     return " ".join(sentences), truncated
@@ -91,6 +94,19 @@ def _iso_timespan(timespan: Timespan) -> str | None:
     if isinstance(second, timedelta):
         return f"{instant(start)}/PT{second.total_seconds()}S"
     return f"{instant(start)}/{instant(second)}"
+
+
+def _timed_out(error: Any, server_timeout: int | None) -> OpsError:
+    """A 504 from the query API: Log Analytics cancelled the query at its server timeout ("Gateway timeout")."""
+    limit = f"its {server_timeout} s server timeout" if server_timeout else "the server timeout"
+    request_id = error.response.headers.get("x-ms-request-id") if error.response is not None else None
+    return OpsError(
+        ErrorKind.TRANSIENT,
+        f"The query ran past {limit} and Log Analytics cancelled it (Gateway timeout); "
+        "narrow the timespan or the query, or allow it longer.",
+        request_id=request_id,
+        code="GatewayTimeout",
+    )
 
 
 def _query_retry_policy(total: int) -> Any:
@@ -259,6 +275,8 @@ class LogsService(Service):
         except HttpResponseError as error:
             if error.status_code == 400:
                 raise self._query_error(error) from error
+            if error.status_code == 504:
+                raise _timed_out(error, server_timeout) from error
             raise from_azure(error, "running the query") from error
         except Exception as error:
             raise from_azure(error, "running the query") from error

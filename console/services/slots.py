@@ -95,12 +95,20 @@ class SlotsService(Service):
 
     area = "slots"
 
-    def __init__(self, context: ServiceContext, resources: Any, runbooks: Any, *, sleep: Sleep | None = None) -> None:
+    def __init__(
+        self, context: ServiceContext, resources: Any, runbooks: Callable[[], Any], *, sleep: Sleep | None = None
+    ) -> None:
         super().__init__(context)
         self.resources = resources
-        self.runbooks = runbooks
+        self._runbooks = runbooks
         self._clients: dict[str, Any] = {}
         self._sleep: Sleep = sleep or asyncio.sleep
+
+    @property
+    def runbooks(self) -> Any:
+        """The runbooks service, which only a release gate needs: built (yaml, pyarrow) when first asked for,
+        so listing or swapping slots never pays for it."""
+        return self._runbooks()
 
     # -- clients and lookups -------------------------------------------------------------------------------
 
