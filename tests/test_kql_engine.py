@@ -456,3 +456,11 @@ def test_a_large_range_streams_and_times_out_instead_of_filling_memory(engine: K
         )
     assert raised.value.status == 504
     assert _kql(engine, "range x from 1 to 7 step 3") == [[1], [4], [7]]
+
+
+def test_a_query_run_again_keeps_its_columns_and_reads_its_rows_afresh(engine: KqlEngine) -> None:
+    query = "AppRequests | summarize n = count(), newest = max(TimeGenerated)"
+    hour = engine.execute(query, timespan=(NOW - dt.timedelta(hours=1), NOW), now=NOW)
+    day = engine.execute(query, timespan=(NOW - dt.timedelta(days=1), NOW), now=NOW)
+    assert hour.columns == day.columns == [{"name": "n", "type": "long"}, {"name": "newest", "type": "datetime"}]
+    assert json.loads(day.row_json[0])[0] > json.loads(hour.row_json[0])[0] > 0

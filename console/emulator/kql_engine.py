@@ -1199,6 +1199,8 @@ class KqlEngine:
         """While seeding: telemetry at or after this instant (naive UTC) is already complete."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, _Translation] = OrderedDict()
+        self._descriptions: OrderedDict[tuple[str, str], list[tuple[str, str]]] = OrderedDict()
+        """Each statement's result columns, by (query, statement): describing one plans it again."""
         self._schema_types: dict[str, list[tuple[str, str]]] | None = None
         self._watchdog = _Watchdog()
 
@@ -1225,6 +1227,7 @@ class KqlEngine:
         with self._lock:
             self._schema_types = None
             self._cache.clear()
+            self._descriptions.clear()
 
     def _duckdb_schema(self) -> dict[str, list[tuple[str, str]]]:
         with self._lock:
@@ -1256,6 +1259,26 @@ class KqlEngine:
     def _translation_schema(self) -> dict[str, list[str]]:
         names = {table: [column for column, _ in cols] for table, cols in self._duckdb_schema().items()}
         return {**names, **{f"{_SOURCE_DB}.{table}": cols for table, cols in names.items()}}
+
+    def _describe(
+        self, cursor: duckdb.DuckDBPyConnection, query: str, sql: str, bound: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
+        """The statement's result columns (name, DuckDB type). Kept per query and statement: the same query
+        text translates to the same statement and literal parameters, and only the clock and timespan
+        values (always datetimes) change between runs, so the types cannot."""
+        key = (query, sql)
+        with self._lock:
+            known = self._descriptions.get(key)
+            if known is not None:
+                self._descriptions.move_to_end(key)
+                return known
+        described = cursor.execute(f"DESCRIBE {sql}", bound).fetchall()
+        description = [(str(row[0]), str(row[1])) for row in described]
+        with self._lock:
+            self._descriptions[key] = description
+            while len(self._descriptions) > _CACHE_SIZE:
+                self._descriptions.popitem(last=False)
+        return description
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -1507,8 +1530,7 @@ class KqlEngine:
             token = self._watchdog.watch(cursor, timeout_s)
             try:
                 bound = _bind(sql, parameters)
-                described = cursor.execute(f"DESCRIBE {sql}", bound).fetchall()
-                description = [(str(row[0]), str(row[1])) for row in described]
+                description = self._describe(cursor, query, sql, bound)
                 try:
                     cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
                     outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
