@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.emulator import kql_extensions
-from console.emulator.kql_engine import KqlEngine
+from console.emulator.kql_engine import KqlEngine, KqlQueryError
 from console.kql import timespan_text
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
@@ -369,3 +369,42 @@ def test_the_extensions_are_installed_once_into_the_librarys_tables() -> None:
     assert "series_add" in functions.SCALAR_FUNCTIONS
     assert "stdevp" in functions.AGGREGATE_FUNCTIONS
     assert "TRY(decode(" in functions.SCALAR_FUNCTIONS["base64_decode_tostring"].template
+
+
+# -- make-series buckets: a timespan step counts whole steps since the start, a number step too ---------------
+
+
+@PROPERTY
+@given(
+    seconds=st.lists(st.integers(min_value=0, max_value=86_399), min_size=1, max_size=30),
+    step_minutes=st.sampled_from([1, 7, 30, 60, 90, 1440]),
+)
+def test_make_series_buckets_agree_with_bin(engine: KqlEngine, seconds: list[int], step_minutes: int) -> None:
+    start = "datetime(2026-11-25 00:00)"
+    moments = ", ".join(f"datetime(2026-11-25) + {s}s" for s in seconds)
+    source = f"print t = dynamic([]) | mv-expand t = pack_array({moments}) to typeof(datetime)"
+    _, series = _answer(
+        engine,
+        f"{source} | make-series n = count() default = 0 on t from {start} to {start} + 1d step {step_minutes}m",
+    )
+    _, binned = _answer(engine, f"{source} | summarize n = count() by b = bin_at(t, {step_minutes}m, {start})")
+    counts = json.loads(series[0][0])
+    assert sum(counts) == len(seconds)
+    expected = [0] * len(counts)
+    for moment, n in binned:
+        index = int(
+            (
+                dt.datetime.fromisoformat(moment.replace("Z", "+00:00")) - dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+            ).total_seconds()
+            // (step_minutes * 60)
+        )
+        expected[index] += n
+    assert counts == expected
+
+
+def test_make_series_over_a_number_axis_is_refused_by_name(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(
+            "range x from 0 to 9 step 1 | make-series c = count() on x from 0 to 10 step 3", timespan=None, now=NOW
+        )
+    assert refused.value.code == "UnsupportedError" and "number axis" in refused.value.message

@@ -598,6 +598,12 @@ class _MakeSeries:
     nonempty: bool = False  # kind=nonempty: an empty input still gives one row of defaults
 
 
+# A make-series step written as a timespan literal (`1h`, `30min`, `1.5d`): its axis is a datetime or a timespan.
+_TIMESPAN_STEP = re.compile(
+    r"\s*\d+(?:\.\d+)?\s*(?:d|days?|h|hrs?|hours?|m|min|minutes?|s|sec|seconds?|ms|milli|milliseconds?|"
+    r"microseconds?|ticks?)\s*",
+    re.IGNORECASE,
+)
 _SERIES_KEYWORDS = ("on", "from", "to", "step", "by", "in")
 
 
@@ -1403,12 +1409,21 @@ class KqlEngine:
                 f"let __ms_end = toscalar({_strip_prelude(series)} "
                 f"| summarize __m = max({axis}) | project bin(__m, __ms_step) + __ms_step);"
             )
+        if re.fullmatch(r"\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*", series.step):
+            raise KqlQueryError(
+                400, "UnsupportedError", "make-series over a number axis is not supported by this local Log Analytics."
+            )
         aggregates = ", ".join(text for text, _ in series.aggregates)
         by = "".join(f", {expr}" for expr in series.by)
+        index = (
+            f"{kql_extensions.SERIES_INDEX}({axis}, __ms_start, __ms_step)"
+            if _TIMESPAN_STEP.fullmatch(series.step)
+            else f"tolong(({axis} - __ms_start) / __ms_step)"
+        )
         summarize = (
             f"{series.prelude}{' '.join(bounds)}\n{_strip_prelude(series)}\n"
             f"| where {axis} >= __ms_start and {axis} < __ms_end\n"
-            f"| summarize {aggregates} by __ms_idx = tolong(({axis} - __ms_start) / __ms_step){by}"
+            f"| summarize {aggregates} by __ms_idx = {index}{by}"
             f", __ms_s = __ms_start, __ms_t = __ms_step, __ms_e = __ms_end"
         )
         aggregate_sql, parameters = self._to_sql(summarize, schema)

@@ -30,12 +30,14 @@ __all__ = [
     "LIBRARY_VERSION",
     "MACROS",
     "OVERFLOW_MARKER",
+    "SERIES_INDEX",
     "WEIGHTED_CHECKED",
     "WEIGHTED_UNCHECKED",
     "install",
 ]
 
 COUNT_OF = "__kql_count_of"
+SERIES_INDEX = "__kql_series_index"
 
 LIBRARY_VERSION = "1.1.2"
 
@@ -233,6 +235,9 @@ def _series_rows() -> list[tuple[str, str, tuple[int, ...]]]:
 
 # (name, SQL template, argument counts): functions with one fixed form.
 _SCALARS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    # make-series' bucket of a datetime or timespan axis: whole steps since the start (the axis is at or
+    # after it), in integer microseconds, where tolong() of the quotient goes through a per-row type test.
+    (SERIES_INDEX, "(epoch_us(({0}) - ({1})) // epoch_us({2}))", (3,)),
     ("base64_decode_tostring", _BASE64_TO_STRING, (1,)),
     ("base64_decodestring", _BASE64_TO_STRING, (1,)),
     ("string_size", "CAST(octet_length(encode(CAST({0} AS VARCHAR))) AS BIGINT)", (1,)),
