@@ -1,0 +1,239 @@
+"""Serialized row sets for the local Log Analytics: the `serialize` operator and the functions that read
+neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`).
+
+Kusto allows those functions only where the row set is serialized: after `serialize`, `sort`/`order`,
+`top` or a `range` source, through the operators that keep the order, and refuses them elsewhere. Here
+the query's operators (the library's IR, before it is rendered) are checked in that order, and an
+`extend` (or `serialize Name = Expr`) that uses them becomes `SerialExtend`: its input is numbered in
+its own order (`row_number() OVER ()`, which DuckDB computes as a streaming window in input order),
+every window is `OVER (ORDER BY that number)`, and the output is sorted by it again. The library's
+entry points (`lower._lower_operator`, `translate._render_query`, `translate.render_operator`,
+`schema._operator_columns_unchecked`, `translate._SPECIAL_FORMS`) are wrapped, not copied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from duckdb_kql import ir as kql_ir
+from duckdb_kql import lower as kql_lower
+from duckdb_kql import schema as kql_schema
+from duckdb_kql import translate as kql_translate
+
+from console.emulator.kql_units import KqlRefusalError
+
+__all__ = ["BARE_SERIALIZE", "ROW_FUNCTIONS", "SerialExtend", "Serialize", "install_serialize"]
+
+# The grammar needs `serialize` to name at least one column; a bare `serialize` reaches the lowering as
+# `serialize __kql_bare_serialize = 0` (the engine rewrites the token so) and means no column.
+BARE_SERIALIZE = "__kql_bare_serialize"
+ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
+
+_SERIAL = "__kql_serial"
+_WINDOW = f"OVER (ORDER BY {_SERIAL})"
+_MARK = "__kql_serialize__"
+_SERIALIZING = (kql_ir.Sort, kql_ir.Top)
+_UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
+
+
+@dataclass(frozen=True)
+class Serialize(kql_ir.Operator):
+    """`serialize [Name = Expr, ...]`: marks the row set serialized, then extends it like `extend`."""
+
+    expressions: tuple[kql_ir.NamedExpr, ...]
+
+
+@dataclass(frozen=True)
+class SerialExtend(kql_ir.Operator):
+    """An `extend` over a serialized row set whose expressions read neighbouring rows."""
+
+    inner: kql_ir.Extend
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`), in `prev`'s order."""
+        if _SERIAL in cols or any(e.name == _SERIAL for e in self.inner.expressions):
+            raise KqlRefusalError(f"The column name {_SERIAL} is reserved by this local Log Analytics.")
+        numbered = f"(SELECT *, row_number() OVER () AS {_SERIAL} FROM {prev})"
+        extended = kql_translate.render_operator(self.inner, numbered, [*cols, _SERIAL])
+        return f"SELECT * EXCLUDE ({_SERIAL}) FROM ({extended}) ORDER BY {_SERIAL}"
+
+
+def _calls(value: Any) -> Iterator[kql_ir.FunctionCall]:
+    """Every function call inside an IR value (not inside nested queries, which are checked on their own)."""
+    if isinstance(value, kql_ir.Query):
+        return
+    if isinstance(value, kql_ir.FunctionCall):
+        yield value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _calls(getattr(value, field.name))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _calls(item)
+
+
+def _row_function(op: Any) -> str | None:
+    return next((call.name for call in _calls(op) if call.name in ROW_FUNCTIONS), None)
+
+
+def _not_serialized(name: str) -> KqlRefusalError:
+    return KqlRefusalError(
+        f"Function '{name}' cannot be invoked in current context. Details: the row set must be serialized"
+    )
+
+
+def _serialized_operators(query: kql_ir.Query) -> list[kql_ir.Operator]:
+    """The query's operators, with each `extend` that reads neighbouring rows made a `SerialExtend`; a
+    function used where the row set is not serialized, or in an operator other than `extend`, is refused."""
+    serialized = isinstance(query.source, kql_ir.RangeSource)
+    out: list[kql_ir.Operator] = []
+    for op in query.operators:
+        if isinstance(op, Serialize):
+            serialized = True
+            if not op.expressions:
+                continue
+            op = kql_ir.Extend(op.expressions)
+        elif isinstance(op, _SERIALIZING):
+            serialized = True
+        name = _row_function(op)
+        if name is not None:
+            if not serialized:
+                raise _not_serialized(name)
+            if not isinstance(op, kql_ir.Extend):
+                raise KqlRefusalError(
+                    f"{name}() is supported by this local Log Analytics only in `extend` or `serialize`."
+                )
+            op = SerialExtend(op)
+        if type(op).__name__ in _UNSERIALIZING:
+            serialized = False
+        out.append(op)
+    return out
+
+
+def _constant_int(node: Any, name: str, what: str) -> int:
+    if isinstance(node, kql_ir.Literal) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return int(node.value)
+    raise KqlRefusalError(f"{name}(): the {what} must be a constant integer.")
+
+
+def _render_neighbour(name: str, sql_function: str) -> Callable[[Any], str]:
+    def render(node: Any) -> str:
+        args = list(node.args)
+        if not 1 <= len(args) <= 3:
+            raise KqlRefusalError(f"{name}(): expected 1 to 3 arguments, got {len(args)}.")
+        offset = _constant_int(args[1], name, "offset") if len(args) > 1 else 1
+        if not 0 <= offset <= 1_000_000:
+            raise KqlRefusalError(f"{name}(): the offset must be between 0 and 1000000.")
+        value = kql_translate.render_expr(args[0])
+        default = f", {kql_translate.render_expr(args[2])}" if len(args) == 3 else ""
+        return f"{sql_function}({value}, {offset}{default}) {_WINDOW}"
+
+    return render
+
+
+def _render_row_number(node: Any) -> str:
+    args = list(node.args)
+    if len(args) > 1:
+        raise KqlRefusalError("row_number(): restarting the numbering is not supported by this local Log Analytics.")
+    start = f"CAST({kql_translate.render_expr(args[0])} AS BIGINT) - 1 + " if args else ""
+    return f"({start}row_number() {_WINDOW})"
+
+
+def _render_row_cumsum(node: Any) -> str:
+    args = list(node.args)
+    if len(args) != 1:
+        raise KqlRefusalError(
+            "row_cumsum(): restarting the sum is not supported by this local Log Analytics."
+            if len(args) == 2
+            else f"row_cumsum(): expected 1 or 2 arguments, got {len(args)}."
+        )
+    return f"sum({kql_translate.render_expr(args[0])}) {_WINDOW}"
+
+
+def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def lower(node: Any) -> Any:
+        inner = node
+        while kql_lower._cls(inner) in ("PipedOperator", "AfterPipeOperator") and kql_lower._rule_children(inner):
+            inner = kql_lower._rule_children(inner)[0]
+        inner = kql_lower._collapse(inner)
+        if kql_lower._cls(inner) != "SerializeOperator":
+            return original(node)
+        kids = kql_lower._rule_children(inner)
+        if any(kql_lower._cls(kid) == "StrictQueryOperatorParameter" for kid in kids):
+            raise KqlRefusalError("serialize: parameters are not supported by this local Log Analytics.")
+        expressions = tuple(kql_lower._lower_named(kid) for kid in kids)
+        if len(expressions) == 1 and expressions[0].name == BARE_SERIALIZE:
+            return Serialize(())
+        return Serialize(expressions)
+
+    setattr(lower, _MARK, True)
+    return lower
+
+
+def _render_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    def render(query: kql_ir.Query, schema: Any = None) -> Any:
+        if any(isinstance(op, Serialize) for op in query.operators) or _row_function(query.operators):
+            query = dataclasses.replace(query, operators=_serialized_operators(query))
+        return original(query, schema)
+
+    return render
+
+
+def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
+    def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
+        if isinstance(op, SerialExtend):
+            if cols is None:
+                raise KqlRefusalError("serialize: the input's columns are not known here.")
+            return op.render(prev, cols)
+        if isinstance(op, Serialize):
+            raise KqlRefusalError("serialize is not supported here by this local Log Analytics.")
+        return original(op, prev, cols)
+
+    return render
+
+
+def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
+        if isinstance(op, SerialExtend):
+            return original(op.inner, cols, schema)
+        if isinstance(op, Serialize):
+            return original(kql_ir.Extend(op.expressions), cols, schema) if op.expressions else list(cols)
+        return original(op, cols, schema)
+
+    return columns
+
+
+def install_serialize() -> None:
+    """Wrap the library's lowering, rendering and column tracking (idempotent)."""
+    if getattr(kql_lower._lower_operator, _MARK, False):
+        return
+    kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
+    kql_translate._render_query = _render_query(kql_translate._render_query)
+    kql_translate.render_operator = _render_operator(kql_translate.render_operator)
+    kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
+    kql_translate._SPECIAL_FORMS.update(
+        {
+            "row_number": _render_row_number,
+            "prev": _render_neighbour("prev", "lag"),
+            "next": _render_neighbour("next", "lead"),
+            "row_cumsum": _render_row_cumsum,
+        }
+    )
+
+
+REQUIRED = (
+    kql_lower._cls,
+    kql_lower._collapse,
+    kql_lower._rule_children,
+    kql_lower._lower_named,
+    kql_lower._lower_operator,
+    kql_translate._render_query,
+    kql_translate.render_operator,
+    kql_translate.render_expr,
+    kql_translate._SPECIAL_FORMS,
+    kql_schema._operator_columns_unchecked,
+    kql_ir.RangeSource,
+)
