@@ -33,7 +33,10 @@ BARE_SERIALIZE = "__kql_bare_serialize"
 ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
 
 _SERIAL = "__kql_serial"
+_GROUP = "__kql_restart_group"
+_FLAG = "__kql_restart_flag"
 _WINDOW = f"OVER (ORDER BY {_SERIAL})"
+_RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top)
 _UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
@@ -48,17 +51,71 @@ class Serialize(kql_ir.Operator):
 
 @dataclass(frozen=True)
 class SerialExtend(kql_ir.Operator):
-    """An `extend` over a serialized row set whose expressions read neighbouring rows."""
+    """An `extend` over a serialized row set whose expressions read neighbouring rows. `restarts` are the
+    restart conditions of `row_number`/`row_cumsum`, each computed (and counted into a group number)
+    before the extend, whose calls read group `i` through `_GROUP`."""
 
     inner: kql_ir.Extend
+    restarts: tuple[kql_ir.Expr, ...] = ()
+
+    def _hidden(self) -> list[str]:
+        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts)))]
 
     def render(self, prev: str, cols: list[str]) -> str:
         """SQL over `prev` (whose columns are `cols`), in `prev`'s order."""
-        if _SERIAL in cols or any(e.name == _SERIAL for e in self.inner.expressions):
-            raise KqlRefusalError(f"The column name {_SERIAL} is reserved by this local Log Analytics.")
-        numbered = f"(SELECT *, row_number() OVER () AS {_SERIAL} FROM {prev})"
-        extended = kql_translate.render_operator(self.inner, numbered, [*cols, _SERIAL])
-        return f"SELECT * EXCLUDE ({_SERIAL}) FROM ({extended}) ORDER BY {_SERIAL}"
+        hidden = self._hidden()
+        if any(name in cols for name in hidden) or any(e.name in hidden for e in self.inner.expressions):
+            raise KqlRefusalError("A column name starting with __kql_ is reserved by this local Log Analytics.")
+        source = f"(SELECT *, row_number() OVER () AS {_SERIAL} FROM {prev})"
+        if self.restarts:
+            flags = ", ".join(
+                f"coalesce(({kql_translate.render_expr(restart)}) IS TRUE, false) AS {_FLAG}{i}"
+                for i, restart in enumerate(self.restarts)
+            )
+            groups = ", ".join(
+                f"sum(CASE WHEN {_FLAG}{i} THEN 1 ELSE 0 END) {_RUNNING} AS {_GROUP}{i}"
+                for i in range(len(self.restarts))
+            )
+            dropped = ", ".join(f"{_FLAG}{i}" for i in range(len(self.restarts)))
+            source = f"(SELECT * EXCLUDE ({dropped}), {groups} FROM (SELECT *, {flags} FROM {source}))"
+        extended = kql_translate.render_operator(self.inner, source, [*cols, *hidden])
+        return f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM ({extended}) ORDER BY {_SERIAL}"
+
+
+def _restarting(call: kql_ir.FunctionCall) -> bool:
+    return call.name in ("row_number", "row_cumsum") and len(call.args) == 2
+
+
+def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
+    """`value` with each restart condition replaced by a read of its group number (appended to `restarts`)."""
+    if isinstance(value, kql_ir.Query):
+        return value
+    if isinstance(value, kql_ir.FunctionCall) and _restarting(value):
+        condition = value.args[1]
+        if any(_restarting(call) for call in _calls(condition)):
+            raise KqlRefusalError(
+                f"{value.name}(): a restart condition that restarts itself is not supported by this local Log "
+                "Analytics."
+            )
+        restarts.append(condition)
+        group = kql_ir.FunctionCall(_GROUP, (kql_ir.Literal(len(restarts) - 1, "long"),))
+        return dataclasses.replace(value, args=(_lift_restarts(value.args[0], restarts), group))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _lift_restarts(getattr(value, f.name), restarts) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_lift_restarts(item, restarts) for item in value)
+    if isinstance(value, list):
+        return [_lift_restarts(item, restarts) for item in value]
+    return value
+
+
+def _serial_extend(op: kql_ir.Extend) -> SerialExtend:
+    restarts: list[kql_ir.Expr] = []
+    lifted = _lift_restarts(op, restarts)
+    return SerialExtend(lifted, tuple(restarts))
 
 
 def _calls(value: Any) -> Iterator[kql_ir.FunctionCall]:
@@ -106,7 +163,7 @@ def _serialized_operators(query: kql_ir.Query) -> list[kql_ir.Operator]:
                 raise KqlRefusalError(
                     f"{name}() is supported by this local Log Analytics only in `extend` or `serialize`."
                 )
-            op = SerialExtend(op)
+            op = _serial_extend(op)
         if type(op).__name__ in _UNSERIALIZING:
             serialized = False
         out.append(op)
@@ -127,30 +184,46 @@ def _render_neighbour(name: str, sql_function: str) -> Callable[[Any], str]:
         offset = _constant_int(args[1], name, "offset") if len(args) > 1 else 1
         if not 0 <= offset <= 1_000_000:
             raise KqlRefusalError(f"{name}(): the offset must be between 0 and 1000000.")
-        value = kql_translate.render_expr(args[0])
-        default = f", {kql_translate.render_expr(args[2])}" if len(args) == 3 else ""
+        value, *rest = _plain(name, [args[0], *args[2:]])
+        default = f", {rest[0]}" if rest else ""
         return f"{sql_function}({value}, {offset}{default}) {_WINDOW}"
 
     return render
 
 
+def _window(name: str, args: list[Any]) -> str:
+    """The window of a row function: its restart group (a lifted restart condition) if it has one."""
+    if len(args) < 2:
+        return _WINDOW
+    group = args[1]
+    if not isinstance(group, kql_ir.FunctionCall) or group.name != _GROUP:
+        raise KqlRefusalError(f"{name}(): a restart condition is supported by this local Log Analytics only in extend.")
+    index = _constant_int(group.args[0], name, "group")
+    return f"OVER (PARTITION BY {_GROUP}{index} ORDER BY {_SERIAL})"
+
+
+def _plain(name: str, args: list[Any]) -> list[str]:
+    """The arguments rendered, refused when one reads neighbouring rows itself (SQL cannot nest windows)."""
+    if _row_function(args) is not None:
+        raise KqlRefusalError(
+            f"{name}(): an argument that itself reads neighbouring rows is not supported by this local Log Analytics."
+        )
+    return [kql_translate.render_expr(arg) for arg in args]
+
+
 def _render_row_number(node: Any) -> str:
     args = list(node.args)
-    if len(args) > 1:
-        raise KqlRefusalError("row_number(): restarting the numbering is not supported by this local Log Analytics.")
-    start = f"CAST({kql_translate.render_expr(args[0])} AS BIGINT) - 1 + " if args else ""
-    return f"({start}row_number() {_WINDOW})"
+    if len(args) > 2:
+        raise KqlRefusalError(f"row_number(): expected at most 2 arguments, got {len(args)}.")
+    start = f"CAST({_plain('row_number', args[:1])[0]} AS BIGINT) - 1 + " if args else ""
+    return f"({start}row_number() {_window('row_number', args)})"
 
 
 def _render_row_cumsum(node: Any) -> str:
     args = list(node.args)
-    if len(args) != 1:
-        raise KqlRefusalError(
-            "row_cumsum(): restarting the sum is not supported by this local Log Analytics."
-            if len(args) == 2
-            else f"row_cumsum(): expected 1 or 2 arguments, got {len(args)}."
-        )
-    return f"sum({kql_translate.render_expr(args[0])}) {_WINDOW}"
+    if not 1 <= len(args) <= 2:
+        raise KqlRefusalError(f"row_cumsum(): expected 1 or 2 arguments, got {len(args)}.")
+    return f"sum({_plain('row_cumsum', args[:1])[0]}) {_window('row_cumsum', args)}"
 
 
 def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
