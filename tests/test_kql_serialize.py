@@ -211,6 +211,40 @@ def test_serialize_inside_a_subquery_and_a_let(engine: KqlEngine) -> None:
     assert _table(engine, query)[1] == [[5, 1, 2], [7, 2, 4]]
 
 
+def test_as_binds_the_row_set_for_the_rest_of_the_query(engine: KqlEngine) -> None:
+    query = "range a from 1 to 3 step 1 | as X | join kind=inner (X | extend b = a * 2) on a | project a, b"
+    assert _table(engine, f"{query} | order by a asc")[1] == [[1, 2], [2, 4], [3, 6]]
+    query = "range a from 1 to 5 step 1 | sort by a desc | as X | extend r = row_number() | where r < 3"
+    assert _table(engine, f"{query} | union (X | count)") == (
+        ["a", "r", "Count"],
+        [[5, 1, None], [4, 2, None], [None, None, 5]],
+    )
+    assert _table(engine, "range a from 1 to 3 step 1 | as hint.materialized=true X | count")[1] == [[3]]
+    assert _table(engine, "let X = range a from 1 to 2 step 1; range a from 7 to 7 step 1 | as X | union X")[1] == [
+        [7],
+        [7],
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "union withsource=T (range x from 1 to 5 step 1 | as T1), (range x from 1 to 5 step 1 | as T2)",
+        "range a from 1 to 3 step 1 | as hint.foo=1 X | count",
+        "range a from 1 to 3 step 1 | as",
+        "Nope | serialize | extend r = row_number()",
+    ],
+)
+def test_as_refusals_are_400(engine: KqlEngine, query: str) -> None:
+    _refusal(engine, query)
+
+
+def test_an_unknown_table_is_named_before_serializing(engine: KqlEngine) -> None:
+    assert _refusal(engine, "Nope | serialize | extend r = row_number()").message == (
+        "Failed to resolve table expression named 'Nope'."
+    )
+
+
 def test_the_library_entry_points_are_still_there() -> None:
     """duckdb-kql's structures this module hooks into; a library change must fail here, not quietly."""
     for entry in kql_serialize.REQUIRED:

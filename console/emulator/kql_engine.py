@@ -35,7 +35,7 @@ from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
 from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
 from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
-from console.emulator.kql_serialize import BARE_SERIALIZE
+from console.emulator.kql_serialize import BARE_SERIALIZE, DEFAULT_DATABASE
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ __all__ = [
 
 # Unqualified table names are translated as if they lived in this database, so the table sources
 # in the SQL can be told apart from everything else and rewritten (timespan filter, make-series).
-_SOURCE_DB = "__la_source"
+_SOURCE_DB = DEFAULT_DATABASE
 _CLOCK_SLOT = "kqlnow"
 _TIMESPAN_FROM = "__la_from"
 _TIMESPAN_TO = "__la_to"

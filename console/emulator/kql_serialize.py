@@ -9,6 +9,9 @@ its own order (`row_number() OVER ()`, which DuckDB computes as a streaming wind
 every window is `OVER (ORDER BY that number)`, and the output is sorted by it again. The library's
 entry points (`lower._lower_operator`, `translate._render_query`, `translate.render_operator`,
 `schema._operator_columns_unchecked`, `translate._SPECIAL_FORMS`) are wrapped, not copied.
+
+`T | as X | ...` is here too: the query is cut at `as`, and what came before becomes a `let X`, which the
+rest (and its subqueries) read.
 """
 
 from __future__ import annotations
@@ -25,11 +28,21 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BARE_SERIALIZE", "ROW_FUNCTIONS", "SerialExtend", "Serialize", "install_serialize"]
+__all__ = [
+    "BARE_SERIALIZE",
+    "DEFAULT_DATABASE",
+    "ROW_FUNCTIONS",
+    "NameAs",
+    "SerialExtend",
+    "Serialize",
+    "install_serialize",
+]
 
 # The grammar needs `serialize` to name at least one column; a bare `serialize` reaches the lowering as
 # `serialize __kql_bare_serialize = 0` (the engine rewrites the token so) and means no column.
 BARE_SERIALIZE = "__kql_bare_serialize"
+# The database the engine lowers unqualified table names into; a name bound by `as` is read instead.
+DEFAULT_DATABASE = "__la_source"
 ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
 
 _SERIAL = "__kql_serial"
@@ -50,6 +63,13 @@ class Serialize(kql_ir.Operator):
 
 
 @dataclass(frozen=True)
+class NameAs(kql_ir.Operator):
+    """`as Name`: the row set so far, bound to `Name` for the rest of the query (as a `let` would)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class SerialExtend(kql_ir.Operator):
     """An `extend` over a serialized row set whose expressions read neighbouring rows. `restarts` are the
     restart conditions of `row_number`/`row_cumsum`, each computed (and counted into a group number)
@@ -61,10 +81,10 @@ class SerialExtend(kql_ir.Operator):
     def _hidden(self) -> list[str]:
         return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts)))]
 
-    def render(self, prev: str, cols: list[str]) -> str:
-        """SQL over `prev` (whose columns are `cols`), in `prev`'s order."""
+    def render(self, prev: str, cols: list[str] | None) -> str:
+        """SQL over `prev` (whose columns are `cols`, when known), in `prev`'s order."""
         hidden = self._hidden()
-        if any(name in cols for name in hidden) or any(e.name in hidden for e in self.inner.expressions):
+        if any(name in (cols or ()) for name in hidden) or any(e.name in hidden for e in self.inner.expressions):
             raise KqlRefusalError("A column name starting with __kql_ is reserved by this local Log Analytics.")
         source = f"(SELECT *, row_number() OVER () AS {_SERIAL} FROM {prev})"
         if self.restarts:
@@ -78,7 +98,7 @@ class SerialExtend(kql_ir.Operator):
             )
             dropped = ", ".join(f"{_FLAG}{i}" for i in range(len(self.restarts)))
             source = f"(SELECT * EXCLUDE ({dropped}), {groups} FROM (SELECT *, {flags} FROM {source}))"
-        extended = kql_translate.render_operator(self.inner, source, [*cols, *hidden])
+        extended = kql_translate.render_operator(self.inner, source, None if cols is None else [*cols, *hidden])
         return f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM ({extended}) ORDER BY {_SERIAL}"
 
 
@@ -148,6 +168,9 @@ def _serialized_operators(query: kql_ir.Query) -> list[kql_ir.Operator]:
     serialized = isinstance(query.source, kql_ir.RangeSource)
     out: list[kql_ir.Operator] = []
     for op in query.operators:
+        if isinstance(op, SerialExtend):
+            out.append(op)
+            continue
         if isinstance(op, Serialize):
             serialized = True
             if not op.expressions:
@@ -226,12 +249,60 @@ def _render_row_cumsum(node: Any) -> str:
     return f"sum({_plain('row_cumsum', args[:1])[0]}) {_window('row_cumsum', args)}"
 
 
+def _lower_as(node: Any) -> NameAs:
+    kids = kql_lower._rule_children(node)
+    for kid in kids[:-1]:
+        text = str(kid.getText()).replace(" ", "").lower()
+        if text not in ("hint.materialized=true", "hint.materialized=false"):
+            raise KqlRefusalError(f"as: the parameter {kid.getText()} is not supported by this local Log Analytics.")
+    names = kql_lower._find_names(kids[-1]) if kids else []
+    if len(names) != 1:
+        raise KqlRefusalError("as: expected one name.")
+    return NameAs(names[0])
+
+
+def _read_bound(value: Any, name: str) -> Any:
+    """`value` with each unqualified read of table `name` made a read of the row set bound to it."""
+    if isinstance(value, kql_ir.TableRef):
+        unqualified = value.cluster is None and value.database in (None, DEFAULT_DATABASE)
+        return kql_ir.TableRef(name) if unqualified and value.name == name else value
+    if isinstance(value, kql_ir.Query) and any(bound == name for bound, _ in value.lets):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _read_bound(getattr(value, f.name), name) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_read_bound(item, name) for item in value)
+    if isinstance(value, list):
+        return [_read_bound(item, name) for item in value]
+    return value
+
+
+def _bind_names(query: kql_ir.Query) -> kql_ir.Query:
+    """`S | ops | as X | more` as `let X = S | ops; X | more` (each `as` in turn)."""
+    operators = list(query.operators)
+    for op in operators:
+        if isinstance(op, kql_ir.Union) and op.with_source is not None:
+            legs = [*operators, *(o for branch in op.branches for o in branch.operators)]
+            if any(isinstance(o, NameAs) for o in legs):
+                raise KqlRefusalError("as: naming a union's legs is not supported by this local Log Analytics.")
+    lets = list(query.lets)
+    source = query.source
+    while (index := next((i for i, op in enumerate(operators) if isinstance(op, NameAs)), None)) is not None:
+        name = operators[index].name  # type: ignore[attr-defined]
+        lets.append((name, kql_ir.Query(source, operators[:index])))
+        source, operators = kql_ir.TableRef(name), _read_bound(operators[index + 1 :], name)
+    return dataclasses.replace(query, source=source, operators=operators, lets=lets)
+
+
 def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def lower(node: Any) -> Any:
         inner = node
         while kql_lower._cls(inner) in ("PipedOperator", "AfterPipeOperator") and kql_lower._rule_children(inner):
             inner = kql_lower._rule_children(inner)[0]
         inner = kql_lower._collapse(inner)
+        if kql_lower._cls(inner) == "AsOperator":
+            return _lower_as(inner)
         if kql_lower._cls(inner) != "SerializeOperator":
             return original(node)
         kids = kql_lower._rule_children(inner)
@@ -250,6 +321,8 @@ def _render_query(original: Callable[..., Any]) -> Callable[..., Any]:
     def render(query: kql_ir.Query, schema: Any = None) -> Any:
         if any(isinstance(op, Serialize) for op in query.operators) or _row_function(query.operators):
             query = dataclasses.replace(query, operators=_serialized_operators(query))
+        if any(isinstance(op, (NameAs, kql_ir.Union)) for op in query.operators):
+            query = _bind_names(query)
         return original(query, schema)
 
     return render
@@ -258,11 +331,9 @@ def _render_query(original: Callable[..., Any]) -> Callable[..., Any]:
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
         if isinstance(op, SerialExtend):
-            if cols is None:
-                raise KqlRefusalError("serialize: the input's columns are not known here.")
             return op.render(prev, cols)
-        if isinstance(op, Serialize):
-            raise KqlRefusalError("serialize is not supported here by this local Log Analytics.")
+        if isinstance(op, (Serialize, NameAs)):
+            raise KqlRefusalError("serialize and as are not supported here by this local Log Analytics.")
         return original(op, prev, cols)
 
     return render
@@ -274,6 +345,8 @@ def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[
             return original(op.inner, cols, schema)
         if isinstance(op, Serialize):
             return original(kql_ir.Extend(op.expressions), cols, schema) if op.expressions else list(cols)
+        if isinstance(op, NameAs):
+            return list(cols)
         return original(op, cols, schema)
 
     return columns
@@ -302,6 +375,7 @@ REQUIRED = (
     kql_lower._collapse,
     kql_lower._rule_children,
     kql_lower._lower_named,
+    kql_lower._find_names,
     kql_lower._lower_operator,
     kql_translate._render_query,
     kql_translate.render_operator,
