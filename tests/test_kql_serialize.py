@@ -177,8 +177,8 @@ def test_refused_where_the_row_set_is_not_serialized(engine: KqlEngine, query: s
 @pytest.mark.parametrize(
     "query",
     [
-        "range a from 1 to 3 step 1 | where prev(a) > 1",
-        "range a from 1 to 3 step 1 | project r = row_number()",
+        "range a from 1 to 3 step 1 | summarize c = row_cumsum(a)",
+        "range a from 1 to 3 step 1 | distinct r = row_number()",
         "range a from 1 to 3 step 1 | extend x = prev(row_number())",
         "range a from 1 to 3 step 1 | extend x = prev(a, '1')",
         "range a from 1 to 3 step 1 | extend x = prev(a, a)",
@@ -201,6 +201,14 @@ def test_refused_where_the_row_set_is_not_serialized(engine: KqlEngine, query: s
 )
 def test_hostile_input_is_a_400(engine: KqlEngine, query: str) -> None:
     _refusal(engine, query)
+
+
+def test_project_and_where_read_neighbouring_rows(engine: KqlEngine) -> None:
+    query = "range a from 1 to 5 step 1 | sort by a desc | project r = row_number(), a, p = prev(a, 1, 0)"
+    assert _table(engine, query) == (["r", "a", "p"], [[1, 5, 0], [2, 4, 5], [3, 3, 4], [4, 2, 3], [5, 1, 2]])
+    query = "datatable (a:long) [1, 1, 2, 2, 2, 3] | serialize | where prev(a) != a | extend r = row_number()"
+    assert _table(engine, query) == (["a", "r"], [[1, 1], [2, 2], [3, 3]])
+    assert _refusal(engine, "datatable (a:long) [1] | where prev(a) != a").message == NOT_SERIALIZED.format("prev")
 
 
 def test_serialize_inside_a_subquery_and_a_let(engine: KqlEngine) -> None:

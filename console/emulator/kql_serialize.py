@@ -25,6 +25,7 @@ from duckdb_kql import ir as kql_ir
 from duckdb_kql import lower as kql_lower
 from duckdb_kql import schema as kql_schema
 from duckdb_kql import translate as kql_translate
+from duckdb_kql.translate import naming as kql_naming
 
 from console.emulator.kql_units import KqlRefusalError
 
@@ -51,6 +52,7 @@ _FLAG = "__kql_restart_flag"
 _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
+_COMPUTED = "__kql_computed"
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top)
 _UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
 
@@ -182,15 +184,36 @@ def _serialized_operators(query: kql_ir.Query) -> list[kql_ir.Operator]:
         if name is not None:
             if not serialized:
                 raise _not_serialized(name)
+            if isinstance(op, (kql_ir.Project, kql_ir.Where)):
+                out.extend(_through_extend(op))
+                continue
             if not isinstance(op, kql_ir.Extend):
                 raise KqlRefusalError(
-                    f"{name}() is supported by this local Log Analytics only in `extend` or `serialize`."
+                    f"{name}() is supported by this local Log Analytics only in `extend`, `project`, `where` or "
+                    "`serialize`."
                 )
             op = _serial_extend(op)
         if type(op).__name__ in _UNSERIALIZING:
             serialized = False
         out.append(op)
     return out
+
+
+def _through_extend(op: kql_ir.Project | kql_ir.Where) -> list[kql_ir.Operator]:
+    """A `project` or `where` that reads neighbouring rows, as an `extend` of hidden columns (which keeps the
+    serialized order) followed by the same operator over those columns."""
+    if isinstance(op, kql_ir.Where):
+        computed = kql_ir.Extend((kql_ir.NamedExpr(op.predicate, _COMPUTED),))
+        return [
+            _serial_extend(computed),
+            kql_ir.Where(kql_ir.ColumnRef(_COMPUTED)),
+            kql_ir.ProjectAway((_COMPUTED,)),
+        ]
+    names = kql_naming.project_names(op.expressions)
+    hidden = [f"{_COMPUTED}{i}" for i in range(len(names))]
+    computed = kql_ir.Extend(tuple(kql_ir.NamedExpr(e.expr, h) for e, h in zip(op.expressions, hidden, strict=True)))
+    picked = kql_ir.Project(tuple(kql_ir.NamedExpr(kql_ir.ColumnRef(h), n) for h, n in zip(hidden, names, strict=True)))
+    return [_serial_extend(computed), picked]
 
 
 def _constant_int(node: Any, name: str, what: str) -> int:
@@ -383,4 +406,5 @@ REQUIRED = (
     kql_translate._SPECIAL_FORMS,
     kql_schema._operator_columns_unchecked,
     kql_ir.RangeSource,
+    kql_naming.project_names,
 )
