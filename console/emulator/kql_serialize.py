@@ -53,7 +53,7 @@ _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
 _COMPUTED = "__kql_computed"
-_SERIALIZING = (kql_ir.Sort, kql_ir.Top)
+_SERIALIZING = (kql_ir.Sort, kql_ir.Top, kql_ir.GetSchema)
 _UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
 
 
