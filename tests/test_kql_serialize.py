@@ -192,6 +192,8 @@ def test_refused_where_the_row_set_is_not_serialized(engine: KqlEngine, query: s
         "range a from 1 to 3 step 1 | extend x = row_number(1, row_number(1, true) > 1)",
         "range a from 1 to 3 step 1 | extend x = row_cumsum('s')",
         "range a from 1 to 3 step 1 | extend x = row_cumsum()",
+        "range a from 1 to 3 step 1 | extend x = row_number(a)",
+        "datatable (a:long) [1, long(null), 2] | serialize x = row_cumsum(a)",
         "range a from 1 to 3 step 1 | extend __kql_serial = row_number()",
         "range a from 1 to 3 step 1 | serialize kind=nonsense x = 1",
         "range a from 1 to 3 step 1 | serialize = 1",
@@ -209,6 +211,14 @@ def test_project_and_where_read_neighbouring_rows(engine: KqlEngine) -> None:
     query = "datatable (a:long) [1, 1, 2, 2, 2, 3] | serialize | where prev(a) != a | extend r = row_number()"
     assert _table(engine, query) == (["a", "r"], [[1, 1], [2, 2], [3, 3]])
     assert _refusal(engine, "datatable (a:long) [1] | where prev(a) != a").message == NOT_SERIALIZED.format("prev")
+
+
+def test_row_number_from_a_negative_start_and_a_real_cumulative_sum(engine: KqlEngine) -> None:
+    assert _table(engine, "range a from 1 to 3 step 1 | extend r = row_number(-2)")[1] == [[1, -2], [2, -1], [3, 0]]
+    assert _table(engine, "range a from 1 to 3 step 1 | extend r = row_cumsum(a * 1.5)") == (
+        ["a", "r"],
+        [[1, 1.5], [2, 4.5], [3, 9.0]],
+    )
 
 
 def test_serialize_inside_a_subquery_and_a_let(engine: KqlEngine) -> None:

@@ -53,6 +53,7 @@ _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
 _COMPUTED = "__kql_computed"
+_NULL_TERM = "row_cumsum(): a null term is not supported by this local Log Analytics."
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top, kql_ir.GetSchema)
 _UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
 
@@ -261,7 +262,7 @@ def _render_row_number(node: Any) -> str:
     args = list(node.args)
     if len(args) > 2:
         raise KqlRefusalError(f"row_number(): expected at most 2 arguments, got {len(args)}.")
-    start = f"CAST({_plain('row_number', args[:1])[0]} AS BIGINT) - 1 + " if args else ""
+    start = f"{_constant_int(args[0], 'row_number', 'starting index')} - 1 + " if args else ""
     return f"({start}row_number() {_window('row_number', args)})"
 
 
@@ -269,7 +270,10 @@ def _render_row_cumsum(node: Any) -> str:
     args = list(node.args)
     if not 1 <= len(args) <= 2:
         raise KqlRefusalError(f"row_cumsum(): expected 1 or 2 arguments, got {len(args)}.")
-    return f"sum({_plain('row_cumsum', args[:1])[0]}) {_window('row_cumsum', args)}"
+    term = _plain("row_cumsum", args[:1])[0]
+    # What Kusto adds for a null term is not documented: refused rather than guessed.
+    checked = f"CASE WHEN ({term}) IS NULL THEN error('{_NULL_TERM}') ELSE ({term}) END"
+    return f"sum({checked}) {_window('row_cumsum', args)}"
 
 
 def _lower_as(node: Any) -> NameAs:
