@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb_kql
 import pytest
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import lower as kql_lower
@@ -16,6 +17,7 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator import kql_serialize
 from console.emulator.kql_engine import KqlEngine, KqlQueryError
+from console.emulator.kql_extensions import LIBRARY_VERSION
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 NOT_SERIALIZED = "Function '{}' cannot be invoked in current context. Details: the row set must be serialized"
@@ -267,7 +269,11 @@ def test_the_library_entry_points_are_still_there() -> None:
     """duckdb-kql's structures this module hooks into; a library change must fail here, not quietly."""
     for entry in kql_serialize.REQUIRED:
         assert entry is not None
-    assert "SerializeOperator" not in (kql_lower.__dict__.get("_HANDLED_OPERATORS") or ())
+    assert duckdb_kql.__version__ == LIBRARY_VERSION
+    # The grammar still wants a column after `serialize` (the engine's rewrite of a bare one is needed) and
+    # still parses `serialize x = 1` and `as Name`, which the lowering here reads.
+    assert duckdb_kql.validate("T | serialize")
+    assert not duckdb_kql.validate("T | serialize x = 1 | as Y")
     assert callable(kql_translate._render_query)
     assert callable(kql_schema._operator_columns_unchecked)
     assert {"source", "operators", "lets"} <= {f for f in kql_ir.Query.__dataclass_fields__}
