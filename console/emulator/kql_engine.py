@@ -35,6 +35,7 @@ from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
 from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
 from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
+from console.emulator.kql_serialize import BARE_SERIALIZE, DEFAULT_DATABASE
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ __all__ = [
 
 # Unqualified table names are translated as if they lived in this database, so the table sources
 # in the SQL can be told apart from everything else and rewritten (timespan filter, make-series).
-_SOURCE_DB = "__la_source"
+_SOURCE_DB = DEFAULT_DATABASE
 _CLOCK_SLOT = "kqlnow"
 _TIMESPAN_FROM = "__la_from"
 _TIMESPAN_TO = "__la_to"
@@ -481,6 +482,22 @@ def _rewrite_project_by_names(text: str) -> str:
         replacements.append((segment[0].start, segment[-1].end, replacement))
     for start, end, new in reversed(replacements):
         text = text[:start] + new + text[end:]
+    return text
+
+
+def _rewrite_bare_serialize(text: str) -> str:
+    """A bare `| serialize`, which the grammar lacks (it wants a column), as `serialize` with a marker column
+    that the lowering drops."""
+    tokens = _tokens(text)
+    replacements: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.kind != "word" or token.text != "serialize" or index == 0 or tokens[index - 1].text != "|":
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if following is None or (following.kind == "punct" and following.text in "|;)"):
+            replacements.append(token.end)
+    for end in reversed(replacements):
+        text = f"{text[:end]} {BARE_SERIALIZE} = 0{text[end:]}"
     return text
 
 
@@ -1323,7 +1340,7 @@ class KqlEngine:
             ) from None
 
     def _translate_checked(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
-        query = _rewrite_project_by_names(_rewrite_parse_kv(query))
+        query = _rewrite_bare_serialize(_rewrite_project_by_names(_rewrite_parse_kv(query)))
         diagnostics = duckdb_kql.validate(query)
         if diagnostics:
             first = diagnostics[0]

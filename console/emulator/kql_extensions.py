@@ -23,7 +23,7 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_units
+from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_serialize, kql_units
 
 __all__ = [
     "COUNT_OF",
@@ -1111,6 +1111,7 @@ def install() -> None:
             f"duckdb-kql {version} is installed; the local Log Analytics extends {LIBRARY_VERSION} only."
         )
     kql_operators.install_operators()
+    kql_serialize.install_serialize()
     kql_more_functions.install_tostring()
     special = kql_translate._SPECIAL_FORMS
     if getattr(special.get("bin"), "__kql_extension__", False):
