@@ -2,9 +2,8 @@
 
     python bench/kql.py [--scale 1.0] [--repeat 5]
 
-Prints, per query: adapter time (translation cached after the first run), hand SQL time, their
-ratio, and plain duckdb-kql (`duckdb_kql.kql(...)`, translating every time) for comparison; then the
-median ratios. Times are medians of `--repeat` runs after one warm-up run.
+Prints, per query: adapter time (translation cached after the first run), hand SQL time and their
+ratio; then the median ratio. Times are medians of `--repeat` runs after one warm-up run.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import duckdb_kql
 
 from console.emulator.kql_engine import KqlEngine
 from console.emulator.telemetry import seed_telemetry
@@ -193,29 +190,14 @@ def main() -> None:
     def ours(query: str) -> Callable[[], object]:
         return lambda: engine.execute(query, timespan=None, now=NOW)
 
-    def plain(query: str) -> Callable[[], object]:
-        return lambda: duckdb_kql.kql(cursor, query, query_now=naive_now).fetchall()
-
     ratios: list[float] = []
-    plain_ratios: list[float] = []
-    print(f"{'#':>2} {'adapter ms':>10} {'SQL ms':>8} {'ratio':>6} {'duckdb-kql ms':>13} {'ratio':>6}  query")
+    print(f"{'#':>2} {'adapter ms':>10} {'SQL ms':>8} {'ratio':>6}  query")
     for index, (query, sql) in enumerate(QUERIES, start=1):
         ours_s = _median_time(ours(query), args.repeat)
         hand_s = _median_time(hand(sql), args.repeat)
-        try:
-            plain_s: float | None = _median_time(plain(query), args.repeat)
-        except Exception:
-            plain_s = None
         ratios.append(ours_s / hand_s)
-        plain_text = f"{plain_s * 1000:13.1f} {plain_s / hand_s:6.2f}" if plain_s else f"{'n/a':>13} {'':>6}"
-        if plain_s:
-            plain_ratios.append(plain_s / hand_s)
-        print(
-            f"{index:2d} {ours_s * 1000:10.1f} {hand_s * 1000:8.1f} {ours_s / hand_s:6.2f} {plain_text}  {query[:70]}"
-        )
+        print(f"{index:2d} {ours_s * 1000:10.1f} {hand_s * 1000:8.1f} {ours_s / hand_s:6.2f}  {query[:70]}")
     print(f"median ratio adapter/SQL: {statistics.median(ratios):.2f} over {len(ratios)} queries")
-    if plain_ratios:
-        print(f"median ratio duckdb-kql/SQL: {statistics.median(plain_ratios):.2f} over {len(plain_ratios)} queries")
 
 
 if __name__ == "__main__":
