@@ -14,7 +14,7 @@ from typing import Any
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import translate as kql_translate
 
-from console.emulator.kql_operators import TYPEOF
+from console.emulator.kql_operators import TYPE_CONVERSIONS, TYPEOF
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["WHOLE_NUMBER_TOKEN", "install_tostring", "more_forms", "real_text"]
@@ -179,23 +179,6 @@ def _render_extract_json(node: Any) -> str | None:
     return f"coalesce(TRY(json_extract_string(CAST({text} AS VARCHAR), '{path.value}')), '')"
 
 
-_CONVERSIONS = {
-    "string": "tostring",
-    "long": "tolong",
-    "int": "toint",
-    "real": "toreal",
-    "double": "toreal",
-    "bool": "tobool",
-    "boolean": "tobool",
-    "datetime": "todatetime",
-    "date": "todatetime",
-    "timespan": "totimespan",
-    "time": "totimespan",
-    "guid": "toguid",
-    "dynamic": "todynamic",
-}
-
-
 def _typed(function: str, count: int, original: _Renderer) -> _Renderer:
     """`function(..., typeof(T))`: the function's answer converted to T (null where it does not convert)."""
 
@@ -203,7 +186,7 @@ def _typed(function: str, count: int, original: _Renderer) -> _Renderer:
         last = node.args[-1] if len(node.args) == count + 1 else None
         if isinstance(last, kql_ir.FunctionCall) and last.name == TYPEOF:
             type_name = str(getattr(last.args[0], "value", ""))
-            convert = _CONVERSIONS.get(type_name)
+            convert = TYPE_CONVERSIONS.get(type_name)
             if convert is None:
                 raise KqlRefusalError(f"{function}(): typeof({type_name}) is not supported here.")
             inner = kql_ir.FunctionCall(function, tuple(node.args[:count]))

@@ -23,11 +23,28 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BY_NAMES_MARK", "TYPEOF", "ColumnPick", "MvApply", "install_operators"]
+__all__ = ["BY_NAMES_MARK", "TYPEOF", "TYPE_CONVERSIONS", "ColumnPick", "MvApply", "install_operators"]
 
 # `typeof(T)` as a function argument (extract(..., typeof(long))) is lowered to a call of this function
 # with T's name; the functions that take a type read it, and anything else refuses it.
 TYPEOF = "__kql_typeof"
+
+# The conversion function that makes a value of each Kusto type (`typeof(T)` arguments, typed parse-kv keys).
+TYPE_CONVERSIONS = {
+    "string": "tostring",
+    "long": "tolong",
+    "int": "toint",
+    "real": "toreal",
+    "double": "toreal",
+    "bool": "tobool",
+    "boolean": "tobool",
+    "datetime": "todatetime",
+    "date": "todatetime",
+    "timespan": "totimespan",
+    "time": "totimespan",
+    "guid": "toguid",
+    "dynamic": "todynamic",
+}
 
 # `project-by-names "a", "b*"`, which the grammar lacks, reaches the lowering as
 # `project-reorder __kql_project_by_names, ['a'], b*` (the engine rewrites it so).

@@ -19,28 +19,12 @@ from typing import Any
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_operators import TYPE_CONVERSIONS
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["PARSE_KV_FUNCTION", "ParseKvKey", "parse_kv_extend", "parse_kv_forms"]
 
 PARSE_KV_FUNCTION = "__kql_parse_kv"
-
-_CONVERSIONS = {
-    "string": "tostring",
-    "long": "tolong",
-    "int": "toint",
-    "real": "toreal",
-    "double": "toreal",
-    "decimal": None,
-    "bool": "tobool",
-    "boolean": "tobool",
-    "datetime": "todatetime",
-    "date": "todatetime",
-    "timespan": "totimespan",
-    "time": "totimespan",
-    "guid": "toguid",
-    "dynamic": "todynamic",
-}
 
 
 @dataclass(frozen=True)
@@ -88,7 +72,7 @@ def parse_kv_extend(subject: str, keys: list[ParseKvKey], options: dict[str, lis
         ]
     assignments = []
     for key in keys:
-        convert = _CONVERSIONS.get(key.kind.lower())
+        convert = TYPE_CONVERSIONS.get(key.kind.lower())
         if convert is None:
             raise _refuse(f"a key of type {key.kind}")
         call = f"{PARSE_KV_FUNCTION}({subject}, {_kql_string(key.name)}, {', '.join(mode_args)})"
