@@ -886,14 +886,8 @@ def slots_swap(
                     slot,
                     gate,
                     target=target,
-                    watch=watch,
-                    interval=interval,
-                    max_inconclusive=max_inconclusive,
                     preview=preview,
-                    confirmed=True,
-                    on_reading=_echo_reading if output == "text" else None,
-                    progress=_progress_printer(),
-                    stop=stop,
+                    **_release_arguments(watch, interval, max_inconclusive, output, stop),
                 )
 
         result = run_or_fail(run, services)
@@ -901,6 +895,21 @@ def slots_swap(
         _release_exit(result, output)
     done = "Applied the settings of" if preview else "Swapped"
     _finish_swap(result, output, f"{done} {app}/{slot} with {target}")
+
+
+def _release_arguments(
+    watch: timedelta, interval: timedelta, max_inconclusive: int, output: str, stop: Any
+) -> dict[str, Any]:
+    """What a watched release (a guarded swap, a ramp) is given from the command line, confirmed already."""
+    return {
+        "watch": watch,
+        "interval": interval,
+        "max_inconclusive": max_inconclusive,
+        "confirmed": True,
+        "on_reading": _echo_reading if output == "text" else None,
+        "progress": _progress_printer(),
+        "stop": stop,
+    }
 
 
 def _finish_swap(app: Any, output: str, what: str) -> None:
@@ -958,18 +967,7 @@ def slots_ramp(
             stop = _release_stop()
             with _stopped_by_signals(stop):
                 return await services.slots.ramp(
-                    app,
-                    slot,
-                    shares,
-                    hold,
-                    gate,
-                    watch=watch,
-                    interval=interval,
-                    max_inconclusive=max_inconclusive,
-                    confirmed=True,
-                    on_reading=_echo_reading if output == "text" else None,
-                    progress=_progress_printer(),
-                    stop=stop,
+                    app, slot, shares, hold, gate, **_release_arguments(watch, interval, max_inconclusive, output, stop)
                 )
 
         outcome = run_or_fail(run, services)
