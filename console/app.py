@@ -33,6 +33,7 @@ from screens.shell import (
     ShellHeader,
     SubscriptionChanged,
 )
+from screens.widgets.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -245,6 +246,8 @@ class OpsConsole(App[int]):
         super()._handle_exception(error)
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._open_bar_takes_the_keys()
         # An escape and the key after it read together (a busy machine, a slow link) arrive as one alt+key.
         # An alt+key nothing binds is read as the two keys typed.
         if isinstance(event, events.Key) and not event.is_forwarded and self._typed_after_escape(event):
@@ -259,13 +262,27 @@ class OpsConsole(App[int]):
         await super().on_event(event)
 
     async def _on_key(self, event: events.Key) -> None:
-        # An escape typed just before `:` can come back here after the bar opened: `:` is a priority binding,
-        # run at once, while the escape went to the widget focused then (a busy screen takes a while to pass
-        # it on). It must not close the bar it came before.
+        # A key's bindings are looked up here, once it has passed through the widget focused when it arrived:
+        # by then a screen may have opened that the key was not typed for.
+        # - An escape typed just before `:` must not close the bar it came before (`:` is a priority binding,
+        #   run at once, while the escape went to the widget focused then).
+        # - Type-ahead never answers a confirm dialog: `b` then enter read together must not roll back.
         # (Textual calls App's own handler, the bindings, after this one unless the default is prevented.)
-        bars = self.screen.query(CommandBar) if event.key == "escape" else ()
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and event.time < screen.shown_at:
+            event.prevent_default()
+        bars = screen.query(CommandBar) if event.key == "escape" else ()
         if any(bar.is_open and event.time < bar.opened_at for bar in bars):
             event.prevent_default()
+
+    def _open_bar_takes_the_keys(self) -> None:
+        # A focus change asked for before `:` (an escape's action focusing the table) lands after the bar opened;
+        # the keys typed into the bar must not go to the area underneath, where a letter may start a change.
+        screen = self.screen
+        if isinstance(screen, AreaScreen):
+            bar = screen.query_one(CommandBar)
+            if bar.is_open and screen.focused is not bar:
+                screen.set_focus(bar)
 
     def _typed_after_escape(self, event: events.Key) -> bool:
         if not event.key.startswith("alt+") or event.character is None or not event.character.isprintable():

@@ -220,7 +220,7 @@ class ListAreaScreen(AreaScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, FilterBox):
             event.stop()
-            self.states.content.focus()
+            self.set_focus(self.states.content)
 
     def clear_filter(self) -> bool:
         """Close and empty the filter; whether there was one to clear."""
@@ -229,7 +229,9 @@ class ListAreaScreen(AreaScreen):
         box.close()
         self.filter_text = ""
         self.show_rows()
-        self.states.content.focus()
+        # At once, not after a refresh (`focus()`): the key typed after the escape goes to the table (or to the
+        # `:` bar it opened), never the other way round.
+        self.set_focus(self.states.content)
         return had
 
     # refresh -----------------------------------------------------------------------------------

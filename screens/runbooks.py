@@ -828,7 +828,7 @@ class RunbooksScreen(ListAreaScreen):
             self.current = None
             self.service.forget_session()
             views.current = "list-view"
-            self.query_one("#runbook-table", DataTable).focus()
+            self.set_focus(self.query_one("#runbook-table", DataTable))
             return
         if self.filter_box.is_open or self.filter_text:
             self.clear_filter()

@@ -184,6 +184,66 @@ async def test_an_escape_and_colon_read_together_still_open_the_bar(build_app: C
 
 
 @pytest.mark.asyncio
+async def test_keys_typed_after_escape_and_colon_reach_the_bar_not_the_area(
+    build_app: Callable[..., OpsConsole],
+) -> None:
+    """A busy machine reads escape and `:` as one alt+colon, with the next keys queued behind it. The escape's
+    action (clear the filter, focus the table) moves the focus later; the keys after `:` must still reach the bar:
+    on Slots, `b` is Roll back and enter would confirm it."""
+    from textual import events
+
+    from screens.slots import SlotsScreen
+    from screens.widgets.confirm import ConfirmScreen
+
+    app = build_app(start_area="slots")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SlotsScreen), "slots")
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one(DataTable).row_count > 0, "the slots table")
+        for _ in range(2):
+            app.post_message(events.Key("alt+colon", ":"))
+            for key in ("b", "a", "c", "k", "u", "p"):
+                app.post_message(events.Key(key, key))
+            app.post_message(events.Key("enter", "\r"))
+            await until(pilot, lambda: app.current_mode == "backup", "the backup area")
+            assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("colon", *"slots", "enter")
+            await until(pilot, lambda: app.current_mode == "slots", "slots again")
+        assert not any("roll back" in text.lower() for text in notices(app))
+
+
+@pytest.mark.asyncio
+async def test_the_confirm_dialog_ignores_keys_typed_before_it_showed(build_app: Callable[..., OpsConsole]) -> None:
+    """Type-ahead never confirms a change: `b` then enter, read together, leaves the dialog asking."""
+    from textual import events
+
+    from screens.slots import SlotsScreen
+    from screens.widgets.confirm import ConfirmScreen
+
+    app = build_app(start_area="slots")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SlotsScreen), "slots")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count > 0, "the slots table")
+        table.focus()
+        await pilot.pause()
+        app.post_message(events.Key("b", "b"))
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("y", "y"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        for _ in range(5):
+            await pilot.pause(0.02)
+            assert isinstance(app.screen, ConfirmScreen), "a key typed before the dialog confirmed it"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SlotsScreen), "the dialog cancelled")
+        assert not any("roll back" in text.lower() for text in notices(app))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the dialog again")
+        await pilot.press("y")
+        await until(pilot, lambda: any("roll back" in text.lower() for text in notices(app)), "the roll back ran")
+
+
+@pytest.mark.asyncio
 async def test_placeholder_names_every_built_area() -> None:
     from console.areas import AREAS, area_index
     from screens.shell import ShellContext

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -38,7 +39,9 @@ class ChangeRequest:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Asks before a change: y or enter goes ahead, n or esc cancels (nothing is sent)."""
+    """Asks before a change: y or enter goes ahead, n or esc cancels (nothing is sent). Keys typed before the
+    dialog showed (type-ahead meant for the screen underneath) are dropped: only a key the user pressed seeing the
+    question answers it."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -60,6 +63,8 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, request: ChangeRequest) -> None:
         super().__init__(classes="-protected" if request.needs_name else "")
         self.request = request
+        self.shown_at = float("inf")
+        """When the dialog mounted, on the clock key events are stamped with (the app drops keys typed before)."""
 
     def compose(self) -> ComposeResult:
         request = self.request
@@ -84,6 +89,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text("y or enter goes ahead, n or esc cancels", style="dim"))
 
     def on_mount(self) -> None:
+        self.shown_at = get_time()
         if self.request.needs_name:
             self.query_one("#confirm-name", Input).focus()
 
