@@ -240,6 +240,36 @@ def test_make_series_over_no_rows_gives_no_series_unless_nonempty(engine: KqlEng
     ]
 
 
+# -- union of same-named columns ---------------------------------------------------------------------------
+
+KUSTO_LITERALS = {"long": "long({})", "int": "int({})", "real": "real({})", "string": "tostring({})"}
+
+
+@given(st.lists(st.sampled_from(sorted(KUSTO_LITERALS)), min_size=2, max_size=4), st.integers(-5, 5))
+@PROPERTY
+def test_a_union_answers_only_when_its_same_named_columns_agree_on_a_type(
+    engine: KqlEngine, kinds: list[str], value: int
+) -> None:
+    """Kusto keeps same-named columns of different types apart (x_long, x_string); DuckDB would merge them
+    into one column of a common type. Agreeing legs are answered; disagreeing ones refused, never merged."""
+    legs = ", ".join(f"(print x={KUSTO_LITERALS[kind].format(value)}, leg={i})" for i, kind in enumerate(kinds))
+    query = f"union {legs} | sort by leg asc"
+    if len(set(kinds)) == 1:
+        columns, rows = _answer(engine, query)
+        assert columns[0] == {"name": "x", "type": kinds[0]}
+        assert len(rows) == len(kinds)
+        return
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert refused.value.code == "UnsupportedError"
+    assert "keeps them apart as " + " and ".join(f"x_{k}" for k in sorted(set(kinds))) in refused.value.message
+
+
+def test_a_union_of_log_tables_whose_columns_agree_still_answers(engine: KqlEngine) -> None:
+    columns, _ = _answer(engine, "union (print a=1, b='x'), (print a=2, c=now()) | union withsource=S (print a=3)")
+    assert [column["name"] for column in columns] == ["S", "a", "b", "c"]
+
+
 # -- the library the extensions are written against ---------------------------------------------------
 
 

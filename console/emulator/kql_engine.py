@@ -15,6 +15,7 @@ several `percentile()` aggregations).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import math
@@ -834,6 +835,29 @@ _WHERE_CLAUSE = re.compile(r"\(SELECT \* FROM _s\d+ WHERE ")
 _CTE_NAME = re.compile(r'(_s\d+|"_l\d+_[A-Za-z0-9_]*")\s+AS\s+\(')
 
 
+_UNION = "\nUNION ALL BY NAME "
+
+
+def _union_groups(sql: str) -> list[list[str]]:
+    """The legs (each a SELECT) of every `union` in a statement, as the KQL translation writes them: one
+    parenthesised group per union, its legs joined by `UNION ALL BY NAME` at the group's top level."""
+    depths = _scan(sql)
+    groups: list[list[str]] = []
+    opened: set[int] = set()
+    start = sql.find(_UNION)
+    while start != -1:
+        depth = depths[start]
+        if depth > 0:
+            open_index = next(i for i in range(start, -1, -1) if sql[i] == "(" and depths[i] == depth - 1)
+            if open_index not in opened:
+                opened.add(open_index)
+                group = sql[open_index + 1 : _closing(sql, open_index)]
+                cuts = [0, *_top_level(group, _UNION), len(group)]
+                groups.append([group[a + (len(_UNION) if a else 0) : b].strip() for a, b in itertools.pairwise(cuts)])
+        start = sql.find(_UNION, start + len(_UNION))
+    return groups
+
+
 def _split_ctes(sql: str) -> tuple[list[tuple[str, str]], str] | None:
     """`WITH a AS (...), b AS (...) SELECT ...` -> ([(a, body), (b, body)], final select), or None."""
     if not sql.startswith("WITH "):
@@ -1303,6 +1327,33 @@ class KqlEngine:
                 self._descriptions.popitem(last=False)
         return description
 
+    def _check_union_types(
+        self, cursor: duckdb.DuckDBPyConnection, query: str, sql: str, bound: dict[str, Any]
+    ) -> None:
+        """Refuse a `union` whose legs give a column of one name two types: Kusto keeps them apart (`x_long`,
+        `x_string`), where DuckDB would merge them into one column of a common type, a wrong answer."""
+        parsed = _split_ctes(sql)
+        prelude = "WITH " + ", ".join(f"{name} AS ({body})" for name, body in parsed[0]) + " " if parsed else ""
+        for legs in _union_groups(sql):
+            types: dict[str, set[str]] = {}
+            for leg in legs:
+                try:
+                    described = self._describe(cursor, query, prelude + leg, _bind(prelude + leg, bound))
+                except (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException):
+                    break  # a leg that cannot stand alone (it reads a nested WITH): the whole statement ran as is
+                for name, duckdb_type in described:
+                    if duckdb_type != "NULL":  # an untyped null takes the other legs' type, as in Kusto
+                        types.setdefault(name, set()).add(la_type(duckdb_type))
+            for name, kinds in types.items():
+                if len(kinds) > 1:
+                    apart = " and ".join(f"{name}_{kind}" for kind in sorted(kinds))
+                    raise KqlQueryError(
+                        400,
+                        "UnsupportedError",
+                        f"'union' of columns named {name} with different types ({', '.join(sorted(kinds))}) is not"
+                        f" supported by this local Log Analytics (Log Analytics keeps them apart as {apart}).",
+                    )
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             return self.connection.cursor()
@@ -1563,6 +1614,8 @@ class KqlEngine:
             try:
                 bound = _bind(sql, parameters)
                 description = self._describe(cursor, query, sql, bound)
+                if _UNION in sql:
+                    self._check_union_types(cursor, query, sql, bound or {})
                 try:
                     cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
                     outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
