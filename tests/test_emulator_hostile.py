@@ -185,6 +185,16 @@ def test_queries_past_the_size_of_the_translator_are_refused(raw: Raw) -> None:
     assert status in (200, 400), answer
 
 
+def test_a_query_the_translator_trips_over_is_a_400_with_a_sentence(raw: Raw) -> None:
+    # The parser accepts it; the translator asserted on it and the caller got a 500.
+    query = "let T = datatable(a:long)[1,2,3]; let h = (tbl:(a:long), n:long) { tbl | where a >= n }; h(T, 2)"
+    status, answer = raw.query(query)
+    assert status == 400, answer
+    assert "cannot translate this query" in json.dumps(answer["error"])
+    status, answer = raw.query("print still = 'answering'")
+    assert status == 200 and _rows(answer) == [["answering"]]
+
+
 def test_slow_queries_of_one_caller_cannot_starve_another(local_azure: EmulatorThread, raw: Raw) -> None:
     heavy = "range x from 1 to 3000000000 step 1 | summarize sum(x * x % 7)"
     greedy = _token(local_azure.readiness, LOGS)

@@ -1421,6 +1421,15 @@ class KqlEngine:
             raise self._unsupported(query, error) from None
         except KqlSchemaError as error:
             raise KqlQueryError(400, "BadArgumentError", _schema_message(error)) from None
+        except (AssertionError, AttributeError, IndexError, KeyError, TypeError, ValueError):
+            # The translator tripped over a form it does not handle: refused with a sentence, never a 500.
+            log.warning("KQL translation failed on a query the parser accepted", exc_info=True)
+            raise KqlQueryError(
+                400,
+                "UnsupportedError",
+                "This local Log Analytics cannot translate this query: it stops on a form it does not handle"
+                " (such as a function with a tabular parameter called directly). Rewrite that part and try again.",
+            ) from None
         tables = frozenset(match.group(1) for match in _SOURCE_PATTERN.finditer(sql) if match.group(1))
         _check_sources(sql)
         known = self._duckdb_schema()
