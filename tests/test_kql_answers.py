@@ -270,6 +270,50 @@ def test_a_union_of_log_tables_whose_columns_agree_still_answers(engine: KqlEngi
     assert [column["name"] for column in columns] == ["S", "a", "b", "c"]
 
 
+# -- tabular let functions and views ------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(-50, 50), min_size=1, max_size=12), st.integers(-50, 50))
+@PROPERTY
+def test_a_tabular_let_function_answers_as_its_body_inlined_by_hand(
+    engine: KqlEngine, values: list[int], bound: int
+) -> None:
+    """`let f = (n:long) { T | where a > n }; f(k)` gives what writing the body with k in place of n gives."""
+    table = f"datatable(a:long)[{', '.join(map(str, values))}]"
+    declared = f"let T = {table}; let above = (n:long) {{ T | where a > n }}; "
+    called = _answer(engine, declared + f"above({bound}) | summarize c = count(), s = sum(a)")
+    inlined = _answer(engine, f"let T = {table}; T | where a > {bound} | summarize c = count(), s = sum(a)")
+    assert called == inlined
+    union = _answer(engine, declared + f"union above({bound}), above({bound} + 1) | count")
+    assert union[1] == [[2 * inlined[1][0][0] - sum(1 for v in values if v == bound + 1)]]
+
+
+def test_views_and_functions_read_what_is_declared_above_them(engine: KqlEngine) -> None:
+    query = (
+        "let K = 1;\n"
+        "let numbers = view () { range x from 1 to 5 step 1 };\n"
+        "let over = (n:long = 2) { numbers | where x > n + K };\n"
+        "over() | join kind=inner (numbers) on x | project x"
+    )
+    assert _answer(engine, query)[1] == [[4], [5]]
+    assert _answer(engine, "let numbers = view () { range x from 1 to 3 step 1 }; numbers | count")[1] == [[3]]
+
+
+def test_a_union_of_views_whose_columns_disagree_is_refused(engine: KqlEngine) -> None:
+    query = "let V1 = view () { print x=1 }; let V2 = view () { print x=toint(2) }; union withsource=T V1, V2"
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert "keeps them apart as x_int and x_long" in refused.value.message
+
+
+def test_a_refused_call_of_a_tabular_function_points_at_the_users_text(engine: KqlEngine) -> None:
+    query = "let over = (n:long) { range x from 1 to 3 step 1 | where x > n };\nover(1) | scan with (step s: true;)"
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert (refused.value.line, refused.value.column) == (2, 10)
+    assert "'scan' is not supported" in refused.value.message
+
+
 # -- the library the extensions are written against ---------------------------------------------------
 
 

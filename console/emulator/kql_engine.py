@@ -544,6 +544,62 @@ def _trailing_bag_unpack(text: str) -> tuple[str, BagUnpack] | None:
     return text[:pipe], unpack
 
 
+def _lift_tabular_function(text: str, name: str) -> tuple[str, str] | None:
+    """A top-level `let name = [view] (parameters) { body }` as a stored function definition, with the query
+    left without it (blanked to spaces, so positions in later messages still point at the user's text).
+
+    duckdb-kql lowers a `let` function only when its body is scalar (or starts at a tabular parameter, for
+    `invoke`); a tabular body (`let f = (n:long) { T | where x > n }; f(5)`, a `view`) it refuses. Its stored
+    functions take exactly that shape, so the `let` is handed over as one, for this query only. The function's
+    body starts with the statements before the `let`: a `let` function reads the names declared above it."""
+    tokens = _tokens(text)
+    statements = [part for part in _split_top(tokens, ";") if part]
+    for index, statement in enumerate(statements[:-1]):
+        words = [token.text for token in statement[:5]]
+        if words[:3] != ["let", name, "="]:
+            continue
+        opening = 4 if words[3:4] == ["view"] else 3
+        if len(statement) <= opening or statement[opening].text != "(":
+            return None
+        close = next(
+            (i for i in range(opening + 1, len(statement)) if statement[i].text == ")" and statement[i].depth == 0),
+            None,
+        )
+        if close is None or close + 1 >= len(statement) or statement[close + 1].text != "{":
+            return None
+        if statement[-1].text != "}" or statement[-1].depth != 0:
+            return None
+        parameters = text[statement[opening].start + 1 : statement[close].start]
+        body = text[statement[close + 1].end : statement[-1].start]
+        above = "".join(_span_text(text, before) + "; " for before in statements[:index])
+        definition = f"function {name}({parameters}) {{ {above}{body} }}"
+        end = statement[-1].end
+        semicolon = text.index(";", end)
+        start = statement[0].start
+        blanked = text[:start] + re.sub(r"[^\n]", " ", text[start : semicolon + 1]) + text[semicolon + 1 :]
+        return blanked, definition
+    return None
+
+
+def _lift_refused_let(text: str, error: KqlUnsupportedError) -> tuple[str, str] | None:
+    """The `let` function the library refused for its tabular body (or as a `view`), lifted; else None."""
+    construct = error.construct
+    if construct.startswith("let function:") and "tabular body" in str(error.hint):
+        return _lift_tabular_function(text, construct.removeprefix("let function:"))
+    if construct == "expression:LetFunctionBody" and error.span is not None:
+        before = _tokens(text[: _offset(text, error.span.line, error.span.column)])
+        lets = [i for i, token in enumerate(before[:-1]) if token.text == "let" and token.depth == 0]
+        if lets:
+            return _lift_tabular_function(text, before[lets[-1] + 1].text)
+    return None
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The character offset of a 1-based line and 0-based column."""
+    lines = text.splitlines(keepends=True)
+    return sum(len(previous) for previous in lines[: line - 1]) + column
+
+
 def _rewrite_count_of(text: str) -> str:
     """`count(x)` (rows, nulls of x included, as Kusto documents) as the aggregate that counts them."""
     tokens = _tokens(text)
@@ -832,7 +888,7 @@ def _strip_false_coalesce(predicate: str) -> str:
 _WHERE_CLAUSE = re.compile(r"\(SELECT \* FROM _s\d+ WHERE ")
 
 
-_CTE_NAME = re.compile(r'(_s\d+|"_l\d+_[A-Za-z0-9_]*")\s+AS\s+\(')
+_CTE_NAME = re.compile(r'(_s\d+|"_l\d+_[^"]*")\s+AS\s+\(')
 
 
 _UNION = "\nUNION ALL BY NAME "
@@ -1361,10 +1417,24 @@ class KqlEngine:
     # -- translation --------------------------------------------------------------------------
 
     def _to_sql(self, text: str, schema: dict[str, list[str]]) -> tuple[str, dict[str, Any]]:
-        result = duckdb_kql.to_sql(
-            text, schema=schema, database=_SOURCE_DB, query_now=_PLACEHOLDER_NOW, allow_write=False
-        )
-        return str(result), dict(result.parameters)
+        functions: list[str] = []
+        while True:
+            try:
+                result = duckdb_kql.to_sql(
+                    text,
+                    schema=schema,
+                    database=_SOURCE_DB,
+                    query_now=_PLACEHOLDER_NOW,
+                    allow_write=False,
+                    functions=functions or None,
+                )
+                return str(result), dict(result.parameters)
+            except KqlUnsupportedError as error:
+                lifted = _lift_refused_let(text, error)
+                if lifted is None:
+                    raise
+                text = lifted[0]
+                functions.append(lifted[1])
 
     def _translate(self, query: str, cursor: duckdb.DuckDBPyConnection) -> _Translation:
         with self._lock:
