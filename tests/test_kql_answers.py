@@ -314,6 +314,36 @@ def test_a_refused_call_of_a_tabular_function_points_at_the_users_text(engine: K
     assert "'scan' is not supported" in refused.value.message
 
 
+# -- partition ----------------------------------------------------------------------------------------------
+
+ROWS = st.lists(st.tuples(st.sampled_from(["a", "b", "c", ""]), st.integers(-20, 20)), min_size=0, max_size=15)
+
+
+def _keyed_table(rows: list[tuple[str, int]]) -> str:
+    return f"datatable(k:string, v:long)[{', '.join(f'{k!r}, {v}' for k, v in rows)}]"
+
+
+@given(ROWS)
+@PROPERTY
+def test_partition_runs_its_subquery_on_each_keys_rows(engine: KqlEngine, rows: list[tuple[str, int]]) -> None:
+    keys = sorted({k for k, _ in rows})
+    _, summed = _answer(
+        engine, _keyed_table(rows) + " | partition by k (summarize n = count(), s = sum(v), key = take_any(k))"
+    )
+    expected = [[sum(1 for k, _ in rows if k == key), sum(v for k, v in rows if k == key), key] for key in keys]
+    assert sorted(summed, key=lambda row: row[2]) == expected
+    _, tops = _answer(
+        engine, _keyed_table(rows) + " | partition hint.strategy=native by k (top 1 by v) | order by k asc"
+    )
+    assert [row[1] for row in tops] == [max(v for k, v in rows if k == key) for key in keys]
+
+
+def test_partition_names_a_missing_key(engine: KqlEngine) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute("print a=1 | partition by nosuch (take 1)", timespan=None, now=NOW)
+    assert "Failed to resolve scalar expression named 'nosuch'" in refused.value.message
+
+
 # -- the library the extensions are written against ---------------------------------------------------
 
 

@@ -1,9 +1,9 @@
 """Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
-`project-by-names`, and `project-away` with wildcards.
+`project-by-names`, `project-away` with wildcards, `mv-apply` and `partition`.
 
-Each is lowered (from the library's syntax tree) to `ColumnPick`, an operator of the library's IR
-defined here, which the translator renders as a SELECT of the chosen columns and whose output
-columns the library's schema tracking learns through `columns_after`. The library's three entry
+Each is lowered (from the library's syntax tree) to an operator of the library's IR defined here
+(`ColumnPick`, `MvApply`, `Partition`), which renders its own SQL and tells the library's schema
+tracking its output columns through `columns_after`. The library's three entry
 points (`lower._lower_operator`, `translate.render_operator`, `schema._operator_columns_unchecked`)
 are wrapped, not copied; anything else still goes to them. Tied to the pinned library version.
 """
@@ -23,7 +23,7 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BY_NAMES_MARK", "TYPEOF", "TYPE_CONVERSIONS", "ColumnPick", "MvApply", "install_operators"]
+__all__ = ["BY_NAMES_MARK", "TYPEOF", "TYPE_CONVERSIONS", "ColumnPick", "MvApply", "Partition", "install_operators"]
 
 # `typeof(T)` as a function argument (extract(..., typeof(long))) is lowered to a call of this function
 # with T's name; the functions that take a type read it, and anything else refuses it.
@@ -126,15 +126,10 @@ class MvApply(kql_ir.Operator):
                         "Log Analytics; name it (mv-apply x = Column ...)."
                     )
 
-    def _subquery(self, cols: list[str]) -> tuple[kql_ir.Query, dict[str, list[str]]]:
-        query = kql_ir.Query(kql_ir.TableRef(_APPLY_SOURCE), list(self.subquery))
-        return query, {_APPLY_SOURCE: self._expanded_columns(cols)}
-
     def columns_after(self, cols: list[str]) -> list[str]:
         """The output columns for input columns `cols`."""
         self._check(cols)
-        query, schema = self._subquery(cols)
-        inner = kql_schema.output_columns(query, schema)
+        inner = _subquery_columns(self.subquery, self._expanded_columns(cols))
         return [c for c in cols if c not in inner] + inner
 
     def render(self, prev: str, cols: list[str]) -> str:
@@ -146,23 +141,84 @@ class MvApply(kql_ir.Operator):
             before = "__ma_a" if index == 0 else f"__ma_e{index - 1}"
             stages.append(f"__ma_e{index} AS ({_original_render(op, before, expanded)})")
             expanded = kql_schema._operator_columns(op, expanded, None)
-        query, schema = self._subquery(cols)
-        inner_sql = str(kql_translate.to_sql(query, schema))
         rows = (
             f"(SELECT * EXCLUDE ({_ROW}) FROM __ma_e{len(self.expand) - 1} AS __ma_e "
             f"WHERE __ma_e.{_ROW} = __ma_a.{_ROW})"
         )
-        source = kql_translate.quote_ident(_APPLY_SOURCE)
-        if inner_sql.count(source) != 1:
-            raise KqlRefusalError("mv-apply: this subquery is not supported by this local Log Analytics.")
-        inner_sql = inner_sql.replace(source, rows)
-        inner = kql_schema.output_columns(query, schema)
+        inner_sql = _subquery_sql(self.subquery, self._expanded_columns(cols), rows, "mv-apply")
+        inner = _subquery_columns(self.subquery, self._expanded_columns(cols))
         kept = ", ".join(f"__ma_a.{kql_translate.quote_ident(c)}" for c in cols if c not in inner)
         chosen = f"{kept}, __ma_s.*" if kept else "__ma_s.*"
         return (
             f"WITH {', '.join(stages)} SELECT {chosen} FROM __ma_a, LATERAL ({inner_sql}) AS __ma_s "
             f"ORDER BY __ma_a.{_ROW}"
         )
+
+
+@dataclass(frozen=True)
+class Partition(kql_ir.Operator):
+    """`partition [hint.*=...] by Column (subquery)`: the subquery runs on the rows of each value of the column
+    (null is a value), and the results are put together. A LATERAL subquery per distinct value, as mv-apply's
+    per row. Hints change how Kusto spreads the work, never the answer, so they are read and dropped."""
+
+    key: str
+    subquery: tuple[kql_ir.Operator, ...]
+
+    def _check(self, cols: list[str]) -> None:
+        if self.key not in cols:
+            raise KqlRefusalError(f"partition: Failed to resolve scalar expression named '{self.key}'.")
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The output columns for input columns `cols`: the subquery's."""
+        self._check(cols)
+        return _subquery_columns(self.subquery, cols)
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`)."""
+        self._check(cols)
+        key = kql_translate.quote_ident(self.key)
+        rows = f"(SELECT * FROM __pt_a WHERE __pt_a.{key} IS NOT DISTINCT FROM __pt_k.__kql_key)"
+        inner_sql = _subquery_sql(self.subquery, cols, rows, "partition")
+        return (
+            f"WITH __pt_a AS (SELECT * FROM {prev}), __pt_k AS (SELECT DISTINCT {key} AS __kql_key FROM __pt_a) "
+            f"SELECT __pt_s.* FROM __pt_k, LATERAL ({inner_sql}) AS __pt_s"
+        )
+
+
+def _subquery_columns(operators: tuple[kql_ir.Operator, ...], cols: list[str]) -> list[str]:
+    """The output columns of a subquery (`on (...)`, `by X (...)`) run on rows whose columns are `cols`."""
+    query = kql_ir.Query(kql_ir.TableRef(_APPLY_SOURCE), list(operators))
+    return list(kql_schema.output_columns(query, {_APPLY_SOURCE: cols}))
+
+
+def _subquery_sql(operators: tuple[kql_ir.Operator, ...], cols: list[str], rows: str, operator: str) -> str:
+    """A subquery's SQL with its input rows given as `rows` (a parenthesised SELECT)."""
+    query = kql_ir.Query(kql_ir.TableRef(_APPLY_SOURCE), list(operators))
+    inner_sql = str(kql_translate.to_sql(query, {_APPLY_SOURCE: cols}))
+    source = kql_translate.quote_ident(_APPLY_SOURCE)
+    if inner_sql.count(source) != 1:
+        raise KqlRefusalError(f"{operator}: this subquery is not supported by this local Log Analytics.")
+    return inner_sql.replace(source, rows)
+
+
+def _pipe_operators(body: Any, operator: str) -> tuple[kql_ir.Operator, ...]:
+    """The operators of a `(subquery)` body (a pipe of operators over the rows handed to it)."""
+    pipe = kql_lower._rule_children(body)
+    operators = kql_lower._rule_children(pipe[0]) if len(pipe) == 1 else []
+    if not operators or kql_lower._cls(pipe[0]) != "PipeSubExpression":
+        raise KqlRefusalError(f"{operator}: this subquery is not supported by this local Log Analytics.")
+    return tuple(kql_lower._lower_operators(operators))
+
+
+def _lower_partition(node: Any) -> Partition:
+    kids = kql_lower._rule_children(node)
+    keys = [kid for kid in kids if kql_lower._cls(kid) == "EntityExpression"]
+    bodies = [kid for kid in kids if kql_lower._cls(kid) == "PartitionOperatorSubExpressionBody"]
+    if len(keys) != 1 or len(bodies) != 1:
+        raise KqlRefusalError(
+            "partition: only `partition by Column (subquery)` is supported by this local Log Analytics."
+        )
+    return Partition(_pattern(keys[0], "partition"), _pipe_operators(bodies[0], "partition"))
 
 
 def _lower_mv_apply(node: Any) -> MvApply:
@@ -173,11 +229,7 @@ def _lower_mv_apply(node: Any) -> MvApply:
     targets = [kid for kid in kids if kid is not sub[0]]
     expanded = kql_lower._lower_mv_expand(node, targets)
     expand = tuple(expanded) if isinstance(expanded, list) else (expanded,)
-    pipe = kql_lower._rule_children(sub[0])
-    operators = kql_lower._rule_children(pipe[0]) if len(pipe) == 1 else []
-    if not operators or kql_lower._cls(pipe[0]) != "PipeSubExpression":
-        raise KqlRefusalError("mv-apply: this subquery is not supported by this local Log Analytics.")
-    return MvApply(expand, tuple(kql_lower._lower_operators(operators)))
+    return MvApply(expand, _pipe_operators(sub[0], "mv-apply"))
 
 
 def _pattern(node: Any, operator: str) -> str:
@@ -222,6 +274,8 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_pick(inner, "project-away")
         if kind == "MvapplyOperator":
             return _lower_mv_apply(inner)
+        if kind == "PartitionOperator":
+            return _lower_partition(inner)
         return original(node)
 
     setattr(lower, _MARK, True)
@@ -230,9 +284,9 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, MvApply):
+        if isinstance(op, (MvApply, Partition)):
             if cols is None:
-                raise KqlRefusalError("mv-apply: the input's columns are not known here.")
+                raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
         if not isinstance(op, ColumnPick):
             return original(op, prev, cols)
@@ -248,7 +302,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply)):
+        if isinstance(op, (ColumnPick, MvApply, Partition)):
             return op.columns_after(cols)
         return original(op, cols, schema)
 
