@@ -344,6 +344,43 @@ def test_partition_names_a_missing_key(engine: KqlEngine) -> None:
     assert "Failed to resolve scalar expression named 'nosuch'" in refused.value.message
 
 
+# -- top-nested -------------------------------------------------------------------------------------------
+
+NESTED_ROWS = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["p", "q"]), st.integers(-20, 20)), max_size=15
+)
+
+
+@given(NESTED_ROWS)
+@PROPERTY
+def test_top_nested_keeps_each_levels_top_values_within_the_level_above(
+    engine: KqlEngine, rows: list[tuple[str, str, int]]
+) -> None:
+    table = f"datatable(k:string, j:string, v:long)[{', '.join(f'{k!r}, {j!r}, {v}' for k, j, v in rows)}]"
+    columns, answer = _answer(engine, table + " | top-nested of k by s = sum(v), top-nested 1 of j by m = max(v)")
+    assert [c["name"] for c in columns] == ["k", "s", "j", "m"]
+    keys = sorted({k for k, _, _ in rows})
+    assert sorted(row[0] for row in answer) == keys
+    for k, total, j, top in answer:
+        assert total == sum(v for key, _, v in rows if key == k)
+        assert top == max(v for key, _, v in rows if key == k)
+        assert top == max(v for key, inner, v in rows if key == k and inner == j)
+    _, counted = _answer(engine, table + " | top-nested 2 of k by count()")
+    counts = sorted((sum(1 for key, _, _ in rows if key == k) for k in keys), reverse=True)
+    assert sorted((row[1] for row in counted), reverse=True) == counts[:2]
+
+
+def test_top_nested_refuses_what_it_cannot_answer_exactly(engine: KqlEngine) -> None:
+    for query, words in (
+        ("print a='x' | top-nested 1 of a with others='rest' by count()", "`with others`"),
+        ("print a='x' | top-nested 1 of strlen(a) by count()", "name each computed key"),
+        ("print a='x' | top-nested 0 of a by count()", "1 or more"),
+    ):
+        with pytest.raises(KqlQueryError) as refused:
+            engine.execute(query, timespan=None, now=NOW)
+        assert words in refused.value.message
+
+
 # -- the library the extensions are written against ---------------------------------------------------
 
 

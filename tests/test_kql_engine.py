@@ -306,9 +306,9 @@ def test_syntax_error_reports_position(engine: KqlEngine) -> None:
 
 def test_unsupported_construct_is_named(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError) as caught:
-        engine.execute("AppRequests | top-nested 3 of Name by count()", timespan=None, now=NOW)
+        engine.execute("AppRequests | scan with (step s: true;)", timespan=None, now=NOW)
     assert caught.value.code == "UnsupportedError"
-    assert "top-nested" in caught.value.message
+    assert "'scan' is not supported" in caught.value.message
     with pytest.raises(KqlQueryError) as caught:
         engine.execute("AppRequests | summarize buildschema(DurationMs)", timespan=None, now=NOW)
     assert "buildschema" in caught.value.message

@@ -1,8 +1,8 @@
 """Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
-`project-by-names`, `project-away` with wildcards, `mv-apply` and `partition`.
+`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition` and `top-nested`.
 
 Each is lowered (from the library's syntax tree) to an operator of the library's IR defined here
-(`ColumnPick`, `MvApply`, `Partition`), which renders its own SQL and tells the library's schema
+(`ColumnPick`, `MvApply`, `Partition`, `TopNested`), which renders its own SQL and tells the library's schema
 tracking its output columns through `columns_after`. The library's three entry
 points (`lower._lower_operator`, `translate.render_operator`, `schema._operator_columns_unchecked`)
 are wrapped, not copied; anything else still goes to them. Tied to the pinned library version.
@@ -23,7 +23,16 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BY_NAMES_MARK", "TYPEOF", "TYPE_CONVERSIONS", "ColumnPick", "MvApply", "Partition", "install_operators"]
+__all__ = [
+    "BY_NAMES_MARK",
+    "TYPEOF",
+    "TYPE_CONVERSIONS",
+    "ColumnPick",
+    "MvApply",
+    "Partition",
+    "TopNested",
+    "install_operators",
+]
 
 # `typeof(T)` as a function argument (extract(..., typeof(long))) is lowered to a call of this function
 # with T's name; the functions that take a type read it, and anything else refuses it.
@@ -185,6 +194,108 @@ class Partition(kql_ir.Operator):
         )
 
 
+@dataclass(frozen=True)
+class NestedLevel:
+    """One `top-nested [N] of Key by Aggregate [asc|desc]` part."""
+
+    count: int | None
+    key: kql_ir.NamedExpr
+    aggregate: kql_ir.NamedExpr
+    descending: bool
+
+
+@dataclass(frozen=True)
+class TopNested(kql_ir.Operator):
+    """`top-nested N1 of K1 by A1, top-nested N2 of K2 by A2, ...`: the top N1 values of K1 by A1; within each,
+    the top N2 values of K2 by A2 (aggregated over that K1 value's rows); and so on. One row per path, each
+    level's key and aggregate side by side. Without N every value is kept; ties are broken arbitrarily, as in
+    Kusto."""
+
+    levels: tuple[NestedLevel, ...]
+
+    def _names(self) -> list[str]:
+        names: list[str] = []
+        for level in self.levels:
+            key = level.key.name or (level.key.expr.name if isinstance(level.key.expr, kql_ir.ColumnRef) else None)
+            if key is None:
+                raise KqlRefusalError(
+                    "top-nested: name each computed key (top-nested of Day = bin(TimeGenerated, 1d) by ...)."
+                )
+            names += [key, level.aggregate.name or f"aggregated_{key}"]
+        if len(set(names)) != len(names):
+            raise KqlRefusalError("top-nested: two levels give a column the same name; name them apart.")
+        return names
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The output columns (each level's key and aggregate) for input columns `cols`."""
+        return self._names()
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`)."""
+        names = self._names()
+        keys = [f"__tn_k{i}" for i in range(len(self.levels))]
+        keyed = [*cols, *keys]
+        extend = kql_ir.Extend(
+            tuple(kql_ir.NamedExpr(level.key.expr, k) for level, k in zip(self.levels, keys, strict=True))
+        )
+        stages = [f"__tn_in AS ({_original_render(extend, prev, cols)})"]
+        for i, level in enumerate(self.levels):
+            rows = "__tn_in"
+            if i:
+                same = " AND ".join(f"__tn_in.{k} IS NOT DISTINCT FROM __tn_l{i - 1}.{k}" for k in keys[:i])
+                rows = f"(SELECT __tn_in.* FROM __tn_in SEMI JOIN __tn_l{i - 1} ON {same})"
+            summarize = kql_ir.Summarize(
+                (kql_ir.NamedExpr(level.aggregate.expr, f"__tn_a{i}"),),
+                tuple(kql_ir.NamedExpr(kql_ir.ColumnRef(k)) for k in keys[: i + 1]),
+            )
+            order = f"__tn_a{i} {'DESC' if level.descending else 'ASC'} NULLS LAST"
+            within = f"PARTITION BY {', '.join(keys[:i])} " if i else ""
+            kept = f"QUALIFY row_number() OVER ({within}ORDER BY {order}) <= {level.count}" if level.count else ""
+            stages.append(f"__tn_l{i} AS (SELECT * FROM ({_original_render(summarize, rows, keyed)}) {kept})")
+        last = len(self.levels) - 1
+        joins = "".join(
+            f" JOIN __tn_l{i} ON "
+            + " AND ".join(f"__tn_l{i}.{k} IS NOT DISTINCT FROM __tn_l{last}.{k}" for k in keys[: i + 1])
+            for i in range(last)
+        )
+        chosen = ", ".join(
+            f"__tn_l{i}.{column} AS {kql_translate.quote_ident(name)}"
+            for i in range(len(self.levels))
+            for column, name in ((keys[i], names[2 * i]), (f"__tn_a{i}", names[2 * i + 1]))
+        )
+        return f"WITH {', '.join(stages)} SELECT {chosen} FROM __tn_l{last}{joins}"
+
+
+def _lower_top_nested(node: Any) -> TopNested:
+    levels: list[NestedLevel] = []
+    # One part alone is the operator's only child, which the tree walk collapses into the operator.
+    parts = [node] if kql_lower._cls(node) == "TopNestedOperatorPart" else kql_lower._rule_children(node)
+    for part in parts:
+        kids = kql_lower._rule_children(part)
+        if any(kql_lower._cls(kid) == "TopNestedOperatorWithOthersClause" for kid in kids):
+            raise KqlRefusalError("top-nested: `with others` is not supported by this local Log Analytics.")
+        named = [kid for kid in kids if kql_lower._cls(kid) == "NamedExpression"]
+        ordered = [kid for kid in kids if kql_lower._cls(kid) == "OrderedExpression"]
+        if len(ordered) != 1 or len(named) not in (1, 2):
+            raise KqlRefusalError("top-nested: each part is `top-nested [N] of Key by Aggregate [asc|desc]`.")
+        count = None
+        if len(named) == 2:
+            text = str(named[0].getText())
+            if not text.isdigit() or int(text) < 1:
+                raise KqlRefusalError(f"top-nested: the number of values to keep ({text}) must be 1 or more.")
+            count = int(text)
+        aggregate, ordering = kql_lower._rule_children(ordered[0])[:2]
+        levels.append(
+            NestedLevel(
+                count,
+                kql_lower._lower_named(named[-1]),
+                kql_lower._lower_named(aggregate),
+                str(ordering.getText()).lower() != "asc",
+            )
+        )
+    return TopNested(tuple(levels))
+
+
 def _subquery_columns(operators: tuple[kql_ir.Operator, ...], cols: list[str]) -> list[str]:
     """The output columns of a subquery (`on (...)`, `by X (...)`) run on rows whose columns are `cols`."""
     query = kql_ir.Query(kql_ir.TableRef(_APPLY_SOURCE), list(operators))
@@ -276,6 +387,8 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_mv_apply(inner)
         if kind == "PartitionOperator":
             return _lower_partition(inner)
+        if kind in ("TopNestedOperator", "TopNestedOperatorPart"):
+            return _lower_top_nested(inner)
         return original(node)
 
     setattr(lower, _MARK, True)
@@ -284,7 +397,7 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, (MvApply, Partition)):
+        if isinstance(op, (MvApply, Partition, TopNested)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
@@ -302,7 +415,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition)):
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested)):
             return op.columns_after(cols)
         return original(op, cols, schema)
 
