@@ -178,7 +178,9 @@ class ResourcesScreen(ListAreaScreen):
 
     def on_mount(self) -> None:
         self._set_columns(with_subscription=self.scope.subscription is None)
-        self._show_cached()
+        # After the first layout: the tags column takes the width left, so rows laid out before it would be
+        # laid out (and rendered) a second time.
+        self.call_after_refresh(self._show_cached)
         self.load_subscriptions()
 
     def _show_cached(self) -> None:
@@ -224,8 +226,8 @@ class ResourcesScreen(ListAreaScreen):
                 table.add_column(label, key=key, width=widths[key])
 
     def on_resize(self) -> None:
-        # The tags column takes what is left of the width: lay the rows out again for the new size.
-        if self.resources:
+        # The tags column takes what is left of the width: lay the rows out again when that changes.
+        if self.resources and self._column_widths(self.scope.subscription is None) != self._column_layout:
             self.call_after_refresh(self._show)
 
     # loading -------------------------------------------------------------------------------
