@@ -299,6 +299,21 @@ def test_views_and_functions_read_what_is_declared_above_them(engine: KqlEngine)
     assert _answer(engine, "let numbers = view () { range x from 1 to 3 step 1 }; numbers | count")[1] == [[3]]
 
 
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        ("let h = (n:long) { n * 2 }; print h()", "The function h takes 1 argument(s); this call gives 0."),
+        ("let h = (n:long, m:long = 2) { n * m }; print h(1, 2, 3)", "takes 1 to 2 argument(s); this call gives 3"),
+        ("let g = (n:long) { range x from 1 to n step 1 }; g()", "The function g takes 1 argument(s); this call"),
+    ],
+)
+def test_a_call_with_the_wrong_number_of_arguments_says_so(engine: KqlEngine, query: str, sentence: str) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert refused.value.code == "BadArgumentError"
+    assert sentence in refused.value.message
+
+
 def test_a_union_of_views_whose_columns_disagree_is_refused(engine: KqlEngine) -> None:
     query = "let V1 = view () { print x=1 }; let V2 = view () { print x=toint(2) }; union withsource=T V1, V2"
     with pytest.raises(KqlQueryError) as refused:

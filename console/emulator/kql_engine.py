@@ -581,6 +581,11 @@ def _lift_tabular_function(text: str, name: str) -> tuple[str, str] | None:
     return None
 
 
+# duckdb-kql's hints when a `let` (or a stored) function is called with the wrong number of arguments.
+_LET_ARITY = re.compile(r"takes (?P<low>\d+)\.\.(?P<high>\d+) arguments, got (?P<given>\d+)")
+_FUNCTION_ARITY = re.compile(r"\w+\(\): function expects (?P<low>\d+)(?P<high>) argument\(s\), got (?P<given>\d+)")
+
+
 def _lift_refused_let(text: str, error: KqlUnsupportedError) -> tuple[str, str] | None:
     """The `let` function the library refused for its tabular body (or as a `view`), lifted; else None."""
     construct = error.construct
@@ -1517,6 +1522,17 @@ class KqlEngine:
         line = column = None
         if error.span is not None:
             line, column = error.span.line, error.span.column
+        arity = _LET_ARITY.fullmatch(error.hint or "") or _FUNCTION_ARITY.match(error.hint or "")
+        if construct.startswith(("let function:", "function:")) and arity is not None:
+            low, high, given = arity.group("low"), arity.group("high") or arity.group("low"), arity.group("given")
+            wanted = low if low == high else f"{low} to {high}"
+            return KqlQueryError(
+                400,
+                "BadArgumentError",
+                f"The function {construct.split(':', 1)[1]} takes {wanted} argument(s); this call gives {given}.",
+                line,
+                column,
+            )
             lines = query.splitlines()
             if 0 < line <= len(lines):
                 words = re.match(r"evaluate\s+[A-Za-z_]+|[A-Za-z][A-Za-z0-9_-]*", lines[line - 1][column:])
