@@ -220,6 +220,23 @@ async def test_editor_completes_with_tab_and_marks_errors() -> None:
         assert editor.selected_text == "whre"
 
 
+@pytest.mark.asyncio
+async def test_ctrl_home_and_ctrl_end_go_to_the_query_ends() -> None:
+    editor = KqlEditor("AppRequests\n| where Success == false\n| take 10")
+    app = WidgetHost(editor)
+    async with app.run_test(size=(80, 20)) as pilot:
+        editor.focus()
+        editor.move_cursor((1, 4))
+        await pilot.press("ctrl+end")
+        assert editor.cursor_location == (2, 9)
+        await pilot.press("ctrl+home")
+        assert editor.cursor_location == (0, 0)
+        await pilot.press("ctrl+shift+end")
+        assert editor.selected_text == editor.text
+        await pilot.press("ctrl+end", "ctrl+shift+home")
+        assert editor.selected_text == editor.text and editor.cursor_location == (0, 0)
+
+
 def test_custom_time_range_needs_sense() -> None:
     start, end = custom_range("2024-05-01 10:00", "2024-05-01T12:00Z")
     assert end - start == timedelta(hours=2) and start.tzinfo is not None

@@ -202,7 +202,19 @@ class KqlEditor(TextArea):
     BINDINGS = [
         Binding("ctrl+enter,ctrl+j,f5", "run", "Run", id="kql.run", priority=True),
         Binding("ctrl+space", "complete", "Complete", show=False, id="kql.complete"),
+        Binding("ctrl+home", "cursor_document_start", "Query start", show=False, id="kql.start"),
+        Binding("ctrl+end", "cursor_document_end", "Query end", show=False, id="kql.end"),
+        Binding("ctrl+shift+home", "cursor_document_start(True)", "Select to start", show=False, id="kql.select_start"),
+        Binding("ctrl+shift+end", "cursor_document_end(True)", "Select to end", show=False, id="kql.select_end"),
     ]
+
+    def action_cursor_document_start(self, select: bool = False) -> None:
+        """ctrl+home: to the query's first character (with shift, selecting on the way)."""
+        self.move_cursor((0, 0), select=select)
+
+    def action_cursor_document_end(self, select: bool = False) -> None:
+        """ctrl+end: past the query's last character (with shift, selecting on the way)."""
+        self.move_cursor(self.document.end, select=select)
 
     class RunRequested(Message):
         """The user asked to run `statement` (the one under the cursor)."""
