@@ -114,7 +114,9 @@ class FilterBox(Input):
     def open(self, text: str) -> None:
         self.add_class("-open")
         self.value = text
-        self.focus()
+        # At once, as the filter's close gives the focus back: a focus change queued for later would land
+        # after an escape typed right behind `/` and leave the focus in the hidden box.
+        self.screen.set_focus(self)
 
     def close(self) -> None:
         self.value = ""

@@ -619,6 +619,8 @@ class RunbooksScreen(ListAreaScreen):
         if self.current is not runbook:
             return
         await document.mount_all(self._document_widgets(runbook))
+        if self.current is not runbook:
+            return  # the user went back (or on) while the steps mounted: the focus is theirs, not the document's
         document.scroll_home(animate=False)
         self._document_ready = runbook
         if self._given_values is not None and self._given_values[0] == runbook.name:
@@ -663,6 +665,8 @@ class RunbooksScreen(ListAreaScreen):
         return widgets
 
     def _focus_first_step(self) -> None:
+        if self.query_one("#views", ContentSwitcher).current != "doc-view":
+            return
         views = list(self.query(StepView).results(StepView))
         if views:
             views[0].focus(scroll_visible=False)
@@ -828,7 +832,7 @@ class RunbooksScreen(ListAreaScreen):
             self.current = None
             self.service.forget_session()
             views.current = "list-view"
-            self.set_focus(self.query_one("#runbook-table", DataTable))
+            self.query_one("#runbook-table", DataTable).focus()
             return
         if self.filter_box.is_open or self.filter_text:
             self.clear_filter()

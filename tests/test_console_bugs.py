@@ -70,6 +70,35 @@ def _runbooks(app: OpsConsole) -> RunbooksScreen:
 
 
 @pytest.mark.asyncio
+async def test_going_back_while_the_steps_mount_leaves_the_list_focused(build_app: Callable[..., OpsConsole]) -> None:
+    """The runbook's title shows at once and its steps mount a moment later; an escape in between goes back
+    to the list, and the steps, once mounted, must not take the focus into the hidden document (where enter
+    runs a step)."""
+    app = build_app(start_area="runbooks")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunbooksScreen) and bool(app.screen.shown), "the list")
+        screen = _runbooks(app)
+        table = screen.query_one("#runbook-table", DataTable)
+        build = screen._document_widgets
+
+        def back_while_building(runbook: Any) -> list[Any]:
+            screen.action_back()  # the escape, read while the document's worker builds the steps
+            return build(runbook)
+
+        screen._document_widgets = back_while_building  # type: ignore[method-assign]
+        for _ in range(2):
+            screen.open_runbook(table.get_row_at(0)[-1])
+            await pilot.app.workers.wait_for_complete()
+            await until(pilot, lambda: app.focused is table, "the list focused")
+            await pilot.pause(0.1)
+            assert app.focused is table and screen.current is None
+        screen._document_widgets = build  # type: ignore[method-assign]
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: screen.current is not None, "the second runbook")
+        assert screen.current is not None and screen.current.name == table.get_row_at(1)[-1]
+
+
+@pytest.mark.asyncio
 async def test_opening_a_second_runbook_and_the_same_one_again_does_not_crash(
     build_app: Callable[..., OpsConsole],
 ) -> None:
