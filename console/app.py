@@ -248,17 +248,17 @@ class OpsConsole(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
             self._open_bar_takes_the_keys()
-        # An escape and the key after it read together (a busy machine, a slow link) arrive as one alt+key.
-        # An alt+key nothing binds is read as the two keys typed.
-        if isinstance(event, events.Key) and not event.is_forwarded and self._typed_after_escape(event):
-            key = event.key.removeprefix("alt+")
-            plain = key.removeprefix("shift+").upper() if key.startswith("shift+") else key
-            # The escape's binding runs here and now: forwarded, it would come back to the app after the key.
-            escape = self.active_bindings.get("escape")
-            if escape is not None and escape.enabled:
-                await self.run_action(escape.binding.action, escape.node)
-            await super().on_event(events.Key(plain, event.character))
-            return
+            # An escape and the key after it read together (a busy machine, a slow link) arrive as one alt+key.
+            # An alt+key nothing binds is read as the two keys typed.
+            if self._typed_after_escape(event):
+                key = event.key.removeprefix("alt+")
+                plain = key.removeprefix("shift+").upper() if key.startswith("shift+") else key
+                # The escape's binding runs here and now: forwarded, it would come back to the app after the key.
+                escape = self.active_bindings.get("escape")
+                if escape is not None and escape.enabled:
+                    await self.run_action(escape.binding.action, escape.node)
+                await super().on_event(events.Key(plain, event.character))
+                return
         await super().on_event(event)
 
     async def _on_key(self, event: events.Key) -> None:
@@ -271,18 +271,17 @@ class OpsConsole(App[int]):
         screen = self.screen
         if isinstance(screen, ConfirmScreen) and event.time < screen.shown_at:
             event.prevent_default()
-        bars = screen.query(CommandBar) if event.key == "escape" else ()
-        if any(bar.is_open and event.time < bar.opened_at for bar in bars):
-            event.prevent_default()
+        if event.key == "escape" and isinstance(screen, AreaScreen):
+            bar = screen.command_bar
+            if bar.is_open and event.time < bar.opened_at:
+                event.prevent_default()
 
     def _open_bar_takes_the_keys(self) -> None:
         # A focus change asked for before `:` (an escape's action focusing the table) lands after the bar opened;
         # the keys typed into the bar must not go to the area underneath, where a letter may start a change.
         screen = self.screen
-        if isinstance(screen, AreaScreen):
-            bar = screen.query_one(CommandBar)
-            if bar.is_open and screen.focused is not bar:
-                screen.set_focus(bar)
+        if isinstance(screen, AreaScreen) and screen.command_bar.is_open and screen.focused is not screen.command_bar:
+            screen.set_focus(screen.command_bar)
 
     def _typed_after_escape(self, event: events.Key) -> bool:
         if not event.key.startswith("alt+") or event.character is None or not event.character.isprintable():

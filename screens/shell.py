@@ -231,11 +231,13 @@ class AreaScreen(Screen[None]):
     def __init__(self, context: ShellContext) -> None:
         super().__init__()
         self.context = context
+        self.command_bar = CommandBar(context.areas)
+        """The area's `:` bar (kept: the app asks whether it is open on every key)."""
 
     def compose(self) -> ComposeResult:
         yield ShellHeader(self.context, self.AREA)
         yield from self.compose_body()
-        yield CommandBar(self.context.areas)
+        yield self.command_bar
 
     def on_mount(self) -> None:
         # The footer (one widget per key) costs ~40 ms to build: it arrives just after the first paint.
@@ -264,7 +266,7 @@ class AreaScreen(Screen[None]):
         return False
 
     def action_open_command_bar(self) -> None:
-        self.query_one(CommandBar).open()
+        self.command_bar.open()
 
     def action_filter(self) -> None:
         self.notify("This screen has nothing to filter.", severity="information")

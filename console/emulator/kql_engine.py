@@ -583,7 +583,7 @@ def _lift_tabular_function(text: str, name: str) -> tuple[str, str] | None:
 
 # duckdb-kql's hints when a `let` (or a stored) function is called with the wrong number of arguments.
 _LET_ARITY = re.compile(r"takes (?P<low>\d+)\.\.(?P<high>\d+) arguments, got (?P<given>\d+)")
-_FUNCTION_ARITY = re.compile(r"\w+\(\): function expects (?P<low>\d+)(?P<high>) argument\(s\), got (?P<given>\d+)")
+_FUNCTION_ARITY = re.compile(r"\w+\(\): function expects (?P<low>\d+) argument\(s\), got (?P<given>\d+)")
 
 
 def _lift_refused_let(text: str, error: KqlUnsupportedError) -> tuple[str, str] | None:
@@ -1524,7 +1524,8 @@ class KqlEngine:
             line, column = error.span.line, error.span.column
         arity = _LET_ARITY.fullmatch(error.hint or "") or _FUNCTION_ARITY.match(error.hint or "")
         if construct.startswith(("let function:", "function:")) and arity is not None:
-            low, high, given = arity.group("low"), arity.group("high") or arity.group("low"), arity.group("given")
+            low, given = arity["low"], arity["given"]
+            high = arity.groupdict().get("high") or low
             wanted = low if low == high else f"{low} to {high}"
             return KqlQueryError(
                 400,
