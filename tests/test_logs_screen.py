@@ -221,6 +221,29 @@ async def test_editor_completes_with_tab_and_marks_errors() -> None:
 
 
 @pytest.mark.asyncio
+async def test_f5_typed_right_behind_the_query_runs_all_of_it() -> None:
+    """F5 is a priority binding; the letters typed just before it must be in the statement it runs."""
+    from textual import events
+
+    editor = KqlEditor("")
+    app = WidgetHost(editor)
+    ran: list[str] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, KqlEditor.RunRequested):
+            ran.append(message.statement.text)
+
+    async with app.run_test(size=(80, 20), message_hook=hook) as pilot:
+        editor.focus()
+        await pilot.pause()
+        for key in "Heartbeat | take 3":
+            app.post_message(events.Key("space" if key == " " else key, key))
+        app.post_message(events.Key("f5", None))
+        await pilot.pause(0.2)
+        assert ran and set(ran) == {"Heartbeat | take 3"}  # the hook sees the message at each node it reaches
+
+
+@pytest.mark.asyncio
 async def test_ctrl_home_and_ctrl_end_go_to_the_query_ends() -> None:
     editor = KqlEditor("AppRequests\n| where Success == false\n| take 10")
     app = WidgetHost(editor)

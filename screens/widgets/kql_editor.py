@@ -267,9 +267,13 @@ class KqlEditor(TextArea):
         return statement_at(self.text, self.cursor_location[0])
 
     def action_run(self) -> None:
+        # Run is a priority binding, taken as the key arrives, while keys typed before it may still wait in this
+        # editor's queue: read the statement after them, or a fast typist runs half a query.
+        self.call_later(self._request_run)
+
+    def _request_run(self) -> None:
         self.close_completions()
-        statement = self.current_statement()
-        self.post_message(self.RunRequested(self, statement))
+        self.post_message(self.RunRequested(self, self.current_statement()))
 
     def mark_error(self, statement: Statement, position: tuple[int, int] | None) -> None:
         """Select the spot an engine error points at (line and column are 1-based, within the statement)."""
