@@ -22,6 +22,7 @@ from console.areas import AREAS, area_index, palette_providers
 from console.cloud import CloudProfile
 from console.errors import ErrorKind, OpsError
 from console.models import Resource, Subscription
+from screens.inventory_preview import inventory_preview
 from screens.messages import AreaRequest, OpenInLogs, OpenRunbook, RevealResource
 from screens.palette import AreaCommands, SubscriptionCommands, SubscriptionSwitcher
 from screens.shell import (
@@ -135,10 +136,24 @@ class OpsConsole(App[int]):
             self.call_after_refresh(self._open_start_area)
 
     def compose(self) -> ComposeResult:
-        # The first frame, cheap enough to paint at once: the shell's header and what is being opened.
+        # The first frame, cheap enough to paint at once: the shell's header and, on a warm start of Resources,
+        # the last inventory listed (stamped as cached); else what is being opened.
         if not self.is_headless:
             yield ShellHeader(self.shell, self.start_area)
-            yield Static(f"\n  Opening {self.shell.areas.title(self.start_area)}…", id="opening")
+            yield self._warm_start_preview() or Static(
+                f"\n  Opening {self.shell.areas.title(self.start_area)}…", id="opening"
+            )
+
+    def _warm_start_preview(self) -> Widget | None:
+        if self.start_area != "resources":
+            return None
+        cached = self.services.resources.cached_inventory()
+        if cached is None:
+            return None
+        # Choose as the Resources area will, without touching the shell: it lists the subscriptions afresh.
+        choice = ShellContext(subscriptions=list(cached.subscriptions), preferred=self.shell.preferred)
+        choice.choose_initial()
+        return inventory_preview(cached, choice.current, self.size.width)
 
     def _open_start_area(self) -> None:
         self.jump(self.start_area)

@@ -18,13 +18,21 @@ from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 
-from console.durations import iso_utc
 from console.errors import OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.logs import logs_query_for
 from console.services.resources import ResourcesService
 from screens.area import FilterBox, ListAreaScreen, ListStates
 from screens.filtering import compile_filter, filter_problem
+from screens.inventory_preview import (
+    COLUMNS,
+    TREE_WIDTH,
+    cached_stamp,
+    column_widths,
+    row_cells,
+    sorted_for_listing,
+    visible_tags,
+)
 from screens.messages import OpenInLogs, RevealResource
 from screens.shell import ShellContext, ShellHeader
 from screens.widgets.confirm import ChangeRequest, TagsScreen
@@ -97,37 +105,17 @@ class Scope:
         return "  ›  ".join(parts)
 
 
-COLUMNS = [
-    ("Name", "name"),
-    ("Type", "type"),
-    ("Group", "group"),
-    ("Location", "location"),
-    ("Subscription", "subscription"),
-    ("Tags", "tags"),
-]
-COLUMN_WIDTHS = {"name": 36, "type": 42, "group": 16, "location": 12, "subscription": 24, "tags": 60}
-
-
-def fit(text: str, width: int) -> str:
-    """`text` cut to `width` characters, ending in an ellipsis when it was longer."""
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def _visible_tags(tags: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags.items() if not k.startswith("hidden-"))
-
-
 class ResourcesScreen(ListAreaScreen):
     """Browse resources by subscription and resource group; `/` filters, enter shows properties."""
 
     AREA = "resources"
-    DEFAULT_CSS = """
-    ResourcesScreen #scope-tree { width: 36; border-right: vkey $panel; }
-    ResourcesScreen #crumbs { height: 1; padding: 0 1; color: $text-muted; }
-    ResourcesScreen #table-area { height: 1fr; }
-    ResourcesScreen #detail { height: 40%; border-top: hkey $panel; padding: 0 1; }
-    ResourcesScreen #detail.-hidden { display: none; }
-    ResourcesScreen .state { padding: 1 2; }
+    DEFAULT_CSS = f"""
+    ResourcesScreen #scope-tree {{ width: {TREE_WIDTH}; border-right: vkey $panel; }}
+    ResourcesScreen #crumbs {{ height: 1; padding: 0 1; color: $text-muted; }}
+    ResourcesScreen #table-area {{ height: 1fr; }}
+    ResourcesScreen #detail {{ height: 40%; border-top: hkey $panel; padding: 0 1; }}
+    ResourcesScreen #detail.-hidden {{ display: none; }}
+    ResourcesScreen .state {{ padding: 1 2; }}
     """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="resources.refresh"),
@@ -178,9 +166,8 @@ class ResourcesScreen(ListAreaScreen):
 
     def on_mount(self) -> None:
         self._set_columns(with_subscription=self.scope.subscription is None)
-        # After the first layout: the tags column takes the width left, so rows laid out before it would be
-        # laid out (and rendered) a second time.
-        self.call_after_refresh(self._show_cached)
+        # Before the first frame: a warm start has shown these rows since its first paint (the preview).
+        self._show_cached()
         self.load_subscriptions()
 
     def _show_cached(self) -> None:
@@ -199,19 +186,14 @@ class ResourcesScreen(ListAreaScreen):
         if part is None:
             return
         found, self.as_of = part
-        self.resources = sorted(found, key=lambda r: (r.resource_group.lower(), r.type.lower(), r.name.lower()))
+        self.resources = sorted_for_listing(found)
         self._show()
 
     def _column_widths(self, with_subscription: bool) -> dict[str, int]:
-        """Fixed widths keep a long disk name from pushing the type off narrow terminals; the tags get what
-        the table has left (each cell has a space either side)."""
-        widths = {k: w for k, w in COLUMN_WIDTHS.items() if with_subscription or k != "subscription"}
-        # The switcher around the table has its width even while the table is hidden behind "Loading".
-        available = self.query_one("#table-area").content_region.width - 2  # the vertical scrollbar
-        if available > 0:
-            others = sum(w + 2 for k, w in widths.items() if k != "tags")
-            widths["tags"] = max(20, available - others - 2)
-        return widths
+        # The switcher around the table has its width even while the table is hidden behind "Loading"; before
+        # the first layout it has none yet, and the table will have what the tree leaves of the screen.
+        width = self.query_one("#table-area").content_region.width or self.app.size.width - TREE_WIDTH
+        return column_widths(with_subscription, width)
 
     def _set_columns(self, *, with_subscription: bool) -> None:
         """The table's columns; "All subscriptions" adds one naming each row's subscription."""
@@ -330,24 +312,12 @@ class ResourcesScreen(ListAreaScreen):
             self.shown.sort(key=lambda r: field(r).lower(), reverse=self.sort_reverse)
         table = self.query_one(DataTable)
         keep = self._selected()
-        all_subscriptions = self.scope.subscription is None
-        self._set_columns(with_subscription=all_subscriptions)
+        self._set_columns(with_subscription=self.scope.subscription is None)
         table.clear()
         names = {s.subscription_id.lower(): s.display_name for s in self.context.subscriptions}
         for resource in self.shown:
-            cells = {
-                "name": resource.name,
-                "type": resource.type,
-                "group": resource.resource_group,
-                "location": resource.location,
-                "subscription": names.get(resource.subscription_id.lower(), resource.subscription_id),
-                "tags": _visible_tags(resource.tags),
-            }
-            if not all_subscriptions:
-                del cells["subscription"]
-            widths = self._column_layout
             # Text, not str: a DataTable reads a str as console markup, and names and tags come from Azure.
-            row = (Text(fit(text, widths[key])) for key, text in cells.items())
+            row = (Text(cell) for cell in row_cells(resource, names, self._column_layout))
             table.add_row(*row, key=resource.resource_id)
         if keep is not None and keep in self.shown:
             # A refresh or a new sort keeps the cursor on the resource the user was on.
@@ -371,7 +341,7 @@ class ResourcesScreen(ListAreaScreen):
             count = f"{len(self.shown)} of {len(self.resources)}" if self.filter_text else f"{len(self.resources)}"
             line.append(f"   ({count} resources)")
         if self.as_of is not None:
-            line.append(f"   cached, as of {iso_utc(self.as_of.replace(microsecond=0))}", style="bold reverse")
+            line.append(f"   {cached_stamp(self.as_of)}", style="bold reverse")
         if self.filter_text:
             line.append(f"   filter: {self.filter_text}")
             problem = filter_problem(self.filter_text)
@@ -463,7 +433,7 @@ class ResourcesScreen(ListAreaScreen):
             ("kind", resource.kind),
             ("sku", resource.sku),
             ("location", resource.location),
-            ("tags", _visible_tags(resource.tags)),
+            ("tags", visible_tags(resource.tags)),
         ):
             if value:
                 text.append(f"{label:>9}  ", style="bold")
@@ -596,7 +566,7 @@ class ResourcesScreen(ListAreaScreen):
         """Set the tags (confirmed by the dialog), with progress in the operation panel; then reload."""
 
         def told(now: dict[str, str]) -> str:
-            return f"Tags of {name} are now: {_visible_tags(now) or 'none'}."
+            return f"Tags of {name} are now: {visible_tags(now) or 'none'}."
 
         now = await self.run_change(
             "set tags",

@@ -92,9 +92,8 @@ def console_home(tmp_path: Path, local_azure: EmulatorThread) -> Iterator[Path]:
     yield tmp_path
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="the walk needs tmux")
-def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit(console_home: Path) -> None:
-    assert set(CHART_QUERIES) == CHART_KINDS
+def demo_command(console_home: Path) -> str:
+    """`opsconsole --demo` in `console_home`, then its exit code on screen."""
     executable = Path(sys.executable).parent / "opsconsole"
     env = {
         "OPSCONSOLE_DATA_DIR": str(console_home / "data"),
@@ -102,8 +101,13 @@ def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit
         "TERM": "xterm-256color",
     }
     exports = " ".join(f"{k}={v}" for k, v in env.items())
-    command = f"env -u OPSCONSOLE_CONFIG -u COLUMNS -u LINES {exports} {executable} --demo; echo WALK-EXIT=$?; sleep 60"
-    tmux = Tmux(f"walk{os.getpid()}", command)
+    return f"env -u OPSCONSOLE_CONFIG -u COLUMNS -u LINES {exports} {executable} --demo; echo WALK-EXIT=$?; sleep 60"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="the walk needs tmux")
+def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit(console_home: Path) -> None:
+    assert set(CHART_QUERIES) == CHART_KINDS
+    tmux = Tmux(f"walk{os.getpid()}", demo_command(console_home))
     try:
         tmux.wait_for("Microsoft.", "the first resources", limit_s=60)
         for area, entry in AREAS.items():
@@ -161,3 +165,38 @@ def test_walk_every_area_two_runbooks_every_chart_a_subscription_switch_and_quit
         assert "WALK-EXIT=0" in shown, shown
     finally:
         tmux.close()
+
+
+def table_lines(screen: str) -> list[str]:
+    """The scope tree and the resource rows: the screen without its header, crumbs and footer."""
+    return screen.splitlines()[2:-1]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="the walk needs tmux")
+def test_a_warm_start_paints_the_cached_list_in_its_first_frame(console_home: Path) -> None:
+    cold = Tmux(f"cold{os.getpid()}", demo_command(console_home))
+    try:
+        first = cold.wait_for("Microsoft.", "the first resources", limit_s=60)
+        assert "cached, as of" not in first, "nothing was cached before the first start"
+        fresh = cold.wait_for(" resources)", "the fresh list")
+        cold.keys("q", "q")
+        cold.wait_for("WALK-EXIT=0", "the first start to quit")
+    finally:
+        cold.close()
+    warm = Tmux(f"warm{os.getpid()}", demo_command(console_home))
+    try:
+        for _ in range(3000):
+            shown = warm.screen()
+            if "local Azure" in shown:
+                break
+        # The first frame (the shell's header) already has the rows: the cache, stamped, laid out as the list
+        # then shows it.
+        assert "Microsoft." in shown and "cached, as of" in shown, shown
+        assert table_lines(shown) == table_lines(fresh), shown
+        settled = warm.wait_for("read-write", "the header")
+        warm.wait_for("Microsoft.", "the list")
+        warm.keys("q", "q")
+        warm.wait_for("WALK-EXIT=0", "the warm start to quit")
+        assert "Traceback" not in settled
+    finally:
+        warm.close()
