@@ -581,6 +581,126 @@ def completion(shell: str, demo: bool) -> None:
 
 
 @main.group()
+def agent() -> None:
+    """Keep the SDK loaded in the background, so that read-only commands (query, resources list, slots list,
+    runbook run...) start several times faster. Each still runs as its own fresh process, with your
+    environment and folder; commands that change something never go through the agent."""
+
+
+@agent.command("start")
+@click.option(
+    "--idle", type=click.IntRange(min=1), default=900, show_default=True, help="Stop after this many quiet seconds."
+)
+@click.option("--demo", is_flag=True, hidden=True)
+@click.pass_obj
+def agent_start(session: Session, idle: int, demo: bool) -> None:
+    """Start the agent in the background (nothing happens when one is running)."""
+    import subprocess
+    import time
+
+    from console import agent as background
+
+    status = background.ask({"status": True})
+    if status is None:
+        log = session.settings.data_dir / "agent.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as errors:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "console", "agent", "serve", "--idle", str(idle)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + background.START_WAIT_S
+        while status is None and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            status = background.ask({"status": True})
+        if status is None:
+            process.kill()
+            _fail(f"the agent did not start; see {log}.", ExitCode.AZURE_ERROR)
+    click.echo(
+        f"agent running (pid {status['pid']}); it stops after {idle} s with nothing to do, or with "
+        "`opsconsole agent stop`."
+    )
+
+
+@agent.command("stop")
+@click.option("--demo", is_flag=True, hidden=True)
+def agent_stop(demo: bool) -> None:
+    """Stop the agent once the commands it is running end."""
+    from console import agent as background
+
+    status = background.ask({"stop": True})
+    click.echo("no agent is running." if status is None else f"agent stopping (it ran {status['served']} commands).")
+
+
+@agent.command("status")
+@click.option("--demo", is_flag=True, hidden=True)
+def agent_status(demo: bool) -> None:
+    """Say whether the agent runs (exit 0) or not (exit 1)."""
+    from console import agent as background
+
+    status = background.ask({"status": True})
+    if status is None:
+        _fail("no agent is running.", ExitCode.CHECK_FAILED)
+    click.echo(f"agent running (pid {status['pid']}, {status['served']} commands run).")
+
+
+@agent.command("serve", hidden=True)
+@click.option("--idle", type=click.IntRange(min=1), default=900)
+@click.option("--demo", is_flag=True, hidden=True)
+def agent_serve(idle: int, demo: bool) -> None:
+    """The agent itself, in the foreground (what `agent start` runs)."""
+    from console import agent as background
+
+    def run(argv: list[str]) -> int:
+        main.main(args=argv, prog_name="opsconsole")
+        return 0
+
+    try:
+        code = background.serve(run, _preload_for_agent, idle_s=idle)
+    except PermissionError as error:
+        _fail(f"the agent did not start: {error}.", ExitCode.REFUSED)
+    sys.exit(code)
+
+
+def _preload_for_agent() -> None:
+    """Import what the read-only commands import on their way, once, for every command the agent runs."""
+    import importlib
+
+    for module in (
+        "azure.identity.aio",
+        "azure.core.pipeline.transport._aiohttp",
+        "azure.monitor.query.aio",
+        "azure.mgmt.resource.resources.aio",
+        "azure.mgmt.resource.subscriptions.aio",
+        "azure.mgmt.web.aio",
+        "azure.mgmt.costmanagement.aio",
+        "azure.mgmt.alertsmanagement.aio",
+        "azure.mgmt.monitor.models",
+        "azure.mgmt.recoveryservicesbackup.aio",
+        "azure.mgmt.postgresqlflexibleservers.aio",
+        "pyarrow",
+        "console.local",
+        "console.durations",
+        "console.services",
+        "console.services.alerts",
+        "console.services.backups",
+        "console.services.cost",
+        "console.services.cost_analysis",
+        "console.services.la_arrow",
+        "console.services.logs",
+        "console.services.resources",
+        "console.services.runbooks",
+        "console.services.slots",
+        "console.runbooks",
+        "console.history",
+    ):
+        importlib.import_module(module)
+
+
+@main.group()
 def slots() -> None:
     """Deployment slots of web apps: what runs where, diffs, swaps, guarded releases and rollback (exit 0
     promoted, 1 gate failed before the swap, 3 Azure error, 4 inconclusive, 5 refused, 6 rolled back)."""

@@ -280,6 +280,14 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_agent_of_the_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands the tests run never go through an agent the user has running: agents live under
+    XDG_RUNTIME_DIR, here a folder of the session's (the agent tests start their own)."""
+    with environment_set({"XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("run"))}):
+        yield
+
+
 @pytest.fixture(scope="session")
 def local_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorThread]:
     """One local Azure for the session: small pages (to exercise paging) and a small telemetry scale."""
