@@ -429,6 +429,7 @@ def serve(run_command: Callable[[list[str]], int], preload: Callable[[], None], 
         os.umask(old_mask)
     bound = path.stat().st_ino
     listener.listen(16)
+    os.chdir("/")  # hold no folder of the caller's busy; each command runs in its caller's folder
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
