@@ -33,6 +33,9 @@ from typing import Any
 IDLE_EXIT_S = 900.0
 """An agent with nothing to do for this long stops (`agent start --idle` changes it)."""
 START_WAIT_S = 30.0
+START_REPLY_S = 10.0
+"""How long a caller waits for the agent to say it started the command."""
+_BYPASS = "set OPSCONSOLE_NO_AGENT=1 to run commands without it, or `opsconsole agent stop`."
 UNKNOWN_OUTCOME = 4
 """The exit code when the agent went away mid-command: inconclusive (the exit-code table's 4)."""
 _REQUEST_LIMIT = 1 << 20
@@ -186,12 +189,20 @@ def run_through_agent(argv: Sequence[str], fingerprint: str | None = None) -> in
                 },
                 fds=(0, 1, 2),
             )
-            pending = bytearray()
+        except OSError:
+            return None  # nothing was started
+        pending = bytearray()
+        try:
+            connection.settimeout(START_REPLY_S)
             started = _read_line(connection, pending)
+        except TimeoutError:
+            # It may have started the command: running it here too could print everything twice.
+            print(f"opsconsole: the agent did not answer within {START_REPLY_S:g} s; {_BYPASS}", file=sys.stderr)
+            return UNKNOWN_OUTCOME
         except (OSError, ValueError):
             return None
         if not started or not isinstance(started.get("pid"), int):
-            return None
+            return None  # refused (another code's agent, stopping) or closed before starting anything
         return _wait_for(connection, pending, started["pid"])
 
 
@@ -219,7 +230,10 @@ def _wait_for(connection: socket.socket, pending: bytearray, pid: int) -> int:
         except (OSError, ValueError):
             ended = None
         if ended is None:
-            print("opsconsole: the agent stopped before the command ended; its outcome is unknown.", file=sys.stderr)
+            print(
+                f"opsconsole: the agent stopped before the command ended; its outcome is unknown ({_BYPASS})",
+                file=sys.stderr,
+            )
             return UNKNOWN_OUTCOME
         if isinstance(ended.get("exit"), int):
             return int(ended["exit"])
