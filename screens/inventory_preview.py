@@ -78,7 +78,9 @@ def cached_stamp(listed_at: datetime) -> str:
 class InventoryPreview(Horizontal):
     """The cached inventory of the scope the Resources area will open on, as it will show it; no keys."""
 
+    # Cut at the edge, never wrapped: on a narrow terminal the list scrolls sideways; its preview just ends.
     DEFAULT_CSS = f"""
+    InventoryPreview Static {{ text-wrap: nowrap; text-overflow: clip; }}
     InventoryPreview #preview-tree {{ width: {TREE_WIDTH}; height: 1fr; border-right: vkey $panel; }}
     InventoryPreview #preview-crumbs {{ height: 1; padding: 0 1; color: $text-muted; }}
     InventoryPreview #preview-rows {{ height: 1fr; }}
@@ -122,7 +124,8 @@ def inventory_preview(
     def line(cells: list[str]) -> str:
         return "".join(f" {cell.ljust(widths[key])} " for cell, key in zip(cells, widths, strict=True))
 
-    rows = Text(line([fit(label, widths[key]) for label, key in COLUMNS if key in widths]) + "\n", style="bold")
+    rows = Text()
+    rows.append(line([fit(label, widths[key]) for label, key in COLUMNS if key in widths]) + "\n", style="bold")
     for resource in resources:
         rows.append(line(row_cells(resource, names, widths)) + "\n")
     return InventoryPreview(tree, crumbs, rows)
