@@ -103,12 +103,19 @@ def socket_path() -> Path:
     return Path(runtime) / "opsconsole" / f"agent-{installation}.sock"
 
 
+class AgentStartError(Exception):
+    """Why an agent cannot run here (a folder others may enter, a system without what it needs)."""
+
+
 def _private_folder(folder: Path) -> None:
-    """Make `folder` (0700) or check that it is this user's alone; raises OSError otherwise."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stat = folder.lstat()
+    """Make `folder` (0700) or check that it is this user's alone."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stat = folder.lstat()
+    except OSError as error:
+        raise AgentStartError(f"cannot make {folder}: {error.strerror or error}") from None
     if stat.st_uid != os.getuid() or stat.st_mode & 0o077 or not folder.is_dir() or folder.is_symlink():
-        raise PermissionError(f"{folder} is not private to this user")
+        raise AgentStartError(f"{folder} is not private to this user")
 
 
 # the wire: a length-prefixed JSON request (with the caller's stdin, stdout and stderr), then JSON lines back
@@ -428,7 +435,10 @@ def _fresh_streams() -> None:
 
 
 def serve(run_command: Callable[[list[str]], int], preload: Callable[[], None], idle_s: float = IDLE_EXIT_S) -> int:
-    """Run the agent in this process until it is stopped, idle for `idle_s`, or signalled (exit 0)."""
+    """Run the agent in this process until it is stopped, idle for `idle_s`, or signalled (exit 0); raises
+    AgentStartError when it cannot."""
+    if not hasattr(os, "pidfd_open") or not hasattr(socket, "send_fds"):
+        raise AgentStartError("it needs Linux 5.3 or later")
     path = socket_path()
     _private_folder(path.parent)
     if ask({"status": True}) is not None:

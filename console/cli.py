@@ -660,7 +660,7 @@ def agent_serve(idle: int, demo: bool) -> None:
 
     try:
         code = background.serve(run, _preload_for_agent, idle_s=idle)
-    except PermissionError as error:
+    except background.AgentStartError as error:
         _fail(f"the agent did not start: {error}.", ExitCode.REFUSED)
     sys.exit(code)
 
