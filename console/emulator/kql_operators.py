@@ -1,5 +1,6 @@
 """Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
-`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition` and `top-nested`.
+`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition`, `top-nested` and `scan` (in
+kql_scan).
 
 Each is lowered (from the library's syntax tree) to an operator of the library's IR defined here
 (`ColumnPick`, `MvApply`, `Partition`, `TopNested`), which renders its own SQL and tells the library's schema
@@ -21,6 +22,7 @@ from duckdb_kql import lower as kql_lower
 from duckdb_kql import schema as kql_schema
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_scan import Scan, lower_scan
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
@@ -389,6 +391,8 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_partition(inner)
         if kind in ("TopNestedOperator", "TopNestedOperatorPart"):
             return _lower_top_nested(inner)
+        if kind == "ScanOperator":
+            return lower_scan(inner)
         return original(node)
 
     setattr(lower, _MARK, True)
@@ -397,7 +401,7 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, (MvApply, Partition, TopNested)):
+        if isinstance(op, (MvApply, Partition, TopNested, Scan)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
@@ -415,7 +419,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested)):
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan)):
             return op.columns_after(cols)
         return original(op, cols, schema)
 
