@@ -245,3 +245,122 @@ def test_the_scan_parse_tree_is_the_one_the_lowering_reads() -> None:
     assert [kql_lower._cls(kid) for kid in kql_lower._rule_children(step)] == [
         "ParameterName", "ScanOperatorStepOutputClause", "UnnamedExpression", "ScanOperatorBody"
     ]  # fmt: skip
+
+
+# -- evaluate plugins -----------------------------------------------------------------------------------
+
+
+def test_rows_near_gives_the_documented_rows(engine: KqlEngine) -> None:
+    values = [1, 4, 3, 11, 15, 2, 19, 12, 7, 9, 4, 1]
+    rows = ", ".join(
+        f'datetime(2021-06-{day:02d}), {value}, "{"Error" if day == 7 else "Success"}"'
+        for day, value in enumerate(values, 1)
+    )
+    table = _table(
+        engine,
+        f"datatable (Timestamp:datetime, Value:long, State:string) [{rows}] | sort by Timestamp asc "
+        '| evaluate rows_near(State == "Error", 2)',
+    )
+    assert [c["name"] for c in table["columns"]] == ["Timestamp", "Value", "State"]
+    assert [row[1] for row in table["rows"]] == [15, 2, 19, 12, 7]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.booleans(), max_size=20), st.integers(0, 3), st.integers(0, 3))
+def test_rows_near_keeps_the_rows_within_reach_of_a_match(
+    engine: KqlEngine, flags: list[bool], before: int, after: int
+) -> None:
+    values = ", ".join(f"{i}, {str(flag).lower()}" for i, flag in enumerate(flags))
+    query = f"datatable (i:long, f:bool) [{values}] | sort by i asc | evaluate rows_near(f, {before}, {after})"
+    hits = [i for i, flag in enumerate(flags) if flag]
+    expected = [i for i in range(len(flags)) if any(h - before <= i <= h + after for h in hits)]
+    assert [row[0] for row in _table(engine, query)["rows"]] == expected
+
+
+def test_dcount_intersect_counts_the_documented_intersections(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        """range x from 1 to 100 step 1
+        | extend isEven = (x % 2 == 0), isMod3 = (x % 3 == 0), isMod5 = (x % 5 == 0)
+        | summarize hll_even = hll(iif(isEven, x, 0), 2), hll_mod3 = hll(iif(isMod3, x, 0), 2),
+            hll_mod5 = hll(iif(isMod5, x, 0), 2)
+        | evaluate dcount_intersect(hll_even, hll_mod3, hll_mod5)
+        | project evenNumbers = s0 - 1, even_and_mod3 = s1 - 1, even_and_mod3_and_mod5 = s2 - 1""",
+    )
+    assert table["rows"] == [[50, 16, 3]]
+
+
+_HOURLY = """let T = range idx from 0 to 24 * 10 - 1 step 1
+    | project Timestamp = datetime(2018-01-01) + 1h * idx, val = idx + 1
+    | extend EvenOrOdd = iff(val % 2 == 0, "Even", "Odd");
+T """
+
+
+def test_rolling_percentile_gives_the_documented_medians(engine: KqlEngine) -> None:
+    table = _table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3)")
+    assert [c["name"] for c in table["columns"]] == ["Timestamp", "rolling_3_percentile_val_50"]
+    assert [row[1] for row in table["rows"]] == [12, 24, 36, 60, 84, 108, 132, 156, 180, 204]
+    by_parity = _table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3, EvenOrOdd)")
+    odd = [row[2] for row in by_parity["rows"] if row[1] == "Odd"]
+    assert odd == [11, 23, 35, 59, 83, 107, 131, 155, 179, 203]
+
+
+_USERS = """datatable(UserId:string, Timestamp:datetime) ['A', datetime(2017-08-01), 'D', datetime(2017-08-01),
+    'J', datetime(2017-08-01), 'B', datetime(2017-08-01), 'C', datetime(2017-08-02), 'T', datetime(2017-08-02),
+    'J', datetime(2017-08-02), 'H', datetime(2017-08-03), 'T', datetime(2017-08-03), 'T', datetime(2017-08-03),
+    'J', datetime(2017-08-03), 'B', datetime(2017-08-03), 'S', datetime(2017-08-03), 'S', datetime(2017-08-04)]"""
+
+
+def test_activity_counts_metrics_gives_the_documented_counts(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        f"let start = datetime(2017-08-01); let end = datetime(2017-08-04); {_USERS} "
+        "| evaluate activity_counts_metrics(UserId, Timestamp, start, end, 1d)",
+    )
+    assert [c["name"] for c in table["columns"]] == ["Timestamp", "count", "dcount", "new_dcount", "aggregated_dcount"]
+    assert [row[1:] for row in table["rows"]] == [[4, 4, 4, 4], [3, 3, 2, 6], [6, 5, 2, 8], [1, 1, 0, 8]]
+
+
+def test_sliding_window_counts_counts_over_the_lookback(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        f"{_USERS} | evaluate sliding_window_counts(UserId, Timestamp, datetime(2017-08-01), datetime(2017-08-04), "
+        "2d, 1d)",
+    )
+    assert [c["name"] for c in table["columns"]] == ["Timestamp", "Count", "dcount"]
+    assert table["rows"] == [
+        ["2017-08-01T00:00:00Z", 4, 4],
+        ["2017-08-02T00:00:00Z", 7, 6],
+        ["2017-08-03T00:00:00Z", 9, 6],
+        ["2017-08-04T00:00:00Z", 7, 5],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        (f"{_USERS} | evaluate activity_counts_metrics(UserId, Timestamp, datetime(2017-08-02), "
+         "datetime(2017-08-04), 1d)", "outside Start..End"),
+        (f"{_USERS} | evaluate activity_counts_metrics(UserId, Timestamp, datetime(2017-08-01), "
+         "datetime(2017-08-09), 1d)", "without records"),
+        (f"{_USERS} | evaluate activity_counts_metrics(UserId, Timestamp, datetime(2017-08-01), "
+         "datetime(2017-08-04), 'week')", "week"),
+        (f"{_USERS} | evaluate sliding_window_counts(UserId, Timestamp, datetime(2017-08-01), "
+         "datetime(2017-08-04), 2d, 1d, UserId)", "dimensions"),
+        ("range x from 1 to 3 step 1 | evaluate rows_near(x > 1, -1)", "0 or more"),
+        ("range x from 1 to 3 step 1 | evaluate rolling_percentile(x, 50, x, 1, 3) : (x:long)", "output schema"),
+    ],
+)  # fmt: skip
+def test_evaluate_plugins_refuse_what_they_cannot_answer_exactly(engine: KqlEngine, query: str, words: str) -> None:
+    assert words in _refusal(engine, query).message
+
+
+def test_scan_reads_let_bound_values_in_its_steps(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        "let window = 3m; datatable (Ts: timespan, Event: string) "
+        "[0m, 'Start', 2m, 'B', 4m, 'Stop', 8m, 'Start', 10m, 'Stop'] | sort by Ts asc "
+        "| scan with_match_id=m with (step s1: Event == 'Start'; step s2: Event == 'Stop' and Ts - s1.Ts <= window;)",
+    )
+    # The first Start stays the active sequence (its Stop came too late), so the second one continues it.
+    assert table["rows"] == [["00:00:00", "Start", 0], ["00:08:00", "Start", 0], ["00:10:00", "Stop", 0]]

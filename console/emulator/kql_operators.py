@@ -11,6 +11,7 @@ are wrapped, not copied; anything else still goes to them. Tied to the pinned li
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from duckdb_kql import lower as kql_lower
 from duckdb_kql import schema as kql_schema
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_evaluate import EVALUATE_OPERATORS, lower_evaluate
 from console.emulator.kql_scan import Scan, lower_scan
 from console.emulator.kql_units import KqlRefusalError
 
@@ -393,6 +395,10 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_top_nested(inner)
         if kind == "ScanOperator":
             return lower_scan(inner)
+        if kind == "EvaluateOperator":
+            plugin = lower_evaluate(inner)
+            if plugin is not None:
+                return plugin
         return original(node)
 
     setattr(lower, _MARK, True)
@@ -401,7 +407,7 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, (MvApply, Partition, TopNested, Scan)):
+        if isinstance(op, (MvApply, Partition, TopNested, Scan, *EVALUATE_OPERATORS)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
@@ -419,7 +425,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan)):
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, *EVALUATE_OPERATORS)):
             return op.columns_after(cols)
         return original(op, cols, schema)
 
@@ -438,6 +444,29 @@ def _lower_expr(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lower
 
 
+def _substitute_fields(value: Any, scalars: Any) -> Any:
+    """`value` with the `let`-bound names in its expressions substituted, as the library does for its own operators."""
+    if isinstance(value, kql_ir.Expr):
+        return kql_lower._substitute(value, scalars)
+    if isinstance(value, tuple):
+        return tuple(_substitute_fields(item, scalars) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, (type, kql_ir.Query)):
+        changes = {
+            f.name: _substitute_fields(getattr(value, f.name), scalars) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def substitute(op: Any, scalars: Any) -> Any:
+        if isinstance(op, (Scan, *EVALUATE_OPERATORS)):
+            return _substitute_fields(op, scalars)
+        return original(op, scalars)
+
+    return substitute
+
+
 def _original_render(op: Any, prev: str, cols: list[str]) -> str:
     """The library's own rendering of one operator (kept when it is wrapped)."""
     render = getattr(_original_render, "render", kql_translate.render_operator)
@@ -450,6 +479,7 @@ def install_operators() -> None:
         return
     kql_lower._lower_expr = _lower_expr(kql_lower._lower_expr)  # type: ignore[assignment]
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
+    kql_lower._substitute_operator = _substitute_operator(kql_lower._substitute_operator)  # type: ignore[assignment]
     setattr(_original_render, "render", kql_translate.render_operator)  # noqa: B010
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
@@ -460,6 +490,8 @@ _REQUIRED = (
     kql_lower._collapse,
     kql_lower._rule_children,
     kql_lower._lower_operator,
+    kql_lower._substitute,
+    kql_lower._substitute_operator,
     kql_translate.render_operator,
     kql_translate.quote_ident,
     kql_schema._operator_columns_unchecked,
