@@ -364,3 +364,49 @@ def test_scan_reads_let_bound_values_in_its_steps(engine: KqlEngine) -> None:
     )
     # The first Start stays the active sequence (its Stop came too late), so the second one continues it.
     assert table["rows"] == [["00:00:00", "Start", 0], ["00:08:00", "Start", 0], ["00:10:00", "Stop", 0]]
+
+
+_STORMS = """datatable(State:string, EventType:string, DeathsDirect:long) [
+    "ARKANSAS", "Heavy Rain", 1, "ARKANSAS", "Thunderstorm Wind", 1, "ARIZONA", "Lightning", 1,
+    "ARIZONA", "Flash Flood", 6, "ARKANSAS", "Heat", 2, "ARKANSAS", "Heat", 1]"""
+
+
+def test_pivot_counts_by_default_one_column_per_value_in_order_of_appearance(engine: KqlEngine) -> None:
+    table = _table(engine, f"{_STORMS} | project State, EventType | evaluate pivot(State)")
+    assert [(c["name"], c["type"]) for c in table["columns"]] == [
+        ("EventType", "string"), ("ARKANSAS", "long"), ("ARIZONA", "long")
+    ]  # fmt: skip
+    assert table["rows"] == [
+        ["Heavy Rain", 1, 0], ["Thunderstorm Wind", 1, 0], ["Lightning", 0, 1], ["Flash Flood", 0, 1], ["Heat", 2, 0]
+    ]  # fmt: skip
+
+
+def test_pivot_sums_over_the_named_groups(engine: KqlEngine) -> None:
+    expected = [["Heavy Rain", 1, 0], ["Thunderstorm Wind", 1, 0], ["Lightning", 0, 1], ["Flash Flood", 0, 6],
+                ["Heat", 3, 0]]  # fmt: skip
+    assert _table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect))")["rows"] == expected
+    assert _table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect), EventType)")["rows"] == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        (f"{_STORMS} | evaluate pivot(State) | take 1", "last operator"),
+        (f"let P = {_STORMS} | evaluate pivot(State); union P, P", "last operator"),
+        (f"{_STORMS} | evaluate pivot(State, avg(DeathsDirect))", "avg()"),
+        (f"{_STORMS} | evaluate pivot(State) : (EventType:string, ARKANSAS:long)", "output schema"),
+        ('datatable(State:string, n:long) ["", 1] | evaluate pivot(State)', 'column name ""'),
+    ],
+)
+def test_pivot_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query: str, words: str) -> None:
+    assert words in _refusal(engine, query).message
+
+
+def test_narrow_gives_one_row_per_cell_as_tostring_writes_it(engine: KqlEngine) -> None:
+    rows = '["x", 1, datetime(2020-01-01), "y", 2, datetime(null)]'
+    table = _table(engine, f"datatable(a:string, b:long, c:datetime) {rows} | evaluate narrow()")
+    assert [c["name"] for c in table["columns"]] == ["Row", "Column", "Value"]
+    day = _table(engine, "print tostring(datetime(2020-01-01))")["rows"][0][0]
+    assert table["rows"] == [
+        [0, "a", "x"], [0, "b", "1"], [0, "c", day], [1, "a", "y"], [1, "b", "2"], [1, "c", ""]
+    ]  # fmt: skip

@@ -1,15 +1,22 @@
-"""`evaluate` plugins the local Log Analytics adds to duckdb-kql, whose output columns are known from the query:
-`rows_near`, `dcount_intersect`, `rolling_percentile`, `sliding_window_counts` and `activity_counts_metrics`.
+"""`evaluate` plugins the local Log Analytics adds to duckdb-kql: `rows_near`, `dcount_intersect`,
+`rolling_percentile`, `sliding_window_counts`, `activity_counts_metrics`, `narrow` and `pivot`.
 
 Each is lowered from the library's parse tree (`EvaluateOperator`) to an operator of the library's IR that renders
 its own SQL (through the library's own rendering of expressions and aggregates where it can) and names its output
 columns. Where the documentation leaves a case open (rows outside the analysis period, a period with no rows),
 the query is refused when it runs, with a sentence, rather than answered by a guess. Other plugins fall through
 to the library, which refuses them.
+
+`pivot`'s output columns are values found in the data, so they cannot be known when the query is translated: it
+renders a long table (group columns, the pivot value's name, the aggregate, and orders of first appearance) under
+marker column names, which `pivot_reshape` turns into the wide answer once the query has run. An operator after
+`pivot` (or a join or union over one) is refused, since it would read the long table.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +28,16 @@ from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
     "EVALUATE_OPERATORS",
+    "PIVOT_MARKERS",
     "ActivityCountsMetrics",
     "DcountIntersect",
+    "Narrow",
+    "Pivot",
     "RollingPercentile",
     "RowsNear",
     "SlidingWindowCounts",
     "lower_evaluate",
+    "pivot_reshape",
 ]
 
 _q = kql_translate.quote_ident
@@ -290,7 +301,133 @@ class ActivityCountsMetrics(kql_ir.Operator):
         )
 
 
-EVALUATE_OPERATORS = (RowsNear, DcountIntersect, RollingPercentile, SlidingWindowCounts, ActivityCountsMetrics)
+@dataclass(frozen=True)
+class Narrow(kql_ir.Operator):
+    """`narrow()`: one row per input cell, `Row` (the input row's number from 0), `Column` and `Value` (the cell as
+    a string, as `tostring()` writes it), in the input's order."""
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """Row, Column, Value."""
+        return ["Row", "Column", "Value"]
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`), in `prev`'s order."""
+        cells = []
+        for position, column in enumerate(cols):
+            value = _sql(kql_ir.FunctionCall("tostring", (kql_ir.ColumnRef(column),)))
+            cells.append(
+                f'SELECT __nw_n - 1 AS "Row", {kql_translate.quote_string(column)} AS "Column", '
+                f'CAST({value} AS VARCHAR) AS "Value", {position} AS __nw_c FROM __nw_in'
+            )
+        return (
+            f"WITH __nw_in AS (SELECT *, row_number() OVER () AS __nw_n FROM {prev}) "
+            f'SELECT "Row", "Column", "Value" FROM ({" UNION ALL ".join(cells)}) ORDER BY "Row", __nw_c'
+        )
+
+
+PIVOT_MARKERS = ("__kql_pivot_key", "__kql_pivot_value", "__kql_pivot_group_order", "__kql_pivot_key_order")
+# The aggregates whose value for a group without rows of a pivot value is known (0, as the documentation shows).
+_PIVOT_AGGREGATES = ("count", "countif", "sum", "sumif", "dcount", "dcountif")
+
+
+@dataclass(frozen=True)
+class Pivot(kql_ir.Operator):
+    """`pivot(Column [, Aggregate] [, Group, ...])`: one row per group, one column per value of Column (named by its
+    string form, in order of first appearance), each the aggregate (count() by default) over those rows."""
+
+    column: str
+    aggregate: kql_ir.Expr
+    groups: tuple[str, ...] | None
+
+    def _groups(self, cols: list[str]) -> list[str]:
+        _require(cols, [self.column, *(self.groups or ())], "pivot")
+        if self.groups is not None:
+            return list(self.groups)
+        read = set(_column_names(self.aggregate))
+        return [c for c in cols if c != self.column and c not in read]
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The group columns, then the markers the answer is reshaped by."""
+        return [*self._groups(cols), *PIVOT_MARKERS]
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`): the long table, in the order the wide one takes."""
+        groups = self._groups(cols)
+        key = kql_ir.FunctionCall("tostring", (kql_ir.ColumnRef(self.column),))
+        summarize = kql_ir.Summarize(
+            (
+                kql_ir.NamedExpr(self.aggregate, "__pv_v"),
+                kql_ir.NamedExpr(kql_ir.FunctionCall("min", (kql_ir.ColumnRef("__pv_o"),)), "__pv_f"),
+            ),
+            (*(kql_ir.NamedExpr(kql_ir.ColumnRef(g)) for g in groups), kql_ir.NamedExpr(key, "__pv_k")),
+        )
+        numbered = f"(SELECT *, row_number() OVER () AS __pv_o FROM {prev})"
+        summarized = _original_render(summarize, numbered, [*cols, "__pv_o"])
+        within = f"PARTITION BY {', '.join(_q(g) for g in groups)}" if groups else ""
+        chosen = "".join(f"{_q(g)}, " for g in groups)
+        key_name, value_name, group_order, key_order = (_q(m) for m in PIVOT_MARKERS)
+        return (
+            f"SELECT {chosen}__pv_k AS {key_name}, __pv_v AS {value_name}, "
+            f"min(__pv_f) OVER ({within}) AS {group_order}, min(__pv_f) OVER (PARTITION BY __pv_k) AS {key_order} "
+            f"FROM ({summarized}) ORDER BY {group_order}, {key_order}"
+        )
+
+
+def _column_names(node: Any) -> list[str]:
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, kql_ir.ColumnRef):
+            found.append(current.name)
+        elif isinstance(current, (tuple, list)):
+            stack.extend(current)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, (type, kql_ir.Query)):
+            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
+    return found
+
+
+def pivot_reshape(
+    columns: list[dict[str, str]], row_json: list[str], truncated: bool
+) -> tuple[list[dict[str, str]], list[str]] | None:
+    """The wide answer of a query that ended with `pivot`, from its long one; None when it did not."""
+    names = [column["name"] for column in columns]
+    if not any(marker in names for marker in PIVOT_MARKERS):
+        return None
+    if tuple(names[-len(PIVOT_MARKERS) :]) != PIVOT_MARKERS or names.count(PIVOT_MARKERS[0]) != 1:
+        raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
+    if truncated:
+        raise KqlRefusalError("pivot: its input is past this local Log Analytics' result limits; narrow it first.")
+    width = len(names) - len(PIVOT_MARKERS)
+    rows = json.loads("[" + ",".join(row_json) + "]")
+    keys: list[str] = []
+    groups: dict[str, list[Any]] = {}
+    cells: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        key = row[width]
+        if not isinstance(key, str) or not key or key in names[:width]:
+            raise KqlRefusalError(
+                f"pivot: a value that makes the column name {json.dumps(key)} is not supported by this local Log "
+                "Analytics."
+            )
+        group = json.dumps(row[:width])
+        groups.setdefault(group, row[:width])
+        if key not in keys:
+            keys.append(key)
+        cells[(group, key)] = row[width + 1]
+    keys.sort(key=lambda k: next(r[width + 3] for r in rows if r[width] == k))
+    value_type = columns[width + 1]["type"]
+    wide_columns = [*columns[:width], *({"name": key, "type": value_type} for key in keys)]
+    wide_rows = [
+        json.dumps([*values, *(cells.get((group, key), 0) for key in keys)], ensure_ascii=False, separators=(",", ":"))
+        for group, values in groups.items()
+    ]
+    return wide_columns, wide_rows
+
+
+EVALUATE_OPERATORS = (
+    RowsNear, DcountIntersect, RollingPercentile, SlidingWindowCounts, ActivityCountsMetrics, Narrow, Pivot
+)  # fmt: skip
 
 
 def _arguments(node: Any) -> tuple[str, list[kql_ir.Expr]]:
@@ -322,13 +459,22 @@ def lower_evaluate(node: Any) -> kql_ir.Operator | None:
     """The operator for an `evaluate` of a plugin added here; None for any other plugin."""
     kinds = [kql_lower._cls(kid) for kid in kql_lower._rule_children(node)]
     plugin, args = _arguments(node)
-    known = ("rows_near", "dcount_intersect", "rolling_percentile", "sliding_window_counts", "activity_counts_metrics")
+    known = (
+        "rows_near", "dcount_intersect", "rolling_percentile", "sliding_window_counts", "activity_counts_metrics",
+        "narrow", "pivot",
+    )  # fmt: skip
     if plugin not in known:
         return None
     if "EvaluateOperatorSchemaClause" in kinds:
         raise KqlRefusalError(f"{plugin}: an output schema is not supported by this local Log Analytics.")
     if "RelaxedQueryOperatorParameter" in kinds:
         raise KqlRefusalError(f"{plugin}: evaluate hints are not supported by this local Log Analytics.")
+    if plugin == "narrow":
+        if args:
+            raise KqlRefusalError("narrow: takes no arguments.")
+        return Narrow()
+    if plugin == "pivot":
+        return _lower_pivot(args)
     if plugin == "rows_near":
         if len(args) not in (2, 3):
             raise KqlRefusalError("rows_near: expected (Condition, NumRows [, RowsAfter]).")
@@ -366,3 +512,20 @@ def lower_evaluate(node: Any) -> kql_ir.Operator | None:
             "local Log Analytics."
         )
     return ActivityCountsMetrics(_periods(plugin, args))
+
+
+def _lower_pivot(args: list[kql_ir.Expr]) -> Pivot:
+    if not args:
+        raise KqlRefusalError("pivot: expected (Column [, Aggregate] [, Column, ...]).")
+    column = _column(args[0], "pivot", "pivot column")
+    aggregate: kql_ir.Expr = kql_ir.FunctionCall("count", ())
+    rest = args[1:]
+    if rest and isinstance(rest[0], kql_ir.FunctionCall):
+        aggregate, rest = rest[0], rest[1:]
+        if not isinstance(aggregate, kql_ir.FunctionCall) or aggregate.name not in _PIVOT_AGGREGATES:
+            raise KqlRefusalError(
+                f"pivot: the aggregate {aggregate.name}() is not supported by this local Log Analytics (it takes "
+                f"{', '.join(f'{name}()' for name in _PIVOT_AGGREGATES)})."
+            )
+    groups = tuple(_column(arg, "pivot", "group column") for arg in rest)
+    return Pivot(column, aggregate, groups or None)

@@ -23,7 +23,7 @@ from duckdb_kql import lower as kql_lower
 from duckdb_kql import schema as kql_schema
 from duckdb_kql import translate as kql_translate
 
-from console.emulator.kql_evaluate import EVALUATE_OPERATORS, lower_evaluate
+from console.emulator.kql_evaluate import EVALUATE_OPERATORS, PIVOT_MARKERS, Pivot, lower_evaluate
 from console.emulator.kql_scan import Scan, lower_scan
 from console.emulator.kql_units import KqlRefusalError
 
@@ -426,8 +426,13 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
         if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, *EVALUATE_OPERATORS)):
-            return op.columns_after(cols)
-        return original(op, cols, schema)
+            after = op.columns_after(cols)
+        else:
+            after = original(op, cols, schema)
+        if not isinstance(op, Pivot) and any(marker in after for marker in PIVOT_MARKERS):
+            # The rows are pivot's long table, which only the end of the query turns into its answer.
+            raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
+        return after
 
     return columns
 
@@ -467,6 +472,29 @@ def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, 
     return substitute
 
 
+def _pivots(value: Any) -> int:
+    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...)."""
+    if isinstance(value, Pivot):
+        return 1
+    if isinstance(value, (tuple, list)):
+        return sum(_pivots(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_pivots(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return 0
+
+
+def _lower_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    def lower(*args: Any, **kwargs: Any) -> Any:
+        query = original(*args, **kwargs)
+        last = query.operators[-1] if query.operators else None
+        # pivot's rows are reshaped into its answer after the query ran: nothing may read them before.
+        if _pivots(query) > (1 if isinstance(last, Pivot) else 0) or (isinstance(last, Pivot) and _pivots(last) != 1):
+            raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
+        return query
+
+    return lower
+
+
 def _original_render(op: Any, prev: str, cols: list[str]) -> str:
     """The library's own rendering of one operator (kept when it is wrapped)."""
     render = getattr(_original_render, "render", kql_translate.render_operator)
@@ -480,6 +508,7 @@ def install_operators() -> None:
     kql_lower._lower_expr = _lower_expr(kql_lower._lower_expr)  # type: ignore[assignment]
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
     kql_lower._substitute_operator = _substitute_operator(kql_lower._substitute_operator)  # type: ignore[assignment]
+    kql_lower.lower = _lower_query(kql_lower.lower)
     setattr(_original_render, "render", kql_translate.render_operator)  # noqa: B010
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
@@ -492,6 +521,7 @@ _REQUIRED = (
     kql_lower._lower_operator,
     kql_lower._substitute,
     kql_lower._substitute_operator,
+    kql_lower.lower,
     kql_translate.render_operator,
     kql_translate.quote_ident,
     kql_schema._operator_columns_unchecked,
