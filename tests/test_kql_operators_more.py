@@ -410,3 +410,24 @@ def test_narrow_gives_one_row_per_cell_as_tostring_writes_it(engine: KqlEngine) 
     assert table["rows"] == [
         [0, "a", "x"], [0, "b", "1"], [0, "c", day], [1, "a", "y"], [1, "b", "2"], [1, "c", ""]
     ]  # fmt: skip
+
+
+# -- as, naming a union's legs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "union withsource=TableName (range x from 1 to 2 step 1 | as T1), (range x from 1 to 2 step 1 | as T2)",
+        "range x from 1 to 2 step 1 | as T1 | union withsource=TableName (range x from 1 to 2 step 1 | as T2)",
+    ],
+)
+def test_as_names_a_union_leg_in_its_withsource_column(engine: KqlEngine, query: str) -> None:
+    table = _table(engine, query)
+    assert [c["name"] for c in table["columns"]] == ["TableName", "x"]
+    assert sorted(table["rows"]) == [["T1", 1], ["T1", 2], ["T2", 1], ["T2", 2]]
+
+
+def test_as_on_a_union_leg_read_again_is_refused(engine: KqlEngine) -> None:
+    refused = _refusal(engine, "range x from 1 to 2 step 1 | as T1 | union withsource=S (T1 | as T2)")
+    assert refused.message.startswith("as:")

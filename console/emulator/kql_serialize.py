@@ -11,7 +11,7 @@ entry points (`lower._lower_operator`, `translate._render_query`, `translate.ren
 `schema._operator_columns_unchecked`, `translate._SPECIAL_FORMS`) are wrapped, not copied.
 
 `T | as X | ...` is here too: the query is cut at `as`, and what came before becomes a `let X`, which the
-rest (and its subqueries) read.
+rest (and its subqueries) read; a union leg ending with `as X` is labelled `X` in its `withsource=` column.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "BARE_SERIALIZE",
     "DEFAULT_DATABASE",
     "ROW_FUNCTIONS",
+    "LabelledUnion",
     "NameAs",
     "SerialExtend",
     "Serialize",
@@ -305,14 +306,40 @@ def _read_bound(value: Any, name: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class LabelledUnion(kql_ir.Union):
+    """A `union withsource=` whose left leg ends with `as Name`: the leg's rows are labelled `Name`."""
+
+    left_label: str = ""
+
+
+def _labelled_unions(operators: list[kql_ir.Operator]) -> list[kql_ir.Operator]:
+    """`... | as X | union withsource=S (... | as Y)`: each leg labelled by its `as`. A leg's `as` stays on the
+    leg (read by `_branch_arms`); the left leg's moves into the union, unless something after it reads `X`."""
+    out: list[kql_ir.Operator] = []
+    for index, op in enumerate(operators):
+        if not isinstance(op, kql_ir.Union) or op.with_source is None:
+            out.append(op)
+            continue
+        for branch in op.branches:
+            if any(isinstance(o, NameAs) for o in branch.operators[:-1]):
+                raise KqlRefusalError("as: naming a union's legs is supported only as a leg's last operator here.")
+        before = out[-1] if out else None
+        if isinstance(before, NameAs):
+            rest = operators[index:]
+            if _read_bound(rest, before.name) != rest:
+                raise KqlRefusalError(
+                    "as: a union leg's name read again later is not supported by this local Log Analytics."
+                )
+            out[-1] = LabelledUnion(op.branches, op.kind, op.with_source, op.isfuzzy, before.name)
+            continue
+        out.append(op)
+    return out
+
+
 def _bind_names(query: kql_ir.Query) -> kql_ir.Query:
     """`S | ops | as X | more` as `let X = S | ops; X | more` (each `as` in turn)."""
-    operators = list(query.operators)
-    for op in operators:
-        if isinstance(op, kql_ir.Union) and op.with_source is not None:
-            legs = [*operators, *(o for branch in op.branches for o in branch.operators)]
-            if any(isinstance(o, NameAs) for o in legs):
-                raise KqlRefusalError("as: naming a union's legs is not supported by this local Log Analytics.")
+    operators = _labelled_unions(list(query.operators))
     lets = list(query.lets)
     source = query.source
     while (index := next((i for i, op in enumerate(operators) if isinstance(op, NameAs)), None)) is not None:
@@ -379,12 +406,33 @@ def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[
     return columns
 
 
+def _left_arms(original: Callable[..., list[tuple[str, str]]]) -> Callable[..., list[tuple[str, str]]]:
+    def arms(op: Any, prev: str, *args: Any) -> list[tuple[str, str]]:
+        if isinstance(op, LabelledUnion):
+            return [(f"SELECT * FROM {prev}", op.left_label)]
+        return original(op, prev, *args)
+
+    return arms
+
+
+def _branch_arms(original: Callable[..., list[tuple[str, str]]]) -> Callable[..., list[tuple[str, str]]]:
+    def arms(branch: kql_ir.Query, index: int, schema: Any, *args: Any) -> list[tuple[str, str]]:
+        if branch.operators and isinstance(branch.operators[-1], NameAs):
+            named = dataclasses.replace(branch, operators=branch.operators[:-1])
+            return [(str(kql_translate.to_sql(named, schema)), branch.operators[-1].name)]
+        return original(branch, index, schema, *args)
+
+    return arms
+
+
 def install_serialize() -> None:
     """Wrap the library's lowering, rendering and column tracking (idempotent)."""
     if getattr(kql_lower._lower_operator, _MARK, False):
         return
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
     kql_translate._render_query = _render_query(kql_translate._render_query)
+    kql_translate._left_arms = _left_arms(kql_translate._left_arms)
+    kql_translate._branch_arms = _branch_arms(kql_translate._branch_arms)
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
     kql_translate._SPECIAL_FORMS.update(
@@ -405,6 +453,8 @@ REQUIRED = (
     kql_lower._find_names,
     kql_lower._lower_operator,
     kql_translate._render_query,
+    kql_translate._left_arms,
+    kql_translate._branch_arms,
     kql_translate.render_operator,
     kql_translate.render_expr,
     kql_translate._SPECIAL_FORMS,
