@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import EmulatorThread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -431,3 +432,39 @@ def test_as_names_a_union_leg_in_its_withsource_column(engine: KqlEngine, query:
 def test_as_on_a_union_leg_read_again_is_refused(engine: KqlEngine) -> None:
     refused = _refusal(engine, "range x from 1 to 2 step 1 | as T1 | union withsource=S (T1 | as T2)")
     assert refused.message.startswith("as:")
+
+
+# -- through the Log Analytics query API, as any SDK client asks ---------------------------------------------
+
+
+def test_scan_and_its_refusals_through_the_sdk(local_azure: EmulatorThread) -> None:
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import DefaultAzureCredential
+    from azure.monitor.query import LogsQueryClient, LogsQueryStatus
+
+    from console.emulator import estate
+
+    readiness = local_azure.readiness
+    credential = DefaultAzureCredential(connection_verify=readiness["ca_file"])
+    with LogsQueryClient(
+        credential,
+        endpoint=readiness["logs_endpoint"] + "/v1",
+        audience="https://api.loganalytics.io",
+        connection_verify=readiness["ca_file"],
+    ) as client:
+        answer = client.query_workspace(
+            estate.WORKSPACE_CUSTOMER_ID,
+            "range x from 1 to 4 step 1 | scan declare (total: long = 0) with (step s: true => total = x + s.total;)",
+            timespan=None,
+        )
+        assert answer.status == LogsQueryStatus.SUCCESS
+        assert [list(row) for row in answer.tables[0].rows] == [[1, 1], [2, 3], [3, 6], [4, 10]]
+        with pytest.raises(HttpResponseError) as refused:
+            client.query_workspace(
+                estate.WORKSPACE_CUSTOMER_ID,
+                "range x from 1 to 3 step 1 | scan with (step s output=last: true;)",
+                timespan=None,
+            )
+    assert refused.value.status_code == 400
+    assert refused.value.error is not None and refused.value.error.code == "BadArgumentError"
+    assert "scan: output=last is not supported by this local Log Analytics." in str(refused.value)
