@@ -4,6 +4,7 @@ for them; what cannot be answered exactly is refused with a sentence, never gues
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -468,3 +469,38 @@ def test_scan_and_its_refusals_through_the_sdk(local_azure: EmulatorThread) -> N
     assert refused.value.status_code == 400
     assert refused.value.error is not None and refused.value.error.code == "BadArgumentError"
     assert "scan: output=last is not supported by this local Log Analytics." in str(refused.value)
+
+
+# -- row_rank_min, row_rank_dense -----------------------------------------------------------------------------
+
+_AIRPORTS = """datatable (Airport:string, Airline:string, Departures:long) ["SEA", "LH", 3, "SEA", "LY", 100,
+    "SEA", "UA", 3, "SEA", "BA", 2, "SEA", "EL", 3, "AMS", "EL", 1, "AMS", "BA", 1]"""
+
+
+def test_row_ranks_give_the_documented_ranks(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        f"{_AIRPORTS} | where Airport == 'SEA' | sort by Departures asc "
+        "| extend Min = row_rank_min(Departures), Dense = row_rank_dense(Departures)",
+    )
+    assert [row[3:] for row in table["rows"]] == [[1, 1], [2, 2], [2, 2], [2, 2], [5, 3]]
+    restarted = _table(
+        engine,
+        f"{_AIRPORTS} | sort by Airport desc, Departures asc "
+        "| extend Rank = row_rank_dense(Departures, prev(Airport) != Airport)",
+    )
+    assert [row[3] for row in restarted["rows"]] == [1, 2, 2, 2, 3, 1, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=15))
+def test_row_rank_dense_counts_changes_of_the_term(engine: KqlEngine, values: list[int]) -> None:
+    rows = ", ".join(f"{i}, {v}" for i, v in enumerate(values))
+    table = _table(engine, f"datatable(i:long, v:long) [{rows}] | sort by i asc | extend r = row_rank_dense(v)")
+    expected = [1 + sum(1 for a, b in itertools.pairwise(values[: i + 1]) if a != b) for i in range(len(values))]
+    assert [row[2] for row in table["rows"]] == expected
+
+
+def test_row_rank_min_refuses_a_term_that_comes_back(engine: KqlEngine) -> None:
+    refused = _refusal(engine, "datatable(x:long)[1, 2, 1] | serialize | extend r = row_rank_min(x)")
+    assert refused.message.startswith("row_rank_min():")

@@ -1,5 +1,5 @@
 """Serialized row sets for the local Log Analytics: the `serialize` operator and the functions that read
-neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`).
+neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`, `row_rank_min`, `row_rank_dense`).
 
 Kusto allows those functions only where the row set is serialized: after `serialize`, `sort`/`order`,
 `top` or a `range` source, through the operators that keep the order, and refuses them elsewhere. Here
@@ -45,7 +45,7 @@ __all__ = [
 BARE_SERIALIZE = "__kql_bare_serialize"
 # The database the engine lowers unqualified table names into; a name bound by `as` is read instead.
 DEFAULT_DATABASE = "__la_source"
-ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
+ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum", "row_rank_min", "row_rank_dense")
 
 _SERIAL = "__kql_serial"
 _GROUP = "__kql_restart_group"
@@ -53,6 +53,11 @@ _FLAG = "__kql_restart_flag"
 _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
+# row_rank_min/row_rank_dense read these columns, computed before the extend: the row's number in its group
+# (`n`), its term (`t`), whether the term changed from the row before (`c`) and the term's first row number (`f`).
+_RANK = "__kql_rank_"
+_RANK_MIN = "__kql_rank_min"
+_RANK_DENSE = "__kql_rank_dense"
 _COMPUTED = "__kql_computed"
 _NULL_TERM = "row_cumsum(): a null term is not supported by this local Log Analytics."
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top, kql_ir.GetSchema)
@@ -81,9 +86,12 @@ class SerialExtend(kql_ir.Operator):
 
     inner: kql_ir.Extend
     restarts: tuple[kql_ir.Expr, ...] = ()
+    ranks: tuple[tuple[kql_ir.Expr, int], ...] = ()
+    """The terms of row_rank_min/row_rank_dense, each with its restart group (-1: none)."""
 
     def _hidden(self) -> list[str]:
-        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts)))]
+        ranks = [f"{_RANK}{part}{i}" for i in range(len(self.ranks)) for part in "ntcf"]
+        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts))), *ranks]
 
     def render(self, prev: str, cols: list[str] | None) -> str:
         """SQL over `prev` (whose columns are `cols`, when known), in `prev`'s order."""
@@ -102,12 +110,83 @@ class SerialExtend(kql_ir.Operator):
             )
             dropped = ", ".join(f"{_FLAG}{i}" for i in range(len(self.restarts)))
             source = f"(SELECT * EXCLUDE ({dropped}), {groups} FROM (SELECT *, {flags} FROM {source}))"
+        for i, (term, group) in enumerate(self.ranks):
+            within = _partition(group)
+            numbered = (
+                f"SELECT *, row_number() OVER ({within}ORDER BY {_SERIAL}) AS {_RANK}n{i}, "
+                f"({_plain('row_rank', [term])[0]}) AS {_RANK}t{i} FROM {source}"
+            )
+            by_term = f"PARTITION BY {'' if group < 0 else f'{_GROUP}{group}, '}{_RANK}t{i}"
+            source = (
+                f"(SELECT *, ({_RANK}n{i} = 1 OR {_RANK}t{i} IS DISTINCT FROM lag({_RANK}t{i}) "
+                f"OVER ({within}ORDER BY {_SERIAL})) AS {_RANK}c{i}, min({_RANK}n{i}) OVER ({by_term}) AS {_RANK}f{i} "
+                f"FROM ({numbered}))"
+            )
         extended = kql_translate.render_operator(self.inner, source, None if cols is None else [*cols, *hidden])
         return f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM ({extended}) ORDER BY {_SERIAL}"
 
 
 def _restarting(call: kql_ir.FunctionCall) -> bool:
-    return call.name in ("row_number", "row_cumsum") and len(call.args) == 2
+    return call.name in ("row_number", "row_cumsum", "row_rank_min", "row_rank_dense") and len(call.args) == 2
+
+
+def _partition(group: int) -> str:
+    return "" if group < 0 else f"PARTITION BY {_GROUP}{group} "
+
+
+def _lift_ranks(value: Any, ranks: list[tuple[kql_ir.Expr, int]]) -> Any:
+    """`value` with each row_rank_min/row_rank_dense call replaced by a read of its term's columns."""
+    if isinstance(value, kql_ir.Query):
+        return value
+    if isinstance(value, kql_ir.FunctionCall) and value.name in ("row_rank_min", "row_rank_dense"):
+        if not 1 <= len(value.args) <= 2:
+            raise KqlRefusalError(f"{value.name}(): expected 1 or 2 arguments, got {len(value.args)}.")
+        group = -1
+        if len(value.args) == 2:
+            restart = value.args[1]
+            if not isinstance(restart, kql_ir.FunctionCall) or restart.name != _GROUP:
+                raise KqlRefusalError(f"{value.name}(): a restart condition is supported here only in extend.")
+            group = _constant_int(restart.args[0], value.name, "group")
+        ranks.append((value.args[0], group))
+        name = _RANK_MIN if value.name == "row_rank_min" else _RANK_DENSE
+        index = kql_ir.Literal(len(ranks) - 1, "long")
+        return kql_ir.FunctionCall(name, (index, kql_ir.Literal(group, "long")))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _lift_ranks(getattr(value, f.name), ranks) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_lift_ranks(item, ranks) for item in value)
+    if isinstance(value, list):
+        return [_lift_ranks(item, ranks) for item in value]
+    return value
+
+
+def _unlifted_rank(name: str) -> Callable[[Any], str]:
+    def render(node: Any) -> str:
+        raise KqlRefusalError(
+            f"{name}() is supported by this local Log Analytics only in `extend`, `project`, `where` or `serialize`."
+        )
+
+    return render
+
+
+def _render_rank(name: str) -> Callable[[Any], str]:
+    def render(node: Any) -> str:
+        index = _constant_int(node.args[0], name, "rank")
+        group = _constant_int(node.args[1], name, "group")
+        running = f"OVER ({_partition(group)}ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        if name == _RANK_DENSE:
+            return f"CAST(sum(CASE WHEN {_RANK}c{index} THEN 1 ELSE 0 END) {running} AS BIGINT)"
+        run = f"max(CASE WHEN {_RANK}c{index} THEN {_RANK}n{index} END) {running}"
+        # The documentation's "minimal row number the term appears in" and "the row number where its run of equal
+        # terms began" agree unless a term comes back after another: then the answer is not certain.
+        again = (
+            "row_rank_min(): a term that comes back after a different one is not supported by this local Log "
+            "Analytics; sort by it first."
+        )
+        return f"CASE WHEN {run} <> {_RANK}f{index} THEN error('{again}') ELSE CAST({run} AS BIGINT) END"
+
+    return render
 
 
 def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
@@ -138,8 +217,9 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
 
 def _serial_extend(op: kql_ir.Extend) -> SerialExtend:
     restarts: list[kql_ir.Expr] = []
-    lifted = _lift_restarts(op, restarts)
-    return SerialExtend(lifted, tuple(restarts))
+    ranks: list[tuple[kql_ir.Expr, int]] = []
+    lifted = _lift_ranks(_lift_restarts(op, restarts), ranks)
+    return SerialExtend(lifted, tuple(restarts), tuple(ranks))
 
 
 def _calls(value: Any) -> Iterator[kql_ir.FunctionCall]:
@@ -441,6 +521,10 @@ def install_serialize() -> None:
             "prev": _render_neighbour("prev", "lag"),
             "next": _render_neighbour("next", "lead"),
             "row_cumsum": _render_row_cumsum,
+            "row_rank_min": _unlifted_rank("row_rank_min"),
+            "row_rank_dense": _unlifted_rank("row_rank_dense"),
+            _RANK_MIN: _render_rank(_RANK_MIN),
+            _RANK_DENSE: _render_rank(_RANK_DENSE),
         }
     )
 
