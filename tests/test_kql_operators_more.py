@@ -504,3 +504,36 @@ def test_row_rank_dense_counts_changes_of_the_term(engine: KqlEngine, values: li
 def test_row_rank_min_refuses_a_term_that_comes_back(engine: KqlEngine) -> None:
     refused = _refusal(engine, "datatable(x:long)[1, 2, 1] | serialize | extend r = row_rank_min(x)")
     assert refused.message.startswith("row_rank_min():")
+
+
+def test_row_window_session_gives_the_documented_session_starts(engine: KqlEngine) -> None:
+    table = _table(
+        engine,
+        """datatable (ID:string, Timestamp:datetime) ["1", datetime(2024-04-11 10:00:00),
+            "2", datetime(2024-04-11 10:18:00), "1", datetime(2024-04-11 11:00:00), "3", datetime(2024-04-11 11:30:00),
+            "2", datetime(2024-04-11 13:30:00), "2", datetime(2024-04-11 10:16:00)]
+        | sort by ID asc, Timestamp asc
+        | extend SessionStarted = row_window_session(Timestamp, 1h, 5m, ID != prev(ID))""",
+    )
+    assert [row[2][11:16] for row in table["rows"]] == ["10:00", "11:00", "10:16", "10:16", "13:30", "11:30"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=15))
+def test_row_window_session_walks_the_rows_as_documented(engine: KqlEngine, gaps: list[int]) -> None:
+    minutes = list(itertools.accumulate(gaps))
+    rows = ", ".join(str(m) for m in minutes)
+    query = f"datatable(m:long) [{rows}] | sort by m asc | extend s = row_window_session(m, 30, 10)"
+    expected: list[int] = []
+    for i, m in enumerate(minutes):
+        new = i == 0 or m >= expected[-1] + 30 or m >= minutes[i - 1] + 10
+        expected.append(m if new else expected[-1])
+    assert [row[1] for row in _table(engine, query)["rows"]] == expected
+
+
+def test_row_window_session_refuses_a_null_value(engine: KqlEngine) -> None:
+    query = (
+        "datatable(t:datetime) [datetime(2024-01-01), datetime(null)] | serialize "
+        "| extend s = row_window_session(t, 1h, 5m)"
+    )
+    assert _refusal(engine, query).message.startswith("row_window_session():")
