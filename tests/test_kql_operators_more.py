@@ -537,3 +537,22 @@ def test_row_window_session_refuses_a_null_value(engine: KqlEngine) -> None:
         "| extend s = row_window_session(t, 1h, 5m)"
     )
     assert _refusal(engine, query).message.startswith("row_window_session():")
+
+
+# -- sample, sample-distinct ----------------------------------------------------------------------------------
+
+
+def test_sample_returns_up_to_n_of_the_input_rows(engine: KqlEngine) -> None:
+    rows = _table(engine, "range x from 1 to 50 step 1 | extend y = x * 2 | sample 7")["rows"]
+    assert len(rows) == 7 and len({row[0] for row in rows}) == 7
+    assert all(1 <= x <= 50 and y == 2 * x for x, y in rows)
+    assert len(_table(engine, "range x from 1 to 3 step 1 | sample 10")["rows"]) == 3
+
+
+def test_sample_distinct_returns_up_to_n_distinct_values_of_the_column(engine: KqlEngine) -> None:
+    table = _table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 3 of y")
+    assert [c["name"] for c in table["columns"]] == ["y"]
+    values = [row[0] for row in table["rows"]]
+    assert len(values) == 3 and len(set(values)) == 3 and set(values) <= {0, 1, 2, 3}
+    every = _table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 10 of y")["rows"]
+    assert sorted(row[0] for row in every) == [0, 1, 2, 3]

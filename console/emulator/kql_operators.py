@@ -1,6 +1,6 @@
 """Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
-`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition`, `top-nested` and `scan` (in
-kql_scan).
+`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition`, `top-nested`, `sample`,
+`sample-distinct`, `scan` (in kql_scan) and `evaluate` plugins (in kql_evaluate).
 
 Each is lowered (from the library's syntax tree) to an operator of the library's IR defined here
 (`ColumnPick`, `MvApply`, `Partition`, `TopNested`), which renders its own SQL and tells the library's schema
@@ -34,6 +34,7 @@ __all__ = [
     "ColumnPick",
     "MvApply",
     "Partition",
+    "Sample",
     "TopNested",
     "install_operators",
 ]
@@ -270,6 +271,49 @@ class TopNested(kql_ir.Operator):
         return f"WITH {', '.join(stages)} SELECT {chosen} FROM __tn_l{last}{joins}"
 
 
+@dataclass(frozen=True)
+class Sample(kql_ir.Operator):
+    """`sample N` (up to N rows, chosen at random) and `sample-distinct N of Column` (up to N distinct values of
+    the column, any of them: Kusto says its choice is biased, so which ones is not part of the answer)."""
+
+    count: int
+    column: str | None = None
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The input's columns, or the sampled column alone."""
+        if self.column is None:
+            return list(cols)
+        if self.column not in cols:
+            raise KqlRefusalError(f"sample-distinct: Failed to resolve scalar expression named '{self.column}'.")
+        return [self.column]
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`)."""
+        self.columns_after(cols)
+        if self.column is None:
+            return f"SELECT * FROM {prev} ORDER BY random() LIMIT {self.count}"
+        column = kql_translate.quote_ident(self.column)
+        return f"SELECT DISTINCT {column} FROM {prev} LIMIT {self.count}"
+
+
+def _lower_sample(node: Any, operator: str) -> Sample:
+    kids = kql_lower._rule_children(node)
+    if any(kql_lower._cls(kid).endswith("QueryOperatorParameter") for kid in kids):
+        kids = [kid for kid in kids if not kql_lower._cls(kid).endswith("QueryOperatorParameter")]
+    if len(kids) != (2 if operator == "sample-distinct" else 1):
+        raise KqlRefusalError(f"{operator}: this form is not supported by this local Log Analytics.")
+    count = kql_lower._lower_expr(kids[0])
+    if not isinstance(count, kql_ir.Literal) or count.kind not in ("long", "int") or isinstance(count.value, bool):
+        raise KqlRefusalError(f"{operator}: the number of rows must be a whole number written in the query.")
+    column = None
+    if operator == "sample-distinct":
+        target = kql_lower._lower_expr(kids[1])
+        if not isinstance(target, kql_ir.ColumnRef):
+            raise KqlRefusalError("sample-distinct: sample a column by its name.")
+        column = target.name
+    return Sample(max(int(str(count.value)), 0), column)
+
+
 def _lower_top_nested(node: Any) -> TopNested:
     levels: list[NestedLevel] = []
     # One part alone is the operator's only child, which the tree walk collapses into the operator.
@@ -395,6 +439,8 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_top_nested(inner)
         if kind == "ScanOperator":
             return lower_scan(inner)
+        if kind in ("SampleOperator", "SampleDistinctOperator"):
+            return _lower_sample(inner, "sample" if kind == "SampleOperator" else "sample-distinct")
         if kind == "EvaluateOperator":
             plugin = lower_evaluate(inner)
             if plugin is not None:
@@ -407,7 +453,7 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, (MvApply, Partition, TopNested, Scan, *EVALUATE_OPERATORS)):
+        if isinstance(op, (MvApply, Partition, TopNested, Scan, Sample, *EVALUATE_OPERATORS)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
@@ -425,7 +471,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, *EVALUATE_OPERATORS)):
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, Sample, *EVALUATE_OPERATORS)):
             after = op.columns_after(cols)
         else:
             after = original(op, cols, schema)
