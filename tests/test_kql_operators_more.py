@@ -556,3 +556,57 @@ def test_sample_distinct_returns_up_to_n_distinct_values_of_the_column(engine: K
     assert len(values) == 3 and len(set(values)) == 3 and set(values) <= {0, 1, 2, 3}
     every = _table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 10 of y")["rows"]
     assert sorted(row[0] for row in every) == [0, 1, 2, 3]
+
+
+# -- search over one table ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def searched() -> Iterator[KqlEngine]:
+    engine = KqlEngine()
+    engine.connection.execute("CREATE TABLE Events (TimeGenerated TIMESTAMP, Msg VARCHAR, Code BIGINT, Props JSON)")
+    engine.connection.execute(
+        "INSERT INTO Events VALUES ('2026-01-01 00:00', 'Request timeout on db', 500, '{\"color\":\"Green\"}'), "
+        "('2026-01-01 00:30', 'ok', 200, NULL), ('2026-01-01 01:00', 'greenish', 404, NULL)"
+    )
+    engine.refresh_schema()
+    yield engine
+    engine.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ('Events | search "timeout"', [500]),
+        ('search in (Events) "green"', [500]),
+        ('search in (Events) "green*"', [500, 404]),
+        ('search in (Events) "*ish"', [404]),
+        ('search in (Events) "*ree*"', [500, 404]),
+        ('search kind=case_sensitive in (Events) "green"', []),
+        ('Events | search "404" or "ok"', [200, 404]),
+        ('Events | search "green*" and not(Code == 404)', [500]),
+        ("Events | search *", [500, 200, 404]),
+    ],
+)
+def test_search_finds_terms_in_every_column(searched: KqlEngine, query: str, codes: list[int]) -> None:
+    table = _table(searched, query)
+    assert [c["name"] for c in table["columns"]] == ["$table", "TimeGenerated", "Msg", "Code", "Props"]
+    assert {row[0] for row in table["rows"]} <= {"Events"}
+    assert [row[3] for row in table["rows"]] == codes
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ('search "ok"', "name one table"),
+        ('search in (Events, Events) "ok"', "name one table"),
+        ('Events | where Code > 0 | search "ok"', "one table"),
+        ('let E = Events; E | search "ok"', "one table"),
+        ('Events | search Msg:"ok"', "Column:term"),
+        ('Events | search "a*b"', "'a*b'"),
+        ('search kind=case_sensitive in (Events) "ok" or Code == 5', "case_sensitive"),
+    ],
+)
+def test_search_refuses_what_it_cannot_answer_exactly(searched: KqlEngine, query: str, words: str) -> None:
+    refused = _refusal(searched, query)
+    assert refused.message.startswith("search:") and words in refused.message

@@ -25,6 +25,7 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_evaluate import EVALUATE_OPERATORS, PIVOT_MARKERS, Pivot, lower_evaluate
 from console.emulator.kql_scan import Scan, lower_scan
+from console.emulator.kql_search import Search, lower_search, placed_searches
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
@@ -439,6 +440,8 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_top_nested(inner)
         if kind == "ScanOperator":
             return lower_scan(inner)
+        if kind == "SearchOperator":
+            return lower_search(inner, piped=True)[0]
         if kind in ("SampleOperator", "SampleDistinctOperator"):
             return _lower_sample(inner, "sample" if kind == "SampleOperator" else "sample-distinct")
         if kind == "EvaluateOperator":
@@ -453,6 +456,10 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
+        if isinstance(op, Search):
+            if cols is None:
+                raise KqlRefusalError("search: the input's columns are not known here.")
+            return op.render(prev, cols, _original_render)
         if isinstance(op, (MvApply, Partition, TopNested, Scan, Sample, *EVALUATE_OPERATORS)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
@@ -471,7 +478,7 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, Sample, *EVALUATE_OPERATORS)):
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, Sample, Search, *EVALUATE_OPERATORS)):
             after = op.columns_after(cols)
         else:
             after = original(op, cols, schema)
@@ -511,7 +518,7 @@ def _substitute_fields(value: Any, scalars: Any) -> Any:
 
 def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def substitute(op: Any, scalars: Any) -> Any:
-        if isinstance(op, (Scan, *EVALUATE_OPERATORS)):
+        if isinstance(op, (Scan, Search, *EVALUATE_OPERATORS)):
             return _substitute_fields(op, scalars)
         return original(op, scalars)
 
@@ -531,12 +538,25 @@ def _pivots(value: Any) -> int:
 
 def _lower_query(original: Callable[..., Any]) -> Callable[..., Any]:
     def lower(*args: Any, **kwargs: Any) -> Any:
-        query = original(*args, **kwargs)
+        query = placed_searches(original(*args, **kwargs))
         last = query.operators[-1] if query.operators else None
         # pivot's rows are reshaped into its answer after the query ran: nothing may read them before.
         if _pivots(query) > (1 if isinstance(last, Pivot) else 0) or (isinstance(last, Pivot) and _pivots(last) != 1):
             raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
         return query
+
+    return lower
+
+
+def _lower_head(original: Callable[..., Any]) -> Callable[..., Any]:
+    def lower(head: Any, rest: list[Any]) -> Any:
+        if kql_lower._cls(kql_lower._collapse(head)) != "SearchOperator":
+            return original(head, rest)
+        search, source = lower_search(kql_lower._collapse(head), piped=False)
+        table = kql_lower._lower_source(source)
+        if not isinstance(table, kql_ir.TableRef):
+            raise KqlRefusalError("search: `in (...)` takes a table name here.")
+        return kql_ir.Query(table, [search, *kql_lower._lower_operators(rest)])
 
     return lower
 
@@ -555,6 +575,7 @@ def install_operators() -> None:
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
     kql_lower._substitute_operator = _substitute_operator(kql_lower._substitute_operator)  # type: ignore[assignment]
     kql_lower.lower = _lower_query(kql_lower.lower)
+    kql_lower._lower_head = _lower_head(kql_lower._lower_head)
     setattr(_original_render, "render", kql_translate.render_operator)  # noqa: B010
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
@@ -568,6 +589,9 @@ _REQUIRED = (
     kql_lower._substitute,
     kql_lower._substitute_operator,
     kql_lower.lower,
+    kql_lower._lower_head,
+    kql_lower._lower_source,
+    kql_lower._lower_operators,
     kql_translate.render_operator,
     kql_translate.quote_ident,
     kql_schema._operator_columns_unchecked,
