@@ -610,3 +610,38 @@ def test_search_finds_terms_in_every_column(searched: KqlEngine, query: str, cod
 def test_search_refuses_what_it_cannot_answer_exactly(searched: KqlEngine, query: str, words: str) -> None:
     refused = _refusal(searched, query)
     assert refused.message.startswith("search:") and words in refused.message
+
+
+def _first_node(query: str, kind: str) -> Any:
+    from duckdb_kql import lower as kql_lower
+    from duckdb_kql import parser as kql_parser
+
+    stack = [kql_parser.parse(query).tree]
+    while stack:
+        node = stack.pop()
+        if kql_lower._cls(node) == kind:
+            return node
+        stack.extend(kql_lower._rule_children(node))
+    raise AssertionError(f"no {kind} in {query}")
+
+
+@pytest.mark.parametrize(
+    ("query", "kind", "children"),
+    [
+        (
+            "T | evaluate rows_near(x > 1, 2) : (a:long)",
+            "EvaluateOperator",
+            ["FunctionCallExpression", "EvaluateOperatorSchemaClause"],
+        ),
+        ("search kind=case_sensitive in (T) 'x'", "SearchOperator",
+         ["RelaxedQueryOperatorParameter", "SearchOperatorInClause", "UnnamedExpression"]),
+        ("T | search *", "SearchOperator", ["StarExpression"]),
+        ("T | sample-distinct 3 of y", "SampleDistinctOperator", ["NamedExpression", "NamedExpression"]),
+        ("T | sample 3", "SampleOperator", ["NamedExpression"]),
+    ],
+)  # fmt: skip
+def test_the_parse_trees_the_lowering_reads_are_still_there(query: str, kind: str, children: list[str]) -> None:
+    """The shapes of the pinned library's parse tree that evaluate, search and sample are lowered from."""
+    from duckdb_kql import lower as kql_lower
+
+    assert [kql_lower._cls(kid) for kid in kql_lower._rule_children(_first_node(query, kind))] == children
