@@ -375,9 +375,13 @@ class Pivot(kql_ir.Operator):
 
 def _column_names(node: Any) -> list[str]:
     found: list[str] = []
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, kql_ir.ColumnRef):
             found.append(current.name)
         elif isinstance(current, (tuple, list)):

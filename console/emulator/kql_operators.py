@@ -526,14 +526,23 @@ def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, 
 
 
 def _pivots(value: Any) -> int:
-    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...)."""
-    if isinstance(value, Pivot):
-        return 1
-    if isinstance(value, (tuple, list)):
-        return sum(_pivots(item) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return sum(_pivots(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return 0
+    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...); each shared node of
+    the tree is visited once."""
+    found = 0
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Pivot):
+            found += 1
+        elif isinstance(current, (tuple, list)):
+            stack.extend(current)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
+    return found
 
 
 def _lower_query(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -295,9 +295,13 @@ def _name(node: Any) -> str:
 
 def _calls(node: Any) -> list[str]:
     found: list[str] = []
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, kql_ir.Query):
             continue
         if isinstance(current, kql_ir.FunctionCall):
@@ -312,9 +316,13 @@ def _calls(node: Any) -> list[str]:
 def _step_reads(node: Any, steps: list[str]) -> list[str]:
     """The step names `node` reads as `step.column` (or refuses to read another way)."""
     found: list[str] = []
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, kql_ir.Query):
             continue
         if (

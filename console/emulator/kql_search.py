@@ -144,8 +144,10 @@ def lower_search(node: Any, piped: bool) -> tuple[Search, Any | None]:
 def placed_searches(query: kql_ir.Query) -> kql_ir.Query:
     """`query` with each `search` that reads a workspace table straight away told that table's name; a search
     anywhere else is refused."""
-    placed = _place(query, frozenset())
-    if _unplaced(placed):
+    if not _searches(query):
+        return query
+    placed = _place(query, frozenset(), {})
+    if any(search.table is None for search in _searches(placed)):
         raise KqlRefusalError(
             "search: only a search of one table (T | search ..., or search in (T) ...) is supported by this local "
             "Log Analytics."
@@ -154,40 +156,52 @@ def placed_searches(query: kql_ir.Query) -> kql_ir.Query:
     return result
 
 
-def _place(value: Any, let_names: frozenset[str]) -> Any:
+def _searches(value: Any) -> list[Search]:
+    """Every `search` in `value`; each shared node of the tree is visited once."""
+    found: list[Search] = []
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Search):
+            found.append(current)
+        elif isinstance(current, (tuple, list)):
+            stack.extend(current)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
+    return found
+
+
+def _place(value: Any, let_names: frozenset[str], memo: dict[tuple[int, frozenset[str]], Any]) -> Any:
+    key = (id(value), let_names)
+    if key in memo:
+        return memo[key]
+    out: Any = value
     if isinstance(value, kql_ir.Query):
-        let_names = let_names | {name for name, _ in value.lets}
+        inner = let_names | {name for name, _ in value.lets}
         operators = list(value.operators)
         first = operators[0] if operators else None
         source = value.source
         if (
             isinstance(first, Search)
             and isinstance(source, kql_ir.TableRef)
-            and source.name not in let_names
+            and source.name not in inner
             and source.cluster is None
         ):
             operators[0] = dataclasses.replace(first, table=source.name)
-        return dataclasses.replace(
+        out = dataclasses.replace(
             value,
-            source=_place(source, let_names),
-            operators=[_place(op, let_names) for op in operators],
-            lets=[(name, _place(bound, let_names)) for name, bound in value.lets],
+            source=_place(source, inner, memo),
+            operators=[_place(op, inner, memo) for op in operators],
+            lets=[(name, _place(bound, inner, memo)) for name, bound in value.lets],
         )
-    if isinstance(value, Search):
-        return value
-    if isinstance(value, (tuple, list)):
-        return type(value)(_place(item, let_names) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _place(getattr(value, f.name), let_names) for f in dataclasses.fields(value) if f.init}
-        return dataclasses.replace(value, **changes)
-    return value
-
-
-def _unplaced(value: Any) -> bool:
-    if isinstance(value, Search):
-        return value.table is None
-    if isinstance(value, (tuple, list)):
-        return any(_unplaced(item) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return any(_unplaced(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return False
+    elif isinstance(value, (tuple, list)):
+        out = type(value)(_place(item, let_names, memo) for item in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, (type, Search)):
+        changes = {f.name: _place(getattr(value, f.name), let_names, memo) for f in dataclasses.fields(value) if f.init}
+        out = dataclasses.replace(value, **changes)
+    memo[key] = out
+    return out
