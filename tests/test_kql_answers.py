@@ -322,11 +322,11 @@ def test_a_union_of_views_whose_columns_disagree_is_refused(engine: KqlEngine) -
 
 
 def test_a_refused_call_of_a_tabular_function_points_at_the_users_text(engine: KqlEngine) -> None:
-    query = "let over = (n:long) { range x from 1 to 3 step 1 | where x > n };\nover(1) | scan with (step s: true;)"
+    query = "let over = (n:long) { range x from 1 to 3 step 1 | where x > n };\nover(1) | fork (take 1)"
     with pytest.raises(KqlQueryError) as refused:
         engine.execute(query, timespan=None, now=NOW)
     assert (refused.value.line, refused.value.column) == (2, 10)
-    assert "'scan' is not supported" in refused.value.message
+    assert "'fork' is not supported" in refused.value.message
 
 
 # -- partition ----------------------------------------------------------------------------------------------

@@ -306,9 +306,9 @@ def test_syntax_error_reports_position(engine: KqlEngine) -> None:
 
 def test_unsupported_construct_is_named(engine: KqlEngine) -> None:
     with pytest.raises(KqlQueryError) as caught:
-        engine.execute("AppRequests | scan with (step s: true;)", timespan=None, now=NOW)
+        engine.execute("AppRequests | fork (take 1)", timespan=None, now=NOW)
     assert caught.value.code == "UnsupportedError"
-    assert "'scan' is not supported" in caught.value.message
+    assert "'fork' is not supported" in caught.value.message
     with pytest.raises(KqlQueryError) as caught:
         engine.execute("AppRequests | summarize buildschema(DurationMs)", timespan=None, now=NOW)
     assert "buildschema" in caught.value.message

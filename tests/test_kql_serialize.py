@@ -249,7 +249,7 @@ def test_as_binds_the_row_set_for_the_rest_of_the_query(engine: KqlEngine) -> No
 @pytest.mark.parametrize(
     "query",
     [
-        "union withsource=T (range x from 1 to 5 step 1 | as T1), (range x from 1 to 5 step 1 | as T2)",
+        "union withsource=T (range x from 1 to 5 step 1 | as T1), (range x from 1 to 5 step 1 | as T2 | where x > 1)",
         "range a from 1 to 3 step 1 | as hint.foo=1 X | count",
         "range a from 1 to 3 step 1 | as",
         "Nope | serialize | extend r = row_number()",

@@ -33,6 +33,7 @@ from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
 from console.emulator import kql_extensions, kql_units
 from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
+from console.emulator.kql_evaluate import pivot_reshape
 from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
 from console.emulator.kql_operators import BY_NAMES_MARK, TYPEOF
 from console.emulator.kql_parse_kv import ParseKvKey, parse_kv_extend
@@ -1723,6 +1724,12 @@ class KqlEngine:
                     cursor.execute(_row_json_sql(unchecked, description, row_cap + 1), bound)
                     outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
                     outcome = replace(outcome, error=outcome.error or partial_error(E_OVERFLOW, _OVERFLOW_MESSAGE))
+                try:
+                    wide = pivot_reshape(outcome.columns, outcome.row_json, outcome.truncated)
+                except kql_units.KqlRefusalError as refused:
+                    raise KqlQueryError(400, "UnsupportedError", refused.sentence) from None
+                if wide is not None:
+                    outcome = replace(outcome, columns=wide[0], row_json=wide[1])
                 return replace(outcome, sources=translation.tables)
             except duckdb.InterruptException:
                 raise QueryTimeoutError(timeout_s) from None

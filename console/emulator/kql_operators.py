@@ -1,5 +1,6 @@
 """Tabular operators the local Log Analytics adds to duckdb-kql: `project-reorder`, `project-keep`,
-`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition` and `top-nested`.
+`project-by-names`, `project-away` with wildcards, `mv-apply`, `partition`, `top-nested`, `sample`,
+`sample-distinct`, `scan` (in kql_scan) and `evaluate` plugins (in kql_evaluate).
 
 Each is lowered (from the library's syntax tree) to an operator of the library's IR defined here
 (`ColumnPick`, `MvApply`, `Partition`, `TopNested`), which renders its own SQL and tells the library's schema
@@ -10,6 +11,7 @@ are wrapped, not copied; anything else still goes to them. Tied to the pinned li
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable
@@ -21,6 +23,9 @@ from duckdb_kql import lower as kql_lower
 from duckdb_kql import schema as kql_schema
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_evaluate import EVALUATE_OPERATORS, PIVOT_MARKERS, Pivot, lower_evaluate
+from console.emulator.kql_scan import Scan, lower_scan
+from console.emulator.kql_search import Search, lower_search, placed_searches
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "ColumnPick",
     "MvApply",
     "Partition",
+    "Sample",
     "TopNested",
     "install_operators",
 ]
@@ -266,6 +272,49 @@ class TopNested(kql_ir.Operator):
         return f"WITH {', '.join(stages)} SELECT {chosen} FROM __tn_l{last}{joins}"
 
 
+@dataclass(frozen=True)
+class Sample(kql_ir.Operator):
+    """`sample N` (up to N rows, chosen at random) and `sample-distinct N of Column` (up to N distinct values of
+    the column, any of them: Kusto says its choice is biased, so which ones is not part of the answer)."""
+
+    count: int
+    column: str | None = None
+
+    def columns_after(self, cols: list[str]) -> list[str]:
+        """The input's columns, or the sampled column alone."""
+        if self.column is None:
+            return list(cols)
+        if self.column not in cols:
+            raise KqlRefusalError(f"sample-distinct: Failed to resolve scalar expression named '{self.column}'.")
+        return [self.column]
+
+    def render(self, prev: str, cols: list[str]) -> str:
+        """SQL over `prev` (whose columns are `cols`)."""
+        self.columns_after(cols)
+        if self.column is None:
+            return f"SELECT * FROM {prev} ORDER BY random() LIMIT {self.count}"
+        column = kql_translate.quote_ident(self.column)
+        return f"SELECT DISTINCT {column} FROM {prev} LIMIT {self.count}"
+
+
+def _lower_sample(node: Any, operator: str) -> Sample:
+    kids = kql_lower._rule_children(node)
+    if any(kql_lower._cls(kid).endswith("QueryOperatorParameter") for kid in kids):
+        kids = [kid for kid in kids if not kql_lower._cls(kid).endswith("QueryOperatorParameter")]
+    if len(kids) != (2 if operator == "sample-distinct" else 1):
+        raise KqlRefusalError(f"{operator}: this form is not supported by this local Log Analytics.")
+    count = kql_lower._lower_expr(kids[0])
+    if not isinstance(count, kql_ir.Literal) or count.kind not in ("long", "int") or isinstance(count.value, bool):
+        raise KqlRefusalError(f"{operator}: the number of rows must be a whole number written in the query.")
+    column = None
+    if operator == "sample-distinct":
+        target = kql_lower._lower_expr(kids[1])
+        if not isinstance(target, kql_ir.ColumnRef):
+            raise KqlRefusalError("sample-distinct: sample a column by its name.")
+        column = target.name
+    return Sample(max(int(str(count.value)), 0), column)
+
+
 def _lower_top_nested(node: Any) -> TopNested:
     levels: list[NestedLevel] = []
     # One part alone is the operator's only child, which the tree walk collapses into the operator.
@@ -389,6 +438,16 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return _lower_partition(inner)
         if kind in ("TopNestedOperator", "TopNestedOperatorPart"):
             return _lower_top_nested(inner)
+        if kind == "ScanOperator":
+            return lower_scan(inner)
+        if kind == "SearchOperator":
+            return lower_search(inner, piped=True)[0]
+        if kind in ("SampleOperator", "SampleDistinctOperator"):
+            return _lower_sample(inner, "sample" if kind == "SampleOperator" else "sample-distinct")
+        if kind == "EvaluateOperator":
+            plugin = lower_evaluate(inner)
+            if plugin is not None:
+                return plugin
         return original(node)
 
     setattr(lower, _MARK, True)
@@ -397,7 +456,11 @@ def _lower_operator(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
     def render(op: Any, prev: str, cols: list[str] | None = None) -> str:
-        if isinstance(op, (MvApply, Partition, TopNested)):
+        if isinstance(op, Search):
+            if cols is None:
+                raise KqlRefusalError("search: the input's columns are not known here.")
+            return op.render(prev, cols, _original_render)
+        if isinstance(op, (MvApply, Partition, TopNested, Scan, Sample, *EVALUATE_OPERATORS)):
             if cols is None:
                 raise KqlRefusalError("The input's columns are not known here.")
             return op.render(prev, cols)
@@ -415,9 +478,14 @@ def _render_operator(original: Callable[..., str]) -> Callable[..., str]:
 
 def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def columns(op: Any, cols: list[str], schema: Any) -> list[str]:
-        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested)):
-            return op.columns_after(cols)
-        return original(op, cols, schema)
+        if isinstance(op, (ColumnPick, MvApply, Partition, TopNested, Scan, Sample, Search, *EVALUATE_OPERATORS)):
+            after = op.columns_after(cols)
+        else:
+            after = original(op, cols, schema)
+        if not isinstance(op, Pivot) and any(marker in after for marker in PIVOT_MARKERS):
+            # The rows are pivot's long table, which only the end of the query turns into its answer.
+            raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
+        return after
 
     return columns
 
@@ -434,6 +502,74 @@ def _lower_expr(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lower
 
 
+def _substitute_fields(value: Any, scalars: Any) -> Any:
+    """`value` with the `let`-bound names in its expressions substituted, as the library does for its own operators."""
+    if isinstance(value, kql_ir.Expr):
+        return kql_lower._substitute(value, scalars)
+    if isinstance(value, tuple):
+        return tuple(_substitute_fields(item, scalars) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, (type, kql_ir.Query)):
+        changes = {
+            f.name: _substitute_fields(getattr(value, f.name), scalars) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def substitute(op: Any, scalars: Any) -> Any:
+        if isinstance(op, (Scan, Search, *EVALUATE_OPERATORS)):
+            return _substitute_fields(op, scalars)
+        return original(op, scalars)
+
+    return substitute
+
+
+def _pivots(value: Any) -> int:
+    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...); each shared node of
+    the tree is visited once."""
+    found = 0
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Pivot):
+            found += 1
+        elif isinstance(current, (tuple, list)):
+            stack.extend(current)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
+    return found
+
+
+def _lower_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    def lower(*args: Any, **kwargs: Any) -> Any:
+        query = placed_searches(original(*args, **kwargs))
+        last = query.operators[-1] if query.operators else None
+        # pivot's rows are reshaped into its answer after the query ran: nothing may read them before.
+        if _pivots(query) > (1 if isinstance(last, Pivot) else 0) or (isinstance(last, Pivot) and _pivots(last) != 1):
+            raise KqlRefusalError("pivot: it must be the query's last operator in this local Log Analytics.")
+        return query
+
+    return lower
+
+
+def _lower_head(original: Callable[..., Any]) -> Callable[..., Any]:
+    def lower(head: Any, rest: list[Any]) -> Any:
+        if kql_lower._cls(kql_lower._collapse(head)) != "SearchOperator":
+            return original(head, rest)
+        search, source = lower_search(kql_lower._collapse(head), piped=False)
+        table = kql_lower._lower_source(source)
+        if not isinstance(table, kql_ir.TableRef):
+            raise KqlRefusalError("search: `in (...)` takes a table name here.")
+        return kql_ir.Query(table, [search, *kql_lower._lower_operators(rest)])
+
+    return lower
+
+
 def _original_render(op: Any, prev: str, cols: list[str]) -> str:
     """The library's own rendering of one operator (kept when it is wrapped)."""
     render = getattr(_original_render, "render", kql_translate.render_operator)
@@ -446,6 +582,9 @@ def install_operators() -> None:
         return
     kql_lower._lower_expr = _lower_expr(kql_lower._lower_expr)  # type: ignore[assignment]
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
+    kql_lower._substitute_operator = _substitute_operator(kql_lower._substitute_operator)  # type: ignore[assignment]
+    kql_lower.lower = _lower_query(kql_lower.lower)
+    kql_lower._lower_head = _lower_head(kql_lower._lower_head)
     setattr(_original_render, "render", kql_translate.render_operator)  # noqa: B010
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
@@ -456,6 +595,12 @@ _REQUIRED = (
     kql_lower._collapse,
     kql_lower._rule_children,
     kql_lower._lower_operator,
+    kql_lower._substitute,
+    kql_lower._substitute_operator,
+    kql_lower.lower,
+    kql_lower._lower_head,
+    kql_lower._lower_source,
+    kql_lower._lower_operators,
     kql_translate.render_operator,
     kql_translate.quote_ident,
     kql_schema._operator_columns_unchecked,

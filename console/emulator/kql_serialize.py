@@ -1,5 +1,6 @@
 """Serialized row sets for the local Log Analytics: the `serialize` operator and the functions that read
-neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`).
+neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`, `row_rank_min`, `row_rank_dense`,
+`row_window_session`).
 
 Kusto allows those functions only where the row set is serialized: after `serialize`, `sort`/`order`,
 `top` or a `range` source, through the operators that keep the order, and refuses them elsewhere. Here
@@ -11,7 +12,7 @@ entry points (`lower._lower_operator`, `translate._render_query`, `translate.ren
 `schema._operator_columns_unchecked`, `translate._SPECIAL_FORMS`) are wrapped, not copied.
 
 `T | as X | ...` is here too: the query is cut at `as`, and what came before becomes a `let X`, which the
-rest (and its subqueries) read.
+rest (and its subqueries) read; a union leg ending with `as X` is labelled `X` in its `withsource=` column.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "BARE_SERIALIZE",
     "DEFAULT_DATABASE",
     "ROW_FUNCTIONS",
+    "LabelledUnion",
     "NameAs",
     "SerialExtend",
     "Serialize",
@@ -44,7 +46,7 @@ __all__ = [
 BARE_SERIALIZE = "__kql_bare_serialize"
 # The database the engine lowers unqualified table names into; a name bound by `as` is read instead.
 DEFAULT_DATABASE = "__la_source"
-ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
+ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum", "row_rank_min", "row_rank_dense", "row_window_session")
 
 _SERIAL = "__kql_serial"
 _GROUP = "__kql_restart_group"
@@ -52,6 +54,12 @@ _FLAG = "__kql_restart_flag"
 _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
+# row_rank_min/row_rank_dense read these columns, computed before the extend: the row's number in its group
+# (`n`), its term (`t`), whether the term changed from the row before (`c`) and the term's first row number (`f`).
+_RANK = "__kql_rank_"
+_RANK_MIN = "__kql_rank_min"
+_RANK_DENSE = "__kql_rank_dense"
+_SESSION = "__kql_session"
 _COMPUTED = "__kql_computed"
 _NULL_TERM = "row_cumsum(): a null term is not supported by this local Log Analytics."
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top, kql_ir.GetSchema)
@@ -72,6 +80,39 @@ class NameAs(kql_ir.Operator):
     name: str
 
 
+_Session = tuple[kql_ir.Expr, kql_ir.Expr, kql_ir.Expr, int]
+SESSION_ROW_LIMIT = 100_000
+"""The most rows row_window_session follows (it walks them one by one)."""
+
+
+def _session_source(source: str, index: int, session: _Session) -> str:
+    """`source` with a column of row_window_session's answer: a recursive walk over the rows in their order, a new
+    session starting at the first row, after a restart, or where the value reaches the session's start plus the
+    first maximum or the previous value plus the second."""
+    value, first, between = _plain("row_window_session", list(session[:3]))
+    group = session[3]
+    restart = (
+        "false" if group < 0 else f"{_GROUP}{group} IS DISTINCT FROM lag({_GROUP}{group}) OVER (ORDER BY {_SERIAL})"
+    )
+    null = "row_window_session(): a null value is not supported by this local Log Analytics."
+    limit = f"row_window_session(): more than {SESSION_ROW_LIMIT:,} rows are not supported by this local Log Analytics."
+    rows = (
+        f"SELECT CASE WHEN {_SERIAL} > {SESSION_ROW_LIMIT} THEN error('{limit}') ELSE {_SERIAL} END AS n, "
+        f"CASE WHEN ({value}) IS NULL THEN error('{null}') ELSE ({value}) END AS v, "
+        f"({first}) AS f, ({between}) AS b, {restart} AS r FROM __ws_src"
+    )
+    walk = (
+        "SELECT n, v, v AS s FROM __ws_in WHERE n = 1 UNION ALL "
+        "SELECT i.n, i.v, CASE WHEN i.r OR i.v >= p.s + i.f OR i.v >= p.v + i.b THEN i.v ELSE p.s END "
+        "FROM __ws_rec AS p JOIN __ws_in AS i ON i.n = p.n + 1"
+    )
+    return (
+        f"(WITH RECURSIVE __ws_src AS MATERIALIZED (SELECT * FROM {source}), __ws_in AS MATERIALIZED ({rows}), "
+        f"__ws_rec AS ({walk}) SELECT __ws_src.*, __ws_rec.s AS {_SESSION}{index} FROM __ws_src "
+        f"JOIN __ws_rec ON __ws_rec.n = __ws_src.{_SERIAL} ORDER BY __ws_src.{_SERIAL})"
+    )
+
+
 @dataclass(frozen=True)
 class SerialExtend(kql_ir.Operator):
     """An `extend` over a serialized row set whose expressions read neighbouring rows. `restarts` are the
@@ -80,9 +121,15 @@ class SerialExtend(kql_ir.Operator):
 
     inner: kql_ir.Extend
     restarts: tuple[kql_ir.Expr, ...] = ()
+    ranks: tuple[tuple[kql_ir.Expr, int], ...] = ()
+    """The terms of row_rank_min/row_rank_dense, each with its restart group (-1: none)."""
+    sessions: tuple[_Session, ...] = ()
+    """The arguments of row_window_session (value, max from first, max between neighbours, restart group)."""
 
     def _hidden(self) -> list[str]:
-        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts)))]
+        ranks = [f"{_RANK}{part}{i}" for i in range(len(self.ranks)) for part in "ntcf"]
+        sessions = [f"{_SESSION}{i}" for i in range(len(self.sessions))]
+        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts))), *ranks, *sessions]
 
     def render(self, prev: str, cols: list[str] | None) -> str:
         """SQL over `prev` (whose columns are `cols`, when known), in `prev`'s order."""
@@ -101,20 +148,117 @@ class SerialExtend(kql_ir.Operator):
             )
             dropped = ", ".join(f"{_FLAG}{i}" for i in range(len(self.restarts)))
             source = f"(SELECT * EXCLUDE ({dropped}), {groups} FROM (SELECT *, {flags} FROM {source}))"
+        for i, (term, group) in enumerate(self.ranks):
+            within = _partition(group)
+            numbered = (
+                f"SELECT *, row_number() OVER ({within}ORDER BY {_SERIAL}) AS {_RANK}n{i}, "
+                f"({_plain('row_rank', [term])[0]}) AS {_RANK}t{i} FROM {source}"
+            )
+            by_term = f"PARTITION BY {'' if group < 0 else f'{_GROUP}{group}, '}{_RANK}t{i}"
+            source = (
+                f"(SELECT *, ({_RANK}n{i} = 1 OR {_RANK}t{i} IS DISTINCT FROM lag({_RANK}t{i}) "
+                f"OVER ({within}ORDER BY {_SERIAL})) AS {_RANK}c{i}, min({_RANK}n{i}) OVER ({by_term}) AS {_RANK}f{i} "
+                f"FROM ({numbered}))"
+            )
+        for i, session in enumerate(self.sessions):
+            source = _session_source(source, i, session)
         extended = kql_translate.render_operator(self.inner, source, None if cols is None else [*cols, *hidden])
         return f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM ({extended}) ORDER BY {_SERIAL}"
 
 
+def _restart_position(call: kql_ir.FunctionCall) -> int | None:
+    """Where a row function's restart condition is among its arguments, when it has one."""
+    if call.name == "row_window_session":
+        return 3 if len(call.args) == 4 else None
+    if call.name in ("row_number", "row_cumsum", "row_rank_min", "row_rank_dense") and len(call.args) == 2:
+        return 1
+    return None
+
+
 def _restarting(call: kql_ir.FunctionCall) -> bool:
-    return call.name in ("row_number", "row_cumsum") and len(call.args) == 2
+    return _restart_position(call) is not None
+
+
+def _partition(group: int) -> str:
+    return "" if group < 0 else f"PARTITION BY {_GROUP}{group} "
+
+
+def _lift_ranks(value: Any, ranks: list[tuple[kql_ir.Expr, int]], sessions: list[_Session]) -> Any:
+    """`value` with each row_rank_min/row_rank_dense call replaced by a read of its term's columns, and each
+    row_window_session call by a read of its session column."""
+    if isinstance(value, kql_ir.Query):
+        return value
+    if isinstance(value, kql_ir.FunctionCall) and value.name == "row_window_session":
+        if len(value.args) not in (3, 4):
+            raise KqlRefusalError(f"row_window_session(): expected 3 or 4 arguments, got {len(value.args)}.")
+        group = -1
+        if len(value.args) == 4:
+            restart = value.args[3]
+            if not isinstance(restart, kql_ir.FunctionCall) or restart.name != _GROUP:
+                raise KqlRefusalError("row_window_session(): a restart condition is supported here only in extend.")
+            group = _constant_int(restart.args[0], value.name, "group")
+        sessions.append((value.args[0], value.args[1], value.args[2], group))
+        return kql_ir.ColumnRef(f"{_SESSION}{len(sessions) - 1}")
+    if isinstance(value, kql_ir.FunctionCall) and value.name in ("row_rank_min", "row_rank_dense"):
+        if not 1 <= len(value.args) <= 2:
+            raise KqlRefusalError(f"{value.name}(): expected 1 or 2 arguments, got {len(value.args)}.")
+        group = -1
+        if len(value.args) == 2:
+            restart = value.args[1]
+            if not isinstance(restart, kql_ir.FunctionCall) or restart.name != _GROUP:
+                raise KqlRefusalError(f"{value.name}(): a restart condition is supported here only in extend.")
+            group = _constant_int(restart.args[0], value.name, "group")
+        ranks.append((value.args[0], group))
+        name = _RANK_MIN if value.name == "row_rank_min" else _RANK_DENSE
+        index = kql_ir.Literal(len(ranks) - 1, "long")
+        return kql_ir.FunctionCall(name, (index, kql_ir.Literal(group, "long")))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _lift_ranks(getattr(value, f.name), ranks, sessions) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_lift_ranks(item, ranks, sessions) for item in value)
+    if isinstance(value, list):
+        return [_lift_ranks(item, ranks, sessions) for item in value]
+    return value
+
+
+def _unlifted_rank(name: str) -> Callable[[Any], str]:
+    def render(node: Any) -> str:
+        raise KqlRefusalError(
+            f"{name}() is supported by this local Log Analytics only in `extend`, `project`, `where` or `serialize`."
+        )
+
+    return render
+
+
+def _render_rank(name: str) -> Callable[[Any], str]:
+    def render(node: Any) -> str:
+        index = _constant_int(node.args[0], name, "rank")
+        group = _constant_int(node.args[1], name, "group")
+        running = f"OVER ({_partition(group)}ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        if name == _RANK_DENSE:
+            return f"CAST(sum(CASE WHEN {_RANK}c{index} THEN 1 ELSE 0 END) {running} AS BIGINT)"
+        run = f"max(CASE WHEN {_RANK}c{index} THEN {_RANK}n{index} END) {running}"
+        # The documentation's "minimal row number the term appears in" and "the row number where its run of equal
+        # terms began" agree unless a term comes back after another: then the answer is not certain.
+        again = (
+            "row_rank_min(): a term that comes back after a different one is not supported by this local Log "
+            "Analytics; sort by it first."
+        )
+        return f"CASE WHEN {run} <> {_RANK}f{index} THEN error('{again}') ELSE CAST({run} AS BIGINT) END"
+
+    return render
 
 
 def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
     """`value` with each restart condition replaced by a read of its group number (appended to `restarts`)."""
     if isinstance(value, kql_ir.Query):
         return value
-    if isinstance(value, kql_ir.FunctionCall) and _restarting(value):
-        condition = value.args[1]
+    position = _restart_position(value) if isinstance(value, kql_ir.FunctionCall) else None
+    if isinstance(value, kql_ir.FunctionCall) and position is not None:
+        condition = value.args[position]
         if any(_restarting(call) for call in _calls(condition)):
             raise KqlRefusalError(
                 f"{value.name}(): a restart condition that restarts itself is not supported by this local Log "
@@ -122,7 +266,8 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
             )
         restarts.append(condition)
         group = kql_ir.FunctionCall(_GROUP, (kql_ir.Literal(len(restarts) - 1, "long"),))
-        return dataclasses.replace(value, args=(_lift_restarts(value.args[0], restarts), group))
+        leading = tuple(_lift_restarts(arg, restarts) for arg in value.args[:position])
+        return dataclasses.replace(value, args=(*leading, group))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
             f.name: _lift_restarts(getattr(value, f.name), restarts) for f in dataclasses.fields(value) if f.init
@@ -137,8 +282,10 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
 
 def _serial_extend(op: kql_ir.Extend) -> SerialExtend:
     restarts: list[kql_ir.Expr] = []
-    lifted = _lift_restarts(op, restarts)
-    return SerialExtend(lifted, tuple(restarts))
+    ranks: list[tuple[kql_ir.Expr, int]] = []
+    sessions: list[_Session] = []
+    lifted = _lift_ranks(_lift_restarts(op, restarts), ranks, sessions)
+    return SerialExtend(lifted, tuple(restarts), tuple(ranks), tuple(sessions))
 
 
 def _calls(value: Any) -> Iterator[kql_ir.FunctionCall]:
@@ -305,14 +452,40 @@ def _read_bound(value: Any, name: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class LabelledUnion(kql_ir.Union):
+    """A `union withsource=` whose left leg ends with `as Name`: the leg's rows are labelled `Name`."""
+
+    left_label: str = ""
+
+
+def _labelled_unions(operators: list[kql_ir.Operator]) -> list[kql_ir.Operator]:
+    """`... | as X | union withsource=S (... | as Y)`: each leg labelled by its `as`. A leg's `as` stays on the
+    leg (read by `_branch_arms`); the left leg's moves into the union, unless something after it reads `X`."""
+    out: list[kql_ir.Operator] = []
+    for index, op in enumerate(operators):
+        if not isinstance(op, kql_ir.Union) or op.with_source is None:
+            out.append(op)
+            continue
+        for branch in op.branches:
+            if any(isinstance(o, NameAs) for o in branch.operators[:-1]):
+                raise KqlRefusalError("as: naming a union's legs is supported only as a leg's last operator here.")
+        before = out[-1] if out else None
+        if isinstance(before, NameAs):
+            rest = operators[index:]
+            if _read_bound(rest, before.name) != rest:
+                raise KqlRefusalError(
+                    "as: a union leg's name read again later is not supported by this local Log Analytics."
+                )
+            out[-1] = LabelledUnion(op.branches, op.kind, op.with_source, op.isfuzzy, before.name)
+            continue
+        out.append(op)
+    return out
+
+
 def _bind_names(query: kql_ir.Query) -> kql_ir.Query:
     """`S | ops | as X | more` as `let X = S | ops; X | more` (each `as` in turn)."""
-    operators = list(query.operators)
-    for op in operators:
-        if isinstance(op, kql_ir.Union) and op.with_source is not None:
-            legs = [*operators, *(o for branch in op.branches for o in branch.operators)]
-            if any(isinstance(o, NameAs) for o in legs):
-                raise KqlRefusalError("as: naming a union's legs is not supported by this local Log Analytics.")
+    operators = _labelled_unions(list(query.operators))
     lets = list(query.lets)
     source = query.source
     while (index := next((i for i, op in enumerate(operators) if isinstance(op, NameAs)), None)) is not None:
@@ -379,12 +552,33 @@ def _operator_columns(original: Callable[..., list[str]]) -> Callable[..., list[
     return columns
 
 
+def _left_arms(original: Callable[..., list[tuple[str, str]]]) -> Callable[..., list[tuple[str, str]]]:
+    def arms(op: Any, prev: str, *args: Any) -> list[tuple[str, str]]:
+        if isinstance(op, LabelledUnion):
+            return [(f"SELECT * FROM {prev}", op.left_label)]
+        return original(op, prev, *args)
+
+    return arms
+
+
+def _branch_arms(original: Callable[..., list[tuple[str, str]]]) -> Callable[..., list[tuple[str, str]]]:
+    def arms(branch: kql_ir.Query, index: int, schema: Any, *args: Any) -> list[tuple[str, str]]:
+        if branch.operators and isinstance(branch.operators[-1], NameAs):
+            named = dataclasses.replace(branch, operators=branch.operators[:-1])
+            return [(str(kql_translate.to_sql(named, schema)), branch.operators[-1].name)]
+        return original(branch, index, schema, *args)
+
+    return arms
+
+
 def install_serialize() -> None:
     """Wrap the library's lowering, rendering and column tracking (idempotent)."""
     if getattr(kql_lower._lower_operator, _MARK, False):
         return
     kql_lower._lower_operator = _lower_operator(kql_lower._lower_operator)  # type: ignore[assignment]
     kql_translate._render_query = _render_query(kql_translate._render_query)
+    kql_translate._left_arms = _left_arms(kql_translate._left_arms)
+    kql_translate._branch_arms = _branch_arms(kql_translate._branch_arms)
     kql_translate.render_operator = _render_operator(kql_translate.render_operator)
     kql_schema._operator_columns_unchecked = _operator_columns(kql_schema._operator_columns_unchecked)
     kql_translate._SPECIAL_FORMS.update(
@@ -393,6 +587,11 @@ def install_serialize() -> None:
             "prev": _render_neighbour("prev", "lag"),
             "next": _render_neighbour("next", "lead"),
             "row_cumsum": _render_row_cumsum,
+            "row_rank_min": _unlifted_rank("row_rank_min"),
+            "row_rank_dense": _unlifted_rank("row_rank_dense"),
+            "row_window_session": _unlifted_rank("row_window_session"),
+            _RANK_MIN: _render_rank(_RANK_MIN),
+            _RANK_DENSE: _render_rank(_RANK_DENSE),
         }
     )
 
@@ -405,6 +604,8 @@ REQUIRED = (
     kql_lower._find_names,
     kql_lower._lower_operator,
     kql_translate._render_query,
+    kql_translate._left_arms,
+    kql_translate._branch_arms,
     kql_translate.render_operator,
     kql_translate.render_expr,
     kql_translate._SPECIAL_FORMS,
