@@ -15,7 +15,6 @@ marker column names, which `pivot_reshape` turns into the wide answer once the q
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from duckdb_kql import ir as kql_ir
 from duckdb_kql import lower as kql_lower
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_tree import ir_nodes
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
@@ -374,21 +374,7 @@ class Pivot(kql_ir.Operator):
 
 
 def _column_names(node: Any) -> list[str]:
-    found: list[str] = []
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kql_ir.ColumnRef):
-            found.append(current.name)
-        elif isinstance(current, (tuple, list)):
-            stack.extend(current)
-        elif dataclasses.is_dataclass(current) and not isinstance(current, (type, kql_ir.Query)):
-            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
-    return found
+    return [n.name for n in ir_nodes(node, into_queries=False) if isinstance(n, kql_ir.ColumnRef)]
 
 
 def pivot_reshape(

@@ -26,6 +26,7 @@ from duckdb_kql import translate as kql_translate
 from console.emulator.kql_evaluate import EVALUATE_OPERATORS, PIVOT_MARKERS, Pivot, lower_evaluate
 from console.emulator.kql_scan import Scan, lower_scan
 from console.emulator.kql_search import Search, lower_search, placed_searches
+from console.emulator.kql_tree import ir_nodes
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = [
@@ -526,23 +527,8 @@ def _substitute_operator(original: Callable[[Any, Any], Any]) -> Callable[[Any, 
 
 
 def _pivots(value: Any) -> int:
-    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...); each shared node of
-    the tree is visited once."""
-    found = 0
-    seen: set[int] = set()
-    stack = [value]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, Pivot):
-            found += 1
-        elif isinstance(current, (tuple, list)):
-            stack.extend(current)
-        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
-            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
-    return found
+    """How many `pivot` operators `value` holds, anywhere (lets, subqueries, union legs...)."""
+    return sum(isinstance(node, Pivot) for node in ir_nodes(value))
 
 
 def _lower_query(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -25,6 +25,7 @@ from duckdb_kql import lower as kql_lower
 from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_serialize import ROW_FUNCTIONS
+from console.emulator.kql_tree import ir_nodes
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["SCAN_ROW_LIMIT", "Scan", "ScanDeclared", "ScanStep", "lower_scan"]
@@ -294,23 +295,7 @@ def _name(node: Any) -> str:
 
 
 def _calls(node: Any) -> list[str]:
-    found: list[str] = []
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kql_ir.Query):
-            continue
-        if isinstance(current, kql_ir.FunctionCall):
-            found.append(current.name)
-        if isinstance(current, (tuple, list)):
-            stack.extend(current)
-        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
-            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
-    return found
+    return [n.name for n in ir_nodes(node, into_queries=False) if isinstance(n, kql_ir.FunctionCall)]
 
 
 def _step_reads(node: Any, steps: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from duckdb_kql import ir as kql_ir
 from duckdb_kql import lower as kql_lower
 from duckdb_kql import translate as kql_translate
 
+from console.emulator.kql_tree import ir_nodes
 from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["TABLE_COLUMN", "Search", "lower_search", "placed_searches"]
@@ -157,22 +158,8 @@ def placed_searches(query: kql_ir.Query) -> kql_ir.Query:
 
 
 def _searches(value: Any) -> list[Search]:
-    """Every `search` in `value`; each shared node of the tree is visited once."""
-    found: list[Search] = []
-    seen: set[int] = set()
-    stack = [value]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, Search):
-            found.append(current)
-        elif isinstance(current, (tuple, list)):
-            stack.extend(current)
-        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
-            stack.extend(getattr(current, f.name) for f in dataclasses.fields(current))
-    return found
+    """Every `search` in `value`."""
+    return [node for node in ir_nodes(value) if isinstance(node, Search)]
 
 
 def _place(value: Any, let_names: frozenset[str], memo: dict[tuple[int, frozenset[str]], Any]) -> Any:
