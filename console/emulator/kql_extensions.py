@@ -23,7 +23,14 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_serialize, kql_units
+from console.emulator import (
+    kql_more_functions,
+    kql_operators,
+    kql_parse_kv,
+    kql_python_functions,
+    kql_serialize,
+    kql_units,
+)
 
 __all__ = [
     "COUNT_OF",
@@ -116,6 +123,9 @@ MACROS: tuple[str, ...] = (
     "('$.\"' || replace(k, '\"', '\\\"') || '\"')}) END",
     "CREATE OR REPLACE MACRO __kql_bag(entries) AS to_json(map_from_entries(list_filter(entries, "
     "lambda e, i: list_position(list_transform(entries, lambda x: x.k), e.k) = i)))",
+    # A bag without its null and empty-string values (pack_all(true)).
+    "CREATE OR REPLACE MACRO __kql_bag_kept(b) AS __kql_bag(list_filter(__kql_entries(b), "
+    "lambda e: NOT (e.v IS NULL OR json_type(e.v) = 'NULL' OR CAST(e.v AS VARCHAR) = '\"\"')))",
     # Sorting dynamic elements: numbers by value, then strings, then bools, then anything else.
     "CREATE OR REPLACE MACRO __kql_is_null(e) AS (e IS NULL OR json_type(e) = 'NULL')",
     "CREATE OR REPLACE MACRO __kql_sort_key(e) AS {'r': CASE json_type(e) WHEN 'BIGINT' THEN 0 "
@@ -1098,6 +1108,7 @@ def _special_forms() -> dict[str, _Renderer]:
     forms.update(kql_units.unit_forms())
     forms.update(kql_more_functions.more_forms())
     forms.update(kql_parse_kv.parse_kv_forms())
+    forms.update(kql_python_functions.python_forms())
     forms["array_shift_left"] = _render_array_shift(1)
     forms["array_shift_right"] = _render_array_shift(-1)
     return forms
@@ -1150,6 +1161,7 @@ def prepare(connection: Any) -> None:
     install()
     for macro in MACROS:
         connection.execute(macro)
+    kql_python_functions.register(connection)
 
 
 # Referenced so a renamed or removed library structure fails at import, not on a query.

@@ -7,6 +7,7 @@ microsecond) are refused when the query runs rather than rounded.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -214,6 +215,197 @@ def _render_beta_pdf(node: Any) -> str | None:
     )
 
 
+def _render_pack_all(node: Any) -> str | None:
+    """pack_all([ignore_null_empty]): a bag of the row's columns (without null or empty ones when asked).
+
+    A row with a datetime, timespan or guid column is refused: their JSON here is not Kusto's text."""
+    if len(node.args) > 1:
+        return None
+    row = "struct_pack(*COLUMNS(*))"
+    bag = f"CAST(to_json({row}) AS JSON)"
+    if node.args:
+        drop = kql_translate.render_expr(node.args[0])
+        # In a macro: DuckDB expands COLUMNS(*) only outside a lambda.
+        bag = f"CASE WHEN coalesce(CAST({drop} AS BOOLEAN), false) THEN __kql_bag_kept({bag}) ELSE {bag} END"
+    refusal = (
+        "error('pack_all() of a row with a datetime, timespan, guid or decimal column is not supported by this local "
+        "Log Analytics.')"
+    )
+    return (
+        f"CASE WHEN regexp_matches(typeof({row}), ' (TIMESTAMP|INTERVAL|UUID|DECIMAL|BLOB|DATE|TIME)[^A-Z_]') "
+        f"THEN {refusal} ELSE {bag} END"
+    )
+
+
+# A plain number (no exponent), and at most 15 significant digits: what a real holds exactly as text.
+_PLAIN_NUMBER = r"^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)\s*$"
+
+
+def _render_todecimal(node: Any) -> str | None:
+    """todecimal(value): a decimal, carried here as a real (as decimal literals are). Text with more significant
+    digits than a real holds, or in exponent form, is refused; other text that is not a number is null."""
+    if len(node.args) != 1:
+        return None
+    value = kql_translate.render_expr(node.args[0])
+    text = f"CAST({value} AS VARCHAR)"
+    digits = f"length(trim(regexp_replace(split_part(trim({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
+    refusal = (
+        "error('todecimal() of a value with more than 15 significant digits, or in exponent form, is not "
+        "supported by this local Log Analytics.')"
+    )
+    whole = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UBIGINT', 'UINTEGER')"
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL "
+        f"WHEN typeof({value}) IN {whole} THEN CASE WHEN abs(TRY_CAST({value} AS HUGEINT)) < 1000000000000000 "
+        f"THEN CAST({value} AS DOUBLE) ELSE {refusal} END "
+        f"WHEN typeof({value}) IN ('DOUBLE', 'FLOAT') THEN CAST({value} AS DOUBLE) "
+        f"WHEN typeof({value}) = 'VARCHAR' THEN CASE WHEN regexp_matches({text}, '{_PLAIN_NUMBER}') THEN "
+        f"CASE WHEN {digits} > 15 THEN {refusal} ELSE CAST(trim({text}) AS DOUBLE) END "
+        f"WHEN regexp_matches({text}, '^\\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)[eE][-+]?[0-9]+\\s*$') THEN {refusal} "
+        "END "
+        f"WHEN typeof({value}) = 'BOOLEAN' THEN CAST(CAST({value} AS INTEGER) AS DOUBLE) "
+        "ELSE error('todecimal() of this type is not supported by this local Log Analytics.') END"
+    )
+
+
+def _columns_in(node: Any) -> bool:
+    """Whether an expression reads a column (so it is bound to the row)."""
+    if isinstance(node, kql_ir.ColumnRef):
+        return True
+    children = getattr(node, "__dataclass_fields__", {})
+    for name in children:
+        child = getattr(node, name)
+        items = child if isinstance(child, tuple) else (child,)
+        if any(isinstance(item, kql_ir.Node) and _columns_in(item) for item in items):
+            return True
+    return False
+
+
+def _render_assert(node: Any) -> str | None:
+    """assert(condition, message): true, or the query fails with the message. Kusto requires a condition it can
+    evaluate before the query runs; one that reads a column is refused here as it is there."""
+    if len(node.args) != 2:
+        return None
+    condition, message = node.args
+    if _columns_in(condition) or _columns_in(message):
+        raise KqlRefusalError("assert(): the condition and message must be constants, not bound to a row.")
+    text = kql_translate.render_expr(message)
+    rendered = kql_translate.render_expr(condition)
+    return (
+        f"CASE WHEN coalesce(CAST({rendered} AS BOOLEAN), false) THEN true "
+        f"ELSE error('assert() failed: ' || coalesce(CAST({text} AS VARCHAR), '')) END"
+    )
+
+
+def _literal_int(node: Any) -> int | None:
+    if isinstance(node, kql_ir.UnaryOp) and node.op == "-":
+        inner = _literal_int(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, kql_ir.Literal) and node.kind in ("long", "int"):
+        return int(str(node.value))
+    return None
+
+
+# Anchors and word boundaries read their surroundings, which a search from a start or in a window cuts off.
+_CONTEXT_TOKENS = re.compile(r"\^|\$|\\[bBAz]")
+
+
+def _render_indexof_regex(node: Any) -> str | None:
+    """indexof_regex(text, regex[, start[, length[, occurrence]]]): where the occurrence-th match (matches do
+    not overlap) starts, or -1; null for a start or occurrence below 0 or a length below -1."""
+    if len(node.args) not in (2, 3, 4, 5):
+        return None
+    pattern = kql_translate.constant_string(node.args[1])
+    if pattern is None:
+        raise KqlRefusalError("indexof_regex(): the regular expression must be a constant.")
+    args = [f"({kql_translate.render_expr(arg)})" for arg in node.args]
+    whole = (len(args) < 3 or _literal_int(node.args[2]) == 0) and (len(args) < 4 or _literal_int(node.args[3]) == -1)
+    if not whole and _CONTEXT_TOKENS.search(pattern):
+        raise KqlRefusalError(
+            "indexof_regex(): a regular expression with anchors or word boundaries, searched from a start or in a "
+            "window, is not supported by this local Log Analytics."
+        )
+    text = f"CAST({args[0]} AS VARCHAR)"
+    regex = kql_translate.render_regex(node.args[1])
+    start = f"CAST({args[2]} AS BIGINT)" if len(args) > 2 else "0"
+    count = f"CAST({args[3]} AS BIGINT)" if len(args) > 3 else "-1"
+    occurrence = f"CAST({args[4]} AS BIGINT)" if len(args) > 4 else "1"
+    window = f"substr({text}, {start} + 1, CASE WHEN {count} = -1 THEN length({text}) + 1 ELSE {count} END)"
+    matches = f"regexp_extract_all(w, {regex})"
+    pieces = f"string_split_regex(w, {regex})"
+    found = (
+        f"CASE WHEN list_contains({matches}, '') THEN error('indexof_regex(): a regular expression that matches "
+        "empty text is not supported by this local Log Analytics.') "
+        f"WHEN len({matches}) < {occurrence} THEN -1 "
+        f"ELSE {start} + list_sum(list_transform({pieces}[1:{occurrence}], lambda p: length(p))) "
+        f"+ coalesce(list_sum(list_transform({matches}[1:{occurrence} - 1], lambda m: length(m))), 0) END"
+    )
+    return (
+        f"CASE WHEN {text} IS NULL OR {start} IS NULL OR {count} IS NULL OR {occurrence} IS NULL THEN NULL "
+        f"WHEN {start} < 0 OR {occurrence} < 0 OR {count} < -1 THEN NULL "
+        "WHEN {occ} = 0 THEN error('indexof_regex(): an occurrence of 0 is not supported by this local Log "
+        "Analytics.') "
+        f"WHEN {start} > length({text}) THEN -1 "
+        f"ELSE CAST(list_transform([{window}], lambda w: {found})[1] AS BIGINT) END"
+    ).replace("{occ}", occurrence)
+
+
+_GROUP_OPENING = re.compile(r"\?(?:P?<(?![=!])([A-Za-z_][A-Za-z0-9_]*)>|'([A-Za-z_][A-Za-z0-9_]*)')")
+
+
+def _capture_group_names(pattern: str) -> list[str | None]:
+    """The capture groups of a regex in order, each with its name or None."""
+    names: list[str | None] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            rest = pattern[index + 1 :]
+            named = _GROUP_OPENING.match(rest)
+            if named:
+                names.append(named.group(1) or named.group(2))
+            elif not rest.startswith("?"):
+                names.append(None)
+        index += 1
+    return names
+
+
+def _render_extract_all(original: _Renderer) -> _Renderer:
+    """extract_all(regex, groups, text) with groups named as well as numbered: names become their numbers."""
+
+    def render(node: Any) -> str | None:
+        selection = node.args[1] if len(node.args) == 3 else None
+        pattern = kql_translate.constant_string(node.args[0]) if node.args else None
+        if not (isinstance(selection, kql_ir.Literal) and selection.kind == "dynamic" and pattern is not None):
+            return original(node)
+        try:
+            members = json.loads(str(selection.value))
+        except ValueError:
+            return original(node)
+        if not isinstance(members, list) or not any(isinstance(member, str) for member in members):
+            return original(node)
+        names = _capture_group_names(pattern)
+        numbers: list[Any] = []
+        for member in members:
+            if isinstance(member, str):
+                if member not in names:
+                    raise KqlRefusalError(f"extract_all(): the regular expression has no group named '{member}'.")
+                numbers.append(names.index(member) + 1)
+            else:
+                numbers.append(member)
+        numbered = kql_ir.Literal(json.dumps(numbers), "dynamic")
+        return original(kql_ir.FunctionCall(node.name, (node.args[0], numbered, node.args[2])))
+
+    return render
+
+
 def real_text(value: str) -> str:
     """SQL: a real as Kusto writes it (.NET's shortest round-trip form): a whole number without `.0`, NaN as
     `NaN`; the forms DuckDB spells differently (exponents, infinities, negative zero) are refused."""
@@ -295,4 +487,9 @@ def more_forms() -> dict[str, _Renderer]:
         "hll_merge": _render_hll_merge,
         "beta_pdf": _render_beta_pdf,
         "rank_tdigest": _render_rank_tdigest,
+        "pack_all": _render_pack_all,
+        "todecimal": _render_todecimal,
+        "assert": _render_assert,
+        "indexof_regex": _render_indexof_regex,
+        "extract_all": _render_extract_all(special["extract_all"]),
     }

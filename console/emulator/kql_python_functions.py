@@ -1,0 +1,190 @@
+"""KQL functions the local Log Analytics computes in Python: zlib, xxhash64 and canonical JSON, which
+DuckDB has no function for.
+
+Each is a DuckDB scalar function of ours (`register`) behind a special form of duckdb-kql's translator
+(`python_forms`). The functions never raise: what they cannot answer exactly they answer with null, and
+the SQL around them turns that into a refusal with a sentence (or into Kusto's own answer for bad input).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import struct
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import xxhash
+from duckdb_kql import ir as kql_ir
+from duckdb_kql import translate as kql_translate
+
+__all__ = ["ZLIB_MOST_BYTES", "python_forms", "register"]
+
+_Renderer = Callable[[Any], "str | None"]
+
+# Kusto's zlib output is one stored (uncompressed) block, as its published example shows; how it splits a
+# longer input into blocks is not documented, so only an input that fits in one small block is compressed.
+ZLIB_MOST_BYTES = 4096
+
+# .NET ticks (100 ns since 0001-01-01) of the Unix epoch: Kusto hashes a datetime as its ticks.
+_EPOCH_TICKS = 621_355_968_000_000_000
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _zlib_compress(text: str) -> str:
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 0)).decode("ascii")
+
+
+def _zlib_decompress(text: str) -> str:
+    """The text zlib-compressed in base64, or '' when it is not that (as Kusto answers)."""
+    try:
+        return zlib.decompress(base64.b64decode(text, validate=True), 15).decode("utf-8")
+    except (binascii.Error, ValueError, zlib.error):
+        return ""
+
+
+def _xxhash64_text(text: str) -> int:
+    return _signed(xxhash.xxh64_intdigest(text.encode("utf-8")))
+
+
+def _xxhash64_ticks(micros: int) -> int:
+    return _signed(xxhash.xxh64_intdigest(struct.pack("<q", micros * 10 + _EPOCH_TICKS)))
+
+
+class _InexactError(Exception):
+    """A value whose JSON text Kusto would write differently from Python."""
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, float):
+        if not math.isfinite(value) or (value == 0 and math.copysign(1, value) < 0):
+            raise _InexactError
+        if value == math.trunc(value) and abs(value) < 1e15:
+            return int(value)
+        if "e" in repr(value):
+            raise _InexactError
+    return value
+
+
+def _sorted_json(text: str) -> str | None:
+    """A dynamic value's JSON with every bag's keys in ordinal order, as dynamic_to_json writes it; null for a
+    real written with an exponent or not finite (Kusto's spelling of those is not settled here)."""
+    try:
+        value = _canonical(json.loads(text))
+    except (_InexactError, ValueError):
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# (name, function, argument types, result type)
+_FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
+    ("__kql_zlib_compress", _zlib_compress, ["VARCHAR"], "VARCHAR"),
+    ("__kql_zlib_decompress", _zlib_decompress, ["VARCHAR"], "VARCHAR"),
+    ("__kql_xxhash64_text", _xxhash64_text, ["VARCHAR"], "BIGINT"),
+    ("__kql_xxhash64_ticks", _xxhash64_ticks, ["BIGINT"], "BIGINT"),
+    ("__kql_sorted_json", _sorted_json, ["VARCHAR"], "VARCHAR"),
+)
+
+
+def register(connection: Any) -> None:
+    """Create this module's functions on `connection` (a null argument gives null without a call)."""
+    for name, function, arguments, result in _FUNCTIONS:
+        connection.create_function(name, function, arguments, result, side_effects=False)
+
+
+def _refusal(sentence: str) -> str:
+    return f"error('{sentence.replace(chr(39), chr(39) * 2)}')"
+
+
+def _render_zlib_compress(node: Any) -> str | None:
+    """zlib_compress_to_base64_string(text): one stored block, as Kusto writes it."""
+    if len(node.args) != 1:
+        return None
+    text = f"CAST({kql_translate.render_expr(node.args[0])} AS VARCHAR)"
+    too_long = _refusal(
+        f"zlib_compress_to_base64_string() of more than {ZLIB_MOST_BYTES} bytes is not supported by this local "
+        "Log Analytics."
+    )
+    size = f"octet_length(encode({text}))"
+    return f"CASE WHEN {size} > {ZLIB_MOST_BYTES} THEN {too_long} ELSE __kql_zlib_compress({text}) END"
+
+
+def _render_zlib_decompress(node: Any) -> str | None:
+    if len(node.args) != 1:
+        return None
+    return f"__kql_zlib_decompress(CAST({kql_translate.render_expr(node.args[0])} AS VARCHAR))"
+
+
+def _render_hash(function: str) -> _Renderer:
+    """hash(source[, mod]) / hash_xxhash64: xxhash64 of a string's UTF-8 bytes or of a datetime's ticks.
+
+    Other types are refused: how Kusto lays out their bytes is not documented. So is a modulo of a negative
+    hash, whose sign Kusto's answer (documented between 0 and mod - 1) does not settle."""
+
+    def render(node: Any) -> str | None:
+        if len(node.args) not in (1, 2):
+            return None
+        value = kql_translate.render_expr(node.args[0])
+        other = _refusal(
+            f"{function}() of a value that is neither a string nor a datetime is not supported by this "
+            "local Log Analytics."
+        )
+        micros = f"epoch_us(TRY_CAST(CAST({value} AS VARCHAR) AS TIMESTAMP))"
+        hashed = (
+            f"(CASE typeof({value}) WHEN 'VARCHAR' THEN __kql_xxhash64_text(CAST({value} AS VARCHAR)) "
+            f"WHEN 'TIMESTAMP' THEN __kql_xxhash64_ticks({micros}) WHEN 'NULL' THEN NULL ELSE {other} END)"
+        )
+        if len(node.args) == 1:
+            return hashed
+        modulo = f"CAST({kql_translate.render_expr(node.args[1])} AS BIGINT)"
+        negative = _refusal(
+            f"{function}() with a modulo of a negative hash is not supported by this local Log Analytics."
+        )
+        return (
+            f"list_transform([{hashed}], lambda h: CASE WHEN h < 0 THEN {negative} "
+            f"WHEN {modulo} <= 0 THEN NULL ELSE h % {modulo} END)[1]"
+        )
+
+    return render
+
+
+def _render_dynamic_to_json(node: Any) -> str | None:
+    """dynamic_to_json(value): its JSON text, keys sorted, for a dynamic value."""
+    if len(node.args) != 1:
+        return None
+    value = kql_translate.render_expr(node.args[0])
+    not_dynamic = _refusal(
+        "dynamic_to_json() of a value that is not dynamic is not supported by this local Log Analytics."
+    )
+    inexact = _refusal(
+        "dynamic_to_json() of a real with an exponent or not finite is not supported by this local Log Analytics."
+    )
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL WHEN typeof({value}) <> 'JSON' THEN {not_dynamic} "
+        f"ELSE coalesce(__kql_sorted_json(CAST({value} AS VARCHAR)), {inexact}) END"
+    )
+
+
+def python_forms() -> dict[str, _Renderer]:
+    """The renderers this module adds, by KQL function name."""
+    return {
+        "zlib_compress_to_base64_string": _render_zlib_compress,
+        "zlib_decompress_from_base64_string": _render_zlib_decompress,
+        "hash": _render_hash("hash"),
+        "hash_xxhash64": _render_hash("hash_xxhash64"),
+        "dynamic_to_json": _render_dynamic_to_json,
+    }
+
+
+# Referenced so a renamed library structure fails at import, not on a query.
+_REQUIRED = (kql_ir.FunctionCall, kql_translate.render_expr)
