@@ -119,7 +119,35 @@ def test_assert_passes_a_true_constant_and_fails_the_query_on_a_false_one(engine
     assert refused.value.status == 400 and "Length must be greater than zero" in refused.value.message
 
 
+def test_array_sort_of_several_arrays_gives_the_output_taken_by_index(engine: KqlEngine) -> None:
+    rows = _rows(
+        engine,
+        """datatable(command:string, command_time:datetime, user_id:string)
+        ['chmod', datetime(2019-07-15), 'user1', 'ls', datetime(2019-07-02), 'user1',
+         'dir', datetime(2019-07-22), 'user1', 'mkdir', datetime(2019-07-14), 'user1',
+         'rm', datetime(2019-07-27), 'user1', 'pwd', datetime(2019-07-25), 'user1',
+         'rm', datetime(2019-07-23), 'user2', 'pwd', datetime(2019-07-25), 'user2']
+        | summarize timestamps = make_list(command_time), commands = make_list(command) by user_id
+        | project user_id, up = array_sort_asc(timestamps, commands)[1],
+            down = array_sort_desc(timestamps, commands)[1]
+        | order by user_id asc""",
+    )
+    assert rows == [
+        ["user1", ["ls", "mkdir", "chmod", "dir", "pwd", "rm"], ["rm", "pwd", "dir", "chmod", "mkdir", "ls"]],
+        ["user2", ["rm", "pwd"], ["pwd", "rm"]],
+    ]
+    assert _rows(
+        engine,
+        """print a = array_sort_asc(dynamic([1,3,null,5,2]), dynamic(["a","b","c","d","e"]), false)[1],
+        b = array_sort_asc(dynamic([1,3,5,2]), dynamic(["a","b","c"]))[-1],
+        c = array_sort_desc(dynamic([10,9,null]), dynamic([1,2,3]))[0],
+        d = array_sort_asc(dynamic([3,1,2]), dynamic(["c","a","b"]), dynamic([30,10,20]))[2]""",
+    ) == [[["c", "a", "e", "b", "d"], None, [10, 9, None], [10, 20, 30]]]
+
+
 REFUSED: list[tuple[str, str]] = [
+    ("array_sort_asc(dynamic([1,3]), dynamic([2,4]))", "taken by index"),
+    ("array_sort_asc(dynamic([1,1]), dynamic([2,4]))[1]", "repeated element"),
     ("hash(1)", "neither a string nor a datetime"),
     ("hash(1.5)", "neither a string nor a datetime"),
     ('hash("", 10)', "negative hash"),

@@ -780,8 +780,13 @@ def _render_array_sort(order: str) -> _Renderer:
 
     def render(node: Any) -> str | None:
         # A second argument that is not a bool literal is another array to sort along with the
-        # first (several outputs), which is not supported: declining leaves it to be refused.
-        if len(node.args) not in (1, 2) or (len(node.args) == 2 and not _bool_literal(node.args[1])):
+        # first: several outputs, reached here only through an index (kql_more_functions).
+        if len(node.args) >= 2 and not _bool_literal(node.args[1]):
+            raise kql_units.KqlRefusalError(
+                f"array_sort_{order.lower()}() of several arrays is supported by this local Log Analytics only "
+                f"when one of its outputs is taken by index, as in array_sort_{order.lower()}(a, b)[1]."
+            )
+        if len(node.args) not in (1, 2):
             return None
         args = _args(node)
         items = f"__kql_items({args[0]})"
@@ -1124,6 +1129,7 @@ def install() -> None:
     kql_operators.install_operators()
     kql_serialize.install_serialize()
     kql_more_functions.install_tostring()
+    kql_more_functions.install_sorted_outputs()
     special = kql_translate._SPECIAL_FORMS
     if getattr(special.get("bin"), "__kql_extension__", False):
         return

@@ -18,7 +18,7 @@ from duckdb_kql import translate as kql_translate
 from console.emulator.kql_operators import TYPE_CONVERSIONS, TYPEOF
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["WHOLE_NUMBER_TOKEN", "install_tostring", "more_forms", "real_text"]
+__all__ = ["WHOLE_NUMBER_TOKEN", "install_sorted_outputs", "install_tostring", "more_forms", "real_text"]
 
 # A JSON string token, or a number whose fraction is all zeros: matching strings as whole tokens
 # is what keeps digits inside them from being read as numbers.
@@ -404,6 +404,71 @@ def _render_extract_all(original: _Renderer) -> _Renderer:
         return original(kql_ir.FunctionCall(node.name, (node.args[0], numbered, node.args[2])))
 
     return render
+
+
+_SORTS = {"array_sort_asc": "ASC", "array_sort_desc": "DESC"}
+
+
+def _sorted_output(call: Any, index: int) -> str:
+    """Output `index` of array_sort_asc/desc(array1, ..., arrayN[, nulls_last]): arrayN reordered as array1 is
+    sorted (null when its length differs). Equal elements in array1 leave the order of the others open, so a
+    first array with a repeated element is refused."""
+    args = list(call.args)
+    nulls_last = "true"
+    if args and isinstance(args[-1], kql_ir.Literal) and args[-1].kind == "bool":
+        nulls_last = f"coalesce(TRY_CAST({kql_translate.render_expr(args.pop())} AS BOOLEAN), true)"
+    if not -len(args) <= index < len(args):
+        return "CAST(NULL AS JSON)"
+    first = f"__kql_items({kql_translate.render_expr(args[0])})"
+    wanted = f"__kql_items({kql_translate.render_expr(args[index % len(args)])})"
+    positions = f"range(0, len({first}))"
+    present = f"list_filter({positions}, lambda i: NOT __kql_is_null({first}[i + 1]))"
+    missing = f"list_filter({positions}, lambda i: __kql_is_null({first}[i + 1]))"
+    ordered = (
+        f"list_transform(list_sort(list_transform({present}, lambda i: {{'k': __kql_sort_key({first}[i + 1]), "
+        f"'i': i}}), '{_SORTS[call.name.lower()]}'), lambda s: s.i)"
+    )
+    order = f"CASE WHEN {nulls_last} THEN list_concat({ordered}, {missing}) ELSE list_concat({missing}, {ordered}) END"
+    texts = f"list_transform({first}, lambda e: coalesce(CAST(e AS VARCHAR), 'null'))"
+    repeated = f"len(list_distinct({texts})) < len({first})"
+    return (
+        f"CASE WHEN {first} IS NULL THEN NULL WHEN {repeated} THEN error('{call.name.lower()}() of several arrays "
+        "whose first has a repeated element is not supported by this local Log Analytics') "
+        f"WHEN {wanted} IS NULL OR len({wanted}) <> len({first}) THEN NULL "
+        f"ELSE to_json(list_transform({order}, lambda i: {wanted}[i + 1])) END"
+    )
+
+
+def _render_path(original: Callable[[Any], str]) -> Callable[[Any], str]:
+    """Paths into a value, and `array_sort_asc(a, b, ...)[k]`: one of the several sorted outputs."""
+
+    def render(node: Any) -> str:
+        base = node.base
+        if (
+            isinstance(base, kql_ir.FunctionCall)
+            and base.name.lower() in _SORTS
+            and len(base.args) >= 2
+            and not (isinstance(base.args[1], kql_ir.Literal) and base.args[1].kind == "bool")
+        ):
+            index = _literal_int(node.steps[0].index) if node.steps[0].index is not None else None
+            if index is None or len(node.steps) != 1:
+                raise KqlRefusalError(
+                    f"{base.name.lower()}() of several arrays: only one output taken by a constant index is "
+                    "supported by this local Log Analytics."
+                )
+            return _sorted_output(base, index)
+        return original(node)
+
+    return render
+
+
+def install_sorted_outputs() -> None:
+    """Wrap the translator's path rendering (idempotent)."""
+    if getattr(kql_translate.render_path, "__kql_sorted_outputs__", False):
+        return
+    wrapped = _render_path(kql_translate.render_path)
+    wrapped.__kql_sorted_outputs__ = True  # type: ignore[attr-defined]
+    kql_translate.render_path = wrapped  # type: ignore[assignment]
 
 
 def real_text(value: str) -> str:
