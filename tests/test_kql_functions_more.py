@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 import re
 import zlib
@@ -90,6 +91,35 @@ DOCUMENTED: list[tuple[str, Any]] = [
 ]
 
 
+DOCUMENTED += [
+    ('ipv4_range_to_cidr_list("1.1.128.0", "1.1.140.255")', ["1.1.128.0/21", "1.1.136.0/22", "1.1.140.0/24"]),
+    ("series_iir(dynamic([1.0, 2, 3, 4]), dynamic([1]), dynamic([1, -1]))", [1, 3, 6, 10]),
+    ("series_seasonal(dynamic([1, 3, 5, 1, 3, 5, 2, 4, 6]), 3)", [1, 3, 5, 1, 3, 5, 1, 3, 5]),
+    ("series_seasonal(dynamic([1, 3, 5, 2, 4, 6, 1, 3, 5, 2, 4, 6]), 3)", [1.5, 3.5, 5.5] * 4),
+    ("series_seasonal(dynamic([1, 2]), 0)", [0, 0]),
+    # `::a.b.c.d` is the IPv4 address a.b.c.d, its /n an IPv4 prefix (96 + n bits).
+    ('parse_ipv6_mask("::192.168.255.255/24", 128)', "0000:0000:0000:0000:0000:ffff:c0a8:ff00"),
+    ('parse_ipv6_mask("192.168.255.255", 120)', "0000:0000:0000:0000:0000:ffff:c0a8:ff00"),
+    ('parse_ipv6_mask("fe80::85d:e82c:9446:7994/120", 124)', "fe80:0000:0000:0000:085d:e82c:9446:7900"),
+    ('parse_ipv6_mask("junk", 10)', ""),
+    ('ipv6_compare("::192.168.1.1/30", "192.168.1.255/24")', 0),
+    ('ipv6_compare("::ffff:c0a8:0101", "192.168.1.255", 120)', 0),
+    ('ipv6_compare("fe80::85d:e82c:9446:7994", "fe80::85d:e82c:9446:7995", 127)', 0),
+    ('ipv6_compare("fe80::85d:e82c:9446:7994", "fe80::85d:e82c:9446:7995", 128)', -1),
+    ('ipv6_is_match("192.168.1.1/24", "::ffff:c0a8:01ff", 127)', True),
+    (
+        'ipv6_is_in_any_range("a5e:f127:8a9d:146d:e102:b5d3:c755:abcd", '
+        'dynamic(["a5e:f127:8a9d:146d:e102:b5d3:c755:f6cd/112", "0:0:0:0:0:ffff:c0a8:ac/60"]))',
+        True,
+    ),
+    (
+        'ipv6_is_in_any_range("a5e:f127:8a9d:146d:e102:b5d3:c756:abd1", "a5e:f127:8a9d:146d:e102:b5d3:c755:f6cd/112")',
+        False,
+    ),
+    ('ipv6_is_in_any_range("junk", "::1/64")', None),
+]
+
+
 @pytest.mark.parametrize(("expression", "expected"), DOCUMENTED)
 def test_functions_answer_as_the_documentation_does(engine: KqlEngine, expression: str, expected: Any) -> None:
     assert _value(engine, expression) == expected
@@ -155,6 +185,16 @@ REFUSED: list[tuple[str, str]] = [
     ("hash_combine(1, 2)", "hash_combine()"),
     (f"zlib_compress_to_base64_string(strrep('a', {kql_python_functions.ZLIB_MOST_BYTES + 1}))", "bytes"),
     ('dynamic_to_json("text")', "not dynamic"),
+    ("dynamic_to_json(dynamic([1.5e300]))", "exponent"),
+    ('ipv4_range_to_cidr_list("1.1.1.5", "1.1.1.1")', "start after the end"),
+    ('ipv4_range_to_cidr_list("1.1.1.0/24", "1.1.1.9")', "plain IPv4"),
+    ("series_iir(dynamic([1, null]), dynamic([1]), dynamic([1]))", "anything but numbers"),
+    ("series_iir(dynamic([1]), dynamic([1]), dynamic([0]))", "first denominator of zero"),
+    ("series_seasonal(dynamic([1, 2]))", "without a period"),
+    ("series_seasonal(dynamic([1, 2]), -1)", "without a period"),
+    ('ipv6_compare("::0:1.2.3.4", "1.2.3.4")', "dotted IPv4"),
+    ('ipv6_is_in_any_range("::1", "junk")', "not an IPv6 or IPv4 network"),
+    ('parse_ipv6_mask("::1", 129)', "outside 0 to 128"),
     ('todecimal("1234567890.1234567")', "15 significant digits"),
     ('todecimal("1e3")', "exponent form"),
     ('indexof_regex("xxabc", "^a", 1)', "anchors"),
@@ -216,6 +256,29 @@ def test_indexof_regex_finds_non_overlapping_matches_as_python_does(
     starts = [match.start() for match in re.finditer(re.escape(needle), text)]
     expected = starts[occurrence - 1] if len(starts) >= occurrence else -1
     assert _value(engine, f'indexof_regex("{text}", "{needle}", 0, -1, {occurrence})') == expected
+
+
+@PROPERTY
+@given(address=st.integers(min_value=0, max_value=(1 << 128) - 1), prefix=st.integers(min_value=0, max_value=128))
+def test_parse_ipv6_mask_masks_as_python_does(engine: KqlEngine, address: int, prefix: int) -> None:
+    text = ipaddress.IPv6Address(address).compressed
+    expected = ipaddress.IPv6Network((address, prefix), strict=False).network_address.exploded
+    assert _value(engine, f'parse_ipv6_mask("{text}", {prefix})') == expected
+
+
+@PROPERTY
+@given(
+    first=st.integers(min_value=0, max_value=(1 << 128) - 1),
+    second=st.integers(min_value=0, max_value=(1 << 128) - 1),
+    prefix=st.integers(min_value=0, max_value=128),
+)
+def test_ipv6_compare_with_a_prefix_orders_as_python_does(
+    engine: KqlEngine, first: int, second: int, prefix: int
+) -> None:
+    masked = [(value >> (128 - prefix)) if prefix else 0 for value in (first, second)]
+    expected = (masked[0] > masked[1]) - (masked[0] < masked[1])
+    a, b = (ipaddress.IPv6Address(value).compressed for value in (first, second))
+    assert _value(engine, f'ipv6_compare("{a}", "{b}", {prefix})') == expected
 
 
 # The library these are added to -----------------------------------------------------------------

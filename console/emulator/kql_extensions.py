@@ -1001,24 +1001,56 @@ def _render_array_index_of(node: Any) -> str | None:
     )
 
 
+class _Sql(kql_ir.Expr):
+    """SQL already rendered, standing where the translator takes an expression (its own hook for this)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+
+def _ip6_read(node: Any) -> Any:
+    """An address as Kusto reads it: `::a.b.c.d` is the IPv4 address a.b.c.d (IPv4-mapped, `::ffff:a.b.c.d`),
+    as parse_ipv6_mask's published answers show (`::192.168.255.255/24` keeps 120 bits)."""
+    text = kql_ir.FunctionCall("tostring", (node,))
+    return kql_ir.FunctionCall(
+        "replace_regex",
+        (text, kql_ir.Literal(r"^\s*::([0-9]+\.)", "string"), kql_ir.Literal(r"::ffff:\1", "string")),
+    )
+
+
 def _ip6_canonical(node: Any) -> str:
     """The engine's own parse_ipv6: canonical text, masked to the address's own prefix ('' if invalid)."""
-    return str(kql_translate.render_expr(kql_ir.FunctionCall("parse_ipv6", (node,))))
+    return str(kql_translate.render_expr(kql_ir.FunctionCall("parse_ipv6", (_ip6_read(node),))))
 
 
-# `::a.b.c.d` (an IPv4-compatible address, deprecated) is read differently by the engine's
-# parse_ipv6 and by Kusto's comparisons, so it is refused rather than answered.
-_IP4_COMPATIBLE_REFUSAL = "error('IPv4-compatible addresses (::a.b.c.d) are not supported by this local Log Analytics')"
+# Other spellings of an IPv4 address inside an IPv6 one (`::0:a.b.c.d`, `1::a.b.c.d`) are read differently by
+# the engine's parse_ipv6 and by Kusto's comparisons, so they are refused rather than answered.
+_IP4_COMPATIBLE_REFUSAL = (
+    "error('IPv6 addresses ending in a dotted IPv4 address, other than ::a.b.c.d and ::ffff:a.b.c.d, are not "
+    "supported by this local Log Analytics')"
+)
 
 
 def _ip4_compatible(sql: str) -> str:
-    return f"regexp_matches(CAST({sql} AS VARCHAR), '^\\s*::[0-9]+\\.')"
+    text = f"CAST({sql} AS VARCHAR)"
+    return (
+        f"(contains({text}, ':') AND regexp_matches({text}, '[0-9]+\\.[0-9]+\\.') "
+        f"AND NOT regexp_matches({text}, '^\\s*::[0-9]+\\.') "
+        f"AND NOT regexp_matches(lower({text}), '^\\s*(::|(0{{1,4}}:){{5}})ffff:[0-9]+\\.'))"
+    )
 
 
-def _ip6_compare(first: Any, second: Any) -> str:
-    """-1, 0 or 1 comparing two addresses on the shorter of their prefixes (null if either is invalid)."""
+def _ip6_prefix(node: Any) -> str:
+    return f"__kql_ip6_prefix({kql_translate.render_expr(_ip6_read(node))})"
+
+
+def _ip6_compare(first: Any, second: Any, prefix: Any = None) -> str:
+    """-1, 0 or 1 comparing two addresses on the shortest of their prefixes and `prefix` (null if either is
+    invalid)."""
     a, b = kql_translate.render_expr(first), kql_translate.render_expr(second)
-    bits = f"least(__kql_ip6_prefix({a}), __kql_ip6_prefix({b}))"
+    bits = f"least({_ip6_prefix(first)}, {_ip6_prefix(second)})"
+    if prefix is not None:
+        bits = f"least({bits}, CAST({kql_translate.render_expr(prefix)} AS INTEGER))"
     left = f"__kql_ip6_masked({_ip6_canonical(first)}, {bits})"
     right = f"__kql_ip6_masked({_ip6_canonical(second)}, {bits})"
     return (
@@ -1029,27 +1061,69 @@ def _ip6_compare(first: Any, second: Any) -> str:
 
 def _ip6_in_range(address: Any, network: Any) -> str:
     r = kql_translate.render_expr(network)
-    bits = f"__kql_ip6_prefix({r})"
+    bits = _ip6_prefix(network)
     a = kql_translate.render_expr(address)
     same = f"__kql_ip6_masked({_ip6_canonical(address)}, {bits}) = __kql_ip6_masked({_ip6_canonical(network)}, {bits})"
     return f"(CASE WHEN {_ip4_compatible(a)} OR {_ip4_compatible(r)} THEN {_IP4_COMPATIBLE_REFUSAL} ELSE {same} END)"
 
 
 def _render_ip6(kind: str) -> _Renderer:
-    """ipv6_compare / ipv6_is_match (two addresses: a prefix argument is not supported) and
-    ipv6_is_in_range (an address and a network)."""
+    """ipv6_compare / ipv6_is_match (two addresses and an optional prefix) and ipv6_is_in_range (an address
+    and a network)."""
 
     def render(node: Any) -> str | None:
-        if len(node.args) != 2:
+        if len(node.args) not in ((2, 3) if kind != "range" else (2,)):
             return None
-        first, second = node.args
+        first, second, *prefix = node.args
+        compared = _ip6_compare(first, second, prefix[0] if prefix else None)
         if kind == "compare":
-            return f"CAST({_ip6_compare(first, second)} AS INTEGER)"
+            return f"CAST({compared} AS INTEGER)"
         if kind == "match":
-            return f"({_ip6_compare(first, second)} = 0)"
+            return f"({compared} = 0)"
         return _ip6_in_range(first, second)
 
     return render
+
+
+def _render_ip6_in_any_range(node: Any) -> str | None:
+    """ipv6_is_in_any_range(address, ranges...): ranges as text arguments or dynamic arrays."""
+    if len(node.args) < 2:
+        return None
+    address, *ranges = node.args
+    texts = [
+        f"CASE WHEN __kql_is_array({value}) THEN TRY_CAST(__kql_json({value}) AS VARCHAR[]) "
+        f"ELSE [CAST({value} AS VARCHAR)] END"
+        for value in (kql_translate.render_expr(arg) for arg in ranges)
+    ]
+    valid = f"{_ip6_canonical(address)} <> ''"
+    inside = _ip6_in_range(address, _Sql("__kql_range"))
+    # A subquery over the ranges rather than a lambda: the engine's parse_ipv6 cannot stand inside a lambda.
+    return (
+        f"CASE WHEN {valid} THEN (SELECT CASE WHEN bool_or(coalesce({_ip6_canonical(_Sql('__kql_range'))}, '') = '') "
+        "THEN error('ipv6_is_in_any_range(): a range that is not an IPv6 or IPv4 network is not supported by this "
+        f"local Log Analytics') ELSE coalesce(bool_or({inside}), false) END "
+        f"FROM (SELECT unnest(flatten([{', '.join(texts)}])) AS __kql_range)) END"
+    )
+
+
+def _render_parse_ipv6_mask(node: Any) -> str | None:
+    """parse_ipv6_mask(address, prefix): canonical IPv6 text masked to the shorter of its own prefix and
+    `prefix` ('' when the address is not one)."""
+    if len(node.args) != 2:
+        return None
+    address, prefix = node.args
+    a = kql_translate.render_expr(address)
+    bits = f"CAST({kql_translate.render_expr(prefix)} AS INTEGER)"
+    masked = f"__kql_ip6_masked({_ip6_canonical(address)}, least({_ip6_prefix(address)}, {bits}))"
+    digits = f"[lpad(lower(hex({masked})), 32, '0')]"
+    groups = "array_to_string(list_transform(range(0, 8), lambda i: substr(d, i * 4 + 1, 4)), ':')"
+    text = f"list_transform({digits}, lambda d: {groups})[1]"
+    return (
+        f"CASE WHEN {_ip4_compatible(a)} THEN {_IP4_COMPATIBLE_REFUSAL} "
+        f"WHEN {bits} < 0 OR {bits} > 128 THEN error('parse_ipv6_mask(): a prefix outside 0 to 128 is not "
+        "supported by this local Log Analytics') "
+        f"ELSE coalesce({text}, '') END"
+    )
 
 
 # One CSV field (quoted, with "" for a quote, or bare) and the first record of a text.
@@ -1092,6 +1166,8 @@ def _special_forms() -> dict[str, _Renderer]:
         "ipv6_compare": _render_ip6("compare"),
         "ipv6_is_match": _render_ip6("match"),
         "ipv6_is_in_range": _render_ip6("range"),
+        "ipv6_is_in_any_range": _render_ip6_in_any_range,
+        "parse_ipv6_mask": _render_parse_ipv6_mask,
         "indexof": _render_indexof,
         "array_index_of": _render_array_index_of,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,

@@ -406,6 +406,33 @@ def _render_extract_all(original: _Renderer) -> _Renderer:
     return render
 
 
+def _render_series_seasonal(node: Any) -> str | None:
+    """series_seasonal(series, period): each element the median of the elements at its place in the period;
+    zeros for a period below 1 other than -1. Detecting the period (-1, or no period) is refused."""
+    if len(node.args) not in (1, 2):
+        return None
+    if len(node.args) == 1 or _literal_int(node.args[1]) == -1:
+        raise KqlRefusalError(
+            "series_seasonal() without a period (detected with series_periods_detect) is not supported by this "
+            "local Log Analytics."
+        )
+    series, period = (kql_translate.render_expr(arg) for arg in node.args)
+    numbers = f"__kql_numbers({series})"
+    p = f"CAST({period} AS BIGINT)"
+    medians = (
+        f"list_transform(range(0, len({numbers})), lambda i: list_aggregate(list_filter({numbers}, "
+        f"lambda v, j: (j - 1) % {p} = i % {p}), 'median'))"
+    )
+    zeros = f"list_transform(range(0, len({numbers})), lambda i: 0.0)"
+    return (
+        f"CASE WHEN {series} IS NULL OR {p} IS NULL THEN NULL "
+        f"WHEN {numbers} IS NULL OR list_contains(list_transform({numbers}, lambda v: v IS NULL), true) "
+        "THEN error('series_seasonal() of an array holding anything but numbers is not supported by this local Log "
+        f"Analytics.') WHEN {p} = -1 THEN error('series_seasonal() with a detected period is not supported by this "
+        f"local Log Analytics.') WHEN {p} < 1 THEN to_json({zeros}) ELSE to_json({medians}) END"
+    )
+
+
 _SORTS = {"array_sort_asc": "ASC", "array_sort_desc": "DESC"}
 
 
@@ -556,5 +583,6 @@ def more_forms() -> dict[str, _Renderer]:
         "todecimal": _render_todecimal,
         "assert": _render_assert,
         "indexof_regex": _render_indexof_regex,
+        "series_seasonal": _render_series_seasonal,
         "extract_all": _render_extract_all(special["extract_all"]),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import math
 import struct
@@ -86,6 +87,40 @@ def _sorted_json(text: str) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _ipv4_cidrs(first: int, last: int) -> str | None:
+    """The fewest CIDR blocks covering first..last (addresses as numbers), in order; null if first > last."""
+    if first > last:
+        return None
+    blocks = ipaddress.summarize_address_range(ipaddress.IPv4Address(first), ipaddress.IPv4Address(last))
+    return json.dumps([str(block) for block in blocks], separators=(",", ":"))
+
+
+def _numbers(text: str) -> list[float] | None:
+    value = json.loads(text)
+    if not isinstance(value, list) or not all(
+        isinstance(item, (int, float)) and not isinstance(item, bool) for item in value
+    ):
+        return None
+    return [float(item) for item in value]
+
+
+def _series_iir(series: str, numerators: str, denominators: str) -> str | None:
+    """The IIR filter of series_iir: y[i] = (sum b[k] x[i-k] - sum a[k] y[i-k] for k >= 1) / a[0]. Null when
+    an array holds something other than numbers, or a[0] is zero."""
+    x, b, a = _numbers(series), _numbers(numerators), _numbers(denominators)
+    if x is None or b is None or a is None or not a or not b or a[0] == 0:
+        return None
+    y: list[float] = []
+    for i in range(len(x)):
+        total = 0.0
+        for k, coefficient in enumerate(b[: i + 1]):
+            total += coefficient * x[i - k]
+        for k, coefficient in enumerate(a[1 : i + 1], start=1):
+            total -= coefficient * y[i - k]
+        y.append(total / a[0])
+    return json.dumps([value if math.isfinite(value) else None for value in y], separators=(",", ":"))
+
+
 # (name, function, argument types, result type)
 _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_zlib_compress", _zlib_compress, ["VARCHAR"], "VARCHAR"),
@@ -93,13 +128,38 @@ _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_xxhash64_text", _xxhash64_text, ["VARCHAR"], "BIGINT"),
     ("__kql_xxhash64_ticks", _xxhash64_ticks, ["BIGINT"], "BIGINT"),
     ("__kql_sorted_json", _sorted_json, ["VARCHAR"], "VARCHAR"),
+    ("__kql_ipv4_cidrs", _ipv4_cidrs, ["BIGINT", "BIGINT"], "VARCHAR"),
+    ("__kql_series_iir", _series_iir, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
 )
 
 
+def _null_in_null_out(function: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """`function`, answering null for a null argument (DuckDB reads a function's arity from its signature)."""
+
+    def one(a: Any) -> Any:
+        return None if a is None else function(a)
+
+    def two(a: Any, b: Any) -> Any:
+        return None if a is None or b is None else function(a, b)
+
+    def three(a: Any, b: Any, c: Any) -> Any:
+        return None if a is None or b is None or c is None else function(a, b, c)
+
+    return (one, two, three)[count - 1]
+
+
 def register(connection: Any) -> None:
-    """Create this module's functions on `connection` (a null argument gives null without a call)."""
+    """Create this module's functions on `connection`: a null argument gives null, and so does a value the
+    function cannot answer exactly (the SQL around it says why)."""
     for name, function, arguments, result in _FUNCTIONS:
-        connection.create_function(name, function, arguments, result, side_effects=False)
+        connection.create_function(
+            name,
+            _null_in_null_out(function, len(arguments)),
+            arguments,
+            result,
+            null_handling="special",
+            side_effects=False,
+        )
 
 
 def _refusal(sentence: str) -> str:
@@ -175,6 +235,39 @@ def _render_dynamic_to_json(node: Any) -> str | None:
     )
 
 
+def _render_ipv4_range_to_cidr_list(node: Any) -> str | None:
+    """ipv4_range_to_cidr_list(start, end): the CIDR blocks that exactly cover the range."""
+    if len(node.args) != 2:
+        return None
+    first, last = (f"CAST({kql_translate.render_expr(arg)} AS VARCHAR)" for arg in node.args)
+    refusal = _refusal(
+        "ipv4_range_to_cidr_list() of text that is not a plain IPv4 address, or of a start after the end, is not "
+        "supported by this local Log Analytics."
+    )
+    plain = f"__kql_ip4({first}) IS NOT NULL AND __kql_ip4({last}) IS NOT NULL AND NOT contains({first}, '/') "
+    plain += f"AND NOT contains({last}, '/')"
+    return (
+        f"CASE WHEN {first} IS NULL OR {last} IS NULL THEN NULL "
+        f"WHEN NOT ({plain}) THEN {refusal} "
+        f"ELSE CAST(coalesce(__kql_ipv4_cidrs(__kql_ip4({first}), __kql_ip4({last})), {refusal}) AS JSON) END"
+    )
+
+
+def _render_series_iir(node: Any) -> str | None:
+    """series_iir(series, numerators, denominators)."""
+    if len(node.args) != 3:
+        return None
+    texts = [f"CAST(__kql_json({kql_translate.render_expr(arg)}) AS VARCHAR)" for arg in node.args]
+    refusal = _refusal(
+        "series_iir() of arrays holding anything but numbers, or with a first denominator of zero, is not "
+        "supported by this local Log Analytics."
+    )
+    return (
+        f"CASE WHEN {' OR '.join(f'{text} IS NULL' for text in texts)} THEN NULL "
+        f"ELSE CAST(coalesce(__kql_series_iir({', '.join(texts)}), {refusal}) AS JSON) END"
+    )
+
+
 def python_forms() -> dict[str, _Renderer]:
     """The renderers this module adds, by KQL function name."""
     return {
@@ -183,6 +276,8 @@ def python_forms() -> dict[str, _Renderer]:
         "hash": _render_hash("hash"),
         "hash_xxhash64": _render_hash("hash_xxhash64"),
         "dynamic_to_json": _render_dynamic_to_json,
+        "ipv4_range_to_cidr_list": _render_ipv4_range_to_cidr_list,
+        "series_iir": _render_series_iir,
     }
 
 
