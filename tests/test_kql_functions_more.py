@@ -117,6 +117,17 @@ DOCUMENTED += [
         False,
     ),
     ('ipv6_is_in_any_range("junk", "::1/64")', None),
+    ("beta_cdf(0.9, 10.0, 20.0)", pytest.approx(0.999999999999959, abs=1e-15)),
+    ("beta_cdf(1.5, 10.0, 20.0)", "NaN"),
+    ("beta_cdf(double(-10), 10.0, 20.0)", "NaN"),
+    ("beta_cdf(0.1, double(-1.0), 20.0)", "NaN"),
+    ("beta_inv(0.1, 10.0, 20.0)", pytest.approx(0.226415022388749, abs=1e-15)),
+    ("beta_inv(1.5, 10.0, 20.0)", None),
+    ("beta_inv(0.1, double(-1.0), 20.0)", "NaN"),
+    (
+        "range(datetime(2017-01-01), datetime(2017-01-02), 12h)",
+        ["2017-01-01T00:00:00.0000000Z", "2017-01-01T12:00:00.0000000Z", "2017-01-02T00:00:00.0000000Z"],
+    ),
 ]
 
 
@@ -195,6 +206,9 @@ REFUSED: list[tuple[str, str]] = [
     ('ipv6_compare("::0:1.2.3.4", "1.2.3.4")', "dotted IPv4"),
     ('ipv6_is_in_any_range("::1", "junk")', "not an IPv6 or IPv4 network"),
     ('parse_ipv6_mask("::1", 129)', "outside 0 to 128"),
+    ("beta_cdf(0.5, 101, 2)", "above 100"),
+    ("beta_inv(0, 2, 2)", "probability of 0"),
+    ("range(1d, 3d, 1d)", "timespans"),
     ('todecimal("1234567890.1234567")', "15 significant digits"),
     ('todecimal("1e3")', "exponent form"),
     ('indexof_regex("xxabc", "^a", 1)', "anchors"),
@@ -256,6 +270,24 @@ def test_indexof_regex_finds_non_overlapping_matches_as_python_does(
     starts = [match.start() for match in re.finditer(re.escape(needle), text)]
     expected = starts[occurrence - 1] if len(starts) >= occurrence else -1
     assert _value(engine, f'indexof_regex("{text}", "{needle}", 0, -1, {occurrence})') == expected
+
+
+@PROPERTY
+@given(
+    x=st.floats(min_value=0.001, max_value=0.999),
+    a=st.floats(min_value=0.5, max_value=50),
+    b=st.floats(min_value=0.5, max_value=50),
+)
+def test_beta_inv_undoes_beta_cdf_and_cdf_mirrors(engine: KqlEngine, x: float, a: float, b: float) -> None:
+    p, mirrored, back = _rows(
+        engine,
+        f"print p = beta_cdf({x!r}, {a!r}, {b!r}), m = beta_cdf(1 - {x!r}, {b!r}, {a!r}) "
+        f"| extend back = iff(p > 0 and p < 1, beta_inv(p, {a!r}, {b!r}), real(null))",
+    )[0]
+    assert p + mirrored == pytest.approx(1, abs=1e-13)
+    # Where p is within 1e-6 of 0 or 1 the inverse is ill-conditioned: a last-digit change in p moves x far.
+    if back is not None and 1e-6 < p < 1 - 1e-6:
+        assert back == pytest.approx(x, abs=1e-9)
 
 
 @PROPERTY

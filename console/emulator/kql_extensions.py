@@ -708,8 +708,29 @@ def _render_format_ipv4(with_mask: bool) -> _Renderer:
 _RANGE_LIMIT = 1_048_576
 
 
+def _render_datetime_range(node: Any) -> str:
+    """range(start, stop, step) of datetimes by a timespan: the instants from start to stop inclusive, written
+    as Kusto writes a datetime inside a dynamic value. A range of timespans is refused."""
+    start, stop, step = (kql_translate.render_expr(arg) for arg in node.args)
+    first = f"TRY_CAST(CAST({start} AS VARCHAR) AS TIMESTAMP)"
+    last = f"TRY_CAST(CAST({stop} AS VARCHAR) AS TIMESTAMP)"
+    size = f"epoch_us(CAST({step} AS INTERVAL))"
+    count = f"CAST(greatest(floor((epoch_us({last}) - epoch_us({first})) / NULLIF({size}, 0)) + 1, 0) AS BIGINT)"
+    limited = (
+        f"CASE WHEN {count} > {_RANGE_LIMIT} THEN error('range(): more than {_RANGE_LIMIT:,} elements') "
+        f"ELSE {count} END"
+    )
+    instant = f"strftime({first} + to_microseconds(i * {size}), '%Y-%m-%dT%H:%M:%S.%f') || '0Z'"
+    return (
+        f"CASE WHEN typeof({start}) <> 'TIMESTAMP' THEN error('range() of timespans is not supported by this local "
+        f"Log Analytics') ELSE to_json(list_transform(range(0, {limited}), lambda i: {instant})) END"
+    )
+
+
 def _render_range(node: Any) -> str | None:
     """range(start, stop[, step]) of numbers: the array from start to stop inclusive."""
+    if len(node.args) == 3 and _timespan_typed(node.args[2]):
+        return _render_datetime_range(node)
     if len(node.args) not in (2, 3) or any(_timespan_typed(arg) for arg in node.args):
         return None
     args = _args(node)
