@@ -433,6 +433,36 @@ def _render_series_seasonal(node: Any) -> str | None:
     )
 
 
+# Every daylight-saving shift there has been is within two hours, and none shorter than half an hour.
+_SHIFTS = ("-2 hours", "-1 hour", "-30 minutes", "30 minutes", "1 hour", "2 hours")
+
+
+def _render_utc_to_local(node: Any) -> str | None:
+    """datetime_utc_to_local(utc, zone): the wall-clock time in an IANA time zone."""
+    if len(node.args) != 2:
+        return None
+    instant, zone = (kql_translate.render_expr(arg) for arg in node.args)
+    return f"timezone(CAST({zone} AS VARCHAR), CAST(CAST({instant} AS TIMESTAMP) AS TIMESTAMPTZ))"
+
+
+def _render_local_to_utc(node: Any) -> str | None:
+    """datetime_local_to_utc(local, zone): the UTC instant of a wall-clock time. A time that a daylight-saving
+    shift skips or repeats is refused: which instant Kusto picks is not documented."""
+    if len(node.args) != 2:
+        return None
+    local, zone = (kql_translate.render_expr(arg) for arg in node.args)
+    name = f"CAST({zone} AS VARCHAR)"
+    wall = f"CAST({local} AS TIMESTAMP)"
+    instant = f"timezone({name}, {wall})"
+    again = " OR ".join(f"timezone({name}, {instant} + INTERVAL '{shift}') = {wall}" for shift in _SHIFTS)
+    return (
+        f"CASE WHEN {wall} IS NULL OR {name} IS NULL THEN NULL "
+        f"WHEN timezone({name}, {instant}) <> {wall} OR {again} THEN error('datetime_local_to_utc() of a local time "
+        "that a daylight-saving change skips or repeats is not supported by this local Log Analytics') "
+        f"ELSE CAST({instant} AS TIMESTAMP) END"
+    )
+
+
 _SORTS = {"array_sort_asc": "ASC", "array_sort_desc": "DESC"}
 
 
@@ -584,5 +614,7 @@ def more_forms() -> dict[str, _Renderer]:
         "assert": _render_assert,
         "indexof_regex": _render_indexof_regex,
         "series_seasonal": _render_series_seasonal,
+        "datetime_utc_to_local": _render_utc_to_local,
+        "datetime_local_to_utc": _render_local_to_utc,
         "extract_all": _render_extract_all(special["extract_all"]),
     }

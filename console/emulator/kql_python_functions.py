@@ -13,6 +13,7 @@ import binascii
 import ipaddress
 import json
 import math
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import Any
 import xxhash
 from duckdb_kql import ir as kql_ir
 from duckdb_kql import translate as kql_translate
+
+from console.emulator.kql_units import KqlRefusalError
 
 __all__ = ["BETA_MOST", "ZLIB_MOST_BYTES", "python_forms", "register"]
 
@@ -169,6 +172,94 @@ def _beta_inv(p: float, a: float, b: float) -> float:
             high = middle
 
 
+_PATH = re.compile(r"(?:(?P<scheme>file)://)?(?P<root>[A-Za-z]:)?(?P<rest>.+)")
+
+
+def _parse_path(text: str) -> str | None:
+    """parse_path's parts, for the path shapes its documentation shows: an optional file:// scheme and drive,
+    one kind of separator, a directory below the root, and a file name with an extension and an optional
+    alternate data stream. Null for any other shape (a long path, a bare name, a trailing separator,
+    a dot file...), whose parts Kusto does not document."""
+    found = _PATH.fullmatch(text)
+    if found is None or "\\?\\" in text:
+        return None
+    rest = found.group("rest")
+    if ("/" in rest) == ("\\" in rest):
+        return None
+    separator = "/" if "/" in rest else "\\"
+    directory, _, last = rest.rpartition(separator)
+    name, colon, stream = last.partition(":")
+    stem, dot, extension = name.rpartition(".")
+    if not directory.strip(separator) or not stem or not dot or not extension or ":" in stream or ":" in directory:
+        return None
+    if colon and not stream:
+        return None
+    directory_path = (found.group("root") or "") + directory
+    parts = {
+        "Scheme": found.group("scheme") or "",
+        "RootPath": found.group("root") or "",
+        "DirectoryPath": directory_path,
+        "DirectoryName": directory.rpartition(separator)[2],
+        "Filename": name,
+        "Extension": extension,
+        "AlternateDataStreamName": stream,
+    }
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parse_command_line(text: str) -> str | None:
+    """The arguments of a Windows command line, split as CommandLineToArgvW does. Null for the shapes whose
+    reading varies between Windows versions or is not documented: an empty or blank line, leading white space,
+    two quotes in a row, an unclosed or glued quote around the program name."""
+    if not text.strip() or text[0] in " \t" or '""' in text:
+        return None
+    arguments: list[str] = []
+    # The program name: up to the closing quote if it starts with one, else up to white space; no escapes.
+    if text[0] == '"':
+        end = text.find('"', 1)
+        # Text glued to the closing quote of the program name is read differently by Windows versions.
+        if end < 0 or text[end + 1 : end + 2] not in ("", " ", "\t"):
+            return None
+        arguments.append(text[1:end])
+        index = end + 1
+    else:
+        end = next((i for i, char in enumerate(text) if char in " \t"), len(text))
+        arguments.append(text[:end])
+        index = end
+    current: list[str] | None = None
+    quoted = False
+    while index < len(text):
+        char = text[index]
+        if char in " \t" and not quoted:
+            if current is not None:
+                arguments.append("".join(current))
+                current = None
+            index += 1
+            continue
+        current = current if current is not None else []
+        if char == "\\":
+            run = len(text) - index - len(text[index:].lstrip("\\"))
+            if index + run < len(text) and text[index + run] == '"':
+                current.append("\\" * (run // 2))
+                if run % 2:
+                    current.append('"')
+                    index += run + 1
+                else:
+                    index += run
+                continue
+            current.append("\\" * run)
+            index += run
+            continue
+        if char == '"':
+            quoted = not quoted
+        else:
+            current.append(char)
+        index += 1
+    if current is not None:
+        arguments.append("".join(current))
+    return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+
+
 # (name, function, argument types, result type)
 _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_zlib_compress", _zlib_compress, ["VARCHAR"], "VARCHAR"),
@@ -180,6 +271,8 @@ _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_series_iir", _series_iir, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     ("__kql_beta_cdf", _beta_cdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
     ("__kql_beta_inv", _beta_inv, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
+    ("__kql_parse_path", _parse_path, ["VARCHAR"], "VARCHAR"),
+    ("__kql_parse_command_line", _parse_command_line, ["VARCHAR"], "VARCHAR"),
 )
 
 
@@ -357,6 +450,36 @@ def _render_beta_inv(node: Any) -> str | None:
     )
 
 
+def _render_parse_path(node: Any) -> str | None:
+    if len(node.args) != 1:
+        return None
+    text = f"CAST({kql_translate.render_expr(node.args[0])} AS VARCHAR)"
+    refusal = _refusal(
+        "parse_path() of a path other than [file://][drive:]directory/name.extension[:stream] (one kind of "
+        "separator) is not supported by this local Log Analytics."
+    )
+    return f"CASE WHEN {text} IS NULL THEN NULL ELSE CAST(coalesce(__kql_parse_path({text}), {refusal}) AS JSON) END"
+
+
+def _render_parse_command_line(node: Any) -> str | None:
+    """parse_command_line(text, 'windows')."""
+    if len(node.args) != 2:
+        return None
+    parser = node.args[1]
+    if not (isinstance(parser, kql_ir.Literal) and str(parser.value).lower() == "windows"):
+        raise KqlRefusalError("parse_command_line(): the only parser type is the literal 'windows'.")
+    text = f"CAST({kql_translate.render_expr(node.args[0])} AS VARCHAR)"
+    refusal = _refusal(
+        "parse_command_line() of an empty line, a line starting with white space, one with two quotes in a row or a "
+        "glued quote around the program name "
+        "is not supported by this local Log Analytics."
+    )
+    return (
+        f"CASE WHEN {text} IS NULL THEN NULL "
+        f"ELSE CAST(coalesce(__kql_parse_command_line({text}), {refusal}) AS JSON) END"
+    )
+
+
 def python_forms() -> dict[str, _Renderer]:
     """The renderers this module adds, by KQL function name."""
     return {
@@ -369,6 +492,8 @@ def python_forms() -> dict[str, _Renderer]:
         "series_iir": _render_series_iir,
         "beta_cdf": _render_beta_cdf,
         "beta_inv": _render_beta_inv,
+        "parse_path": _render_parse_path,
+        "parse_command_line": _render_parse_command_line,
     }
 
 
