@@ -185,6 +185,52 @@ def test_pack_all_packs_the_input_columns_with_and_without_empty_ones(engine: Kq
     ]
 
 
+def test_merged_tdigests_answer_a_typed_percentile_named_as_kusto_names_it(engine: KqlEngine) -> None:
+    outcome = engine.execute(
+        """range x from 1 to 10 step 1 | extend y = x + 10
+        | summarize tdigestX = tdigest(x), tdigestY = tdigest(y)
+        | project merged = merge_tdigest(tdigestX, tdigestY)
+        | project percentile_tdigest(merged, 100, typeof(long))""",
+        timespan=None,
+        now=NOW,
+    )
+    table = json.loads(outcome.as_la_bytes())["tables"][0]
+    assert table["columns"] == [{"name": "percentile_tdigest_merged", "type": "long"}]
+    assert table["rows"] == [[20]]
+
+
+def test_buildschema_admits_every_value_as_the_documentation_shows(engine: KqlEngine) -> None:
+    rows = _rows(
+        engine,
+        """datatable(value: dynamic) [
+            dynamic({"x":1, "y":3.5}),
+            dynamic({"x":"somevalue", "z":[1, 2, 3]}),
+            dynamic({"y":{"w":"zzz"}, "t":["aa", "bb"], "z":["foo"]})
+        ] | summarize buildschema(value)""",
+    )
+    assert rows == [
+        [
+            {
+                "x": ["long", "string"],
+                "y": ["double", {"w": "string"}],
+                "z": {"`indexer`": ["long", "string"]},
+                "t": {"`indexer`": "string"},
+            }
+        ]
+    ]
+    assert _rows(engine, "datatable(x:long) [] | summarize buildschema(todynamic(tostring(x)))") == [[None]]
+
+
+@pytest.mark.parametrize(
+    "values",
+    ['dynamic({"a":"s"}), dynamic({"a":1})', 'dynamic({"a":"2020-01-01T00:00:00Z"})', "dynamic({}), dynamic([])"],
+)
+def test_buildschema_refuses_what_it_cannot_name_exactly(engine: KqlEngine, values: str) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(f"datatable(v:dynamic) [{values}] | summarize buildschema(v)", timespan=None, now=NOW)
+    assert refused.value.status == 400 and "buildschema()" in refused.value.message
+
+
 def test_assert_passes_a_true_constant_and_fails_the_query_on_a_false_one(engine: KqlEngine) -> None:
     check = """let checkLength = (len:long, s:string) {{
         assert(len > 0, "Length must be greater than zero") and strlen(s) > len }};

@@ -460,6 +460,7 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
     ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
+    ("buildschema", kql_python_functions.BUILD_SCHEMA, (1,), "schema"),
 )
 
 
@@ -1243,6 +1244,10 @@ def install() -> None:
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
     # `project dcount_hll(merged)` is `dcount_hll_merged` (four of the Kusto documentation's examples).
     kql_naming._PREFIXED["dcount_hll"] = "dcount_hll"
+    # `project percentile_tdigest(merged, 100)` is `percentile_tdigest_merged`, and so is percentiles_array_tdigest
+    # (the documentation's examples).
+    kql_naming._PREFIXED["percentile_tdigest"] = "percentile_tdigest"
+    kql_naming._PREFIXED["percentiles_array_tdigest"] = "percentile_tdigest"
     todatetime = _exact_todatetime(kql_functions._TODATETIME)
     setattr(kql_translate, "_TODATETIME", todatetime)  # noqa: B010 - the translator reads it from its own module
     kql_functions.SCALAR_FUNCTIONS["todatetime"] = kql_functions.FunctionSpec(

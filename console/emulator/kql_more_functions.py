@@ -148,6 +148,15 @@ def _render_hll_merge(node: Any) -> str | None:
     return f"to_json(list_distinct(flatten([{parts}])))"
 
 
+def _render_tdigest_merge(node: Any) -> str | None:
+    """merge_tdigest(digest, digest, ...) / tdigest_merge of values: the digests here hold every value, so
+    their concatenation."""
+    if len(node.args) < 2:
+        return None
+    parts = ", ".join(f"coalesce(TRY_CAST(__kql_json({arg}) AS JSON[]), [])" for arg in _args(node))
+    return f"to_json(flatten([{parts}]))"
+
+
 def _render_rank_tdigest(node: Any) -> str | None:
     """rank_tdigest(digest, value): how many of the digest's values are at most `value`. The digests here hold
     every value, so this is exact where Kusto's estimate is too for a value in the set; a value that is not in
@@ -607,6 +616,9 @@ def more_forms() -> dict[str, _Renderer]:
         "make_timespan": _render_make_timespan,
         "has_any_index": _render_has_any_index,
         "hll_merge": _render_hll_merge,
+        "merge_tdigest": _render_tdigest_merge,
+        "tdigest_merge": _render_tdigest_merge,
+        "percentile_tdigest": _typed("percentile_tdigest", 2, _decline),
         "beta_pdf": _render_beta_pdf,
         "rank_tdigest": _render_rank_tdigest,
         "pack_all": _render_pack_all,

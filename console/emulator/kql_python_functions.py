@@ -25,7 +25,7 @@ from duckdb_kql import translate as kql_translate
 
 from console.emulator.kql_units import KqlRefusalError
 
-__all__ = ["BETA_MOST", "ZLIB_MOST_BYTES", "python_forms", "register"]
+__all__ = ["BETA_MOST", "BUILD_SCHEMA", "ZLIB_MOST_BYTES", "python_forms", "register"]
 
 _Renderer = Callable[[Any], "str | None"]
 
@@ -260,6 +260,85 @@ def _parse_command_line(text: str) -> str | None:
     return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
+# Strings that a typed dynamic value (a datetime, timespan or guid) would also be written as here: Kusto's
+# schema names their type, which their text here no longer carries.
+_TYPED_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*|-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d+)?|"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+class _Schema:
+    """What buildschema has seen at one place: scalar type names, a bag's keys, an array's elements, each in
+    the order first seen."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.bag: dict[str, _Schema] = {}
+        self.items: _Schema | None = None
+
+    def _saw(self, kind: str) -> None:
+        if kind not in self.order:
+            self.order.append(kind)
+
+    def add(self, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, dict):
+            if not value:
+                raise _InexactError
+            self._saw("{}")
+            for key, item in value.items():
+                self.bag.setdefault(key, _Schema()).add(item)
+        elif isinstance(value, list):
+            if not value:
+                raise _InexactError
+            self._saw("[]")
+            self.items = self.items or _Schema()
+            for item in value:
+                self.items.add(item)
+        elif isinstance(value, bool):
+            self._saw("bool")
+        elif isinstance(value, int):
+            if not -(1 << 63) <= value < 1 << 63:
+                raise _InexactError
+            self._saw("long")
+        elif isinstance(value, float):
+            self._saw("double")
+        elif _TYPED_TEXT.fullmatch(value):
+            raise _InexactError
+        else:
+            self._saw("string")
+
+    def render(self) -> Any:
+        scalars = [kind for kind in self.order if kind not in ("{}", "[]")]
+        # Seen in this order in the documentation's example; an order that differs from it is not settled.
+        settled = sorted(scalars) + [kind for kind in ("{}", "[]") if kind in self.order]
+        if self.order != settled:
+            raise _InexactError
+        members: list[Any] = list(scalars)
+        if "{}" in self.order:
+            members.append({key: schema.render() for key, schema in self.bag.items()})
+        if "[]" in self.order and self.items is not None:
+            members.append({"`indexer`": self.items.render()})
+        return members[0] if len(members) == 1 else members
+
+
+def _build_schema(values: str) -> str | None:
+    """buildschema over the values (a JSON array of them); null for what it cannot answer exactly: an empty
+    bag or array, text that could have been a datetime, timespan or guid, or an order of types the
+    documentation does not settle."""
+    schema = _Schema()
+    try:
+        for value in json.loads(values):
+            schema.add(value)
+        if not schema.order:
+            return "null"
+        return json.dumps(schema.render(), ensure_ascii=False, separators=(",", ":"))
+    except _InexactError:
+        return None
+
+
 # (name, function, argument types, result type)
 _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_zlib_compress", _zlib_compress, ["VARCHAR"], "VARCHAR"),
@@ -273,6 +352,7 @@ _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("__kql_beta_inv", _beta_inv, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
     ("__kql_parse_path", _parse_path, ["VARCHAR"], "VARCHAR"),
     ("__kql_parse_command_line", _parse_command_line, ["VARCHAR"], "VARCHAR"),
+    ("__kql_build_schema", _build_schema, ["VARCHAR"], "VARCHAR"),
 )
 
 
@@ -289,6 +369,17 @@ def _null_in_null_out(function: Callable[..., Any], count: int) -> Callable[...,
         return None if a is None or b is None or c is None else function(a, b, c)
 
     return (one, two, three)[count - 1]
+
+
+# buildschema(value), an aggregate: the values gathered, then their schema (null over no values).
+BUILD_SCHEMA = (
+    "CASE WHEN min(typeof({0})) <> 'JSON' THEN error('buildschema() of a value that is not dynamic is not supported "
+    "by this local Log Analytics.') WHEN count(__kql_json({0})) = 0 THEN NULL "
+    "ELSE CAST(coalesce(__kql_build_schema(CAST(to_json(list(__kql_json({0}))) AS VARCHAR)), "
+    "error('buildschema() of an empty bag or array, of text that could be a "
+    "datetime, timespan or guid, or of types in an order the documentation does not settle is not supported by "
+    "this local Log Analytics.')) AS JSON) END"
+)
 
 
 def register(connection: Any) -> None:
