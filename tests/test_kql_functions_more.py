@@ -221,6 +221,11 @@ def test_buildschema_admits_every_value_as_the_documentation_shows(engine: KqlEn
     assert _rows(engine, "datatable(x:long) [] | summarize buildschema(todynamic(tostring(x)))") == [[None]]
 
 
+def test_sketches_over_no_rows_are_null_as_the_summarize_documentation_shows(engine: KqlEngine) -> None:
+    assert _rows(engine, "datatable(x:long) [] | summarize hll(x), tdigest(x), hll_if(x, x > 0)") == [[None] * 3]
+    assert _rows(engine, "datatable(x:long) [1] | summarize hll(x), tdigest(x)") == [[[1], [1]]]
+
+
 @pytest.mark.parametrize(
     "values",
     ['dynamic({"a":"s"}), dynamic({"a":1})', 'dynamic({"a":"2020-01-01T00:00:00Z"})', "dynamic({}), dynamic([])"],

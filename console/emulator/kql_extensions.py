@@ -444,15 +444,32 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ),
     # Sketches kept exact: an hll is the distinct values and a tdigest every value, so dcount_hll and
     # percentile_tdigest answer what dcount and percentile would (Kusto estimates; these do not).
-    ("hll", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL), []))", (1, 2), "hll"),
-    ("hll_if", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND ({1})), []))", (2, 3), "hll_if"),
+    # Over no rows at all they are null, as the summarize documentation's example shows.
+    (
+        "hll",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL), [])) END",
+        (1, 2),
+        "hll",
+    ),
+    (
+        "hll_if",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND ({1})), "
+        "[])) END",
+        (2, 3),
+        "hll_if",
+    ),
     (
         "hll_merge",
         "to_json(coalesce(list_distinct(flatten(list(CAST(__kql_json({0}) AS JSON[])))), []))",
         (1,),
         "hll_merge",
     ),
-    ("tdigest", "to_json(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL), []))", (1,), "tdigest"),
+    (
+        "tdigest",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL), [])) END",
+        (1,),
+        "tdigest",
+    ),
     ("tdigest_merge", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "tdigest_merge"),
     ("merge_tdigest", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "merge_tdigest"),
     ("binary_all_and", "bit_and(CAST({0} AS BIGINT))", (1,), "binary_all_and"),
