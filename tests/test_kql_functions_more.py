@@ -272,6 +272,21 @@ def test_array_sort_of_several_arrays_gives_the_output_taken_by_index(engine: Kq
     ) == [[["c", "a", "e", "b", "d"], None, [10, 9, None], [10, 20, 30]]]
 
 
+def test_columns_named_like_the_translations_inner_names_do_not_change_answers(engine: KqlEngine) -> None:
+    """The SQL of these functions names list elements inside lambdas; a column of the same name must not be read
+    in their place."""
+    rows = _rows(
+        engine,
+        """datatable(i:long, s:string, e:long, w:long, h:long, v:long, j:long, p:long)[2, 'b', 1, 0, 9, 1, 1, 1]
+        | project a = array_sort_asc(pack_array(i, 0), pack_array(s, 'z'))[1],
+            x = indexof_regex('abcabc', 'b', w, -1, p), y = hash('World', h * 0 + 100),
+            z = series_seasonal(pack_array(i, v, j, e), p + 1),
+            r = range(datetime(2020-01-01), datetime(2020-01-01) + i * 1d, 1d)""",
+    )
+    days = [f"2020-01-0{day}T00:00:00.0000000Z" for day in (1, 2, 3)]
+    assert rows == [[["z", "b"], 1, 51, [1.5, 1, 1.5, 1], days]]
+
+
 REFUSED: list[tuple[str, str]] = [
     ("array_sort_asc(dynamic([1,3]), dynamic([2,4]))", "taken by index"),
     ("array_sort_asc(dynamic([1,1]), dynamic([2,4]))[1]", "repeated element"),

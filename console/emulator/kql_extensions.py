@@ -125,7 +125,7 @@ MACROS: tuple[str, ...] = (
     "lambda e, i: list_position(list_transform(entries, lambda x: x.k), e.k) = i)))",
     # A bag without its null and empty-string values (pack_all(true)).
     "CREATE OR REPLACE MACRO __kql_bag_kept(b) AS __kql_bag(list_filter(__kql_entries(b), "
-    "lambda e: NOT (e.v IS NULL OR json_type(e.v) = 'NULL' OR CAST(e.v AS VARCHAR) = '\"\"')))",
+    "lambda __kql_e: NOT (__kql_e.v IS NULL OR json_type(__kql_e.v) = 'NULL' OR CAST(__kql_e.v AS VARCHAR) = '\"\"')))",
     # Sorting dynamic elements: numbers by value, then strings, then bools, then anything else.
     "CREATE OR REPLACE MACRO __kql_is_null(e) AS (e IS NULL OR json_type(e) = 'NULL')",
     "CREATE OR REPLACE MACRO __kql_sort_key(e) AS {'r': CASE json_type(e) WHEN 'BIGINT' THEN 0 "
@@ -738,10 +738,10 @@ def _render_datetime_range(node: Any) -> str:
         f"CASE WHEN {count} > {_RANGE_LIMIT} THEN error('range(): more than {_RANGE_LIMIT:,} elements') "
         f"ELSE {count} END"
     )
-    instant = f"strftime({first} + to_microseconds(i * {size}), '%Y-%m-%dT%H:%M:%S.%f') || '0Z'"
+    instant = f"strftime({first} + to_microseconds(__kql_i * {size}), '%Y-%m-%dT%H:%M:%S.%f') || '0Z'"
     return (
         f"CASE WHEN typeof({start}) <> 'TIMESTAMP' THEN error('range() of timespans is not supported by this local "
-        f"Log Analytics') ELSE to_json(list_transform(range(0, {limited}), lambda i: {instant})) END"
+        f"Log Analytics') ELSE to_json(list_transform(range(0, {limited}), lambda __kql_i: {instant})) END"
     )
 
 

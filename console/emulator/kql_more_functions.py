@@ -340,14 +340,14 @@ def _render_indexof_regex(node: Any) -> str | None:
     count = f"CAST({args[3]} AS BIGINT)" if len(args) > 3 else "-1"
     occurrence = f"CAST({args[4]} AS BIGINT)" if len(args) > 4 else "1"
     window = f"substr({text}, {start} + 1, CASE WHEN {count} = -1 THEN length({text}) + 1 ELSE {count} END)"
-    matches = f"regexp_extract_all(w, {regex})"
-    pieces = f"string_split_regex(w, {regex})"
+    matches = f"regexp_extract_all(__kql_w, {regex})"
+    pieces = f"string_split_regex(__kql_w, {regex})"
     found = (
         f"CASE WHEN list_contains({matches}, '') THEN error('indexof_regex(): a regular expression that matches "
         "empty text is not supported by this local Log Analytics.') "
         f"WHEN len({matches}) < {occurrence} THEN -1 "
-        f"ELSE {start} + list_sum(list_transform({pieces}[1:{occurrence}], lambda p: length(p))) "
-        f"+ coalesce(list_sum(list_transform({matches}[1:{occurrence} - 1], lambda m: length(m))), 0) END"
+        f"ELSE {start} + list_sum(list_transform({pieces}[1:{occurrence}], lambda __kql_p: length(__kql_p))) "
+        f"+ coalesce(list_sum(list_transform({matches}[1:{occurrence} - 1], lambda __kql_m: length(__kql_m))), 0) END"
     )
     return (
         f"CASE WHEN {text} IS NULL OR {start} IS NULL OR {count} IS NULL OR {occurrence} IS NULL THEN NULL "
@@ -355,7 +355,7 @@ def _render_indexof_regex(node: Any) -> str | None:
         "WHEN {occ} = 0 THEN error('indexof_regex(): an occurrence of 0 is not supported by this local Log "
         "Analytics.') "
         f"WHEN {start} > length({text}) THEN -1 "
-        f"ELSE CAST(list_transform([{window}], lambda w: {found})[1] AS BIGINT) END"
+        f"ELSE CAST(list_transform([{window}], lambda __kql_w: {found})[1] AS BIGINT) END"
     ).replace("{occ}", occurrence)
 
 
@@ -429,13 +429,13 @@ def _render_series_seasonal(node: Any) -> str | None:
     numbers = f"__kql_numbers({series})"
     p = f"CAST({period} AS BIGINT)"
     medians = (
-        f"list_transform(range(0, len({numbers})), lambda i: list_aggregate(list_filter({numbers}, "
-        f"lambda v, j: (j - 1) % {p} = i % {p}), 'median'))"
+        f"list_transform(range(0, len({numbers})), lambda __kql_i: list_aggregate(list_filter({numbers}, "
+        f"lambda __kql_v, __kql_j: (__kql_j - 1) % {p} = __kql_i % {p}), 'median'))"
     )
     zeros = f"list_transform(range(0, len({numbers})), lambda i: 0.0)"
     return (
         f"CASE WHEN {series} IS NULL OR {p} IS NULL THEN NULL "
-        f"WHEN {numbers} IS NULL OR list_contains(list_transform({numbers}, lambda v: v IS NULL), true) "
+        f"WHEN {numbers} IS NULL OR list_contains(list_transform({numbers}, lambda __kql_v: __kql_v IS NULL), true) "
         "THEN error('series_seasonal() of an array holding anything but numbers is not supported by this local Log "
         f"Analytics.') WHEN {p} = -1 THEN error('series_seasonal() with a detected period is not supported by this "
         f"local Log Analytics.') WHEN {p} < 1 THEN to_json({zeros}) ELSE to_json({medians}) END"
@@ -488,20 +488,20 @@ def _sorted_output(call: Any, index: int) -> str:
     first = f"__kql_items({kql_translate.render_expr(args[0])})"
     wanted = f"__kql_items({kql_translate.render_expr(args[index % len(args)])})"
     positions = f"range(0, len({first}))"
-    present = f"list_filter({positions}, lambda i: NOT __kql_is_null({first}[i + 1]))"
-    missing = f"list_filter({positions}, lambda i: __kql_is_null({first}[i + 1]))"
+    present = f"list_filter({positions}, lambda __kql_i: NOT __kql_is_null({first}[__kql_i + 1]))"
+    missing = f"list_filter({positions}, lambda __kql_i: __kql_is_null({first}[__kql_i + 1]))"
     ordered = (
-        f"list_transform(list_sort(list_transform({present}, lambda i: {{'k': __kql_sort_key({first}[i + 1]), "
-        f"'i': i}}), '{_SORTS[call.name.lower()]}'), lambda s: s.i)"
+        f"list_transform(list_sort(list_transform({present}, lambda __kql_i: {{'k': __kql_sort_key("
+        f"{first}[__kql_i + 1]), 'i': __kql_i}}), '{_SORTS[call.name.lower()]}'), lambda __kql_s: __kql_s.i)"
     )
     order = f"CASE WHEN {nulls_last} THEN list_concat({ordered}, {missing}) ELSE list_concat({missing}, {ordered}) END"
-    texts = f"list_transform({first}, lambda e: coalesce(CAST(e AS VARCHAR), 'null'))"
+    texts = f"list_transform({first}, lambda __kql_e: coalesce(CAST(__kql_e AS VARCHAR), 'null'))"
     repeated = f"len(list_distinct({texts})) < len({first})"
     return (
         f"CASE WHEN {first} IS NULL THEN NULL WHEN {repeated} THEN error('{call.name.lower()}() of several arrays "
         "whose first has a repeated element is not supported by this local Log Analytics') "
         f"WHEN {wanted} IS NULL OR len({wanted}) <> len({first}) THEN NULL "
-        f"ELSE to_json(list_transform({order}, lambda i: {wanted}[i + 1])) END"
+        f"ELSE to_json(list_transform({order}, lambda __kql_i: {wanted}[__kql_i + 1])) END"
     )
 
 

@@ -445,8 +445,8 @@ def _render_hash(function: str) -> _Renderer:
             f"{function}() with a modulo of a negative hash is not supported by this local Log Analytics."
         )
         return (
-            f"list_transform([{hashed}], lambda h: CASE WHEN h < 0 THEN {negative} "
-            f"WHEN {modulo} <= 0 THEN NULL ELSE h % {modulo} END)[1]"
+            f"list_transform([{hashed}], lambda __kql_h: CASE WHEN __kql_h < 0 THEN {negative} "
+            f"WHEN {modulo} <= 0 THEN NULL ELSE __kql_h % {modulo} END)[1]"
         )
 
     return render

@@ -1,5 +1,5 @@
 """Serialized row sets for the local Log Analytics: the `serialize` operator and the functions that read
-neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`).
+neighbouring rows (`row_number`, `prev`, `next`, `row_cumsum`, `row_rank_min`, `row_window_session`).
 
 Kusto allows those functions only where the row set is serialized: after `serialize`, `sort`/`order`,
 `top` or a `range` source, through the operators that keep the order, and refuses them elsewhere. Here
@@ -44,16 +44,20 @@ __all__ = [
 BARE_SERIALIZE = "__kql_bare_serialize"
 # The database the engine lowers unqualified table names into; a name bound by `as` is read instead.
 DEFAULT_DATABASE = "__la_source"
-ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum")
+ROW_FUNCTIONS = ("row_number", "prev", "next", "row_cumsum", "row_rank_min", "row_window_session")
+# Where each function that can restart takes its restart condition.
+_RESTART_AT = {"row_number": 1, "row_cumsum": 1, "row_rank_min": 1, "row_window_session": 3}
 
 _SERIAL = "__kql_serial"
 _GROUP = "__kql_restart_group"
 _FLAG = "__kql_restart_flag"
+_RANK = "__kql_rank"
 _WINDOW = f"OVER (ORDER BY {_SERIAL})"
 _RUNNING = f"OVER (ORDER BY {_SERIAL} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 _MARK = "__kql_serialize__"
 _COMPUTED = "__kql_computed"
 _NULL_TERM = "row_cumsum(): a null term is not supported by this local Log Analytics."
+_NULL_RANK = "row_rank_min(): a null term is not supported by this local Log Analytics."
 _SERIALIZING = (kql_ir.Sort, kql_ir.Top, kql_ir.GetSchema)
 _UNSERIALIZING = ("Summarize", "Count", "Distinct", "Join", "Lookup", "Union", "MvExpand", "MvApply")
 
@@ -80,9 +84,29 @@ class SerialExtend(kql_ir.Operator):
 
     inner: kql_ir.Extend
     restarts: tuple[kql_ir.Expr, ...] = ()
+    ranks: tuple[tuple[kql_ir.Expr, int | None], ...] = ()
+    """row_rank_min's terms, each with the restart group it reads (if any), computed before the extend."""
 
     def _hidden(self) -> list[str]:
-        return [_SERIAL, *(f"{_GROUP}{i}" for i in range(len(self.restarts)))]
+        groups = (f"{_GROUP}{i}" for i in range(len(self.restarts)))
+        return [_SERIAL, *groups, *(f"{_RANK}{i}" for i in range(len(self.ranks)))]
+
+    def _ranked(self, source: str) -> str:
+        """`source` with each rank column: the place (from 1, in its restart group) of the first row of the run of
+        equal terms the row is in."""
+        firsts, places = [], []
+        for i, (term, group) in enumerate(self.ranks):
+            window = f"OVER ({f'PARTITION BY {_GROUP}{group} ' if group is not None else ''}ORDER BY {_SERIAL})"
+            value = kql_translate.render_expr(term)
+            checked = f"CASE WHEN ({value}) IS NULL THEN error('{_NULL_RANK}') ELSE ({value}) END"
+            firsts.append(
+                f"(row_number() {window} = 1 OR {checked} IS DISTINCT FROM lag({value}) {window}) AS {_RANK}_first{i}, "
+                f"row_number() {window} AS {_RANK}_place{i}"
+            )
+            running = window.replace(")", " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)")
+            places.append(f"max(CASE WHEN {_RANK}_first{i} THEN {_RANK}_place{i} END) {running} AS {_RANK}{i}")
+        helpers = ", ".join(f"{_RANK}_first{i}, {_RANK}_place{i}" for i in range(len(self.ranks)))
+        return f"(SELECT * EXCLUDE ({helpers}), {', '.join(places)} FROM (SELECT *, {', '.join(firsts)} FROM {source}))"
 
     def render(self, prev: str, cols: list[str] | None) -> str:
         """SQL over `prev` (whose columns are `cols`, when known), in `prev`'s order."""
@@ -101,12 +125,43 @@ class SerialExtend(kql_ir.Operator):
             )
             dropped = ", ".join(f"{_FLAG}{i}" for i in range(len(self.restarts)))
             source = f"(SELECT * EXCLUDE ({dropped}), {groups} FROM (SELECT *, {flags} FROM {source}))"
+        if self.ranks:
+            source = self._ranked(source)
         extended = kql_translate.render_operator(self.inner, source, None if cols is None else [*cols, *hidden])
         return f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM ({extended}) ORDER BY {_SERIAL}"
 
 
 def _restarting(call: kql_ir.FunctionCall) -> bool:
-    return call.name in ("row_number", "row_cumsum") and len(call.args) == 2
+    return call.name in _RESTART_AT and len(call.args) == _RESTART_AT[call.name] + 1
+
+
+def _lift_ranks(value: Any, ranks: list[tuple[kql_ir.Expr, int | None]]) -> Any:
+    """`value` with each row_rank_min call replaced by a read of its rank column (its term appended to `ranks`)."""
+    if isinstance(value, kql_ir.Query):
+        return value
+    if isinstance(value, kql_ir.FunctionCall) and value.name == "row_rank_min":
+        if not 1 <= len(value.args) <= 2:
+            raise KqlRefusalError(f"row_rank_min(): expected 1 or 2 arguments, got {len(value.args)}.")
+        term = value.args[0]
+        if _row_function(term) is not None:
+            raise KqlRefusalError(
+                "row_rank_min(): a term that itself reads neighbouring rows is not supported by this local Log "
+                "Analytics."
+            )
+        group = value.args[1] if len(value.args) == 2 else None
+        index = (
+            _constant_int(group.args[0], "row_rank_min", "group") if isinstance(group, kql_ir.FunctionCall) else None
+        )
+        ranks.append((term, index))
+        return kql_ir.FunctionCall(_RANK, (kql_ir.Literal(len(ranks) - 1, "long"),))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _lift_ranks(getattr(value, f.name), ranks) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_lift_ranks(item, ranks) for item in value)
+    if isinstance(value, list):
+        return [_lift_ranks(item, ranks) for item in value]
+    return value
 
 
 def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
@@ -114,7 +169,7 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
     if isinstance(value, kql_ir.Query):
         return value
     if isinstance(value, kql_ir.FunctionCall) and _restarting(value):
-        condition = value.args[1]
+        condition = value.args[-1]
         if any(_restarting(call) for call in _calls(condition)):
             raise KqlRefusalError(
                 f"{value.name}(): a restart condition that restarts itself is not supported by this local Log "
@@ -122,7 +177,8 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
             )
         restarts.append(condition)
         group = kql_ir.FunctionCall(_GROUP, (kql_ir.Literal(len(restarts) - 1, "long"),))
-        return dataclasses.replace(value, args=(_lift_restarts(value.args[0], restarts), group))
+        kept = tuple(_lift_restarts(arg, restarts) for arg in value.args[:-1])
+        return dataclasses.replace(value, args=(*kept, group))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
             f.name: _lift_restarts(getattr(value, f.name), restarts) for f in dataclasses.fields(value) if f.init
@@ -137,8 +193,9 @@ def _lift_restarts(value: Any, restarts: list[kql_ir.Expr]) -> Any:
 
 def _serial_extend(op: kql_ir.Extend) -> SerialExtend:
     restarts: list[kql_ir.Expr] = []
-    lifted = _lift_restarts(op, restarts)
-    return SerialExtend(lifted, tuple(restarts))
+    ranks: list[tuple[kql_ir.Expr, int | None]] = []
+    lifted = _lift_ranks(_lift_restarts(op, restarts), ranks)
+    return SerialExtend(lifted, tuple(restarts), tuple(ranks))
 
 
 def _calls(value: Any) -> Iterator[kql_ir.FunctionCall]:
@@ -276,6 +333,40 @@ def _render_row_cumsum(node: Any) -> str:
     return f"sum({checked}) {_window('row_cumsum', args)}"
 
 
+def _render_window_session(node: Any) -> str:
+    """row_window_session(t, from_first, between_neighbours[, restart]): the start of the session the row is in.
+    A row starts a session when it is the first (of its restart group), or is at least `from_first` after the
+    session's start or at least `between_neighbours` after the row before. A null time is refused."""
+    args = list(node.args)
+    if len(args) not in (3, 4):
+        raise KqlRefusalError(f"row_window_session(): expected 3 or 4 arguments, got {len(args)}.")
+    value, from_first, between = _plain("row_window_session", args[:3])
+    window = _window("row_window_session", [args[0], *args[3:]])
+    times = f"list(epoch_us(CAST({value} AS TIMESTAMP))) {window}"
+    first, gap = (f"epoch_us(CAST({limit} AS INTERVAL))" for limit in (from_first, between))
+    # Lambda names no column has: DuckDB reads `name.field` as a column's field before a lambda's.
+    start = (
+        "list_reduce(list_transform(__kql_t, lambda __kql_v: {'s': __kql_v, 'p': __kql_v}), "
+        f"lambda __kql_a, __kql_x: CASE WHEN __kql_x.p >= __kql_a.s + {first} OR __kql_x.p >= __kql_a.p + {gap} "
+        "THEN {'s': __kql_x.p, 'p': __kql_x.p} ELSE {'s': __kql_a.s, 'p': __kql_x.p} END).s"
+    )
+    return (
+        f"list_transform([{times}], lambda __kql_t: CASE WHEN list_contains(list_transform(__kql_t, "
+        "lambda __kql_v: __kql_v IS NULL), true) "
+        "THEN error('row_window_session(): a null time is not supported by this local Log Analytics.') "
+        f"ELSE make_timestamp({start}) END)[1]"
+    )
+
+
+def _render_unlifted_rank(node: Any) -> str:
+    raise KqlRefusalError("row_rank_min() is supported by this local Log Analytics only in an extend over rows.")
+
+
+def _render_rank(node: Any) -> str:
+    """A row_rank_min call, lifted into a read of its rank column."""
+    return f"{_RANK}{_constant_int(node.args[0], 'row_rank_min', 'rank')}"
+
+
 def _lower_as(node: Any) -> NameAs:
     kids = kql_lower._rule_children(node)
     for kid in kids[:-1]:
@@ -393,6 +484,9 @@ def install_serialize() -> None:
             "prev": _render_neighbour("prev", "lag"),
             "next": _render_neighbour("next", "lead"),
             "row_cumsum": _render_row_cumsum,
+            _RANK: _render_rank,
+            "row_rank_min": _render_unlifted_rank,
+            "row_window_session": _render_window_session,
         }
     )
 
