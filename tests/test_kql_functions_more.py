@@ -25,7 +25,7 @@ from duckdb_kql import translate as kql_translate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.emulator import estate, kql_extensions, kql_python_functions
+from console.emulator import estate, kql_extensions, kql_lambdas, kql_python_functions
 from console.emulator.kql_engine import KqlEngine, KqlQueryError
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
@@ -285,6 +285,38 @@ def test_columns_named_like_the_translations_inner_names_do_not_change_answers(e
     )
     days = [f"2020-01-0{day}T00:00:00.0000000Z" for day in (1, 2, 3)]
     assert rows == [[["z", "b"], 1, 51, [1.5, 1, 1.5, 1], days]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "range i from 1 to 2 step 1 | project b = array_iff(dynamic([true, false]), pack_array(i, i), 0)",
+            [[[1, 0]], [[2, 0]]],
+        ),
+        (
+            "range e from 1 to 2 step 1 | project b = set_intersect(pack_array(e, 5), dynamic([5, 1]))",
+            [[[1, 5]], [[5]]],
+        ),
+        ("range k from 1 to 1 step 1 | project b = array_rotate_right(pack_array(k, 2, 3), k)", [[[3, 1, 2]]]),
+    ],
+)
+def test_a_column_named_like_a_lambda_element_is_still_the_column(engine: KqlEngine, query: str, expected: Any) -> None:
+    assert _rows(engine, query) == expected
+
+
+def test_lambda_parameters_are_renamed_within_their_lambda_only() -> None:
+    sql = (
+        'select list_transform(l, lambda i: "i" + i + x.i + f(i)), '
+        "list_reduce(l, lambda a, b: {'s': a, 'p': b.p}, 0), i, 'lambda i: i', "
+        'list_transform(l, lambda __kql_t: "__kql_t")'
+    )
+    p = kql_lambdas.PREFIX
+    assert kql_lambdas.private_lambdas(sql) == (
+        f'select list_transform(l, lambda {p}i: "i" + {p}i + x.i + f({p}i)), '
+        f"list_reduce(l, lambda {p}a, {p}b: {{'s': {p}a, 'p': {p}b.p}}, 0), i, 'lambda i: i', "
+        'list_transform(l, lambda __kql_t: "__kql_t")'
+    )
 
 
 REFUSED: list[tuple[str, str]] = [

@@ -24,6 +24,7 @@ from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
 from console.emulator import (
+    kql_lambdas,
     kql_more_functions,
     kql_operators,
     kql_parse_kv,
@@ -1285,7 +1286,7 @@ def prepare(connection: Any) -> None:
     the extended translations call created on it."""
     install()
     for macro in MACROS:
-        connection.execute(macro)
+        connection.execute(kql_lambdas.private_lambdas(macro))
     kql_python_functions.register(connection)
 
 
