@@ -359,9 +359,11 @@ def test_format_timespan_refuses_what_it_cannot_answer_exactly(engine: KqlEngine
         engine.execute(f"print {expression}", timespan=None, now=NOW)
 
 
-def test_an_ipv4_compatible_address_is_refused_not_guessed(engine: KqlEngine) -> None:
-    with pytest.raises(KqlQueryError, match="IPv4-compatible"):
-        engine.execute("print ipv6_compare('::192.168.1.1/30', '192.168.1.255/24')", timespan=None, now=NOW)
+def test_an_ipv4_address_inside_an_ipv6_one_is_refused_unless_spelled_as_documented(engine: KqlEngine) -> None:
+    # `::a.b.c.d` is the IPv4 address (parse_ipv6_mask's published answers); other spellings are not settled.
+    assert _value(engine, "ipv6_compare('::192.168.1.1/30', '192.168.1.255/24')") == 0
+    with pytest.raises(KqlQueryError, match="dotted IPv4"):
+        engine.execute("print ipv6_compare('::0:192.168.1.1/30', '192.168.1.255/24')", timespan=None, now=NOW)
 
 
 def test_parse_csv_refuses_text_that_is_not_csv(engine: KqlEngine) -> None:

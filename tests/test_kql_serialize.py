@@ -279,3 +279,57 @@ def test_the_library_entry_points_are_still_there() -> None:
     assert {"source", "operators", "lets"} <= {f for f in kql_ir.Query.__dataclass_fields__}
     assert set(kql_serialize.ROW_FUNCTIONS) <= set(kql_translate._SPECIAL_FORMS)
     assert getattr(kql_lower._lower_operator, "__kql_serialize__", False)
+
+
+def test_row_rank_min_ranks_runs_of_equal_terms_as_documented(engine: KqlEngine) -> None:
+    query = """datatable(Category:string, Item:string, Value:int)
+        ['A', 'item1', 10, 'A', 'item2', 10, 'A', 'item3', 5, 'A', 'item4', 20, 'B', 'item2', 5, 'B', 'item1', 7]
+        | sort by Category asc, Value asc
+        | extend rank = row_rank_min(Value, Category != prev(Category))"""
+    assert [row[-1] for row in _table(engine, query)[1]] == [1, 2, 2, 4, 1, 2]
+    assert [row[-1] for row in _table(engine, "range x from 1 to 5 step 1 | extend r = row_rank_min(x / 2)")[1]] == [
+        1,
+        2,
+        2,
+        4,
+        4,
+    ]
+
+
+def test_row_window_session_starts_sessions_as_documented(engine: KqlEngine) -> None:
+    query = """datatable (ID:string, Timestamp:datetime) [
+        '1', datetime(2024-04-11 10:00:00), '2', datetime(2024-04-11 10:18:00), '1', datetime(2024-04-11 11:00:00),
+        '3', datetime(2024-04-11 11:30:00), '2', datetime(2024-04-11 13:30:00), '2', datetime(2024-04-11 10:16:00)]
+        | sort by ID asc, Timestamp asc
+        | extend SessionStarted = row_window_session(Timestamp, 1h, 5m, ID != prev(ID))"""
+    assert [row[-1] for row in _table(engine, query)[1]] == [
+        "2024-04-11T10:00:00Z",
+        "2024-04-11T11:00:00Z",
+        "2024-04-11T10:16:00Z",
+        "2024-04-11T10:16:00Z",
+        "2024-04-11T13:30:00Z",
+        "2024-04-11T11:30:00Z",
+    ]
+    # A session ends at its first row plus the longest span, even while neighbours stay close.
+    steady = (
+        "range x from 0 to 6 step 1 | extend t = datetime(2020-01-01) + x * 1m "
+        "| extend s = row_window_session(t, 3m, 2m)"
+    )
+    starts = [row[-1] for row in _table(engine, steady)[1]]
+    assert starts == [f"2020-01-01T00:0{minute}:00Z" for minute in (0, 0, 0, 3, 3, 3, 6)]
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        ("datatable(x:long) [1, 2] | extend r = row_rank_min(x)", "serialized"),
+        ("range x from 1 to 3 step 1 | extend r = row_rank_min(iff(x == 2, long(null), x))", "null term"),
+        ("range x from 1 to 3 step 1 | extend s = row_window_session(datetime(null), 1h, 5m)", "null value"),
+    ],
+)
+def test_row_rank_min_and_row_window_session_refuse_what_they_cannot_answer(
+    engine: KqlEngine, query: str, sentence: str
+) -> None:
+    with pytest.raises(KqlQueryError) as refused:
+        engine.execute(query, timespan=None, now=NOW)
+    assert refused.value.status == 400 and sentence in refused.value.message

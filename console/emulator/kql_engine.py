@@ -31,7 +31,7 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
-from console.emulator import kql_extensions, kql_units
+from console.emulator import kql_extensions, kql_lambdas, kql_units
 from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
 from console.emulator.kql_evaluate import pivot_reshape
 from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
@@ -1434,7 +1434,7 @@ class KqlEngine:
                     allow_write=False,
                     functions=functions or None,
                 )
-                return str(result), dict(result.parameters)
+                return kql_lambdas.private_lambdas(str(result)), dict(result.parameters)
             except KqlUnsupportedError as error:
                 lifted = _lift_refused_let(text, error)
                 if lifted is None:

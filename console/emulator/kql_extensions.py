@@ -23,7 +23,15 @@ from duckdb_kql import translate as kql_translate
 from duckdb_kql.translate import functions as kql_functions
 from duckdb_kql.translate import naming as kql_naming
 
-from console.emulator import kql_more_functions, kql_operators, kql_parse_kv, kql_serialize, kql_units
+from console.emulator import (
+    kql_lambdas,
+    kql_more_functions,
+    kql_operators,
+    kql_parse_kv,
+    kql_python_functions,
+    kql_serialize,
+    kql_units,
+)
 
 __all__ = [
     "COUNT_OF",
@@ -116,6 +124,9 @@ MACROS: tuple[str, ...] = (
     "('$.\"' || replace(k, '\"', '\\\"') || '\"')}) END",
     "CREATE OR REPLACE MACRO __kql_bag(entries) AS to_json(map_from_entries(list_filter(entries, "
     "lambda e, i: list_position(list_transform(entries, lambda x: x.k), e.k) = i)))",
+    # A bag without its null and empty-string values (pack_all(true)).
+    "CREATE OR REPLACE MACRO __kql_bag_kept(b) AS __kql_bag(list_filter(__kql_entries(b), "
+    "lambda __kql_e: NOT (__kql_e.v IS NULL OR json_type(__kql_e.v) = 'NULL' OR CAST(__kql_e.v AS VARCHAR) = '\"\"')))",
     # Sorting dynamic elements: numbers by value, then strings, then bools, then anything else.
     "CREATE OR REPLACE MACRO __kql_is_null(e) AS (e IS NULL OR json_type(e) = 'NULL')",
     "CREATE OR REPLACE MACRO __kql_sort_key(e) AS {'r': CASE json_type(e) WHEN 'BIGINT' THEN 0 "
@@ -434,15 +445,32 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ),
     # Sketches kept exact: an hll is the distinct values and a tdigest every value, so dcount_hll and
     # percentile_tdigest answer what dcount and percentile would (Kusto estimates; these do not).
-    ("hll", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL), []))", (1, 2), "hll"),
-    ("hll_if", "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND ({1})), []))", (2, 3), "hll_if"),
+    # Over no rows at all they are null, as the summarize documentation's example shows.
+    (
+        "hll",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL), [])) END",
+        (1, 2),
+        "hll",
+    ),
+    (
+        "hll_if",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND ({1})), "
+        "[])) END",
+        (2, 3),
+        "hll_if",
+    ),
     (
         "hll_merge",
         "to_json(coalesce(list_distinct(flatten(list(CAST(__kql_json({0}) AS JSON[])))), []))",
         (1,),
         "hll_merge",
     ),
-    ("tdigest", "to_json(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL), []))", (1,), "tdigest"),
+    (
+        "tdigest",
+        "CASE WHEN count(*) > 0 THEN to_json(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL), [])) END",
+        (1,),
+        "tdigest",
+    ),
     ("tdigest_merge", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "tdigest_merge"),
     ("merge_tdigest", "to_json(coalesce(flatten(list(CAST(__kql_json({0}) AS JSON[]))), []))", (1,), "merge_tdigest"),
     ("binary_all_and", "bit_and(CAST({0} AS BIGINT))", (1,), "binary_all_and"),
@@ -450,6 +478,7 @@ _AGGREGATES: tuple[tuple[str, str, tuple[int, ...], str], ...] = (
     ("binary_all_xor", "bit_xor(CAST({0} AS BIGINT))", (1,), "binary_all_xor"),
     ("make_list_if", "coalesce(list({0}) FILTER (WHERE ({1}) AND {0} IS NOT NULL), [])", (2,), "list"),
     ("make_list_with_nulls", "coalesce(list({0}), [])", (1, 2), "list"),
+    ("buildschema", kql_python_functions.BUILD_SCHEMA, (1,), "schema"),
 )
 
 
@@ -698,8 +727,29 @@ def _render_format_ipv4(with_mask: bool) -> _Renderer:
 _RANGE_LIMIT = 1_048_576
 
 
+def _render_datetime_range(node: Any) -> str:
+    """range(start, stop, step) of datetimes by a timespan: the instants from start to stop inclusive, written
+    as Kusto writes a datetime inside a dynamic value. A range of timespans is refused."""
+    start, stop, step = (kql_translate.render_expr(arg) for arg in node.args)
+    first = f"TRY_CAST(CAST({start} AS VARCHAR) AS TIMESTAMP)"
+    last = f"TRY_CAST(CAST({stop} AS VARCHAR) AS TIMESTAMP)"
+    size = f"epoch_us(CAST({step} AS INTERVAL))"
+    count = f"CAST(greatest(floor((epoch_us({last}) - epoch_us({first})) / NULLIF({size}, 0)) + 1, 0) AS BIGINT)"
+    limited = (
+        f"CASE WHEN {count} > {_RANGE_LIMIT} THEN error('range(): more than {_RANGE_LIMIT:,} elements') "
+        f"ELSE {count} END"
+    )
+    instant = f"strftime({first} + to_microseconds(__kql_i * {size}), '%Y-%m-%dT%H:%M:%S.%f') || '0Z'"
+    return (
+        f"CASE WHEN typeof({start}) <> 'TIMESTAMP' THEN error('range() of timespans is not supported by this local "
+        f"Log Analytics') ELSE to_json(list_transform(range(0, {limited}), lambda __kql_i: {instant})) END"
+    )
+
+
 def _render_range(node: Any) -> str | None:
     """range(start, stop[, step]) of numbers: the array from start to stop inclusive."""
+    if len(node.args) == 3 and _timespan_typed(node.args[2]):
+        return _render_datetime_range(node)
     if len(node.args) not in (2, 3) or any(_timespan_typed(arg) for arg in node.args):
         return None
     args = _args(node)
@@ -770,8 +820,13 @@ def _render_array_sort(order: str) -> _Renderer:
 
     def render(node: Any) -> str | None:
         # A second argument that is not a bool literal is another array to sort along with the
-        # first (several outputs), which is not supported: declining leaves it to be refused.
-        if len(node.args) not in (1, 2) or (len(node.args) == 2 and not _bool_literal(node.args[1])):
+        # first: several outputs, reached here only through an index (kql_more_functions).
+        if len(node.args) >= 2 and not _bool_literal(node.args[1]):
+            raise kql_units.KqlRefusalError(
+                f"array_sort_{order.lower()}() of several arrays is supported by this local Log Analytics only "
+                f"when one of its outputs is taken by index, as in array_sort_{order.lower()}(a, b)[1]."
+            )
+        if len(node.args) not in (1, 2):
             return None
         args = _args(node)
         items = f"__kql_items({args[0]})"
@@ -986,24 +1041,56 @@ def _render_array_index_of(node: Any) -> str | None:
     )
 
 
+class _Sql(kql_ir.Expr):
+    """SQL already rendered, standing where the translator takes an expression (its own hook for this)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+
+def _ip6_read(node: Any) -> Any:
+    """An address as Kusto reads it: `::a.b.c.d` is the IPv4 address a.b.c.d (IPv4-mapped, `::ffff:a.b.c.d`),
+    as parse_ipv6_mask's published answers show (`::192.168.255.255/24` keeps 120 bits)."""
+    text = kql_ir.FunctionCall("tostring", (node,))
+    return kql_ir.FunctionCall(
+        "replace_regex",
+        (text, kql_ir.Literal(r"^\s*::([0-9]+\.)", "string"), kql_ir.Literal(r"::ffff:\1", "string")),
+    )
+
+
 def _ip6_canonical(node: Any) -> str:
     """The engine's own parse_ipv6: canonical text, masked to the address's own prefix ('' if invalid)."""
-    return str(kql_translate.render_expr(kql_ir.FunctionCall("parse_ipv6", (node,))))
+    return str(kql_translate.render_expr(kql_ir.FunctionCall("parse_ipv6", (_ip6_read(node),))))
 
 
-# `::a.b.c.d` (an IPv4-compatible address, deprecated) is read differently by the engine's
-# parse_ipv6 and by Kusto's comparisons, so it is refused rather than answered.
-_IP4_COMPATIBLE_REFUSAL = "error('IPv4-compatible addresses (::a.b.c.d) are not supported by this local Log Analytics')"
+# Other spellings of an IPv4 address inside an IPv6 one (`::0:a.b.c.d`, `1::a.b.c.d`) are read differently by
+# the engine's parse_ipv6 and by Kusto's comparisons, so they are refused rather than answered.
+_IP4_COMPATIBLE_REFUSAL = (
+    "error('IPv6 addresses ending in a dotted IPv4 address, other than ::a.b.c.d and ::ffff:a.b.c.d, are not "
+    "supported by this local Log Analytics')"
+)
 
 
 def _ip4_compatible(sql: str) -> str:
-    return f"regexp_matches(CAST({sql} AS VARCHAR), '^\\s*::[0-9]+\\.')"
+    text = f"CAST({sql} AS VARCHAR)"
+    return (
+        f"(contains({text}, ':') AND regexp_matches({text}, '[0-9]+\\.[0-9]+\\.') "
+        f"AND NOT regexp_matches({text}, '^\\s*::[0-9]+\\.') "
+        f"AND NOT regexp_matches(lower({text}), '^\\s*(::|(0{{1,4}}:){{5}})ffff:[0-9]+\\.'))"
+    )
 
 
-def _ip6_compare(first: Any, second: Any) -> str:
-    """-1, 0 or 1 comparing two addresses on the shorter of their prefixes (null if either is invalid)."""
+def _ip6_prefix(node: Any) -> str:
+    return f"__kql_ip6_prefix({kql_translate.render_expr(_ip6_read(node))})"
+
+
+def _ip6_compare(first: Any, second: Any, prefix: Any = None) -> str:
+    """-1, 0 or 1 comparing two addresses on the shortest of their prefixes and `prefix` (null if either is
+    invalid)."""
     a, b = kql_translate.render_expr(first), kql_translate.render_expr(second)
-    bits = f"least(__kql_ip6_prefix({a}), __kql_ip6_prefix({b}))"
+    bits = f"least({_ip6_prefix(first)}, {_ip6_prefix(second)})"
+    if prefix is not None:
+        bits = f"least({bits}, CAST({kql_translate.render_expr(prefix)} AS INTEGER))"
     left = f"__kql_ip6_masked({_ip6_canonical(first)}, {bits})"
     right = f"__kql_ip6_masked({_ip6_canonical(second)}, {bits})"
     return (
@@ -1014,27 +1101,69 @@ def _ip6_compare(first: Any, second: Any) -> str:
 
 def _ip6_in_range(address: Any, network: Any) -> str:
     r = kql_translate.render_expr(network)
-    bits = f"__kql_ip6_prefix({r})"
+    bits = _ip6_prefix(network)
     a = kql_translate.render_expr(address)
     same = f"__kql_ip6_masked({_ip6_canonical(address)}, {bits}) = __kql_ip6_masked({_ip6_canonical(network)}, {bits})"
     return f"(CASE WHEN {_ip4_compatible(a)} OR {_ip4_compatible(r)} THEN {_IP4_COMPATIBLE_REFUSAL} ELSE {same} END)"
 
 
 def _render_ip6(kind: str) -> _Renderer:
-    """ipv6_compare / ipv6_is_match (two addresses: a prefix argument is not supported) and
-    ipv6_is_in_range (an address and a network)."""
+    """ipv6_compare / ipv6_is_match (two addresses and an optional prefix) and ipv6_is_in_range (an address
+    and a network)."""
 
     def render(node: Any) -> str | None:
-        if len(node.args) != 2:
+        if len(node.args) not in ((2, 3) if kind != "range" else (2,)):
             return None
-        first, second = node.args
+        first, second, *prefix = node.args
+        compared = _ip6_compare(first, second, prefix[0] if prefix else None)
         if kind == "compare":
-            return f"CAST({_ip6_compare(first, second)} AS INTEGER)"
+            return f"CAST({compared} AS INTEGER)"
         if kind == "match":
-            return f"({_ip6_compare(first, second)} = 0)"
+            return f"({compared} = 0)"
         return _ip6_in_range(first, second)
 
     return render
+
+
+def _render_ip6_in_any_range(node: Any) -> str | None:
+    """ipv6_is_in_any_range(address, ranges...): ranges as text arguments or dynamic arrays."""
+    if len(node.args) < 2:
+        return None
+    address, *ranges = node.args
+    texts = [
+        f"CASE WHEN __kql_is_array({value}) THEN TRY_CAST(__kql_json({value}) AS VARCHAR[]) "
+        f"ELSE [CAST({value} AS VARCHAR)] END"
+        for value in (kql_translate.render_expr(arg) for arg in ranges)
+    ]
+    valid = f"{_ip6_canonical(address)} <> ''"
+    inside = _ip6_in_range(address, _Sql("__kql_range"))
+    # A subquery over the ranges rather than a lambda: the engine's parse_ipv6 cannot stand inside a lambda.
+    return (
+        f"CASE WHEN {valid} THEN (SELECT CASE WHEN bool_or(coalesce({_ip6_canonical(_Sql('__kql_range'))}, '') = '') "
+        "THEN error('ipv6_is_in_any_range(): a range that is not an IPv6 or IPv4 network is not supported by this "
+        f"local Log Analytics') ELSE coalesce(bool_or({inside}), false) END "
+        f"FROM (SELECT unnest(flatten([{', '.join(texts)}])) AS __kql_range)) END"
+    )
+
+
+def _render_parse_ipv6_mask(node: Any) -> str | None:
+    """parse_ipv6_mask(address, prefix): canonical IPv6 text masked to the shorter of its own prefix and
+    `prefix` ('' when the address is not one)."""
+    if len(node.args) != 2:
+        return None
+    address, prefix = node.args
+    a = kql_translate.render_expr(address)
+    bits = f"CAST({kql_translate.render_expr(prefix)} AS INTEGER)"
+    masked = f"__kql_ip6_masked({_ip6_canonical(address)}, least({_ip6_prefix(address)}, {bits}))"
+    digits = f"[lpad(lower(hex({masked})), 32, '0')]"
+    groups = "array_to_string(list_transform(range(0, 8), lambda i: substr(d, i * 4 + 1, 4)), ':')"
+    text = f"list_transform({digits}, lambda d: {groups})[1]"
+    return (
+        f"CASE WHEN {_ip4_compatible(a)} THEN {_IP4_COMPATIBLE_REFUSAL} "
+        f"WHEN {bits} < 0 OR {bits} > 128 THEN error('parse_ipv6_mask(): a prefix outside 0 to 128 is not "
+        "supported by this local Log Analytics') "
+        f"ELSE coalesce({text}, '') END"
+    )
 
 
 # One CSV field (quoted, with "" for a quote, or bare) and the first record of a text.
@@ -1077,6 +1206,8 @@ def _special_forms() -> dict[str, _Renderer]:
         "ipv6_compare": _render_ip6("compare"),
         "ipv6_is_match": _render_ip6("match"),
         "ipv6_is_in_range": _render_ip6("range"),
+        "ipv6_is_in_any_range": _render_ip6_in_any_range,
+        "parse_ipv6_mask": _render_parse_ipv6_mask,
         "indexof": _render_indexof,
         "array_index_of": _render_array_index_of,
         "percentiles_array_tdigest": _render_percentiles_array_tdigest,
@@ -1098,6 +1229,7 @@ def _special_forms() -> dict[str, _Renderer]:
     forms.update(kql_units.unit_forms())
     forms.update(kql_more_functions.more_forms())
     forms.update(kql_parse_kv.parse_kv_forms())
+    forms.update(kql_python_functions.python_forms())
     forms["array_shift_left"] = _render_array_shift(1)
     forms["array_shift_right"] = _render_array_shift(-1)
     return forms
@@ -1113,6 +1245,7 @@ def install() -> None:
     kql_operators.install_operators()
     kql_serialize.install_serialize()
     kql_more_functions.install_tostring()
+    kql_more_functions.install_sorted_outputs()
     special = kql_translate._SPECIAL_FORMS
     if getattr(special.get("bin"), "__kql_extension__", False):
         return
@@ -1129,6 +1262,10 @@ def install() -> None:
     kql_naming._aggregate_name = _aggregate_name(kql_naming._aggregate_name)  # type: ignore[assignment]
     # `project dcount_hll(merged)` is `dcount_hll_merged` (four of the Kusto documentation's examples).
     kql_naming._PREFIXED["dcount_hll"] = "dcount_hll"
+    # `project percentile_tdigest(merged, 100)` is `percentile_tdigest_merged`, and so is percentiles_array_tdigest
+    # (the documentation's examples).
+    kql_naming._PREFIXED["percentile_tdigest"] = "percentile_tdigest"
+    kql_naming._PREFIXED["percentiles_array_tdigest"] = "percentile_tdigest"
     todatetime = _exact_todatetime(kql_functions._TODATETIME)
     setattr(kql_translate, "_TODATETIME", todatetime)  # noqa: B010 - the translator reads it from its own module
     kql_functions.SCALAR_FUNCTIONS["todatetime"] = kql_functions.FunctionSpec(
@@ -1149,7 +1286,8 @@ def prepare(connection: Any) -> None:
     the extended translations call created on it."""
     install()
     for macro in MACROS:
-        connection.execute(macro)
+        connection.execute(kql_lambdas.private_lambdas(macro))
+    kql_python_functions.register(connection)
 
 
 # Referenced so a renamed or removed library structure fails at import, not on a query.

@@ -152,7 +152,7 @@ class SerialExtend(kql_ir.Operator):
             within = _partition(group)
             numbered = (
                 f"SELECT *, row_number() OVER ({within}ORDER BY {_SERIAL}) AS {_RANK}n{i}, "
-                f"({_plain('row_rank', [term])[0]}) AS {_RANK}t{i} FROM {source}"
+                f"({_checked_term(_plain('row_rank', [term])[0])}) AS {_RANK}t{i} FROM {source}"
             )
             by_term = f"PARTITION BY {'' if group < 0 else f'{_GROUP}{group}, '}{_RANK}t{i}"
             source = (
@@ -231,6 +231,12 @@ def _unlifted_rank(name: str) -> Callable[[Any], str]:
         )
 
     return render
+
+
+def _checked_term(value: str) -> str:
+    """A rank's term, refused where it is null: the documentation does not say how a null ranks."""
+    refusal = "row_rank_min() and row_rank_dense(): a null term is not supported by this local Log Analytics."
+    return f"CASE WHEN ({value}) IS NULL THEN error('{refusal}') ELSE ({value}) END"
 
 
 def _render_rank(name: str) -> Callable[[Any], str]:
