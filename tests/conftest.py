@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import ssl
@@ -23,6 +24,7 @@ from console.app import OpsConsole
 from console.cli import main
 from console.cloud import local_profile
 from console.emulator import estate
+from console.emulator.kql_engine import KqlEngine
 from console.emulator.server import EmulatorConfig, RunningEmulator, start_emulator, write_record
 from console.services import Services, make_services
 from console.settings import Settings
@@ -317,3 +319,40 @@ def make_local_services(local_azure: EmulatorThread, settings: Settings) -> Call
         return make_services(replace(settings, **changes), profile=local_profile(local_azure.readiness))
 
     return build
+
+
+# The KQL engine on its own, and the Log Analytics query API through the SDK ---------------------------------
+
+KQL_NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
+"""The moment the KQL tests run at (now() and ago() read it)."""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[KqlEngine]:
+    """An empty KQL engine for a test module (modules that need telemetry seed their own)."""
+    engine = KqlEngine()
+    yield engine
+    engine.close()
+
+
+def kql_table(engine: KqlEngine, query: str) -> dict[str, Any]:
+    """The first table of `query`'s answer, as the query API sends it (`columns`, `rows`)."""
+    table: dict[str, Any] = json.loads(engine.execute(query, timespan=None, now=KQL_NOW).as_la_bytes())["tables"][0]
+    return table
+
+
+@pytest.fixture(scope="module")
+def logs_client(local_azure: EmulatorThread) -> Iterator[Any]:
+    """The SDK's sync LogsQueryClient (DefaultAzureCredential) on the session's local Azure."""
+    from azure.identity import DefaultAzureCredential
+    from azure.monitor.query import LogsQueryClient
+
+    readiness = local_azure.readiness
+    credential = DefaultAzureCredential(connection_verify=readiness["ca_file"])
+    with LogsQueryClient(
+        credential,
+        endpoint=readiness["logs_endpoint"] + "/v1",
+        audience="https://api.loganalytics.io",
+        connection_verify=readiness["ca_file"],
+    ) as client:
+        yield client

@@ -11,7 +11,6 @@ import datetime as dt
 import ipaddress
 import json
 import statistics
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb_kql
@@ -25,13 +24,6 @@ from console.kql import timespan_text
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
 
 
 def _answer(engine: KqlEngine, query: str) -> tuple[list[dict[str, str]], list[list[Any]]]:

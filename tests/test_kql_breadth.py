@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import kql_table
 
 from console.emulator.kql_engine import KqlEngine, KqlQueryError
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
-
-
-def _table(engine: KqlEngine, query: str) -> dict[str, Any]:
-    table: dict[str, Any] = json.loads(engine.execute(query, timespan=None, now=NOW).as_la_bytes())["tables"][0]
-    return table
-
-
 def _value(engine: KqlEngine, expression: str) -> Any:
-    return _table(engine, f"print v = {expression}")["rows"][0][0]
+    return kql_table(engine, f"print v = {expression}")["rows"][0][0]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +59,7 @@ _LATENCIES = "datatable (ReqCount:long, LatencyBucket:long) [8, 10, 6, 20, 3, 30
 
 
 def test_weighted_percentiles_are_named_and_valued_as_documented(engine: KqlEngine) -> None:
-    table = _table(engine, f"{_LATENCIES} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)")
+    table = kql_table(engine, f"{_LATENCIES} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)")
     names = [column["name"] for column in table["columns"]]
     assert names == ["percentile_LatencyBucket_50", "percentile_LatencyBucket_75", "percentile_LatencyBucket_99_9"]
     assert table["rows"] == [[20, 20, 40]]
@@ -79,14 +67,14 @@ def test_weighted_percentiles_are_named_and_valued_as_documented(engine: KqlEngi
 
 @pytest.mark.parametrize("levels", ["50, 75, 99.9", "dynamic([50, 75, 99.9])"])
 def test_weighted_percentiles_array_takes_levels_or_an_array(engine: KqlEngine, levels: str) -> None:
-    table = _table(engine, f"{_LATENCIES} | summarize percentilesw_array(LatencyBucket, ReqCount, {levels})")
+    table = kql_table(engine, f"{_LATENCIES} | summarize percentilesw_array(LatencyBucket, ReqCount, {levels})")
     assert [column["name"] for column in table["columns"]] == ["percentile_LatencyBucket"]
     assert json.loads(table["rows"][0][0]) == [20, 20, 40]
 
 
 def test_a_weighted_percentile_is_the_percentile_of_the_repeated_values(engine: KqlEngine) -> None:
-    weighted = _table(engine, "datatable(x:long, w:long)[1, 3, 2, 1, 7, 2] | summarize percentilew(x, w, 60)")
-    repeated = _table(engine, "datatable(x:long)[1, 1, 1, 2, 7, 7] | summarize percentile(x, 60)")
+    weighted = kql_table(engine, "datatable(x:long, w:long)[1, 3, 2, 1, 7, 2] | summarize percentilew(x, w, 60)")
+    repeated = kql_table(engine, "datatable(x:long)[1, 1, 1, 2, 7, 7] | summarize percentile(x, 60)")
     assert weighted["rows"] == repeated["rows"]
     assert weighted["columns"][0]["name"] == "percentile_x_60"
 
@@ -171,12 +159,12 @@ _KV_DOCS = [
 
 @pytest.mark.parametrize(("query", "expected"), _KV_DOCS)
 def test_parse_kv_extracts_as_documented(engine: KqlEngine, query: str, expected: list[Any]) -> None:
-    table = _table(engine, query + " | project-away str")
+    table = kql_table(engine, query + " | project-away str")
     assert table["rows"] == [expected]
 
 
 def test_parse_kv_adds_typed_columns_and_a_missing_key_is_empty(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         "print str='a=1 b=2' | parse-kv str as (a:long, c:string, b:int) with (pair_delimiter=' ', kv_delimiter='=')",
     )
@@ -222,7 +210,7 @@ def test_parse_kv_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query
     ],
 )
 def test_column_picking_operators_order_as_kusto_does(engine: KqlEngine, query: str, columns: list[str]) -> None:
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert [column["name"] for column in table["columns"]] == columns
     # Each value moves with its column (the strings printed are their columns' names).
     values = {"x y": 2, "a": 1, "z": 1} if "x y" in query or "z = 1" in query else {}
@@ -259,7 +247,7 @@ _PEOPLE = "datatable(Name:string, Age:int, City:string, Country:string) ['Peter'
 def test_project_by_names_keeps_the_named_columns_in_order(
     engine: KqlEngine, names: str, expected: list[tuple[str, Any]]
 ) -> None:
-    table = _table(engine, f"{_PEOPLE} | project-by-names {names}")
+    table = kql_table(engine, f"{_PEOPLE} | project-by-names {names}")
     assert [column["name"] for column in table["columns"]] == [name for name, _ in expected]
     assert table["rows"] == [[value for _, value in expected]]
 
@@ -274,13 +262,13 @@ def test_sub_second_parts_are_of_the_fraction_alone(engine: KqlEngine) -> None:
     parts = ", ".join(
         f"{unit} = datetime_part('{unit}', dt)" for unit in ("second", "millisecond", "microsecond", "nanosecond")
     )
-    table = _table(engine, f"let dt = datetime(2017-10-30 01:02:03.765432); print {parts}")
+    table = kql_table(engine, f"let dt = datetime(2017-10-30 01:02:03.765432); print {parts}")
     assert table["rows"] == [[3, 765, 765432, 765432000]]
 
 
 def test_datetime_diff_counts_nanoseconds(engine: KqlEngine) -> None:
     query = "print datetime_diff('nanosecond', datetime(2017-10-30 23:00:00), datetime(2017-10-30 23:00:00.000007))"
-    assert _table(engine, query)["rows"] == [[-7000]]
+    assert kql_table(engine, query)["rows"] == [[-7000]]
 
 
 @pytest.mark.parametrize(
@@ -302,7 +290,7 @@ def test_a_trailing_zero_tick_is_still_a_microsecond_datetime(engine: KqlEngine)
 
 def test_mv_expand_numbers_items_with_itemindex(engine: KqlEngine) -> None:
     query = "range x from 1 to 4 step 1 | summarize x = make_list(x) | mv-expand with_itemindex=Index x"
-    assert _table(engine, query)["rows"] == [["1", 0], ["2", 1], ["3", 2], ["4", 3]]
+    assert kql_table(engine, query)["rows"] == [["1", 0], ["2", 1], ["3", 2], ["4", 3]]
 
 
 _PEOPLE_BAGS = (
@@ -334,7 +322,7 @@ _PEOPLE_BAGS = (
 def test_bag_unpack_makes_a_column_per_key(
     engine: KqlEngine, unpack: str, columns: list[str], rows: list[list[Any]]
 ) -> None:
-    table = _table(engine, f"{_PEOPLE_BAGS} | evaluate {unpack}")
+    table = kql_table(engine, f"{_PEOPLE_BAGS} | evaluate {unpack}")
     assert [column["name"] for column in table["columns"]] == columns
     assert [column["type"] for column in table["columns"]][1:] == ["dynamic", "dynamic"]
     assert table["rows"] == rows
@@ -345,7 +333,7 @@ def test_bag_unpack_of_a_made_bag_as_documented(engine: KqlEngine) -> None:
         'datatable(prop:string, value:string) ["prop01", "val_a", "prop02", "val_b", "prop03", "val_c"] '
         "| extend p = bag_pack(prop, value) | summarize bag = make_bag(p) | evaluate bag_unpack(bag)"
     )
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert [column["name"] for column in table["columns"]] == ["prop01", "prop02", "prop03"]
     assert table["rows"] == [["val_a", "val_b", "val_c"]]
 
@@ -367,7 +355,7 @@ def test_bag_unpack_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, unp
 
 
 def test_count_of_an_expression_counts_rows_nulls_included(engine: KqlEngine) -> None:
-    table = _table(engine, "datatable(x:long)[] | summarize count(x), countif(x > 0), dcount(x), dcountif(x, x > 0)")
+    table = kql_table(engine, "datatable(x:long)[] | summarize count(x), countif(x > 0), dcount(x), dcountif(x, x > 0)")
     assert [column["name"] for column in table["columns"]] == ["count_x", "countif_", "dcount_x", "dcountif_x"]
     assert table["rows"] == [[0, 0, 0, 0]]
     with pytest.raises(KqlQueryError, match="Failed to resolve scalar expression named 'nope'"):
@@ -379,14 +367,14 @@ def test_merged_hll_sketches_count_both_sets_and_are_named_after_the_column(engi
         "range x from 1 to 10 step 1 | extend y = x + 10 | summarize hll_x = hll(x), hll_y = hll(y) "
         "| project merged = hll_merge(hll_x, hll_y) | project dcount_hll(merged)"
     )
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert table["columns"][0]["name"] == "dcount_hll_merged"
     assert table["rows"] == [[20]]
 
 
 def test_rank_tdigest_counts_values_up_to_a_value_in_the_digest(engine: KqlEngine) -> None:
     query = "range x from 1 to 1000 step 1 | summarize t = tdigest(x) | project r = rank_tdigest(t, 685)"
-    assert _table(engine, query)["rows"] == [[685]]
+    assert kql_table(engine, query)["rows"] == [[685]]
     with pytest.raises(KqlQueryError, match="not in the digest"):
         engine.execute(
             "range x from 1 to 9 step 1 | summarize t = tdigest(x) | project rank_tdigest(t, 2.5)",
@@ -438,7 +426,7 @@ _ARRAYS = "datatable(index:int, Arr:dynamic)[0, dynamic([5, 1, 3]), 1, dynamic([
 
 def test_mv_apply_runs_the_subquery_on_each_rows_elements(engine: KqlEngine) -> None:
     query = f"{_ARRAYS} | mv-apply Arr2=Arr to typeof(long) on (top 2 by Arr2 | summarize Top2=make_list(Arr2))"
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert [column["name"] for column in table["columns"]] == ["index", "Arr", "Top2"]
     rows = {row[0]: json.loads(row[2]) for row in table["rows"]}
     # A summarize of no elements is still one row, as Kusto's summarize of an empty input is.
@@ -447,7 +435,7 @@ def test_mv_apply_runs_the_subquery_on_each_rows_elements(engine: KqlEngine) -> 
 
 def test_mv_apply_with_an_item_index_and_a_filter(engine: KqlEngine) -> None:
     query = f"{_ARRAYS} | mv-apply with_itemindex=i value=Arr to typeof(long) on (where i >= 2)"
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert [column["name"] for column in table["columns"]] == ["index", "Arr", "value", "i"]
     assert sorted((row[0], row[2], row[3]) for row in table["rows"]) == [(0, 3, 2), (1, 7, 3), (1, 8, 2)]
 
@@ -457,7 +445,7 @@ def test_mv_apply_expands_several_arrays_in_lockstep(engine: KqlEngine) -> None:
         "datatable(Val:int, Arr1:dynamic, Arr2:dynamic)[1, dynamic(['A1', 'A2']), dynamic(['B1', 'B2', 'B3'])] "
         "| mv-apply T1=Arr1, T2=Arr2 on (extend Out = strcat(T1, '_', T2) | summarize Out = make_list(Out))"
     )
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert json.loads(table["rows"][0][3]) == ["A1_B1", "A2_B2", "_B3"]
 
 
@@ -482,7 +470,7 @@ def test_has_answers_the_same_behind_its_substring_filter(
     engine: KqlEngine, text: str, term: str, expected: bool
 ) -> None:
     query = f"datatable(Url:string)[{json.dumps(text, ensure_ascii=False)}] | where Url has '{term}' | count"
-    assert _table(engine, query)["rows"] == [[1 if expected else 0]]
+    assert kql_table(engine, query)["rows"] == [[1 if expected else 0]]
 
 
 _TRICKY_TEXTS = [
@@ -507,7 +495,7 @@ def test_has_agrees_with_the_plain_case_insensitive_regex(engine: KqlEngine, ter
     import duckdb
 
     rows = ", ".join(json.dumps(text, ensure_ascii=False) for text in _TRICKY_TEXTS)
-    table = _table(engine, f"datatable(s:string)[{rows}] | where s has '{term}' | project s")
+    table = kql_table(engine, f"datatable(s:string)[{rows}] | where s has '{term}' | project s")
     found = sorted(row[0] for row in table["rows"])
     pattern = "(?i)(?:^|[^\\pL\\pN])" + "".join(f"\\x{{{ord(c):x}}}" for c in term) + "(?:$|[^\\pL\\pN])"
     connection = duckdb.connect()
@@ -543,7 +531,7 @@ def test_tostring_writes_reals_as_kusto_does(engine: KqlEngine, expression: str,
 
 
 def test_tostring_of_a_dynamic_column_writes_whole_reals_without_a_fraction(engine: KqlEngine) -> None:
-    table = _table(engine, "print d = dynamic({'a': 1.0}) | project s = tostring(d.a), t = tostring(d)")
+    table = kql_table(engine, "print d = dynamic({'a': 1.0}) | project s = tostring(d.a), t = tostring(d)")
     assert table["rows"] == [["1", '{"a":1}']]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ import pytest
 from console.emulator.kql_engine import KqlEngine, KqlQueryError
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
 
 
 def _value(engine: KqlEngine, expression: str) -> Any:

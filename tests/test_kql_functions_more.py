@@ -11,16 +11,13 @@ import ipaddress
 import json
 import re
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb_kql
 import pytest
 import xxhash
 from azure.core.exceptions import HttpResponseError
-from azure.identity import DefaultAzureCredential
 from azure.monitor.query import LogsQueryClient
-from conftest import EmulatorThread
 from duckdb_kql import translate as kql_translate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,13 +27,6 @@ from console.emulator.kql_engine import KqlEngine, KqlQueryError
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
 
 
 def _rows(engine: KqlEngine, query: str) -> list[list[Any]]:
@@ -466,19 +456,6 @@ def test_the_library_still_lacks_what_is_added_here() -> None:
 
 
 # Through the Log Analytics query API --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def logs_client(local_azure: EmulatorThread) -> Iterator[LogsQueryClient]:
-    readiness = local_azure.readiness
-    credential = DefaultAzureCredential(connection_verify=readiness["ca_file"])
-    with LogsQueryClient(
-        credential,
-        endpoint=readiness["logs_endpoint"] + "/v1",
-        audience="https://api.loganalytics.io",
-        connection_verify=readiness["ca_file"],
-    ) as client:
-        yield client
 
 
 def test_the_query_api_answers_the_added_functions(logs_client: LogsQueryClient) -> None:

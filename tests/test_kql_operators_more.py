@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import EmulatorThread
+from conftest import kql_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.emulator.kql_engine import KqlEngine, KqlQueryError
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
-
-
-def _table(engine: KqlEngine, query: str) -> dict[str, Any]:
-    table: dict[str, Any] = json.loads(engine.execute(query, timespan=None, now=NOW).as_la_bytes())["tables"][0]
-    return table
 
 
 def _refusal(engine: KqlEngine, query: str) -> KqlQueryError:
@@ -46,7 +33,7 @@ _EVENTS = """datatable (Ts: timespan, Event: string) [
 
 
 def test_scan_cumulative_sum_is_the_documented_answer(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         "range x from 1 to 5 step 1 | scan declare (cumulative_x:long=0) with "
         "(step s1: true => cumulative_x = x + s1.cumulative_x;)",
@@ -56,7 +43,7 @@ def test_scan_cumulative_sum_is_the_documented_answer(engine: KqlEngine) -> None
 
 
 def test_scan_between_start_and_stop_numbers_each_match(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         f"""{_EVENTS} | sort by Ts asc
         | scan with_match_id=m_id with (
@@ -78,7 +65,7 @@ def test_scan_between_start_and_stop_numbers_each_match(engine: KqlEngine) -> No
 
 
 def test_scan_sessions_with_a_silent_step(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         """datatable (Ts: timespan, Event: string) [0m, "A", 1m, "A", 2m, "B", 3m, "D", 32m, "B", 36m, "C",
             38m, "D", 41m, "E", 75m, "A"]
@@ -95,7 +82,7 @@ def test_scan_sessions_with_a_silent_step(engine: KqlEngine) -> None:
 
 
 def test_scan_inside_partition_gives_one_row_per_session(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         """datatable(Timestamp:datetime, userID:int, EventType:string) [
             datetime(2024-05-28 08:15:23), 1, "login", datetime(2024-05-28 08:30:15), 2, "login",
@@ -117,7 +104,7 @@ def test_scan_inside_partition_gives_one_row_per_session(engine: KqlEngine) -> N
 
 
 def test_scan_fills_forward(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         """datatable (Ts: timespan, Event: string) [0m, "A", 1m, "", 2m, "B", 3m, "", 6m, "C", 8m, ""]
         | sort by Ts asc
@@ -219,7 +206,7 @@ def test_scan_follows_the_documented_matching_logic(engine: KqlEngine, events: l
     values = ", ".join(f'{row["x"]}, "{row["e"]}"' for row in rows)
     query = f"datatable (x: long, e: string) [{values}] | sort by x asc {_PROPERTY_SCAN}"
     expected = _reference_scan(rows, _property_steps(), {"n": 0, "origin": None})
-    assert _table(engine, query)["rows"] == expected
+    assert kql_table(engine, query)["rows"] == expected
 
 
 def test_the_scan_parse_tree_is_the_one_the_lowering_reads() -> None:
@@ -258,7 +245,7 @@ def test_rows_near_gives_the_documented_rows(engine: KqlEngine) -> None:
         f'datetime(2021-06-{day:02d}), {value}, "{"Error" if day == 7 else "Success"}"'
         for day, value in enumerate(values, 1)
     )
-    table = _table(
+    table = kql_table(
         engine,
         f"datatable (Timestamp:datetime, Value:long, State:string) [{rows}] | sort by Timestamp asc "
         '| evaluate rows_near(State == "Error", 2)',
@@ -276,11 +263,11 @@ def test_rows_near_keeps_the_rows_within_reach_of_a_match(
     query = f"datatable (i:long, f:bool) [{values}] | sort by i asc | evaluate rows_near(f, {before}, {after})"
     hits = [i for i, flag in enumerate(flags) if flag]
     expected = [i for i in range(len(flags)) if any(h - before <= i <= h + after for h in hits)]
-    assert [row[0] for row in _table(engine, query)["rows"]] == expected
+    assert [row[0] for row in kql_table(engine, query)["rows"]] == expected
 
 
 def test_dcount_intersect_counts_the_documented_intersections(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         """range x from 1 to 100 step 1
         | extend isEven = (x % 2 == 0), isMod3 = (x % 3 == 0), isMod5 = (x % 5 == 0)
@@ -299,10 +286,10 @@ T """
 
 
 def test_rolling_percentile_gives_the_documented_medians(engine: KqlEngine) -> None:
-    table = _table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3)")
+    table = kql_table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3)")
     assert [c["name"] for c in table["columns"]] == ["Timestamp", "rolling_3_percentile_val_50"]
     assert [row[1] for row in table["rows"]] == [12, 24, 36, 60, 84, 108, 132, 156, 180, 204]
-    by_parity = _table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3, EvenOrOdd)")
+    by_parity = kql_table(engine, _HOURLY + "| evaluate rolling_percentile(val, 50, Timestamp, 1d, 3, EvenOrOdd)")
     odd = [row[2] for row in by_parity["rows"] if row[1] == "Odd"]
     assert odd == [11, 23, 35, 59, 83, 107, 131, 155, 179, 203]
 
@@ -314,7 +301,7 @@ _USERS = """datatable(UserId:string, Timestamp:datetime) ['A', datetime(2017-08-
 
 
 def test_activity_counts_metrics_gives_the_documented_counts(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         f"let start = datetime(2017-08-01); let end = datetime(2017-08-04); {_USERS} "
         "| evaluate activity_counts_metrics(UserId, Timestamp, start, end, 1d)",
@@ -324,7 +311,7 @@ def test_activity_counts_metrics_gives_the_documented_counts(engine: KqlEngine) 
 
 
 def test_sliding_window_counts_counts_over_the_lookback(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         f"{_USERS} | evaluate sliding_window_counts(UserId, Timestamp, datetime(2017-08-01), datetime(2017-08-04), "
         "2d, 1d)",
@@ -358,7 +345,7 @@ def test_evaluate_plugins_refuse_what_they_cannot_answer_exactly(engine: KqlEngi
 
 
 def test_scan_reads_let_bound_values_in_its_steps(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         "let window = 3m; datatable (Ts: timespan, Event: string) "
         "[0m, 'Start', 2m, 'B', 4m, 'Stop', 8m, 'Start', 10m, 'Stop'] | sort by Ts asc "
@@ -374,7 +361,7 @@ _STORMS = """datatable(State:string, EventType:string, DeathsDirect:long) [
 
 
 def test_pivot_counts_by_default_one_column_per_value_in_order_of_appearance(engine: KqlEngine) -> None:
-    table = _table(engine, f"{_STORMS} | project State, EventType | evaluate pivot(State)")
+    table = kql_table(engine, f"{_STORMS} | project State, EventType | evaluate pivot(State)")
     assert [(c["name"], c["type"]) for c in table["columns"]] == [
         ("EventType", "string"), ("ARKANSAS", "long"), ("ARIZONA", "long")
     ]  # fmt: skip
@@ -386,8 +373,8 @@ def test_pivot_counts_by_default_one_column_per_value_in_order_of_appearance(eng
 def test_pivot_sums_over_the_named_groups(engine: KqlEngine) -> None:
     expected = [["Heavy Rain", 1, 0], ["Thunderstorm Wind", 1, 0], ["Lightning", 0, 1], ["Flash Flood", 0, 6],
                 ["Heat", 3, 0]]  # fmt: skip
-    assert _table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect))")["rows"] == expected
-    assert _table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect), EventType)")["rows"] == expected
+    assert kql_table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect))")["rows"] == expected
+    assert kql_table(engine, f"{_STORMS} | evaluate pivot(State, sum(DeathsDirect), EventType)")["rows"] == expected
 
 
 @pytest.mark.parametrize(
@@ -406,9 +393,9 @@ def test_pivot_refuses_what_it_cannot_answer_exactly(engine: KqlEngine, query: s
 
 def test_narrow_gives_one_row_per_cell_as_tostring_writes_it(engine: KqlEngine) -> None:
     rows = '["x", 1, datetime(2020-01-01), "y", 2, datetime(null)]'
-    table = _table(engine, f"datatable(a:string, b:long, c:datetime) {rows} | evaluate narrow()")
+    table = kql_table(engine, f"datatable(a:string, b:long, c:datetime) {rows} | evaluate narrow()")
     assert [c["name"] for c in table["columns"]] == ["Row", "Column", "Value"]
-    day = _table(engine, "print tostring(datetime(2020-01-01))")["rows"][0][0]
+    day = kql_table(engine, "print tostring(datetime(2020-01-01))")["rows"][0][0]
     assert table["rows"] == [
         [0, "a", "x"], [0, "b", "1"], [0, "c", day], [1, "a", "y"], [1, "b", "2"], [1, "c", ""]
     ]  # fmt: skip
@@ -425,7 +412,7 @@ def test_narrow_gives_one_row_per_cell_as_tostring_writes_it(engine: KqlEngine) 
     ],
 )
 def test_as_names_a_union_leg_in_its_withsource_column(engine: KqlEngine, query: str) -> None:
-    table = _table(engine, query)
+    table = kql_table(engine, query)
     assert [c["name"] for c in table["columns"]] == ["TableName", "x"]
     assert sorted(table["rows"]) == [["T1", 1], ["T1", 2], ["T2", 1], ["T2", 2]]
 
@@ -438,34 +425,25 @@ def test_as_on_a_union_leg_read_again_is_refused(engine: KqlEngine) -> None:
 # -- through the Log Analytics query API, as any SDK client asks ---------------------------------------------
 
 
-def test_scan_and_its_refusals_through_the_sdk(local_azure: EmulatorThread) -> None:
+def test_scan_and_its_refusals_through_the_sdk(logs_client: Any) -> None:
     from azure.core.exceptions import HttpResponseError
-    from azure.identity import DefaultAzureCredential
-    from azure.monitor.query import LogsQueryClient, LogsQueryStatus
+    from azure.monitor.query import LogsQueryStatus
 
     from console.emulator import estate
 
-    readiness = local_azure.readiness
-    credential = DefaultAzureCredential(connection_verify=readiness["ca_file"])
-    with LogsQueryClient(
-        credential,
-        endpoint=readiness["logs_endpoint"] + "/v1",
-        audience="https://api.loganalytics.io",
-        connection_verify=readiness["ca_file"],
-    ) as client:
-        answer = client.query_workspace(
+    answer = logs_client.query_workspace(
+        estate.WORKSPACE_CUSTOMER_ID,
+        "range x from 1 to 4 step 1 | scan declare (total: long = 0) with (step s: true => total = x + s.total;)",
+        timespan=None,
+    )
+    assert answer.status == LogsQueryStatus.SUCCESS
+    assert [list(row) for row in answer.tables[0].rows] == [[1, 1], [2, 3], [3, 6], [4, 10]]
+    with pytest.raises(HttpResponseError) as refused:
+        logs_client.query_workspace(
             estate.WORKSPACE_CUSTOMER_ID,
-            "range x from 1 to 4 step 1 | scan declare (total: long = 0) with (step s: true => total = x + s.total;)",
+            "range x from 1 to 3 step 1 | scan with (step s output=last: true;)",
             timespan=None,
         )
-        assert answer.status == LogsQueryStatus.SUCCESS
-        assert [list(row) for row in answer.tables[0].rows] == [[1, 1], [2, 3], [3, 6], [4, 10]]
-        with pytest.raises(HttpResponseError) as refused:
-            client.query_workspace(
-                estate.WORKSPACE_CUSTOMER_ID,
-                "range x from 1 to 3 step 1 | scan with (step s output=last: true;)",
-                timespan=None,
-            )
     assert refused.value.status_code == 400
     assert refused.value.error is not None and refused.value.error.code == "BadArgumentError"
     assert "scan: output=last is not supported by this local Log Analytics." in str(refused.value)
@@ -478,13 +456,13 @@ _AIRPORTS = """datatable (Airport:string, Airline:string, Departures:long) ["SEA
 
 
 def test_row_ranks_give_the_documented_ranks(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         f"{_AIRPORTS} | where Airport == 'SEA' | sort by Departures asc "
         "| extend Min = row_rank_min(Departures), Dense = row_rank_dense(Departures)",
     )
     assert [row[3:] for row in table["rows"]] == [[1, 1], [2, 2], [2, 2], [2, 2], [5, 3]]
-    restarted = _table(
+    restarted = kql_table(
         engine,
         f"{_AIRPORTS} | sort by Airport desc, Departures asc "
         "| extend Rank = row_rank_dense(Departures, prev(Airport) != Airport)",
@@ -496,7 +474,7 @@ def test_row_ranks_give_the_documented_ranks(engine: KqlEngine) -> None:
 @given(st.lists(st.integers(0, 3), max_size=15))
 def test_row_rank_dense_counts_changes_of_the_term(engine: KqlEngine, values: list[int]) -> None:
     rows = ", ".join(f"{i}, {v}" for i, v in enumerate(values))
-    table = _table(engine, f"datatable(i:long, v:long) [{rows}] | sort by i asc | extend r = row_rank_dense(v)")
+    table = kql_table(engine, f"datatable(i:long, v:long) [{rows}] | sort by i asc | extend r = row_rank_dense(v)")
     expected = [1 + sum(1 for a, b in itertools.pairwise(values[: i + 1]) if a != b) for i in range(len(values))]
     assert [row[2] for row in table["rows"]] == expected
 
@@ -507,7 +485,7 @@ def test_row_rank_min_refuses_a_term_that_comes_back(engine: KqlEngine) -> None:
 
 
 def test_row_window_session_gives_the_documented_session_starts(engine: KqlEngine) -> None:
-    table = _table(
+    table = kql_table(
         engine,
         """datatable (ID:string, Timestamp:datetime) ["1", datetime(2024-04-11 10:00:00),
             "2", datetime(2024-04-11 10:18:00), "1", datetime(2024-04-11 11:00:00), "3", datetime(2024-04-11 11:30:00),
@@ -528,7 +506,7 @@ def test_row_window_session_walks_the_rows_as_documented(engine: KqlEngine, gaps
     for i, m in enumerate(minutes):
         new = i == 0 or m >= expected[-1] + 30 or m >= minutes[i - 1] + 10
         expected.append(m if new else expected[-1])
-    assert [row[1] for row in _table(engine, query)["rows"]] == expected
+    assert [row[1] for row in kql_table(engine, query)["rows"]] == expected
 
 
 def test_row_window_session_refuses_a_null_value(engine: KqlEngine) -> None:
@@ -543,18 +521,18 @@ def test_row_window_session_refuses_a_null_value(engine: KqlEngine) -> None:
 
 
 def test_sample_returns_up_to_n_of_the_input_rows(engine: KqlEngine) -> None:
-    rows = _table(engine, "range x from 1 to 50 step 1 | extend y = x * 2 | sample 7")["rows"]
+    rows = kql_table(engine, "range x from 1 to 50 step 1 | extend y = x * 2 | sample 7")["rows"]
     assert len(rows) == 7 and len({row[0] for row in rows}) == 7
     assert all(1 <= x <= 50 and y == 2 * x for x, y in rows)
-    assert len(_table(engine, "range x from 1 to 3 step 1 | sample 10")["rows"]) == 3
+    assert len(kql_table(engine, "range x from 1 to 3 step 1 | sample 10")["rows"]) == 3
 
 
 def test_sample_distinct_returns_up_to_n_distinct_values_of_the_column(engine: KqlEngine) -> None:
-    table = _table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 3 of y")
+    table = kql_table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 3 of y")
     assert [c["name"] for c in table["columns"]] == ["y"]
     values = [row[0] for row in table["rows"]]
     assert len(values) == 3 and len(set(values)) == 3 and set(values) <= {0, 1, 2, 3}
-    every = _table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 10 of y")["rows"]
+    every = kql_table(engine, "range x from 1 to 50 step 1 | extend y = x % 4 | sample-distinct 10 of y")["rows"]
     assert sorted(row[0] for row in every) == [0, 1, 2, 3]
 
 
@@ -589,7 +567,7 @@ def searched() -> Iterator[KqlEngine]:
     ],
 )
 def test_search_finds_terms_in_every_column(searched: KqlEngine, query: str, codes: list[int]) -> None:
-    table = _table(searched, query)
+    table = kql_table(searched, query)
     assert [c["name"] for c in table["columns"]] == ["$table", "TimeGenerated", "Msg", "Code", "Props"]
     assert {row[0] for row in table["rows"]} <= {"Events"}
     assert [row[3] for row in table["rows"]] == codes

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb_kql
@@ -42,13 +41,6 @@ SALARIES = """datatable (name:string, month:int, salary:long)
     "Bob",   3, 1450,
 ]
 | order by name asc, month asc"""
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[KqlEngine]:
-    engine = KqlEngine()
-    yield engine
-    engine.close()
 
 
 def _table(engine: KqlEngine, query: str) -> tuple[list[str], list[list[Any]]]:
