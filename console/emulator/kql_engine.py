@@ -31,7 +31,7 @@ import duckdb
 import duckdb_kql
 from duckdb_kql import KqlSchemaError, KqlSyntaxError, KqlUnsupportedError
 
-from console.emulator import kql_extensions, kql_lambdas, kql_units
+from console.emulator import kql_extensions, kql_lambdas, kql_python_functions, kql_units
 from console.emulator.kql_bag_unpack import BagUnpack, BagUnpackError
 from console.emulator.kql_evaluate import pivot_reshape
 from console.emulator.kql_more_functions import WHOLE_NUMBER_TOKEN
@@ -1307,6 +1307,7 @@ class KqlEngine:
         self.complete_from: dt.datetime | None = None
         """While seeding: telemetry at or after this instant (naive UTC) is already complete."""
         self._lock = threading.Lock()
+        self._python_functions = False
         self._cache: OrderedDict[str, _Translation] = OrderedDict()
         self._descriptions: OrderedDict[tuple[str, str], list[tuple[str, str]]] = OrderedDict()
         """Each statement's result columns, by (query, statement): describing one plans it again."""
@@ -1415,6 +1416,15 @@ class KqlEngine:
                         f"'union' of columns named {name} with different types ({', '.join(sorted(kinds))}) is not"
                         f" supported by this local Log Analytics (Log Analytics keeps them apart as {apart}).",
                     )
+
+    def _python_functions_for(self, sql: str) -> None:
+        """Create the functions computed in Python when `sql` is the first query to call one (a cursor sees
+        functions created after it)."""
+        if not self._python_functions and kql_python_functions.used_by(sql):
+            with self._lock:
+                if not self._python_functions:
+                    kql_python_functions.register(self.connection)
+                    self._python_functions = True
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -1697,6 +1707,7 @@ class KqlEngine:
         try:
             translation = self._translate(query, cursor)
             sql = _resolve_sources(translation, timespan, self._duckdb_schema(), resource_scope is not None)
+            self._python_functions_for(sql)
             parameters = dict(translation.parameters)
             if resource_scope is not None:
                 parameters[_SCOPE] = resource_scope.lower().rstrip("/")

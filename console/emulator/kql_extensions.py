@@ -1287,7 +1287,6 @@ def prepare(connection: Any) -> None:
     install()
     for macro in MACROS:
         connection.execute(kql_lambdas.private_lambdas(macro))
-    kql_python_functions.register(connection)
 
 
 # Referenced so a renamed or removed library structure fails at import, not on a query.

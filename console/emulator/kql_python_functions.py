@@ -382,9 +382,15 @@ BUILD_SCHEMA = (
 )
 
 
+def used_by(sql: str) -> bool:
+    """Whether translated `sql` calls one of this module's functions."""
+    return "__kql_" in sql and any(name in sql for name, *_rest in _FUNCTIONS)
+
+
 def register(connection: Any) -> None:
     """Create this module's functions on `connection`: a null argument gives null, and so does a value the
-    function cannot answer exactly (the SQL around it says why)."""
+    function cannot answer exactly (the SQL around it says why). Creating the first imports numpy (a tenth
+    of a second), so an engine does it when a query first needs them."""
     for name, function, arguments, result in _FUNCTIONS:
         connection.create_function(
             name,
