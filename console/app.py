@@ -153,7 +153,7 @@ class OpsConsole(App[int]):
         # Choose as the Resources area will, without touching the shell: it lists the subscriptions afresh.
         choice = ShellContext(subscriptions=list(cached.subscriptions), preferred=self.shell.preferred)
         choice.choose_initial()
-        return inventory_preview(cached, choice.current, self.size.width)
+        return inventory_preview(cached, choice.current, self.size.width, self.size.height)
 
     def _open_start_area(self) -> None:
         self.jump(self.start_area)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from console.durations import iso_utc
@@ -75,57 +73,47 @@ def cached_stamp(listed_at: datetime) -> str:
     return f"cached, as of {iso_utc(listed_at.replace(microsecond=0))}"
 
 
-class InventoryPreview(Horizontal):
-    """The cached inventory of the scope the Resources area will open on, as it will show it; no keys."""
+class InventoryPreview(Static):
+    """The cached inventory of the scope the Resources area will open on, as it will show it; no keys. One
+    widget of plain lines (the tree, its border and the table drawn as text), so it costs the first frame
+    next to nothing."""
 
     # Cut at the edge, never wrapped: on a narrow terminal the list scrolls sideways; its preview just ends.
-    DEFAULT_CSS = f"""
-    InventoryPreview Static {{ text-wrap: nowrap; text-overflow: clip; }}
-    InventoryPreview #preview-tree {{ width: {TREE_WIDTH}; height: 1fr; border-right: vkey $panel; }}
-    InventoryPreview #preview-crumbs {{ height: 1; padding: 0 1; color: $text-muted; }}
-    InventoryPreview #preview-rows {{ height: 1fr; }}
-    """
-
-    def __init__(self, tree: Text, crumbs: Text, rows: Text) -> None:
-        super().__init__(id="inventory-preview")
-        self._parts = (tree, crumbs, rows)
-
-    def compose(self) -> ComposeResult:
-        tree, crumbs, rows = self._parts
-        yield Static(tree, id="preview-tree")
-        with Vertical():
-            yield Static(crumbs, id="preview-crumbs")
-            yield Static(rows, id="preview-rows")
+    DEFAULT_CSS = "InventoryPreview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }"
 
 
 def inventory_preview(
-    cached: CachedInventory, current: Subscription | None, terminal_width: int
+    cached: CachedInventory, current: Subscription | None, terminal_width: int, terminal_height: int
 ) -> InventoryPreview | None:
-    """The preview of `current`'s cached resources (None: of every subscription), or None when they were not
-    all listed."""
+    """The preview of `current`'s cached resources (None: of every subscription) on a terminal of that size, or
+    None when they were not all listed."""
     part = cached.for_scope(current.subscription_id if current else None)
     if part is None:
         return None
     found, listed_at = part
     resources = sorted_for_listing(found)
-    with_subscription = current is None
-    widths = column_widths(with_subscription, terminal_width - TREE_WIDTH)
+    widths = column_widths(current is None, terminal_width - TREE_WIDTH)
     names = {s.subscription_id.lower(): s.display_name for s in cached.subscriptions}
 
-    tree = Text("▼ All subscriptions\n")
+    tree = ["▼ All subscriptions"]
     for index, subscription in enumerate(cached.subscriptions):
         branch = "└──" if index == len(cached.subscriptions) - 1 else "├──"
-        tree.append(f"{branch} ▶ {subscription.display_name}\n")
+        tree.append(f"{branch} ▶ {subscription.display_name}")
 
-    crumbs = Text("  ›  ".join(["All subscriptions", *([current.display_name] if current else [])]))
-    crumbs.append(f"   ({len(resources)} resources)")
-    crumbs.append(f"   {cached_stamp(listed_at)}", style="bold reverse")
-
-    def line(cells: list[str]) -> str:
+    def row(cells: list[str]) -> str:
         return "".join(f" {cell.ljust(widths[key])} " for cell, key in zip(cells, widths, strict=True))
 
-    rows = Text()
-    rows.append(line([fit(label, widths[key]) for label, key in COLUMNS if key in widths]) + "\n", style="bold")
-    for resource in resources:
-        rows.append(line(row_cells(resource, names, widths)) + "\n")
-    return InventoryPreview(tree, crumbs, rows)
+    crumbs = Text(" " + "  ›  ".join(["All subscriptions", *([current.display_name] if current else [])]), style="dim")
+    crumbs.append(f"   ({len(resources)} resources)")
+    crumbs.append(f"   {cached_stamp(listed_at)}", style="bold reverse")
+    header = Text(row([fit(label, widths[key]) for label, key in COLUMNS if key in widths]), style="bold")
+    body = [crumbs, header, *(Text(row(row_cells(resource, names, widths))) for resource in resources)]
+
+    text = Text()
+    # The tree's border runs down to the footer, below the header (one line each).
+    for index in range(max(len(tree), terminal_height - 2)):
+        text.append((tree[index] if index < len(tree) else "").ljust(TREE_WIDTH - 1))
+        text.append("▕", style="dim")
+        text.append_text(body[index] if index < len(body) else Text())
+        text.append("\n")
+    return InventoryPreview(text, id="inventory-preview")
