@@ -456,7 +456,8 @@ async def test_ctrl_s_lists_every_subscription_and_switches(build_app: Callable[
 async def test_all_subscriptions_has_a_subscription_column_and_long_names_end_in_an_ellipsis(
     build_app: Callable[..., OpsConsole],
 ) -> None:
-    from screens.resources import COLUMN_WIDTHS, Scope
+    from screens.inventory_preview import COLUMN_WIDTHS
+    from screens.resources import Scope
 
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:
