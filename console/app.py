@@ -156,6 +156,8 @@ class OpsConsole(App[int]):
         return inventory_preview(cached, choice.current, self.size.width, self.size.height)
 
     def _open_start_area(self) -> None:
+        if self.services.resources.first_listing is not None:
+            self.services.resources.first_listing.go()
         self.jump(self.start_area)
         if self.services.context.is_connected:
             self._connected()

@@ -300,6 +300,17 @@ class PendingLocalAzure:
             raise DataDirBusyError(sentence, holder) if holder is not None else OpsError(ErrorKind.CONFIG, sentence)
         return LocalAzure(parse_readiness_line(line), self.process)
 
+    def recorded(self, data_dir: Path, timeout: float = START_TIMEOUT_S) -> LocalAzure:
+        """This local Azure once its record in `data_dir` says it serves, for a process that must leave the
+        readiness line to the one that started it (a forked copy of the console, say)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(self.process.pid):
+            readiness = running_emulator(data_dir)
+            if readiness is not None and readiness.get("pid") == self.process.pid:
+                return LocalAzure(readiness, None)
+            time.sleep(0.02)
+        raise OpsError(ErrorKind.CONFIG, f"The local Azure did not get ready within {timeout:g} s.")
+
     def _written(self) -> str:
         """What the child wrote to its log since it was started."""
         try:

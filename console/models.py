@@ -20,6 +20,12 @@ class Subscription:
     tenant_id: str
 
 
+def preferred_subscription(subscriptions: list[Subscription], preferred: str | None) -> Subscription | None:
+    """The subscription `preferred` names (its id or display name, any case), if one of them is it."""
+    wanted = (preferred or "").strip().lower()
+    return next((s for s in subscriptions if wanted in {s.subscription_id.lower(), s.display_name.lower()}), None)
+
+
 @dataclass(frozen=True)
 class ResourceGroup:
     """A resource group in one subscription."""

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from console.models import Subscription
+from console.models import Subscription, preferred_subscription
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,13 @@ class ShellContext:
 
         Returns a sentence for the user when a preferred subscription was named but is not known.
         """
-        wanted = (self.preferred or "").strip().lower()
-        match = [s for s in self.subscriptions if wanted in {s.subscription_id.lower(), s.display_name.lower()}]
+        match = preferred_subscription(self.subscriptions, self.preferred)
         if match:
-            self.current = match[0]
+            self.current = match
             return None
         if self.current is None and self.subscriptions:
             self.current = self.subscriptions[0]
-        if not wanted:
+        if not (self.preferred or "").strip():
             return None
         known = ", ".join(s.display_name for s in self.subscriptions) or "none"
         opened = f"showing {self.current.display_name} instead" if self.current else "no subscription is open"

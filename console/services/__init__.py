@@ -170,15 +170,24 @@ class Services:
             await closer()
 
 
-def make_credential(settings: Settings, profile: CloudProfile) -> Any:
-    """DefaultAzureCredential, trusting the configured CA; imported on first use (it is slow to import)."""
-    from azure.identity.aio import DefaultAzureCredential
+def make_credential(settings: Settings, profile: CloudProfile, *, blocking: bool = False) -> Any:
+    """DefaultAzureCredential, trusting the configured CA; imported on first use (it is slow to import).
 
+    `blocking` gives the synchronous one, for the SDK's blocking clients (which do not import aiohttp).
+    """
+    if blocking:
+        from azure.identity import DefaultAzureCredential as BlockingCredential
+
+        credential_type: Any = BlockingCredential
+    else:
+        from azure.identity.aio import DefaultAzureCredential
+
+        credential_type = DefaultAzureCredential
     options: dict[str, Any] = {"authority": profile.authority_host}
     verify = settings.connection_verify or profile.ca_file
     if verify:
         options["connection_verify"] = verify
-    return DefaultAzureCredential(**options)
+    return credential_type(**options)
 
 
 def make_services(

@@ -75,6 +75,10 @@ class ServiceContext:
         self._failure, self._retry = error, retry
         self._connected.set()
 
+    async def settled(self) -> None:
+        """Wait until connecting succeeded or failed, without raising or retrying."""
+        await self._connected.wait()
+
     async def connected(self) -> None:
         """Wait until connected; raise the connection failure if there was one."""
         if self._failure is not None and self._retry is not None:

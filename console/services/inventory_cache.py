@@ -56,7 +56,8 @@ class CachedInventory:
         return [r for key in wanted for r in self.resources[key]], min(self.listed_at[key] for key in wanted)
 
 
-def _resource_to_json(resource: Resource) -> dict[str, Any]:
+def resource_to_json(resource: Resource) -> dict[str, Any]:
+    """A listed resource as plain JSON (without its properties)."""
     return {
         "id": resource.resource_id,
         "name": resource.name,
@@ -70,7 +71,8 @@ def _resource_to_json(resource: Resource) -> dict[str, Any]:
     }
 
 
-def _resource_from_json(item: dict[str, Any]) -> Resource:
+def resource_from_json(item: dict[str, Any]) -> Resource:
+    """The resource `resource_to_json` wrote; KeyError or TypeError when `item` is not one."""
     tags = item.get("tags") or {}
     if not isinstance(tags, dict):
         raise TypeError("tags")
@@ -87,7 +89,8 @@ def _resource_from_json(item: dict[str, Any]) -> Resource:
     )
 
 
-def _subscription_to_json(subscription: Subscription) -> dict[str, Any]:
+def subscription_to_json(subscription: Subscription) -> dict[str, Any]:
+    """A subscription as plain JSON."""
     return {
         "id": subscription.subscription_id,
         "name": subscription.display_name,
@@ -96,7 +99,8 @@ def _subscription_to_json(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-def _subscription_from_json(item: dict[str, Any]) -> Subscription:
+def subscription_from_json(item: dict[str, Any]) -> Subscription:
+    """The subscription `subscription_to_json` wrote; KeyError when `item` is not one."""
     return Subscription(
         subscription_id=str(item["id"]),
         display_name=str(item["name"]),
@@ -131,7 +135,7 @@ class InventoryCache:
         if data is None:
             return None
         try:
-            subscriptions = [_subscription_from_json(item) for item in data["subscriptions"]]
+            subscriptions = [subscription_from_json(item) for item in data["subscriptions"]]
             resources: dict[str, list[Resource]] = {}
             listed_at: dict[str, datetime] = {}
             for key, entry in dict(data["resources"]).items():
@@ -139,7 +143,7 @@ class InventoryCache:
                 if moment.tzinfo is None:
                     return None
                 listed_at[str(key)] = moment.astimezone(UTC)
-                resources[str(key)] = [_resource_from_json(item) for item in entry["items"]]
+                resources[str(key)] = [resource_from_json(item) for item in entry["items"]]
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
         if not subscriptions:
@@ -173,11 +177,11 @@ class InventoryCache:
                 "resources": {},
             }
         if subscriptions is not None:
-            data["subscriptions"] = [_subscription_to_json(s) for s in subscriptions]
+            data["subscriptions"] = [subscription_to_json(s) for s in subscriptions]
         for subscription_id, items in (resources or {}).items():
             data["resources"][subscription_id.lower()] = {
                 "as_of": moment.isoformat(),
-                "items": [_resource_to_json(r) for r in items],
+                "items": [resource_to_json(r) for r in items],
             }
         # A read-only or full data dir costs the next start its head start, nothing else.
         with contextlib.suppress(OSError):

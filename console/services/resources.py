@@ -9,6 +9,7 @@ from typing import Any
 from console.errors import ErrorKind, OpsError
 from console.models import Resource, ResourceGroup, Subscription
 from console.services.base import Service, ServiceContext
+from console.services.first_listing import FirstListing
 from console.services.inventory_cache import CachedInventory, Identity, InventoryCache
 from console.services.operations import ProgressCallback
 
@@ -60,6 +61,21 @@ def resource_from_sdk(item: Any, *, with_properties: bool = False) -> Resource:
     )
 
 
+def subscription_from_sdk(item: Any) -> Subscription:
+    """A Subscription model from an SDK Subscription."""
+    return Subscription(
+        subscription_id=str(item.subscription_id),
+        display_name=str(item.display_name),
+        state=str(item.state),
+        tenant_id=str(item.tenant_id or ""),
+    )
+
+
+def by_display_name(subscriptions: list[Subscription]) -> list[Subscription]:
+    """Subscriptions in the order they are listed everywhere: by display name, any case."""
+    return sorted(subscriptions, key=lambda s: s.display_name.lower())
+
+
 class ResourcesService(Service):
     """Subscriptions, resource groups and resources: read them, and set their tags."""
 
@@ -73,6 +89,8 @@ class ResourcesService(Service):
         self._cache = InventoryCache(context.settings.data_dir / "inventory")
         self.expected: Identity | None = None
         """Whose inventory to show before the sign-in is done (cloud and tenant known up front), if known."""
+        self.first_listing: FirstListing | None = None
+        """The first subscriptions and resources, listed by a forked copy of the console while it painted."""
 
     @property
     def identity(self) -> Identity | None:
@@ -121,22 +139,25 @@ class ResourcesService(Service):
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
         self._clients.clear()
         self._subscription_client = None
+        if self.first_listing is not None:
+            self.first_listing.close()
 
     async def list_subscriptions(self) -> list[Subscription]:
         """Every subscription the identity can see, by display name."""
+        if self.first_listing is not None:
+            settled = asyncio.ensure_future(self.context.settled())
+            try:
+                listed = await self.first_listing.take_subscriptions(given_up=settled)
+            finally:
+                settled.cancel()
+            if listed is not None:
+                await self._remember(subscriptions=listed)
+                return listed
 
         async def collect() -> list[Subscription]:
-            return [
-                Subscription(
-                    subscription_id=str(s.subscription_id),
-                    display_name=str(s.display_name),
-                    state=str(s.state),
-                    tenant_id=str(s.tenant_id or ""),
-                )
-                async for s in self._subscriptions().subscriptions.list()
-            ]
+            return [subscription_from_sdk(s) async for s in self._subscriptions().subscriptions.list()]
 
-        found = sorted(await self.call("listing subscriptions", collect()), key=lambda s: s.display_name.lower())
+        found = by_display_name(await self.call("listing subscriptions", collect()))
         await self._remember(subscriptions=found)
         return found
 
@@ -166,6 +187,11 @@ class ResourcesService(Service):
         resource_type: str | None = None,
     ) -> list[Resource]:
         """Resources of a subscription (or one of its groups), optionally of one type, all pages."""
+        if self.first_listing is not None and not resource_group and not resource_type:
+            listed = self.first_listing.take_resources(subscription_id)
+            if listed is not None:
+                await self._remember(resources={subscription_id: listed})
+                return listed
         filter_text = f"resourceType eq '{resource_type.replace(chr(39), chr(39) * 2)}'" if resource_type else None
         await self.context.connected()
         operations = self._client(subscription_id).resources
