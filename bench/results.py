@@ -66,13 +66,16 @@ def _token(readiness: dict[str, Any]) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
-def _post(readiness: dict[str, Any], token: str, kql: str) -> bytes:
+def _post(readiness: dict[str, Any], token: str, kql: str, prefer: str | None = None) -> bytes:
     context = ssl.create_default_context(cafile=readiness["ca_file"])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if prefer:
+        headers["Prefer"] = prefer
     request = urllib.request.Request(
         f"{readiness['logs_endpoint'].rstrip('/')}/v1/workspaces/{_workspace()}/query",
         data=json.dumps({"query": kql}).encode(),
         method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers=headers,
     )
     with urllib.request.urlopen(request, context=context, timeout=600) as response:
         body: bytes = response.read()
@@ -92,12 +95,15 @@ def measure_raw(readiness: dict[str, Any], kql: str) -> dict[str, Any]:
     answered = time.perf_counter()
     json.loads(body)
     parsed = time.perf_counter()
+    # The local Azure's own time for the query (run, encoded, the caps checked), as its statistics report it.
+    reported = json.loads(_post(readiness, token, kql, "include-statistics=true"))["statistics"]
     from console.services.la_arrow import decode_answer
 
     decode_answer(body)
     decoded = time.perf_counter()
     return {
         "answer_s": answered - started,
+        "server_s": reported["query"]["executionTime"],
         "loads_s": parsed - answered,
         "decode_s": decoded - parsed,
         "body_bytes": len(body),
@@ -234,7 +240,9 @@ def main() -> None:
     mb = 1024 * 1024
     print(f"query: {kql}  ({fast[0]['rows']:,} rows x {fast[0]['columns']} columns, runs: {args.repeat})")
     print(f"  body                     {raw[0]['body_bytes'] / mb:8.1f} MB")
-    print(f"  answer (raw HTTPS POST)  {answer:8.3f} s")
+    server = statistics.median(r["server_s"] for r in raw)
+    print(f"  answer (raw HTTPS POST)  {answer:8.3f} s   (until the client read the last byte)")
+    print(f"  of which the local Azure {server:8.3f} s   (query run and encoded, caps checked), goal <= 0.5 s")
     print(f"  json.loads               {loads:8.3f} s")
     decode = statistics.median(r["decode_s"] for r in raw)
     print(f"  decode to Arrow only     {decode:8.3f} s   (the same body, already in memory)")

@@ -46,7 +46,7 @@ class BagUnpack:
         position = names.index(self.column)
         if outcome.columns[position]["type"] != "dynamic":
             raise BagUnpackError(f"bag_unpack: the column '{self.column}' is not dynamic.")
-        rows = json.loads("[" + ",".join(outcome.row_json) + "]")
+        rows = outcome.rows()
         bags = [_bag(row[position]) for row in rows]
         keys = sorted({key for bag in bags for key in bag} - set(self.ignored))
         if keys != sorted(keys, key=str.casefold):
@@ -62,11 +62,13 @@ class BagUnpack:
         columns = [
             {"name": name, "type": "dynamic"} if name in new else outcome.columns[names.index(name)] for name in order
         ]
-        row_json = []
-        for row, bag in zip(rows, bags, strict=True):
-            cells = [_cell(bag.get(new[name])) if name in new else row[names.index(name)] for name in order]
-            row_json.append(json.dumps(cells, ensure_ascii=False, separators=(",", ":")))
-        return replace(outcome, columns=columns, row_json=row_json)
+        unpacked = [
+            [_cell(bag.get(new[name])) if name in new else row[names.index(name)] for name in order]
+            for row, bag in zip(rows, bags, strict=True)
+        ]
+        from console.emulator.kql_engine import encode_rows  # the engine imports this module
+
+        return replace(outcome, columns=columns, rows_json=encode_rows(unpacked), row_count=len(unpacked))
 
 
 def _bag(cell: Any) -> dict[str, Any]:

@@ -150,28 +150,34 @@ def _render_number(value: Any) -> float | int | str:
     return int(number) if number.is_integer() else number
 
 
+def encode_rows(rows: list[list[Any]]) -> bytes:
+    """Rows as `QueryOutcome.rows_json` holds them: each a JSON array, separated by commas."""
+    return ",".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows).encode()
+
+
 @dataclass(frozen=True)
 class QueryOutcome:
-    """A query's answer in Log Analytics shape: columns, rows already encoded as JSON arrays, an
-    optional partial `error`, and what a trailing `render` asked for."""
+    """A query's answer in Log Analytics shape: columns, rows already encoded as JSON, an optional partial
+    `error`, and what a trailing `render` asked for."""
 
     columns: list[dict[str, str]]
-    row_json: list[str]
+    rows_json: bytes
+    """The rows as the body carries them: JSON arrays separated by commas (no brackets around them)."""
+    row_count: int
     error: dict[str, Any] | None = None
     render: RenderInfo | None = None
     truncated: bool = False
     sources: frozenset[str] = frozenset()
     """The tables the query read."""
 
-    @property
-    def row_count(self) -> int:
-        return len(self.row_json)
+    def rows(self) -> list[list[Any]]:
+        """The rows, decoded."""
+        return list(json.loads(b"[" + self.rows_json + b"]"))
 
     @property
     def tables(self) -> list[dict[str, Any]]:
         """The `tables` of the answer, decoded (for tests and callers that want Python values)."""
-        rows = json.loads("[" + ",".join(self.row_json) + "]")
-        return [{"name": "PrimaryResult", "columns": self.columns, "rows": rows}]
+        return [{"name": "PrimaryResult", "columns": self.columns, "rows": self.rows()}]
 
     def as_la_bytes(self, extra: dict[str, Any] | None = None) -> bytes:
         """The JSON body the query API answers with; `extra` adds top-level members (error, render...).
@@ -179,11 +185,11 @@ class QueryOutcome:
         The rows were encoded by the database, so they are spliced in rather than re-encoded.
         """
         head = json.dumps({"name": "PrimaryResult", "columns": self.columns}, separators=(",", ":"))
-        parts = ['{"tables":[', head[:-1], ',"rows":[', ",".join(self.row_json), "]}]"]
+        parts = [b'{"tables":[', head[:-1].encode(), b',"rows":[', self.rows_json, b"]}]"]
         for name, value in (extra or {}).items():
-            parts.append(f",{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}")
-        parts.append("}")
-        return "".join(parts).encode()
+            parts.append(f",{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}".encode())
+        parts.append(b"}")
+        return b"".join(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1201,9 +1207,9 @@ def _json_sql(column: str, duckdb_type: str) -> str:
 
 
 def _row_json_sql(sql: str, description: list[tuple[str, str]], row_limit: int) -> str:
-    """Wrap `sql` so each result row comes back as one JSON array text, at most `row_limit` rows."""
+    """Wrap `sql` so each result row comes back as one JSON array text and a comma, at most `row_limit` rows."""
     cells = ", ".join(f"coalesce({_json_sql('__r.' + _quote(name), kind)}, 'null')" for name, kind in description)
-    return f"SELECT '[' || concat_ws(',', {cells}) || ']' FROM ({sql}) AS __r LIMIT {row_limit}"
+    return f"SELECT '[' || concat_ws(',', {cells}) || '],' FROM ({sql}) AS __r LIMIT {row_limit}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1725,22 +1731,22 @@ class KqlEngine:
                 if _UNION in sql:
                     self._check_union_types(cursor, query, sql, bound or {})
                 try:
-                    cursor.execute(_row_json_sql(sql, description, row_cap + 1), bound)
-                    outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                    answer = cursor.sql(_row_json_sql(sql, description, row_cap + 1), params=bound)
+                    outcome = _collect(answer, description, translation.render, row_cap, size_cap_bytes)
                 except duckdb.InvalidInputException as error:
                     if kql_extensions.OVERFLOW_MARKER not in str(error):
                         raise
                     # The weights overflowed: answer anyway, with the data and Kusto's partial error.
                     unchecked = sql.replace(kql_extensions.WEIGHTED_CHECKED, kql_extensions.WEIGHTED_UNCHECKED)
-                    cursor.execute(_row_json_sql(unchecked, description, row_cap + 1), bound)
-                    outcome = _collect(cursor, description, translation.render, row_cap, size_cap_bytes)
+                    answer = cursor.sql(_row_json_sql(unchecked, description, row_cap + 1), params=bound)
+                    outcome = _collect(answer, description, translation.render, row_cap, size_cap_bytes)
                     outcome = replace(outcome, error=outcome.error or partial_error(E_OVERFLOW, _OVERFLOW_MESSAGE))
                 try:
-                    wide = pivot_reshape(outcome.columns, outcome.row_json, outcome.truncated)
+                    wide = pivot_reshape(outcome.columns, outcome.rows_json, outcome.truncated)
                 except kql_units.KqlRefusalError as refused:
                     raise KqlQueryError(400, "UnsupportedError", refused.sentence) from None
                 if wide is not None:
-                    outcome = replace(outcome, columns=wide[0], row_json=wide[1])
+                    outcome = replace(outcome, columns=wide[0], rows_json=encode_rows(wide[1]), row_count=len(wide[1]))
                 return replace(outcome, sources=translation.tables)
             except duckdb.InterruptException:
                 raise QueryTimeoutError(timeout_s) from None
@@ -1778,44 +1784,62 @@ def partial_error(engine_code: str, message: str) -> dict[str, Any]:
     }
 
 
+_BATCH_ROWS = 8192
+"""Rows per Arrow batch read from an answer (about 5 MB of encoded text for a wide table)."""
+
+
 def _collect(
-    cursor: duckdb.DuckDBPyConnection,
+    answer: duckdb.DuckDBPyRelation | None,
     description: list[tuple[str, str]],
     render: RenderInfo | None,
     row_cap: int,
     size_cap_bytes: int,
 ) -> QueryOutcome:
-    """Read encoded rows until the row or size cap, in batches sized so memory stays near the cap."""
+    """Read the encoded rows as Arrow batches until the row or size cap: the text is sliced out of each batch's
+    buffer as it is, never turned into a Python string per row."""
+    import numpy as np
+    import pyarrow as pa
+
     columns = [{"name": name, "type": la_type(kind)} for name, kind in description]
-    rows: list[str] = []
-    used = 2
-    batch = 16
+    chunks: list[bytes] = []
+    count = 0
+    used = 2  # the brackets around the rows
     cut: str | None = None
-    while cut is None:
-        chunk = cursor.fetchmany(batch)
-        if not chunk:
+    assert answer is not None  # a query only reads, so it gives a relation
+    for batch in answer.to_arrow_reader(_BATCH_ROWS):
+        text = batch.column(0)
+        offset_type = np.dtype(np.int64 if pa.types.is_large_string(text.type) else np.int32)
+        _, offsets_buffer, data = text.buffers()
+        offsets = np.frombuffer(
+            offsets_buffer, dtype=offset_type, count=len(text) + 1, offset=text.offset * offset_type.itemsize
+        )
+        ends = used + (offsets[1:] - offsets[0])  # each row's text ends in its separating comma
+        fit = int(np.searchsorted(ends, size_cap_bytes, side="right"))
+        take = min(fit, row_cap - count)
+        if take < len(text):
+            cut = (
+                f"record count limit {row_cap:,} records"
+                if take == row_cap - count
+                else f"data size limit {size_cap_bytes:,} bytes"
+            )
+        if take:
+            start, stop = int(offsets[0]), int(offsets[take])
+            chunks.append(data.slice(start, stop - start).to_pybytes())
+            used = int(ends[take - 1])
+            count += take
+        if cut:
             break
-        biggest = 1
-        for (text,) in chunk:
-            size = len(text) if text.isascii() else len(text.encode())
-            biggest = max(biggest, size)
-            if len(rows) >= row_cap:
-                cut = f"record count limit {row_cap:,} records"
-                break
-            if used + size + 1 > size_cap_bytes:
-                cut = f"data size limit {size_cap_bytes:,} bytes"
-                break
-            rows.append(text)
-            used += size + 1
-        batch = max(1, min(batch * 4, 8192, (size_cap_bytes - used) // biggest + 1))
+    rows_json = b"".join(chunks)[:-1]  # without the last row's comma
     error = None
     if cut:
         message = (
-            f"Query result set has exceeded the internal {cut}; the result was truncated to {len(rows):,} rows "
+            f"Query result set has exceeded the internal {cut}; the result was truncated to {count:,} rows "
             "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoqueryfailures)."
         )
         error = partial_error(E_QUERY_RESULT_SET_TOO_LARGE, message)
-    return QueryOutcome(columns=columns, row_json=rows, error=error, render=render, truncated=cut is not None)
+    return QueryOutcome(
+        columns=columns, rows_json=rows_json, row_count=count, error=error, render=render, truncated=cut is not None
+    )
 
 
 def _strip_prelude(series: _MakeSeries) -> str:

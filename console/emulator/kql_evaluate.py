@@ -378,8 +378,8 @@ def _column_names(node: Any) -> list[str]:
 
 
 def pivot_reshape(
-    columns: list[dict[str, str]], row_json: list[str], truncated: bool
-) -> tuple[list[dict[str, str]], list[str]] | None:
+    columns: list[dict[str, str]], rows_json: bytes, truncated: bool
+) -> tuple[list[dict[str, str]], list[list[Any]]] | None:
     """The wide answer of a query that ended with `pivot`, from its long one; None when it did not."""
     names = [column["name"] for column in columns]
     if not any(marker in names for marker in PIVOT_MARKERS):
@@ -389,7 +389,7 @@ def pivot_reshape(
     if truncated:
         raise KqlRefusalError("pivot: its input is past this local Log Analytics' result limits; narrow it first.")
     width = len(names) - len(PIVOT_MARKERS)
-    rows = json.loads("[" + ",".join(row_json) + "]")
+    rows = json.loads(b"[" + rows_json + b"]")
     keys: list[str] = []
     groups: dict[str, list[Any]] = {}
     cells: dict[tuple[str, str], Any] = {}
@@ -408,10 +408,7 @@ def pivot_reshape(
     keys.sort(key=lambda k: next(r[width + 3] for r in rows if r[width] == k))
     value_type = columns[width + 1]["type"]
     wide_columns = [*columns[:width], *({"name": key, "type": value_type} for key in keys)]
-    wide_rows = [
-        json.dumps([*values, *(cells.get((group, key), 0) for key in keys)], ensure_ascii=False, separators=(",", ":"))
-        for group, values in groups.items()
-    ]
+    wide_rows = [[*values, *(cells.get((group, key), 0) for key in keys)] for group, values in groups.items()]
     return wide_columns, wide_rows
 
 

@@ -412,7 +412,7 @@ def _workspace_key(identifier: str) -> str:
 def _statistics(seconds: float, outcome: QueryOutcome) -> dict[str, Any]:
     """`prefer: include-statistics=true`: what Log Analytics reports that this engine can measure
     (the wall time, and the result table's rows and bytes)."""
-    size = sum(len(row) for row in outcome.row_json)
+    size = len(outcome.rows_json)
     return {
         "query": {
             "executionTime": round(seconds, 7),

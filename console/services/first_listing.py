@@ -41,8 +41,9 @@ Connect = Callable[[], "tuple[CloudProfile, Any]"]
 FRESH_FOR_S = 30.0
 """How long after it arrived the copy's listing may still be shown as current; after that the console lists."""
 
-WAIT_S = 10.0
-"""How long the console's own sign-in waits for the copy before it goes ahead regardless."""
+WAIT_S = 2.0
+"""How long the console's own sign-in waits for the copy before it goes ahead regardless: long enough for a
+listing from a nearby cloud, short enough that a slow one does not hold up the console's other calls."""
 
 GO_WAIT_S = 1.0
 """How long the copy waits for the console's first frame before it starts anyway."""
