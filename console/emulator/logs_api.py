@@ -14,7 +14,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -191,6 +191,16 @@ def _seeding_notice(engine: KqlEngine) -> dict[str, Any]:
     return {"code": "DataStillArriving", "message": message}
 
 
+_PIECE = 1 << 20
+"""The size of the pieces a big answer is written in."""
+
+
+async def _pieces(body: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _PIECE):
+        yield bytes(view[start : start + _PIECE])
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
@@ -198,7 +208,12 @@ class _Answer:
     headers: dict[str, str]
 
     def response(self) -> web.Response:
-        return web.Response(status=self.status, body=self.body, headers=self.headers, content_type="application/json")
+        # A big body goes out in pieces: written whole, TLS would encrypt all of it before its first byte left.
+        body: bytes | AsyncIterator[bytes] = self.body
+        headers = self.headers
+        if len(self.body) > _PIECE:
+            body, headers = _pieces(self.body), {**headers, "Content-Length": str(len(self.body))}
+        return web.Response(status=self.status, body=body, headers=headers, content_type="application/json")
 
     def as_batch_item(self, request_id: str) -> str:
         return f'{{"id":{json.dumps(request_id)},"status":{self.status},"body":{self.body.decode()}}}'
