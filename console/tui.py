@@ -72,8 +72,11 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
             return signed_in(opened.recorded(data_dir), blocking=True)
         return signed_in(opened, blocking=True)
 
-    # Forked before the UI is imported and before any thread starts (see console.services.first_listing).
-    first_listing = FirstListing.fork(settings, connect_copy, settings.subscription)
+    # Forked before the UI is imported and before any thread starts (see console.services.first_listing). A local
+    # Azure starting already takes the other core while the first frame paints: the copy then imports after it.
+    first_listing = FirstListing.fork(
+        settings, connect_copy, settings.subscription, import_ahead=not isinstance(opened, PendingLocalAzure)
+    )
 
     from console.app import OpsConsole
     from console.cloud import DEMO_TENANT_ID, LOCAL_CLOUD

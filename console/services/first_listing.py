@@ -73,8 +73,14 @@ class FirstListing:
         threading.Thread(target=self._read, name="first-listing", daemon=True).start()
 
     @classmethod
-    def fork(cls, settings: Settings, connect: Connect, preferred: str | None) -> FirstListing | None:
-        """Fork the copy that lists (call before any other thread starts); None where processes cannot fork."""
+    def fork(
+        cls, settings: Settings, connect: Connect, preferred: str | None, *, import_ahead: bool = True
+    ) -> FirstListing | None:
+        """Fork the copy that lists (call before any other thread starts); None where processes cannot fork.
+
+        With `import_ahead` the copy imports the SDK while the console paints; without, after (when something
+        else, a local Azure starting, already wants the other core).
+        """
         if not hasattr(os, "fork"):
             return None
         read_end, write_end = os.pipe()
@@ -83,7 +89,7 @@ class FirstListing:
         if pid == 0:  # the copy: never returns
             os.close(read_end)
             os.close(go_write)
-            _list_and_exit(settings, connect, preferred, write_end, go_read)
+            _list_and_exit(settings, connect, preferred, write_end, go_read, import_ahead)
         os.close(write_end)
         os.close(go_read)
         return cls(pid, read_end, go_write)
@@ -183,7 +189,9 @@ def _settle(arrival: asyncio.Future[None]) -> None:
         arrival.set_result(None)
 
 
-def _list_and_exit(settings: Settings, connect: Connect, preferred: str | None, write_end: int, go: int) -> None:
+def _list_and_exit(
+    settings: Settings, connect: Connect, preferred: str | None, write_end: int, go: int, import_ahead: bool
+) -> None:
     """The copy's whole life: import on spare CPU, wait for the console's first frame, list, write the answer
     (or nothing, on any failure), exit."""
     try:
@@ -192,7 +200,8 @@ def _list_and_exit(settings: Settings, connect: Connect, preferred: str | None, 
         for stream in (0, 1, 2):
             os.dup2(quiet, stream)
         os.nice(NICENESS)  # the copy takes only CPU the console leaves
-        _import_blocking_sdk()
+        if import_ahead:
+            _import_blocking_sdk()
         select.select([go], [], [], GO_WAIT_S)
         answer = json.dumps(_listing(settings, connect, preferred)).encode()
         view = memoryview(answer)
