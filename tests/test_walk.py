@@ -3,6 +3,7 @@ two runbooks in a row, a query per chart kind, a subscription switch, and quitti
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -200,3 +201,40 @@ def test_a_warm_start_paints_the_cached_list_in_its_first_frame(console_home: Pa
         assert "Traceback" not in settled
     finally:
         warm.close()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    return [pid, *(grandchild for child in _children(pid) for grandchild in _descendants(child))]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None or not Path("/proc").is_dir(), reason="needs tmux and /proc")
+def test_the_copy_that_makes_the_first_listing_is_gone_once_the_rows_show(console_home: Path) -> None:
+    tmux = Tmux(f"copy{os.getpid()}", demo_command(console_home))
+    try:
+        tmux.wait_for(" resources)", "the fresh list", limit_s=60)
+        found = subprocess.run([*tmux.tmux, "display", "-p", "#{pane_pid}"], capture_output=True, text=True)
+        consoles = [
+            pid for pid in _descendants(int(found.stdout.strip())) if _command_line(pid).startswith(sys.executable)
+        ]
+        # The console, and no copy of it: not running, not left unreaped.
+        assert len(consoles) == 1, [_command_line(pid) for pid in consoles]
+        assert _children(consoles[0]) == [], [_command_line(pid) for pid in _children(consoles[0])]
+        tmux.keys("q", "q")
+        tmux.wait_for("WALK-EXIT=0", "the console to quit")
+    finally:
+        tmux.close()
