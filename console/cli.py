@@ -93,7 +93,7 @@ def services_for(
         interrupted = True
     finally:
         if local is not None:
-            local.stop(wait=local_azure.INTERRUPTED_STOP_WAIT_S if interrupted else local_azure.STOP_WAIT_S)
+            local.stop(wait=local_azure.SHORT_STOP_WAIT_S if interrupted else local_azure.STOP_WAIT_S)
     if interrupted:
         _fail("interrupted.", INTERRUPTED)
 

@@ -28,7 +28,9 @@ RECORD_FILE = LOCAL_AZURE_RECORD
 START_TIMEOUT_S = 30.0
 TELEMETRY_WAIT_S = 120.0
 STOP_WAIT_S = 10.0
-INTERRUPTED_STOP_WAIT_S = 0.5
+SHORT_STOP_WAIT_S = 0.5
+"""How long an interrupted command, or a console the user quit, waits for its local Azure: the rest of the stop
+(finishing a query, writing its store to disk) happens after the prompt is back."""
 BUSY_WAIT_S = 10.0
 """How long a start waits for another process holding the data dir (a local Azure stopping, or starting)."""
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -213,9 +215,9 @@ class LocalAzure:
     def stop(self, wait: float = STOP_WAIT_S) -> None:
         """Stop the child we started (SIGTERM, then up to `wait` seconds); a reused emulator keeps running.
 
-        With a short `wait` (an interrupted command), a child still finishing a query is left to stop on its
-        own: it already has SIGTERM, and it also stops when this process is gone. Killing it could cut a
-        write to its store short.
+        With a short `wait` (an interrupted command, a console quit), a child still finishing a query or writing
+        its store is left to stop on its own: it already has SIGTERM (and has dropped its record, so a new start
+        waits for it), and it also stops when this process is gone. Killing it could cut a write short.
         """
         if self.process is None or self.process.poll() is not None:
             return

@@ -24,7 +24,13 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
     With --demo the local Azure is spawned before the UI is imported, so it starts while the first
     screen paints; a local Azure already serving the data dir is reused.
     """
-    from console.local import LocalAzure, PendingLocalAzure, open_local_azure, ready_local_azure
+    from console.local import (
+        SHORT_STOP_WAIT_S,
+        LocalAzure,
+        PendingLocalAzure,
+        open_local_azure,
+        ready_local_azure,
+    )
     from console.services.first_listing import FirstListing
 
     data_dir = settings.data_dir / "local-azure"
@@ -96,7 +102,7 @@ def run_console(settings: Settings, *, demo: bool = False, reset: bool = False) 
         if first_listing is not None:
             first_listing.close()
         if local is not None:
-            local.stop()
+            local.stop(wait=SHORT_STOP_WAIT_S)  # the user has quit: the prompt does not wait for its store
         elif opened is not None:
             opened.stop()
     if app.return_code:
