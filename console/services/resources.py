@@ -90,7 +90,8 @@ class ResourcesService(Service):
         self.expected: Identity | None = None
         """Whose inventory to show before the sign-in is done (cloud and tenant known up front), if known."""
         self.first_listing: FirstListing | None = None
-        """The first subscriptions and resources, listed by a forked copy of the console while it painted."""
+        """The first subscriptions and resources, listed by a forked copy of the console while it painted (the
+        console that forked it closes it)."""
 
     @property
     def identity(self) -> Identity | None:
@@ -139,8 +140,6 @@ class ResourcesService(Service):
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
         self._clients.clear()
         self._subscription_client = None
-        if self.first_listing is not None:
-            self.first_listing.close()
 
     async def list_subscriptions(self) -> list[Subscription]:
         """Every subscription the identity can see, by display name."""
